@@ -1,0 +1,190 @@
+"""Connections: which CRMs, how to reach them, and how their fields map to canonical ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from config.base import Duration, StrictModel
+from connectors.records import ActivityKind
+
+# Canonical fields the engine understands. A mapping that names anything else is a config error.
+CANONICAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "title",
+        "company",
+        "company_domain",
+        "company_size",
+        "industry",
+        "country",
+        "state",
+        "region",
+        "phone",
+        "lifecycle_stage",
+        "lead_status",
+        "rejection_reason",
+        "owner_id",
+        "unsubscribed",
+        "lead_source",
+        "tech_stack",
+        "score",
+        "score_fit",
+        "score_behaviour",
+        "score_reasons",
+        "score_model",
+        "out_of_office",
+        "external_id",
+        "account_id",
+        "is_converted",
+        "converted_contact_id",
+    }
+)
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    DATE = "date"
+    ENUM = "enum"
+
+
+class FieldMapping(StrictModel):
+    """One canonical field <-> one CRM property."""
+
+    property: str = Field(min_length=1, description="CRM property / field API name")
+    type: FieldType = FieldType.STRING
+    managed: bool = Field(False, description="Handoff writes this field back")
+    drift: Literal["crm_wins", "handoff_wins"] = Field(
+        "crm_wins", description="When a human changed a managed field since Handoff wrote it"
+    )
+    values: dict[str, str] = Field(
+        default_factory=dict, description="canonical value -> CRM value (stages, statuses)"
+    )
+
+
+class ActivityMapping(StrictModel):
+    """Maps one CRM activity source onto a canonical activity kind."""
+
+    source: str = Field(
+        description="hubspot: calls|emails|meetings|notes|tasks|form_submissions|page_views|"
+        "email_events; salesforce: Task|Event|CampaignMember"
+    )
+    kind: ActivityKind
+    when: dict[str, str] = Field(
+        default_factory=dict, description="property equals value filters, all must match"
+    )
+
+
+class HubSpotSettings(StrictModel):
+    access_token: SecretStr | None = Field(None, description="private app token: ${ENV_VAR}")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    base_url: str = "https://api.hubapi.com"
+    ca_file: Path | None = Field(None, description="CA bundle to trust (the sandbox's CA)")
+    tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
+    requests_per_10s: int | None = Field(None, gt=0, description="override the tier's burst limit")
+    search_per_second: float = Field(5.0, gt=0)
+    daily_limit: int | None = Field(None, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth(self) -> HubSpotSettings:
+        if self.access_token is None and self.refresh_token is None:
+            raise ValueError(
+                "no credentials: set access_token: ${HUBSPOT_TOKEN} or the OAuth trio "
+                "client_id/client_secret/refresh_token"
+            )
+        if self.refresh_token is not None and (
+            self.client_id is None or self.client_secret is None
+        ):
+            raise ValueError("OAuth refresh needs client_id and client_secret as well")
+        return self
+
+
+class SalesforceSettings(StrictModel):
+    auth: Literal["session", "password", "jwt", "client_credentials"] = "session"
+    instance_url: str | None = None
+    session_id: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    domain: str = "login"
+    api_version: str = "59.0"
+    ca_file: Path | None = None
+    daily_budget_reserve: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="stop when less than this share of the daily API budget is left",
+    )
+    bulk_threshold: int = Field(2000, gt=0, description="writes above this go through Bulk API 2.0")
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth(self) -> SalesforceSettings:
+        needed = {
+            "session": ("instance_url", "session_id"),
+            "password": ("username", "password", "security_token"),
+            "jwt": ("username", "consumer_key", "private_key_file"),
+            "client_credentials": ("consumer_key", "consumer_secret", "instance_url"),
+        }[self.auth]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth '{self.auth}' needs {', '.join(missing)}")
+        return self
+
+
+class Connection(StrictModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="short id, e.g. hubspot")
+    kind: Literal["hubspot", "salesforce"]
+    hubspot: HubSpotSettings | None = None
+    salesforce: SalesforceSettings | None = None
+    objects: dict[str, dict[str, FieldMapping]] = Field(
+        description="canonical object (contact, lead) -> canonical field -> CRM property"
+    )
+    activities: list[ActivityMapping] = Field(default_factory=list)
+    overlap: Duration = Field(
+        default=timedelta(minutes=5), description="incremental pull looks back this much"
+    )
+
+    @field_validator("objects")
+    @classmethod
+    def _known_fields(
+        cls, value: dict[str, dict[str, FieldMapping]]
+    ) -> dict[str, dict[str, FieldMapping]]:
+        for object_type, fields in value.items():
+            if object_type not in ("contact", "lead"):
+                raise ValueError(f"unknown object '{object_type}': use contact or lead")
+            unknown = sorted(set(fields) - CANONICAL_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"objects.{object_type}: unknown canonical field(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(CANONICAL_FIELDS))}"
+                )
+            if "email" not in fields:
+                raise ValueError(f"objects.{object_type}: map 'email' (it matches people)")
+        return value
+
+    @model_validator(mode="after")
+    def _settings_match_kind(self) -> Connection:
+        settings = self.hubspot if self.kind == "hubspot" else self.salesforce
+        if settings is None:
+            raise ValueError(f"kind '{self.kind}' needs a '{self.kind}:' section")
+        other = self.salesforce if self.kind == "hubspot" else self.hubspot
+        if other is not None:
+            raise ValueError(f"kind '{self.kind}' cannot carry settings for the other CRM")
+        return self

@@ -1,0 +1,84 @@
+"""The root of `handoff.yaml`: one file for connections, rules, schedules, state and reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from config.base import Duration, StrictModel
+from config.connections import Connection
+from config.routing import RoutingConfig
+from config.scoring import LifecycleConfig, ScoringConfig
+from config.sla import SlaConfig
+
+
+class StateConfig(StrictModel):
+    url: str = Field(
+        "sqlite:///handoff.db",
+        description="sqlite:///path.db (embedded) or postgresql+psycopg://user@host/db (replicas)",
+    )
+
+
+class ScheduleConfig(StrictModel):
+    sync_every: Duration = Field(default=timedelta(minutes=5))
+    sla_every: Duration = Field(default=timedelta(minutes=1))
+    decay_at: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="UTC HH:MM")
+    report_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="UTC HH:MM")
+
+
+class ReportConfig(StrictModel):
+    directory: Path = Path("reports")
+    formats: list[Literal["md", "csv", "json", "html"]] = Field(
+        default_factory=lambda: ["md", "json", "html"]
+    )
+
+
+class LoggingConfig(StrictModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SyncConfig(StrictModel):
+    max_attempts: int = Field(5, ge=1, description="failed writes move to dead-letter after this")
+    retry_backoff: Duration = Field(default=timedelta(minutes=10))
+    lifecycle_owner: str | None = Field(
+        None, description="connection that owns lifecycle when several are configured"
+    )
+    owner_owner: str | None = Field(
+        None, description="connection that owns record owners when several are configured"
+    )
+
+
+class HandoffConfig(StrictModel):
+    version: Literal[1] = 1
+    state: StateConfig = StateConfig()
+    connections: list[Connection] = Field(min_length=1)
+    scoring: ScoringConfig = ScoringConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    routing: RoutingConfig = RoutingConfig()
+    sla: SlaConfig = SlaConfig()
+    sync: SyncConfig = SyncConfig()
+    schedules: ScheduleConfig = ScheduleConfig()
+    reports: ReportConfig = ReportConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _unique_connections(self) -> HandoffConfig:
+        names = [c.name for c in self.connections]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"connection names must be unique: {', '.join(dupes)} repeated")
+        for key in ("lifecycle_owner", "owner_owner"):
+            value = getattr(self.sync, key)
+            if value is not None and value not in names:
+                raise ValueError(f"sync.{key}: '{value}' is not a connection name")
+        return self
+
+    def connection(self, name: str) -> Connection:
+        for conn in self.connections:
+            if conn.name == name:
+                return conn
+        raise KeyError(name)

@@ -1,0 +1,88 @@
+"""The connector port: one narrow Protocol every CRM adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from connectors.records import (
+    Activity,
+    Contact,
+    FieldChange,
+    Owner,
+    RecordEvent,
+    TaskRequest,
+    WriteOutcome,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactBatch:
+    """One page of pulled contacts and the cursor that is safe to commit with them."""
+
+    object_type: str
+    contacts: Sequence[Contact]
+    events: Sequence[RecordEvent] = ()
+    cursor: datetime | None = None  # max modified timestamp fully covered, capped at run start
+
+
+@dataclass
+class ApiUsage:
+    """API calls made, per endpoint label, and throttling seen."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0
+    retries: int = 0
+
+    def count(self, endpoint: str, n: int = 1) -> None:
+        self.calls[endpoint] = self.calls.get(endpoint, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+@runtime_checkable
+class CrmConnector(Protocol):
+    """What the pipeline needs from a CRM. Implemented by HubSpot, Salesforce and in-memory."""
+
+    name: str
+    usage: ApiUsage
+
+    def object_types(self) -> Sequence[str]:
+        """Canonical person object types this connection pulls (e.g. ["contact"], ["lead", "contact"])."""
+        ...
+
+    def pull_contacts(
+        self, object_type: str, since: datetime | None, until: datetime
+    ) -> Iterator[ContactBatch]:
+        """Records modified in [since - overlap, until], sorted by (modified_at, id), deduped by id."""
+        ...
+
+    def pull_activities(
+        self, contacts: Sequence[Contact], since: datetime | None
+    ) -> Iterator[Activity]:
+        """Activities of these contacts that happened at or after `since` (all when None)."""
+        ...
+
+    def pull_owners(self) -> Sequence[Owner]:
+        """Every owner/user, active and inactive."""
+        ...
+
+    def read_fields(
+        self, object_type: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> Mapping[str, Mapping[str, Any]]:
+        """Current CRM values of canonical fields, by record id (missing ids are absent)."""
+        ...
+
+    def apply_changes(self, changes: Sequence[FieldChange]) -> Sequence[WriteOutcome]:
+        """Write field changes in the largest batches allowed; one outcome per change, in order."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskRequest]) -> Sequence[WriteOutcome]:
+        """Create tasks at most once each (looked up by task_key before any resend)."""
+        ...
+
+    def close(self) -> None: ...
