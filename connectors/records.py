@@ -117,6 +117,7 @@ class FieldChange:
     value: Any
     key: str  # deterministic idempotency key (outbox key)
     previous: Any = None  # what Handoff believes the CRM holds now
+    clear_first: bool = False  # a deliberate lifecycle regression (recycling): clear, then set
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class TaskRequest:
     due_at: datetime
     task_key: str
     priority: str = "HIGH"
+    resend: bool = False  # an earlier attempt's outcome is unknown: look the key up first
 
 
 class OutcomeStatus(StrEnum):
