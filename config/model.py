@@ -29,10 +29,13 @@ class ScheduleConfig(StrictModel):
     report_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="UTC HH:MM")
 
 
+ReportFormat = Literal["md", "csv", "json", "html"]
+
+
 class ReportConfig(StrictModel):
     directory: Path = Path("reports")
-    formats: list[Literal["md", "csv", "json", "html"]] = Field(
-        default_factory=lambda: ["md", "json", "html"]
+    formats: list[ReportFormat] = Field(
+        default_factory=lambda: list[ReportFormat](["md", "json", "html"])
     )
 
 

@@ -1,0 +1,126 @@
+"""The `handoff` command line (typer + rich).
+
+Commands that belong to other packages live beside their code and are registered here; a user's
+mistake (bad config, unreachable store) prints a clear message and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from config.loader import ConfigError, check_config, load_config, read_config_text
+from config.model import HandoffConfig
+
+app = typer.Typer(
+    name="handoff",
+    help="Lead handoff worker: pull, score, route, watch SLAs and write back to HubSpot/Salesforce.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check and describe handoff.yaml.", no_args_is_help=True)
+db_app = typer.Typer(help="The state store (SQLite or PostgreSQL).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_CONFIG = os.environ.get("HANDOFF_CONFIG", "handoff.yaml")
+ConfigOption = typer.Option(
+    DEFAULT_CONFIG, "--config", "-c", help="Path to handoff.yaml (env HANDOFF_CONFIG)."
+)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_or_exit(path: str) -> HandoffConfig:
+    """Load a config for running; print every problem and exit 2 when it is not usable."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.lines():
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s): fix them and run again.", style="red")
+        raise typer.Exit(2) from None
+
+
+@config_app.command("validate")
+def config_validate(
+    files: list[Path] = typer.Argument(..., help="Config files to check."),
+    strict_env: bool = typer.Option(
+        False, "--strict-env", help="Treat unset environment variables as errors (as at run time)."
+    ),
+) -> None:
+    """Report every problem in each file, with its location and the fix. Exit 2 if any."""
+    failed = False
+    for file in files:
+        try:
+            text = read_config_text(file)
+        except ConfigError as exc:
+            for line in exc.lines():
+                err.print(line, markup=False, highlight=False, soft_wrap=True)
+            failed = True
+            continue
+        config, problems = check_config(text, str(file))
+        errors = [p for p in problems if strict_env or not p.environment]
+        warnings = [p for p in problems if p not in errors]
+        for problem in sorted(errors, key=lambda p: (p.line or 0, p.location)):
+            err.print(problem.render(str(file)), markup=False, highlight=False, soft_wrap=True)
+        for problem in warnings:
+            err.print(
+                "warning: " + problem.render(str(file)), markup=False, highlight=False, soft_wrap=True
+            )
+        if errors or config is None:
+            failed = True
+            err.print(f"{file}: {len(errors)} problem(s)", style="red", highlight=False)
+        else:
+            out.print(f"{file}: ok", style="green", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of handoff.yaml (for editor completion)."""
+    schema = HandoffConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "handoff.yaml"
+    typer.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: str = ConfigOption) -> None:
+    """Bring the state store to the current schema (also done on every start)."""
+    from sync.store.engine import make_engine
+    from sync.store.schema import StoreUnavailable, upgrade
+
+    cfg = load_or_exit(config)
+    try:
+        upgrade(make_engine(cfg.state.url))
+    except StoreUnavailable as exc:
+        raise fail(str(exc)) from None
+    out.print(f"state store at {cfg.state.url.split('@')[-1]} is up to date", highlight=False)
+
+
+def _register_commands() -> None:
+    """Commands owned by other packages register themselves on `app`."""
+    import importlib
+
+    for module in ("sandbox.cli", "sync.cli"):
+        importlib.import_module(module).register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,220 @@
+"""Loading `handoff.yaml`: YAML with line numbers, `${ENV_VAR}` interpolation, every error at once.
+
+Errors are collected, located (`routing.territories[2].reps[0]`, line 41) and returned together as
+a `ConfigError`; the CLI prints them one per line and exits 2. Never a traceback for a user's typo.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config.model import HandoffConfig
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Keys whose values are secrets: they may only come from the environment.
+SECRET_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "session_id",
+        "password",
+        "security_token",
+        "consumer_secret",
+        "webhook_url",
+    }
+)
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    location: str
+    line: int | None
+    message: str
+    environment: bool = False  # a missing environment variable, not a mistake in the file
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        loc = f" {self.location}:" if self.location else ""
+        return f"{where}:{loc} {self.message}"
+
+
+class ConfigError(Exception):
+    """Every problem found in one config file."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in {source}")
+        self.source = source
+        self.problems = sorted(problems, key=lambda p: (p.line or 0, p.location, p.message))
+
+    def lines(self) -> list[str]:
+        return [p.render(self.source) for p in self.problems]
+
+
+def format_location(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Composer:
+    """Turns a composed YAML node tree into plain values, remembering each path's line."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[ConfigProblem] = []
+
+    def value(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.value(key_node, path)
+                if key in out:
+                    self._problem((*path, str(key)), f"key '{key}' appears twice: keep one")
+                out[key] = self.value(value_node, (*path, str(key)))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        scalar = yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
+        if isinstance(scalar, str):
+            return self._interpolate(scalar, path)
+        if path and path[-1] in SECRET_KEYS and scalar is not None:
+            self._secret_inline(path)
+        return scalar
+
+    def _interpolate(self, text: str, path: Path_) -> str | None:
+        is_secret = bool(path) and path[-1] in SECRET_KEYS
+        if is_secret and not _ENV_REF.fullmatch(text.strip()):
+            self._secret_inline(path)
+            return text
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            missing.append(name)
+            return match.group(0)
+
+        missing: list[str] = []
+        result = _ENV_REF.sub(replace, text)
+        for name in missing:
+            self.problems.append(
+                ConfigProblem(
+                    format_location(path),
+                    self.line_for(path),
+                    f"environment variable {name} is not set: export {name}=...",
+                    environment=True,
+                )
+            )
+        return result
+
+    def _secret_inline(self, path: Path_) -> None:
+        key = path[-1]
+        self._problem(
+            path,
+            f"secrets never live in the file: write {key}: ${{{str(key).upper()}}} "
+            "and set that environment variable",
+        )
+
+    def _problem(self, path: Path_, message: str) -> None:
+        self.problems.append(ConfigProblem(format_location(path), self.line_for(path), message))
+
+    def line_for(self, path: Path_) -> int | None:
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line:
+                return line
+        return None
+
+
+def _hint(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    msg = str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    loc = error.get("loc", ())
+    name = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        return f"unknown key '{name}': remove it or fix its spelling (see `handoff config schema`)"
+    if kind == "missing":
+        return f"'{name}' is required: add it"
+    if kind == "literal_error":
+        return f"{msg}"
+    return msg
+
+
+def check_config(
+    text: str, source: str = "handoff.yaml", env: Mapping[str, str] | None = None
+) -> tuple[HandoffConfig | None, list[ConfigProblem]]:
+    """Validate config text; return the config (None if invalid) and every problem found.
+
+    Missing environment variables are returned as `environment` problems; the caller decides
+    whether they are fatal (running: yes; `config validate` without `--strict-env`: warnings).
+    """
+    composer = _Composer(os.environ if env is None else env)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [ConfigProblem("", line, f"not valid YAML: {problem}")]
+    if node is None:
+        return None, [ConfigProblem("", None, "the file is empty: start from config/examples/")]
+    data = composer.value(node, ())
+    problems = list(composer.problems)
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem("", 1, "the top level must be a mapping of sections"))
+        return None, problems
+    config: HandoffConfig | None = None
+    try:
+        config = HandoffConfig.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(
+                p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
+            problems.append(
+                ConfigProblem(format_location(loc), composer.line_for(loc), _hint(error))
+            )
+    return config, problems
+
+
+def parse_config(
+    text: str, source: str = "handoff.yaml", env: Mapping[str, str] | None = None
+) -> HandoffConfig:
+    """Parse and validate config text; raise ConfigError with every problem found."""
+    config, problems = check_config(text, source, env)
+    if problems or config is None:
+        raise ConfigError(source, problems)
+    return config
+
+
+def read_config_text(path: str | Path) -> str:
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = ConfigProblem("", None, f"cannot read the file: {exc.strerror}")
+        raise ConfigError(str(file), [problem]) from None
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> HandoffConfig:
+    """Read and validate a config file (`handoff.yaml`) for running: every problem is fatal."""
+    return parse_config(read_config_text(path), str(path), env)

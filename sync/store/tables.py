@@ -1,0 +1,144 @@
+"""The state store's core tables: what was pulled, what was decided, what must be written.
+
+Routing and SLA keep their own tables beside their code (`routing/tables.py`,
+`routing/sla/tables.py`); all share one metadata and one Alembic history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from sync.store.types import UtcDateTime
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+class PersonRecord(SQLModel, table=True):
+    """A pulled CRM person (HubSpot contact, Salesforce Lead/Contact) with canonical fields."""
+
+    __tablename__ = "people"
+
+    connection: str = Field(primary_key=True)
+    crm_id: str = Field(primary_key=True)
+    object_type: str
+    person_key: str = Field(index=True)  # one person across CRMs (normalised email or id)
+    email: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    modified_at: datetime = _ts()
+    created_at: datetime | None = _ts(nullable=True)
+    status: str = "active"  # active | archived | deleted | merged | converted
+    survivor_id: str | None = None
+
+
+class ActivityRecord(SQLModel, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_person", "connection", "contact_id"),)
+
+    connection: str = Field(primary_key=True)
+    crm_id: str = Field(primary_key=True)
+    contact_id: str
+    kind: str
+    actor: str
+    channel: str = ""
+    owner_id: str | None = None
+    occurred_at: datetime = _ts()
+    properties: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OwnerRecord(SQLModel, table=True):
+    __tablename__ = "owners"
+
+    connection: str = Field(primary_key=True)
+    crm_id: str = Field(primary_key=True)
+    email: str | None = Field(default=None, index=True)
+    name: str = ""
+    active: bool = True
+
+
+class PersonState(SQLModel, table=True):
+    """Handoff's own view of a person: latest score, stage and lane."""
+
+    __tablename__ = "person_state"
+
+    person_key: str = Field(primary_key=True)
+    score: int = 0
+    fit: int = 0
+    behaviour: int = 0
+    mql: bool = False
+    fast_lane: bool = False
+    disqualified: bool = False
+    track: str = "standard"
+    summary: str = ""
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    model_version: str = ""
+    computed_at: datetime | None = _ts(nullable=True)
+    stage: str = "lead"
+    stage_changed_at: datetime | None = _ts(nullable=True)
+    owner_email: str | None = None
+
+
+class OutboxItem(SQLModel, table=True):
+    """One planned CRM change. Its key is deterministic, so planning twice never writes twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "connection"),)
+
+    key: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    connection: str
+    object_type: str
+    record_id: str
+    kind: str  # field | task
+    field: str = ""
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    previous: Any = Field(default=None, sa_column=Column(JSON))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str = ""
+    status: str = "pending"  # pending | sending | applied | unchanged | rejected | dead
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    applied_at: datetime | None = _ts(nullable=True)
+
+
+class WrittenValue(SQLModel, table=True):
+    """The last value Handoff wrote to a managed field: how drift is told from our own writes."""
+
+    __tablename__ = "written_values"
+
+    connection: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    field: str = Field(primary_key=True)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    written_at: datetime = _ts()
+
+
+class SyncCursor(SQLModel, table=True):
+    __tablename__ = "sync_cursors"
+
+    connection: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    value: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class RunRecord(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    as_of: datetime = _ts()
+    dry_run: bool = False
+    status: str = "running"  # running | ok | partial | failed
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    api_calls: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
