@@ -2,15 +2,73 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    sandbox_app = typer.Typer(help="Local HTTPS emulators of HubSpot and Salesforce.", no_args_is_help=True)
+    sandbox_app = typer.Typer(
+        help="Local HTTPS emulators of HubSpot and Salesforce.", no_args_is_help=True
+    )
     app.add_typer(sandbox_app, name="sandbox")
 
     @sandbox_app.command("serve")
-    def serve() -> None:
-        """Start both emulators on loopback (not built yet)."""
-        typer.echo("handoff sandbox serve is not built yet (Sandbox CRMs issue).", err=True)
-        raise typer.Exit(1)
+    def serve(
+        seed: int = typer.Option(7, "--seed", help="Same seed, same portal."),
+        contacts: int = typer.Option(5000, "--contacts", help="Seeded contacts (0: empty portal)."),
+        fixture: Path | None = typer.Option(
+            None, "--fixture", help="Load the portal from a YAML/JSON fixture."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
+        limits: bool = typer.Option(False, "--limits", help="Enforce the CRMs' rate limits."),
+        host: str = typer.Option("127.0.0.1", "--host"),
+        hubspot_port: int = typer.Option(0, "--hubspot-port", help="0: any free port"),
+        salesforce_port: int = typer.Option(0, "--salesforce-port", help="0: any free port"),
+        ca_dir: Path | None = typer.Option(None, "--ca-dir", help="Where to write the CA file."),
+    ) -> None:
+        """Start both emulators on loopback and serve until Ctrl-C / SIGTERM."""
+        from sandbox.fixture import FixtureError, load_fixture
+        from sandbox.portal import Portal
+        from sandbox.runtime import Sandbox
+        from sandbox.seed import generate_portal
+
+        if fixture is not None:
+            try:
+                portal = load_fixture(fixture)
+            except FixtureError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+        elif contacts <= 0:
+            portal = Portal()
+        else:
+            portal = generate_portal(seed, contacts, datetime.now(UTC).replace(microsecond=0))
+        sandbox = Sandbox(
+            portal,
+            limits_enabled=limits,
+            ca_directory=ca_dir,
+            host=host,
+            hubspot_port=hubspot_port,
+            salesforce_port=salesforce_port,
+        ).start()
+        info = sandbox.info
+        if as_json:
+            typer.echo(json.dumps(info.as_json(), sort_keys=True), nl=True)
+        else:
+            typer.echo(f"HubSpot     {info.hubspot_base_url}  token: {info.hubspot_token}")
+            typer.echo(
+                f"Salesforce  {info.salesforce_instance_url}  session: {info.salesforce_session_id}"
+            )
+            typer.echo(f"CA file     {info.ca_file}")
+            typer.echo(
+                "Point a config at them: see README 'Trying a config on the sandbox'. Ctrl-C stops."
+            )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stop.wait()
+        sandbox.stop()

@@ -1,32 +1,192 @@
-"""Pipeline commands: demo, sync, run, report, calibrate, crm setup, health."""
+"""Pipeline commands: sync, report, demo, run, calibrate, crm setup, health."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+out = Console()
+err = Console(stderr=True)
 
 
-def _not_built(name: str, issue: str) -> None:
-    typer.echo(f"handoff {name} is not built yet ({issue}).", err=True)
-    raise typer.Exit(1)
+def parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 instant, e.g. 2026-11-20T15:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no time zone: add Z (UTC) or an offset")
+    return parsed.astimezone(UTC)
+
+
+def run_once(config_path: str, *, dry_run: bool, as_of: datetime | None, full: bool) -> Path:
+    """Load config, open the store, run the pipeline once, write the reports; return their folder."""
+    from config.cli import fail, load_or_exit
+    from config.logs import bound_job, configure_logging
+    from connectors.errors import FatalError
+    from connectors.factory import build_connector
+    from sync.pipeline import Pipeline
+    from sync.report.files import write_run_reports
+    from sync.store.engine import make_engine
+    from sync.store.schema import StoreUnavailable, upgrade
+
+    config = load_or_exit(config_path)
+    configure_logging(config.logging.level, config.logging.format)
+    engine = make_engine(config.state.url)
+    try:
+        upgrade(engine)
+    except StoreUnavailable as exc:
+        raise fail(str(exc)) from None
+    try:
+        connectors = {c.name: build_connector(c) for c in config.connections}
+    except FatalError as exc:
+        raise fail(str(exc)) from None
+    pipeline = Pipeline(config, engine, connectors)
+    with (
+        bound_job(run_id="pending", connection="all", job="sync", dry_run=dry_run),
+        _progress() as progress,
+    ):
+        result = pipeline.run(as_of=as_of, dry_run=dry_run, full=full, progress=progress)
+    folder = write_run_reports(result, engine, config, pipeline.sla)
+    for connector in connectors.values():
+        connector.close()
+    mode = "dry run: nothing was written to the CRMs" if dry_run else "applied"
+    out.print(
+        f"run {result.run_id} ({mode}): {len(result.planned)} change(s) planned, "
+        f"{len(result.writes.items)} {'would be written' if dry_run else 'written'}; "
+        f"report: {folder / 'report.md'}",
+        highlight=False,
+    )
+    for error in result.errors:
+        err.print(f"warning: {error}", highlight=False, markup=False)
+    return folder
+
+
+class _progress:
+    """A rich progress bar in a terminal; structured progress logs otherwise."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        import structlog
+
+        self._log = structlog.get_logger("handoff.progress")
+        self._bar: Progress | None = None
+        self._tasks: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
+        if err.is_terminal:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self._bar.start()
+        return self.update
+
+    def update(self, stage: str, n: int) -> None:
+        self._counts[stage] = self._counts.get(stage, 0) + n
+        if self._bar is not None:
+            if stage not in self._tasks:
+                self._tasks[stage] = self._bar.add_task(stage, total=None)
+            self._bar.update(self._tasks[stage], advance=n)
+        elif self._counts[stage] % 5000 < n:
+            self._log.info("progress", stage=stage, done=self._counts[stage])
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo() -> None:
-        """Start the sandbox CRMs, dry-run, report, then apply and show the CRM's new state."""
-        _not_built("demo", "Sync pipeline issue")
+    from config.cli import ConfigOption
 
     @app.command()
-    def sync() -> None:
+    def sync(
+        config: str = ConfigOption,
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Decide everything, write nothing; report what would change."
+        ),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="Decide as of this instant (ISO-8601, e.g. 2026-11-20T15:00:00Z)."
+        ),
+        full: bool = typer.Option(
+            False, "--full", help="Full resync: ignore cursors and re-decide everyone."
+        ),
+    ) -> None:
         """Run the pipeline once: pull, score, route, SLA, plan, apply."""
-        _not_built("sync", "Sync pipeline issue")
+        run_once(config, dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
 
     @app.command()
-    def run() -> None:
-        """Run the scheduled worker."""
-        _not_built("run", "Running it for real issue")
+    def report(
+        config: str = ConfigOption,
+        fmt: list[str] = typer.Option(
+            [], "--format", "-f", help="md, csv, json, html (default: config)"
+        ),
+        run_id: str | None = typer.Option(None, "--run", help="A run id (default: the last run)."),
+    ) -> None:
+        """Print the last run's report (Markdown) and say where the other formats are."""
+        from config.cli import fail, load_or_exit
+        from sync.report.files import load_report, render_saved
+
+        cfg = load_or_exit(config)
+        try:
+            saved = load_report(cfg.reports.directory, run_id)
+        except FileNotFoundError as exc:
+            raise fail(str(exc)) from None
+        formats = fmt or list(cfg.reports.formats)
+        bad = sorted(set(formats) - {"md", "csv", "json", "html"})
+        if bad:
+            raise fail(f"unknown report format(s) {', '.join(bad)}: use md, csv, json or html")
+        paths = render_saved(saved, cfg.reports.directory, formats)
+        if "md" in formats:
+            out.print(paths["md"].read_text(encoding="utf-8"), markup=False, highlight=False)
+        for name, path in sorted(paths.items()):
+            err.print(f"{name}: {path}", highlight=False)
 
     @app.command()
-    def report() -> None:
-        """Write the reports of the last run."""
-        _not_built("report", "Sync pipeline issue")
+    def demo(
+        contacts: int = typer.Option(
+            1500, "--contacts", help="Contacts in the seeded demo portal."
+        ),
+        seed: int = typer.Option(7, "--seed"),
+        crm: str = typer.Option("hubspot", "--crm", help="hubspot, salesforce or both"),
+        directory: Path = typer.Option(
+            Path("handoff-demo"), "--dir", help="Where the demo writes config, state and reports."
+        ),
+    ) -> None:
+        """Start the sandbox CRMs, dry-run, report, then apply and show the CRM's new state."""
+        from sync.demo import run_demo
+
+        if crm not in ("hubspot", "salesforce", "both"):
+            raise typer.BadParameter("--crm must be hubspot, salesforce or both")
+        run_demo(directory, contacts=contacts, seed=seed, crm=crm, console=out)
+
+    @app.command()
+    def health(
+        heartbeat: Path = typer.Option(
+            Path(os.environ.get("HANDOFF_HEARTBEAT", "/tmp/handoff-heartbeat")), "--heartbeat"
+        ),
+        max_age: float = typer.Option(180.0, "--max-age", help="Seconds since the last heartbeat."),
+    ) -> None:
+        """Exit 0 when the worker's heartbeat is fresh (Docker HEALTHCHECK)."""
+        try:
+            age = time.time() - heartbeat.stat().st_mtime
+        except FileNotFoundError:
+            err.print(f"unhealthy: no heartbeat at {heartbeat}: is `handoff run` running?")
+            raise typer.Exit(1) from None
+        if age > max_age:
+            err.print(f"unhealthy: last heartbeat {age:.0f}s ago (limit {max_age:.0f}s)")
+            raise typer.Exit(1)
+        out.print(json.dumps({"status": "ok", "heartbeat_age_seconds": round(age, 1)}))

@@ -75,9 +75,12 @@ class PersonState(SQLModel, table=True):
     disqualified: bool = False
     track: str = "standard"
     summary: str = ""
-    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     model_version: str = ""
     computed_at: datetime | None = _ts(nullable=True)
+    source_modified_at: datetime | None = _ts(nullable=True)  # newest record seen when decided
     stage: str = "lead"
     stage_changed_at: datetime | None = _ts(nullable=True)
     owner_email: str | None = None

@@ -1,0 +1,101 @@
+"""Both emulators running together on loopback: what `handoff sandbox serve` and `handoff demo` start."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.portal import Portal
+from sandbox.server import SandboxCA, SandboxServer
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    ca_file: Path
+    hubspot_base_url: str | None = None
+    hubspot_token: str | None = None
+    salesforce_instance_url: str | None = None
+    salesforce_session_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "hubspot": {"base_url": self.hubspot_base_url, "token": self.hubspot_token},
+            "salesforce": {
+                "instance_url": self.salesforce_instance_url,
+                "session_id": self.salesforce_session_id,
+            },
+            "ca_file": str(self.ca_file),
+        }
+
+
+class Sandbox:
+    """A HubSpot portal and a Salesforce org serving the same seeded people, over HTTPS."""
+
+    def __init__(
+        self,
+        portal: Portal,
+        *,
+        hubspot: bool = True,
+        salesforce: bool = True,
+        limits_enabled: bool = False,
+        ca_directory: Path | None = None,
+        host: str = "127.0.0.1",
+        hubspot_port: int = 0,
+        salesforce_port: int = 0,
+    ) -> None:
+        from sandbox.hubspot import HubSpotEmulator
+        from sandbox.salesforce import SalesforceEmulator
+
+        self.ca = SandboxCA(ca_directory)
+        self.hubspot_token = "pat-sandbox-" + secrets.token_hex(12)
+        self.salesforce_session = "00Dsandbox!" + secrets.token_hex(16)
+        self.hubspot = (
+            HubSpotEmulator(portal, token=self.hubspot_token, limits_enabled=limits_enabled)
+            if hubspot
+            else None
+        )
+        self.salesforce = (
+            SalesforceEmulator(
+                portal, session_id=self.salesforce_session, limits_enabled=limits_enabled
+            )
+            if salesforce
+            else None
+        )
+        self._servers: dict[str, SandboxServer] = {}
+        if self.hubspot is not None:
+            self._servers["hubspot"] = SandboxServer(
+                self.hubspot.handle, self.ca, host, hubspot_port
+            )
+        if self.salesforce is not None:
+            self._servers["salesforce"] = SandboxServer(
+                self.salesforce.handle, self.ca, host, salesforce_port
+            )
+
+    def start(self) -> Sandbox:
+        for server in self._servers.values():
+            server.start()
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def info(self) -> SandboxInfo:
+        hs = self._servers.get("hubspot")
+        sf = self._servers.get("salesforce")
+        return SandboxInfo(
+            ca_file=self.ca.ca_file,
+            hubspot_base_url=hs.base_url if hs else None,
+            hubspot_token=self.hubspot_token if hs else None,
+            salesforce_instance_url=sf.base_url if sf else None,
+            salesforce_session_id=self.salesforce_session if sf else None,
+        )

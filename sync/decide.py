@@ -1,0 +1,300 @@
+"""Decision stage: score -> lifecycle -> route -> SLA clocks, planned into the outbox.
+
+Runs inside one decision transaction per chunk of people; it reads only the state store (what the
+pull stage mirrored) and writes decisions (person state, assignments, clocks, outbox items). A dry
+run executes exactly this and rolls the transaction back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from config.model import HandoffConfig
+from connectors.records import ActivityKind, Actor
+from routing.sla.actions import Touch
+from sync.outbox import OutboxPlanner
+from sync.people import PersonView, load_person
+from sync.store.tables import PersonState
+
+AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
+LANE_FAST = "fast"
+LANE_MQL = "mql"
+
+
+@dataclass
+class DecisionTally:
+    scored: int = 0
+    stage_changes: Counter[str] = field(default_factory=Counter)
+    routed: Counter[str] = field(default_factory=Counter)  # by rule
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    rejections: Counter[str] = field(default_factory=Counter)  # by reason code ('' = missing)
+    clocks_started: int = 0
+    sla_actions: Counter[str] = field(default_factory=Counter)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    scores: list[int] = field(default_factory=list)
+    stages: Counter[str] = field(default_factory=Counter)
+
+
+class DecisionStage:
+    """Decides for a set of people and plans their CRM writes."""
+
+    def __init__(
+        self, config: HandoffConfig, engines: DomainEngines, planner: OutboxPlanner
+    ) -> None:
+        self.config = config
+        self.engines = engines
+        self.planner = planner
+        self.session = planner.session
+        self.now = planner.now
+        self.tally = DecisionTally()
+
+    # -- per person ----------------------------------------------------------------------------
+
+    def decide(self, key: str) -> None:
+        person = load_person(self.session, key, self.config, self.engines.owners)
+        if person is None:
+            return
+        state = self.session.get(PersonState, key) or PersonState(person_key=key)
+        score = self.engines.scoring.score(person.contact, person.activities, self.now)
+        self.tally.scored += 1
+        self.tally.scores.append(score.total)
+        current = person.stage or state.stage
+        changes = self.engines.lifecycle.decide(
+            current,
+            score,
+            rejection_reason=person.contact.fields.get("rejection_reason"),
+            stage_changed_at=state.stage_changed_at,
+            now=self.now,
+        )
+        stage = current
+        for change in changes:
+            self.tally.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
+            stage = change.to_stage
+        if person.rejected and not person.rejection_code_valid:
+            self.tally.rejections[person.contact.fields.get("rejection_reason") or ""] += 1
+        elif person.rejected:
+            self.tally.rejections[str(person.contact.fields.get("rejection_reason"))] += 1
+        self.tally.stages[stage] += 1
+
+        became_ready = (score.fast_lane and not score.disqualified and not state.fast_lane) or (
+            stage == "mql" and current != "mql"
+        )
+        owner_email = person.owner_email
+        if became_ready or (stage == "mql" or score.fast_lane) and not person.owner_active:
+            owner_email = self._route(person, score.fast_lane, state, owner_email)
+
+        self._plan_person_writes(person, score, stage, current, owner_email)
+        self._record_touches(person)
+        self._update_state(state, score, stage, current, owner_email)
+        state.source_modified_at = person.source_modified_at
+
+    def _route(
+        self, person: PersonView, fast: bool, state: PersonState, owner: str | None
+    ) -> str | None:
+        lane = LANE_FAST if fast else LANE_MQL
+        decision = self.engines.router.route(
+            self.session, person.routing_lead(), self.now, lane="fast" if fast else "nurture"
+        )
+        self.tally.routed[decision.rule] += 1
+        self.tally.assignments.append(
+            {
+                "person": person.key,
+                "owner": decision.owner_email,
+                "rule": decision.rule,
+                "territory": decision.territory,
+                "reason": decision.reason,
+            }
+        )
+        if not decision.owner_email:
+            return owner
+        clock = self.engines.sla.start_clock(
+            self.session,
+            lead_key=person.key,
+            owner_email=decision.owner_email,
+            lane=lane,
+            territory=decision.territory,
+            started_at=self.now,
+            stage="mql",
+            context=[person.summary_line],
+        )
+        if clock is not None:
+            self.tally.clocks_started += 1
+        return decision.owner_email
+
+    def reassign(self, person: PersonView, decision: Any, lane: str) -> None:
+        """An SLA escalation picked a new owner: write it and restart the clock for them."""
+        self.tally.routed[decision.rule] += 1
+        self.tally.assignments.append(
+            {
+                "person": person.key,
+                "owner": decision.owner_email,
+                "rule": decision.rule,
+                "territory": decision.territory,
+                "reason": decision.reason,
+            }
+        )
+        self._plan_owner(person, decision.owner_email)
+        self.engines.sla.start_clock(
+            self.session,
+            lead_key=person.key,
+            owner_email=decision.owner_email,
+            lane=lane,
+            territory=decision.territory,
+            started_at=self.now,
+            stage="mql",
+            context=[person.summary_line],
+        )
+        state = self.session.get(PersonState, person.key)
+        if state is not None:
+            state.owner_email = decision.owner_email
+            self.session.add(state)
+
+    def _plan_owner(self, person: PersonView, owner_email: str) -> None:
+        for record in person.write_targets():
+            owner_id = self.engines.owners.id_for(record.connection, owner_email)
+            if owner_id is None:
+                self.tally.problems.append(
+                    f"{record.connection}: no owner with email {owner_email} for {person.key}: "
+                    "add the user in the CRM or fix routing in handoff.yaml"
+                )
+                continue
+            self.planner.write_field(
+                record.connection,
+                record.object_type,
+                record.crm_id,
+                "owner_id",
+                owner_id,
+                record.fields.get("owner_id"),
+                f"routed to {owner_email}",
+            )
+
+    def _plan_person_writes(
+        self, person: PersonView, score: Any, stage: str, current: str, owner_email: str | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "score": score.total,
+            "score_fit": score.fit,
+            "score_behaviour": score.behaviour,
+            "score_reasons": score.summary,
+            "score_model": score.model_version,
+        }
+        for record in person.write_targets():
+            crm = record.fields
+            for name, value in values.items():
+                self.planner.write_field(
+                    record.connection,
+                    record.object_type,
+                    record.crm_id,
+                    name,
+                    value,
+                    crm.get(name),
+                    "score",
+                )
+            if stage != current and current in AUTOMATION_STAGES:
+                self.planner.write_field(
+                    record.connection,
+                    record.object_type,
+                    record.crm_id,
+                    "lifecycle_stage",
+                    stage,
+                    crm.get("lifecycle_stage"),
+                    f"lifecycle {current} -> {stage}",
+                    clear_first=_is_regression(current, stage),
+                )
+        if owner_email and owner_email != person.owner_email:
+            self._plan_owner(person, owner_email)
+
+    def _record_touches(self, person: PersonView) -> None:
+        touches = []
+        for activity in person.activities:
+            if activity.actor is not Actor.REP or activity.kind not in TOUCH_KINDS:
+                continue
+            email = self.engines.owners.email_for(activity.connection, activity.owner_id)
+            if email:
+                touches.append(Touch.from_activity(activity, lead_key=person.key, rep_email=email))
+        if touches:
+            self.engines.sla.record_touches(self.session, touches)
+
+    def _update_state(
+        self, state: PersonState, score: Any, stage: str, current: str, owner_email: str | None
+    ) -> None:
+        state.score = score.total
+        state.fit = score.fit
+        state.behaviour = score.behaviour
+        state.mql = score.mql
+        state.fast_lane = score.fast_lane
+        state.disqualified = score.disqualified
+        state.track = str(score.track)
+        state.summary = score.summary
+        state.reasons = [item.as_dict() for item in score.reasons]
+        state.model_version = score.model_version
+        state.computed_at = self.now
+        if stage != state.stage:
+            state.stage_changed_at = self.now
+        state.stage = stage
+        state.owner_email = owner_email
+        self.session.add(state)
+
+
+TOUCH_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})
+STAGE_ORDER = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
+
+
+def _is_regression(current: str, stage: str) -> bool:
+    if current in STAGE_ORDER and stage in STAGE_ORDER:
+        return STAGE_ORDER.index(stage) < STAGE_ORDER.index(current)
+    return stage == "recycled"
+
+
+@dataclass
+class DomainEngines:
+    """The pure domain engines a run uses, built once from config."""
+
+    scoring: Any
+    lifecycle: Any
+    router: Any
+    sla: Any
+    owners: Any
+
+
+def dirty_people(session: Session, now: datetime, full: bool = False) -> list[str]:
+    """People whose records changed since they were last decided, or due their daily decay pass."""
+    from sync.store.tables import PersonRecord
+
+    keys = set(
+        session.exec(select(PersonRecord.person_key).where(PersonRecord.status == "active")).all()
+    )
+    if full:
+        return sorted(keys)
+    decided = (
+        {
+            s.person_key: s
+            for s in session.exec(select(PersonState).where(col(PersonState.person_key).in_(keys)))
+        }
+        if keys
+        else {}
+    )
+    latest: dict[str, datetime] = {}
+    for key, modified in session.exec(
+        select(PersonRecord.person_key, PersonRecord.modified_at).where(
+            PersonRecord.status == "active"
+        )
+    ).all():
+        if key not in latest or modified > latest[key]:
+            latest[key] = modified
+    out = []
+    for key in keys:
+        state = decided.get(key)
+        if state is None or state.computed_at is None:
+            out.append(key)
+        elif state.source_modified_at is None or latest[key] > state.source_modified_at:
+            out.append(key)
+        elif state.computed_at.date() < now.date():  # the daily decay pass
+            out.append(key)
+    return sorted(out)

@@ -1,0 +1,183 @@
+"""One person as the decision stage sees it: every CRM record of theirs, merged into one view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from config.model import HandoffConfig
+from connectors.records import Activity, ActivityKind, Actor, Contact, Owner
+from routing.router import RoutingLead
+from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord
+
+REJECTION_STAGES = ("recycled", "disqualified")
+
+
+class OwnerBook:
+    """Owners of every connection: CRM owner id <-> email, and who is active."""
+
+    def __init__(self, rows: Iterable[OwnerRecord]) -> None:
+        self._email: dict[tuple[str, str], str] = {}
+        self._id: dict[tuple[str, str], str] = {}
+        self._active: dict[str, bool] = {}
+        self.owners: list[Owner] = []
+        for row in rows:
+            if not row.email:
+                continue
+            email = row.email.lower()
+            self._email[(row.connection, row.crm_id)] = email
+            if row.active or (row.connection, email) not in self._id:
+                self._id[(row.connection, email)] = row.crm_id
+            self._active[email] = self._active.get(email, True) and row.active
+            self.owners.append(Owner(row.connection, row.crm_id, email, row.name, row.active))
+
+    @classmethod
+    def load(cls, session: Session) -> OwnerBook:
+        return cls(session.exec(select(OwnerRecord)).all())
+
+    def email_for(self, connection: str, owner_id: Any) -> str | None:
+        if owner_id in (None, ""):
+            return None
+        return self._email.get((connection, str(owner_id)))
+
+    def id_for(self, connection: str, email: str) -> str | None:
+        return self._id.get((connection, email.lower()))
+
+    def is_active(self, email: str | None) -> bool:
+        return bool(email) and self._active.get(str(email).lower(), False)
+
+
+@dataclass
+class PersonView:
+    key: str
+    records: list[PersonRecord]
+    contact: Contact  # merged canonical view
+    activities: list[Activity]
+    owner_email: str | None
+    owner_active: bool
+    stage: str | None
+    source_modified_at: datetime
+    account_owner_email: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.stage in REJECTION_STAGES
+
+    @property
+    def rejection_code_valid(self) -> bool:
+        return bool(self.contact.fields.get("rejection_reason"))
+
+    @property
+    def summary_line(self) -> str:
+        f = self.contact.fields
+        who = " ".join(str(f.get(k) or "") for k in ("first_name", "last_name")).strip()
+        return f"{who or self.contact.email or self.key} · {f.get('title') or '?'} at {f.get('company') or '?'}"
+
+    def write_targets(self) -> list[PersonRecord]:
+        """The records Handoff writes: per connection, a Contact is preferred over a Lead."""
+        best: dict[str, PersonRecord] = {}
+        for record in self.records:
+            current = best.get(record.connection)
+            if current is None or (
+                current.object_type == "lead" and record.object_type == "contact"
+            ):
+                best[record.connection] = record
+        return [best[name] for name in sorted(best)]
+
+    def routing_lead(self) -> RoutingLead:
+        f = self.contact.fields
+        size = f.get("company_size")
+        return RoutingLead(
+            key=self.key,
+            country=_text(f.get("country")),
+            state=_text(f.get("state")),
+            region=_text(f.get("region")),
+            industry=_text(f.get("industry")),
+            company_size=int(size) if isinstance(size, int | float) else None,
+            company_domain=_text(f.get("company_domain")) or _domain(self.contact.email),
+            current_owner_email=self.owner_email if self.owner_active else None,
+            account_owner_email=self.account_owner_email,
+        )
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _domain(email: str | None) -> str | None:
+    return email.rsplit("@", 1)[1].lower() if email and "@" in email else None
+
+
+def _activity(row: ActivityRecord) -> Activity:
+    return Activity(
+        connection=row.connection,
+        id=row.crm_id,
+        contact_id=row.contact_id,
+        kind=ActivityKind(row.kind),
+        occurred_at=row.occurred_at,
+        actor=Actor(row.actor),
+        channel=row.channel,
+        owner_id=row.owner_id,
+        properties=row.properties,
+    )
+
+
+def load_person(
+    session: Session, key: str, config: HandoffConfig, owners: OwnerBook
+) -> PersonView | None:
+    records = [
+        r
+        for r in session.exec(select(PersonRecord).where(PersonRecord.person_key == key)).all()
+        if r.status == "active"
+    ]
+    if not records:
+        return None
+    records.sort(key=lambda r: (r.connection, r.object_type != "contact", r.crm_id))
+    order = [c.name for c in config.connections]
+    lifecycle_from = config.sync.lifecycle_owner or order[0]
+    owner_from = config.sync.owner_owner or order[0]
+    merged: dict[str, Any] = {}
+    for record in sorted(
+        records, key=lambda r: order.index(r.connection) if r.connection in order else 99
+    ):
+        for name, value in record.fields.items():
+            if merged.get(name) in (None, "") and value not in (None, ""):
+                merged[name] = value
+    stage = owner_email = None
+    for record in records:
+        if record.connection == lifecycle_from and record.fields.get("lifecycle_stage"):
+            stage = str(record.fields["lifecycle_stage"])
+        if record.connection == owner_from and record.fields.get("owner_id"):
+            owner_email = owners.email_for(record.connection, record.fields["owner_id"])
+    primary = records[0]
+    merged["lifecycle_stage"] = stage
+    contact = Contact(
+        connection=primary.connection,
+        object_type=primary.object_type,
+        id=primary.crm_id,
+        modified_at=max(r.modified_at for r in records),
+        fields=merged,
+        created_at=primary.created_at,
+    )
+    ids = {(r.connection, r.crm_id) for r in records}
+    rows = session.exec(
+        select(ActivityRecord).where(col(ActivityRecord.contact_id).in_([i for _, i in ids]))
+    ).all()
+    activities = sorted(
+        (_activity(r) for r in rows if (r.connection, r.contact_id) in ids),
+        key=lambda a: (a.occurred_at, a.connection, a.id),
+    )
+    return PersonView(
+        key=key,
+        records=records,
+        contact=contact,
+        activities=activities,
+        owner_email=owner_email,
+        owner_active=owners.is_active(owner_email),
+        stage=stage,
+        source_modified_at=contact.modified_at,
+    )

@@ -1,0 +1,162 @@
+"""Pull stage: mirror each connection's people, activities and owners into the state store.
+
+Each page of people is written in one transaction together with the cursor that covers it, so a
+crash never moves a cursor past rows that were not stored. Cursors only move forward and are capped
+at the run's start by the connector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from connectors.base import ContactBatch, CrmConnector
+from connectors.records import Activity, Contact, RecordEventKind
+from sync.identity import person_key
+from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, SyncCursor
+
+log = structlog.get_logger("handoff.pull")
+
+
+@dataclass
+class PullResult:
+    people: int = 0
+    activities: int = 0
+    owners: int = 0
+    events: int = 0
+    changed_keys: set[str] = field(default_factory=set)
+    ended_keys: dict[str, str] = field(default_factory=dict)  # person key -> why its clocks stop
+    merged: dict[str, str] = field(default_factory=dict)  # loser key -> survivor key
+
+
+def read_cursor(session: Session, connection: str, stream: str) -> datetime | None:
+    row = session.get(SyncCursor, (connection, stream))
+    return row.value if row else None
+
+
+def _advance_cursor(
+    session: Session, connection: str, stream: str, value: datetime | None, now: datetime
+) -> None:
+    if value is None:
+        return
+    row = session.get(SyncCursor, (connection, stream))
+    if row is None:
+        session.add(SyncCursor(connection=connection, stream=stream, value=value, updated_at=now))
+    elif value > row.value:  # only forward
+        row.value = value
+        row.updated_at = now
+        session.add(row)
+
+
+def _store_contact(session: Session, contact: Contact) -> PersonRecord:
+    row = session.get(PersonRecord, (contact.connection, contact.id))
+    key = person_key(contact)
+    if row is None:
+        row = PersonRecord(connection=contact.connection, crm_id=contact.id, person_key=key)
+    row.object_type = contact.object_type
+    row.person_key = key
+    row.email = contact.email
+    row.fields = dict(contact.fields)
+    row.modified_at = contact.modified_at
+    row.created_at = contact.created_at
+    row.status = "archived" if contact.archived else "active"
+    session.add(row)
+    return row
+
+
+def _store_activities(session: Session, activities: Sequence[Activity]) -> int:
+    for activity in activities:
+        row = session.get(ActivityRecord, (activity.connection, activity.id))
+        if row is None:
+            row = ActivityRecord(connection=activity.connection, crm_id=activity.id, contact_id="")
+        row.contact_id = activity.contact_id
+        row.kind = activity.kind.value
+        row.actor = activity.actor.value
+        row.channel = activity.channel
+        row.owner_id = activity.owner_id
+        row.occurred_at = activity.occurred_at
+        row.properties = dict(activity.properties)
+        session.add(row)
+    return len(activities)
+
+
+class PullStage:
+    """Pull one connection incrementally (or fully when `full` is set)."""
+
+    def __init__(self, engine: Engine, connector: CrmConnector, *, full: bool = False) -> None:
+        self.engine = engine
+        self.connector = connector
+        self.full = full
+
+    def run(
+        self, until: datetime, now: datetime, progress: Callable[[int], None] | None = None
+    ) -> PullResult:
+        result = PullResult()
+        name = self.connector.name
+        with Session(self.engine) as session:
+            owners = self.connector.pull_owners()
+            for owner in owners:
+                row = session.get(OwnerRecord, (name, owner.id)) or OwnerRecord(
+                    connection=name, crm_id=owner.id
+                )
+                row.email = owner.email.lower() if owner.email else None
+                row.name = owner.name
+                row.active = owner.active
+                session.add(row)
+            session.commit()
+            result.owners = len(owners)
+        for object_type in self.connector.object_types():
+            stream = f"{object_type}s"
+            with Session(self.engine) as session:
+                since = None if self.full else read_cursor(session, name, stream)
+            for batch in self.connector.pull_contacts(object_type, since, until):
+                self._store_batch(batch, stream, since, now, result)
+                if progress:
+                    progress(len(batch.contacts))
+        log.info("pull.done", connection=name, people=result.people, activities=result.activities)
+        return result
+
+    def _store_batch(
+        self,
+        batch: ContactBatch,
+        stream: str,
+        since: datetime | None,
+        now: datetime,
+        result: PullResult,
+    ) -> None:
+        name = self.connector.name
+        activities = (
+            list(self.connector.pull_activities(batch.contacts, since)) if batch.contacts else []
+        )
+        with Session(self.engine) as session:
+            for contact in batch.contacts:
+                row = _store_contact(session, contact)
+                result.changed_keys.add(row.person_key)
+            result.activities += _store_activities(session, activities)
+            for event in batch.events:
+                row = session.get(PersonRecord, (name, event.record_id))
+                if row is None:
+                    continue
+                row.status = event.kind.value
+                row.survivor_id = event.survivor_id
+                session.add(row)
+                result.events += 1
+                if event.kind is RecordEventKind.MERGED and event.survivor_id:
+                    survivor = session.get(PersonRecord, (name, event.survivor_id))
+                    if survivor is not None and survivor.person_key != row.person_key:
+                        result.merged[row.person_key] = survivor.person_key
+                elif event.kind is not RecordEventKind.CONVERTED:
+                    result.ended_keys[row.person_key] = event.kind.value
+            _advance_cursor(session, name, stream, batch.cursor, now)
+            session.commit()
+        result.people += len(batch.contacts)
+
+
+def people_of(session: Session, key: str) -> list[PersonRecord]:
+    rows = session.exec(select(PersonRecord).where(PersonRecord.person_key == key)).all()
+    return sorted(rows, key=lambda r: (r.connection, r.object_type, r.crm_id))
