@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
+from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
 
 log = structlog.get_logger("handoff.apply")
@@ -31,7 +32,7 @@ CHUNK = 1000
 @dataclass
 class WriteSummary:
     counts: Counter[str] = field(default_factory=Counter)  # applied, unchanged, rejected, dead, ...
-    items: list[OutboxItem] = field(default_factory=list)  # what was (or would be) written
+    items: list[PlannedChange] = field(default_factory=list)  # what was (or would be) written
     errors: list[str] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # connection -> why it stopped
 
@@ -87,7 +88,7 @@ class DryRunRecorder:
     def write(self, session: Session, now: datetime) -> WriteSummary:
         summary = WriteSummary()
         for item in due_items(session, now):
-            summary.items.append(item)
+            summary.items.append(PlannedChange.of(item))
             summary.counts["would_write"] += 1
         return summary
 
@@ -180,7 +181,7 @@ class CrmApplier:
                     written.value = item.value
                     written.written_at = now
                     session.add(written)
-                summary.items.append(item)
+                summary.items.append(PlannedChange.of(item))
             else:
                 item.last_error = outcome.error
                 if item.attempts >= self.max_attempts:

@@ -65,7 +65,7 @@ class DecisionStage:
         self.tally.scored += 1
         self.tally.scores.append(score.total)
         current = person.stage or state.stage
-        changes = self.engines.lifecycle.decide(
+        review = self.engines.lifecycle.review(
             current,
             score,
             rejection_reason=person.contact.fields.get("rejection_reason"),
@@ -73,20 +73,22 @@ class DecisionStage:
             now=self.now,
         )
         stage = current
-        for change in changes:
+        for change in review.changes:
             self.tally.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
-            stage = change.to_stage
-        if person.rejected and not person.rejection_code_valid:
-            self.tally.rejections[person.contact.fields.get("rejection_reason") or ""] += 1
-        elif person.rejected:
-            self.tally.rejections[str(person.contact.fields.get("rejection_reason"))] += 1
+            stage = str(change.to_stage)
+            if change.code is not None:
+                self.tally.rejections[change.code] += 1
+        for flag in review.flags:
+            if "rejection" in flag.kind:
+                self.tally.rejections[""] += 1
+            self.tally.flags.append({"person": key, "flag": flag.kind, "detail": flag.detail})
         self.tally.stages[stage] += 1
 
         became_ready = (score.fast_lane and not score.disqualified and not state.fast_lane) or (
             stage == "mql" and current != "mql"
         )
         owner_email = person.owner_email
-        if became_ready or (stage == "mql" or score.fast_lane) and not person.owner_active:
+        if became_ready or ((stage == "mql" or score.fast_lane) and not person.owner_active):
             owner_email = self._route(person, score.fast_lane, state, owner_email)
 
         self._plan_person_writes(person, score, stage, current, owner_email)
@@ -291,10 +293,12 @@ def dirty_people(session: Session, now: datetime, full: bool = False) -> list[st
     out = []
     for key in keys:
         state = decided.get(key)
-        if state is None or state.computed_at is None:
-            out.append(key)
-        elif state.source_modified_at is None or latest[key] > state.source_modified_at:
-            out.append(key)
-        elif state.computed_at.date() < now.date():  # the daily decay pass
+        if (
+            state is None
+            or state.computed_at is None
+            or state.source_modified_at is None
+            or latest[key] > state.source_modified_at
+            or state.computed_at.date() < now.date()
+        ):
             out.append(key)
     return sorted(out)

@@ -39,6 +39,39 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """A detached snapshot of an outbox item, safe to keep after its session ends."""
+
+    key: str
+    connection: str
+    object_type: str
+    record_id: str
+    kind: str
+    field: str
+    value: Any
+    previous: Any
+    reason: str
+    status: str
+    error: str | None = None
+
+    @classmethod
+    def of(cls, item: OutboxItem) -> PlannedChange:
+        return cls(
+            item.key,
+            item.connection,
+            item.object_type,
+            item.record_id,
+            item.kind,
+            item.field,
+            item.value,
+            item.previous,
+            item.reason,
+            item.status,
+            item.last_error,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Drift:
     """A managed field a human changed in the CRM since Handoff last wrote it."""
 
@@ -60,7 +93,7 @@ class OutboxPlanner:
     run_id: str
     now: datetime
     connections: dict[str, Connection]
-    planned: list[OutboxItem] = field(default_factory=list)
+    planned: list[PlannedChange] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
 
     def managed(self, connection: str, object_type: str, canonical: str) -> bool:
@@ -170,5 +203,5 @@ class OutboxPlanner:
                 old.status = "superseded"
                 self.session.add(old)
         self.session.add(item)
-        self.planned.append(item)
+        self.planned.append(PlannedChange.of(item))
         return item

@@ -26,10 +26,10 @@ from routing.sla.engine import SlaEngine
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
 from sync.decide import DecisionStage, DomainEngines, dirty_people
-from sync.outbox import Drift, OutboxPlanner
+from sync.outbox import Drift, OutboxPlanner, PlannedChange
 from sync.people import OwnerBook, load_person
 from sync.pull import PullResult, PullStage
-from sync.store.tables import OutboxItem, RunRecord
+from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 
 log = structlog.get_logger("handoff.pipeline")
@@ -74,7 +74,7 @@ class RunResult:
     pulls: dict[str, PullResult] = field(default_factory=dict)
     tally: Any = None
     writes: WriteSummary = field(default_factory=WriteSummary)
-    planned: list[OutboxItem] = field(default_factory=list)
+    planned: list[PlannedChange] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
