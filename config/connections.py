@@ -85,6 +85,10 @@ class ActivityMapping(StrictModel):
     )
 
 
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class HubSpotSettings(StrictModel):
     access_token: SecretStr | None = Field(None, description="private app token: ${ENV_VAR}")
     client_id: str | None = None
@@ -97,6 +101,8 @@ class HubSpotSettings(StrictModel):
     search_per_second: float = Field(5.0, gt=0)
     daily_limit: int | None = Field(None, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
+
+    _blank_ca = field_validator("ca_file", mode="before")(_blank_is_none)
 
     @model_validator(mode="after")
     def _auth(self) -> HubSpotSettings:
@@ -133,6 +139,8 @@ class SalesforceSettings(StrictModel):
     )
     bulk_threshold: int = Field(2000, gt=0, description="writes above this go through Bulk API 2.0")
     timeout_seconds: float = Field(30.0, gt=0)
+
+    _blank_ca = field_validator("ca_file", "instance_url", mode="before")(_blank_is_none)
 
     @model_validator(mode="after")
     def _auth(self) -> SalesforceSettings:
