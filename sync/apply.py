@@ -7,6 +7,7 @@ creation looks its key up first when an earlier attempt's outcome is unknown.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,9 @@ class CrmApplier:
         *,
         max_attempts: int = 5,
         retry_backoff: timedelta = timedelta(minutes=10),
+        stopping: threading.Event | None = None,
     ) -> None:
+        self.stopping = stopping or threading.Event()
         self.engine = engine
         self.connectors = connectors
         self.max_attempts = max_attempts
@@ -134,6 +137,8 @@ class CrmApplier:
         with Session(self.engine) as session:
             keys = [item.key for item in due_items(session, now, name)]
         for start in range(0, len(keys), CHUNK):
+            if self.stopping.is_set():  # leave the rest pending for the next run
+                return
             with Session(self.engine) as session:
                 items = [session.get_one(OutboxItem, key) for key in keys[start : start + CHUNK]]
                 interrupted = {i.key for i in items if i.status == "sending"}

@@ -30,47 +30,74 @@ def parse_as_of(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+class Runtime:
+    """Config, store and connectors opened for running; every user mistake exits 2 with the fix."""
+
+    def __init__(self, config_path: str) -> None:
+        from config.cli import fail, load_or_exit
+        from config.logs import configure_logging
+        from connectors.errors import FatalError
+        from connectors.factory import build_connector
+        from sync.pipeline import Pipeline
+        from sync.store.engine import make_engine
+        from sync.store.schema import StoreUnavailable, upgrade
+
+        self.config = load_or_exit(config_path)
+        configure_logging(self.config.logging.level, self.config.logging.format)
+        self.engine = make_engine(self.config.state.url)
+        try:
+            upgrade(self.engine)
+        except StoreUnavailable as exc:
+            raise fail(str(exc)) from None
+        try:
+            self.connectors = {c.name: build_connector(c) for c in self.config.connections}
+        except FatalError as exc:
+            raise fail(str(exc)) from None
+        self.pipeline = Pipeline(self.config, self.engine, self.connectors)
+
+    def run(
+        self,
+        *,
+        dry_run: bool = False,
+        as_of: datetime | None = None,
+        full: bool = False,
+        pull: bool = True,
+    ) -> Path:
+        from config.logs import bound_job
+        from sync.report.files import write_run_reports
+
+        with (
+            bound_job(run_id="pending", connection="all", job="sync", dry_run=dry_run),
+            _progress() as progress,
+        ):
+            result = self.pipeline.run(
+                as_of=as_of, dry_run=dry_run, full=full, pull=pull, progress=progress
+            )
+        folder = write_run_reports(result, self.engine, self.config, self.pipeline.sla)
+        mode = "dry run: nothing was written to the CRMs" if dry_run else "applied"
+        out.print(
+            f"run {result.run_id} ({mode}): {len(result.planned)} change(s) planned, "
+            f"{len(result.writes.items)} {'would be written' if dry_run else 'written'}; "
+            f"report: {folder / 'report.md'}",
+            highlight=False,
+        )
+        for error in result.errors:
+            err.print(f"warning: {error}", highlight=False, markup=False)
+        return folder
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        self.engine.dispose()
+
+
 def run_once(config_path: str, *, dry_run: bool, as_of: datetime | None, full: bool) -> Path:
     """Load config, open the store, run the pipeline once, write the reports; return their folder."""
-    from config.cli import fail, load_or_exit
-    from config.logs import bound_job, configure_logging
-    from connectors.errors import FatalError
-    from connectors.factory import build_connector
-    from sync.pipeline import Pipeline
-    from sync.report.files import write_run_reports
-    from sync.store.engine import make_engine
-    from sync.store.schema import StoreUnavailable, upgrade
-
-    config = load_or_exit(config_path)
-    configure_logging(config.logging.level, config.logging.format)
-    engine = make_engine(config.state.url)
+    runtime = Runtime(config_path)
     try:
-        upgrade(engine)
-    except StoreUnavailable as exc:
-        raise fail(str(exc)) from None
-    try:
-        connectors = {c.name: build_connector(c) for c in config.connections}
-    except FatalError as exc:
-        raise fail(str(exc)) from None
-    pipeline = Pipeline(config, engine, connectors)
-    with (
-        bound_job(run_id="pending", connection="all", job="sync", dry_run=dry_run),
-        _progress() as progress,
-    ):
-        result = pipeline.run(as_of=as_of, dry_run=dry_run, full=full, progress=progress)
-    folder = write_run_reports(result, engine, config, pipeline.sla)
-    for connector in connectors.values():
-        connector.close()
-    mode = "dry run: nothing was written to the CRMs" if dry_run else "applied"
-    out.print(
-        f"run {result.run_id} ({mode}): {len(result.planned)} change(s) planned, "
-        f"{len(result.writes.items)} {'would be written' if dry_run else 'written'}; "
-        f"report: {folder / 'report.md'}",
-        highlight=False,
-    )
-    for error in result.errors:
-        err.print(f"warning: {error}", highlight=False, markup=False)
-    return folder
+        return runtime.run(dry_run=dry_run, as_of=as_of, full=full)
+    finally:
+        runtime.close()
 
 
 class _progress:
@@ -172,6 +199,71 @@ def register(app: typer.Typer) -> None:
         if crm not in ("hubspot", "salesforce", "both"):
             raise typer.BadParameter("--crm must be hubspot, salesforce or both")
         run_demo(directory, contacts=contacts, seed=seed, crm=crm, console=out)
+
+    @app.command()
+    def run(
+        config: str = ConfigOption,
+        heartbeat: Path = typer.Option(
+            Path(os.environ.get("HANDOFF_HEARTBEAT", "/tmp/handoff-heartbeat")), "--heartbeat"
+        ),
+    ) -> None:
+        """The scheduled worker: sync, SLA checks, decay and reports until SIGTERM."""
+        import signal
+        import threading
+
+        from config.cli import fail
+        from sync.worker import Heartbeat, SqliteRunLock, StoreLocked, Worker
+
+        runtime = Runtime(config)
+        lock = (
+            SqliteRunLock(runtime.config.state.url)
+            if runtime.config.state.url.startswith("sqlite")
+            else None
+        )
+        try:
+            if lock is not None:
+                lock.acquire()
+        except StoreLocked as exc:
+            runtime.close()
+            raise fail(str(exc)) from None
+
+        def job(kind: str) -> None:
+            if kind in ("sync", "decay"):
+                runtime.run()
+            elif kind == "sla":
+                runtime.run(pull=False)
+            else:
+                from sync.report.files import load_report, render_saved
+
+                try:
+                    render_saved(
+                        load_report(runtime.config.reports.directory),
+                        runtime.config.reports.directory,
+                        list(runtime.config.reports.formats),
+                    )
+                except FileNotFoundError:
+                    pass
+
+        worker = Worker(runtime.config, job, heartbeat=Heartbeat(heartbeat))
+        stop = threading.Event()
+
+        def on_signal(*_: object) -> None:
+            runtime.pipeline.stopping.set()
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        worker.start()
+        out.print(
+            f"handoff worker running (state {runtime.config.state.url.split('@')[-1]}); SIGTERM stops it",
+            highlight=False,
+        )
+        stop.wait()
+        err.print("stopping: finishing the batch in flight", highlight=False)
+        worker.stop()
+        if lock is not None:
+            lock.release()
+        runtime.close()
 
     @app.command()
     def health(

@@ -6,6 +6,7 @@ back instead of committed, and the outbox writer is a recorder instead of the CR
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ class Pipeline:
         self.scoring = ScoringModel.from_config(config.scoring)
         self.lifecycle = LifecyclePolicy.from_config(config.lifecycle)
         self.sla = SlaEngine(config.sla)
+        self.stopping = threading.Event()  # set on SIGTERM: finish the batch in flight, then stop
 
     def mode(self, dry_run: bool) -> RunMode:
         if dry_run:
@@ -111,6 +113,7 @@ class Pipeline:
                 self.connectors,
                 max_attempts=self.config.sync.max_attempts,
                 retry_backoff=self.config.sync.retry_backoff,
+                stopping=self.stopping,
             )
         )
 
@@ -120,8 +123,10 @@ class Pipeline:
         as_of: datetime | None = None,
         dry_run: bool = False,
         full: bool = False,
+        pull: bool = True,
         progress: Callable[[str, int], None] | None = None,
     ) -> RunResult:
+        """One run. `pull=False` decides from the store alone (the minutely SLA check)."""
         started = self.clock()
         as_of = as_of or started
         mode = self.mode(dry_run)
@@ -133,9 +138,13 @@ class Pipeline:
             )
             session.commit()
         tick = time.perf_counter()
-        for name, connector in sorted(self.connectors.items()):
+        for name, connector in sorted(self.connectors.items()) if pull else ():
             try:
-                result.pulls[name] = PullStage(self.engine, connector, full=full).run(
+                if self.stopping.is_set():
+                    break
+                result.pulls[name] = PullStage(
+                    self.engine, connector, full=full, stopping=self.stopping
+                ).run(
                     until=started,
                     now=started,
                     progress=(lambda n: progress("pull", n)) if progress else None,

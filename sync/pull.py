@@ -7,6 +7,7 @@ at the run's start by the connector.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,10 +89,18 @@ def _store_activities(session: Session, activities: Sequence[Activity]) -> int:
 class PullStage:
     """Pull one connection incrementally (or fully when `full` is set)."""
 
-    def __init__(self, engine: Engine, connector: CrmConnector, *, full: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connector: CrmConnector,
+        *,
+        full: bool = False,
+        stopping: threading.Event | None = None,
+    ) -> None:
         self.engine = engine
         self.connector = connector
         self.full = full
+        self.stopping = stopping or threading.Event()
 
     def run(
         self, until: datetime, now: datetime, progress: Callable[[int], None] | None = None
@@ -118,6 +127,9 @@ class PullStage:
                 self._store_batch(batch, stream, since, now, result)
                 if progress:
                     progress(len(batch.contacts))
+                if self.stopping.is_set():  # the page in flight is stored with its cursor
+                    log.info("pull.stopping", connection=name)
+                    return result
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
 
