@@ -18,7 +18,7 @@ from config.model import HandoffConfig
 from connectors.records import ActivityKind, Actor
 from routing.sla.actions import Touch
 from sync.outbox import OutboxPlanner
-from sync.people import PersonView, load_person
+from sync.people import PersonView, load_people
 from sync.store.tables import PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
@@ -56,11 +56,24 @@ class DecisionStage:
 
     # -- per person ----------------------------------------------------------------------------
 
-    def decide(self, key: str) -> None:
-        person = load_person(self.session, key, self.config, self.engines.owners)
-        if person is None:
-            return
-        state = self.session.get(PersonState, key) or PersonState(person_key=key)
+    def decide_many(self, keys: list[str]) -> None:
+        """Decide a chunk of people with their data loaded up front (a few queries, not N)."""
+        people = load_people(self.session, keys, self.config, self.engines.owners)
+        states = {
+            s.person_key: s
+            for s in self.session.exec(
+                select(PersonState).where(col(PersonState.person_key).in_(keys))
+            )
+        }
+        self.planner.prefetch((r.connection, r.crm_id) for p in people.values() for r in p.records)
+        with self.session.no_autoflush:
+            for key in keys:
+                person = people.get(key)
+                if person is not None:
+                    self.decide(person, states.get(key) or PersonState(person_key=key))
+
+    def decide(self, person: PersonView, state: PersonState) -> None:
+        key = person.key
         score = self.engines.scoring.score(person.contact, person.activities, self.now)
         self.tally.scored += 1
         self.tally.scores.append(score.total)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config.connections import Connection
 from sync.store.tables import OutboxItem, WrittenValue
+from sync.store.upsert import insert_ignore
 
 OPEN_STATUSES = ("pending", "sending", "rejected")
 
@@ -95,6 +97,46 @@ class OutboxPlanner:
     connections: dict[str, Connection]
     planned: list[PlannedChange] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
+    _written: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    _items: dict[str, OutboxItem | None] = field(default_factory=dict)
+    _new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _new_by_field: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    _open_fields: dict[tuple[str, str, str], list[OutboxItem]] = field(default_factory=dict)
+    _known: set[tuple[str, str]] = field(default_factory=set)
+
+    def prefetch(self, records: Iterable[tuple[str, str]]) -> None:
+        """Load what planning needs for these (connection, record id)s in a few queries."""
+        wanted = sorted(set(records) - self._known)
+        self._known.update(wanted)
+        ids = sorted({record_id for _, record_id in wanted})
+        scope = set(wanted)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for written in self.session.exec(
+                select(WrittenValue).where(col(WrittenValue.record_id).in_(chunk))
+            ).all():
+                if (written.connection, written.record_id) in scope:
+                    self._written[(written.connection, written.record_id, written.field)] = (
+                        written.value
+                    )
+            for item in self.session.exec(
+                select(OutboxItem).where(col(OutboxItem.record_id).in_(chunk))
+            ).all():
+                if (item.connection, item.record_id) in scope:
+                    self._remember(item)
+
+    def _remember(self, item: OutboxItem) -> None:
+        self._items[item.key] = item
+        if item.kind == "field" and item.status in ("pending", "rejected"):
+            self._open_fields.setdefault((item.connection, item.record_id, item.field), []).append(
+                item
+            )
+
+    def _last_written(self, connection: str, record_id: str, canonical: str) -> tuple[bool, Any]:
+        if (connection, record_id) not in self._known:
+            self.prefetch([(connection, record_id)])
+        key = (connection, record_id, canonical)
+        return key in self._written, self._written.get(key)
 
     def managed(self, connection: str, object_type: str, canonical: str) -> bool:
         mapping = self.connections[connection].objects.get(object_type, {}).get(canonical)
@@ -111,20 +153,20 @@ class OutboxPlanner:
         reason: str,
         *,
         clear_first: bool = False,
-    ) -> OutboxItem | None:
+    ) -> PlannedChange | None:
         """Plan `canonical = value` unless the CRM holds it already or a human owns it now."""
         if not self.managed(connection, object_type, canonical) or same_value(value, crm_value):
             return None
         mapping = self.connections[connection].objects[object_type][canonical]
-        written = self.session.get(WrittenValue, (connection, record_id, canonical))
-        if written is not None and not same_value(written.value, crm_value):
+        has_written, last_written = self._last_written(connection, record_id, canonical)
+        if has_written and not same_value(last_written, crm_value):
             drift = Drift(
                 connection,
                 object_type,
                 record_id,
                 canonical,
                 crm_value,
-                written.value,
+                last_written,
                 value,
                 mapping.drift,
             )
@@ -133,7 +175,7 @@ class OutboxPlanner:
                 return None
         key = outbox_key(connection, object_type, record_id, "field", canonical, value)
         return self._add(
-            OutboxItem(
+            dict(
                 key=key,
                 run_id=self.run_id,
                 connection=connection,
@@ -145,7 +187,6 @@ class OutboxPlanner:
                 previous=crm_value,
                 payload={"clear_first": clear_first} if clear_first else {},
                 reason=reason,
-                created_at=self.now,
             )
         )
 
@@ -161,7 +202,7 @@ class OutboxPlanner:
         body: str,
         due_at: datetime,
         reason: str,
-    ) -> OutboxItem | None:
+    ) -> PlannedChange | None:
         key = outbox_key(connection, object_type, record_id, "task", task_key)
         payload = {
             "task_key": task_key,
@@ -171,7 +212,7 @@ class OutboxPlanner:
             "due_at": due_at.isoformat(),
         }
         return self._add(
-            OutboxItem(
+            dict(
                 key=key,
                 run_id=self.run_id,
                 connection=connection,
@@ -180,28 +221,63 @@ class OutboxPlanner:
                 kind="task",
                 field="task",
                 value=subject,
+                previous=None,
                 payload=payload,
                 reason=reason,
-                created_at=self.now,
             )
         )
 
-    def _add(self, item: OutboxItem) -> OutboxItem | None:
-        if self.session.get(OutboxItem, item.key) is not None:
+    def _add(self, row: dict[str, Any]) -> PlannedChange | None:
+        scope = (row["connection"], row["record_id"])
+        if scope not in self._known:
+            self.prefetch([scope])
+        if row["key"] in self._items or row["key"] in self._new:
             return None  # the same decision is already planned or applied
-        if item.kind == "field":
-            stale = self.session.exec(
-                select(OutboxItem).where(
-                    OutboxItem.connection == item.connection,
-                    OutboxItem.record_id == item.record_id,
-                    OutboxItem.kind == "field",
-                    OutboxItem.field == item.field,
-                    OutboxItem.status.in_(("pending", "rejected")),  # type: ignore[attr-defined]
-                )
-            ).all()
-            for old in stale:
+        if row["kind"] == "field":
+            slot = (row["connection"], row["record_id"], row["field"])
+            for old in self._open_fields.pop(slot, []):
                 old.status = "superseded"
                 self.session.add(old)
-        self.session.add(item)
-        self.planned.append(PlannedChange.of(item))
-        return item
+            earlier = self._new_by_field.pop(slot, None)
+            if earlier is not None:  # a later decision in this same run wins
+                self._new[earlier]["status"] = "superseded"
+            self._new_by_field[slot] = row["key"]
+        row.update(status="pending", attempts=0, created_at=self.now)
+        self._new[row["key"]] = row
+        return PlannedChange(
+            row["key"],
+            row["connection"],
+            row["object_type"],
+            row["record_id"],
+            row["kind"],
+            row["field"],
+            row["value"],
+            row["previous"],
+            row["reason"],
+            "pending",
+        )
+
+    def flush(self) -> None:
+        """Write this run's new outbox rows (one statement); call before commit or recording."""
+        rows = list(self._new.values())
+        if rows:
+            insert_ignore(self.session, OutboxItem, rows)
+        self.planned.extend(
+            PlannedChange(
+                r["key"],
+                r["connection"],
+                r["object_type"],
+                r["record_id"],
+                r["kind"],
+                r["field"],
+                r["value"],
+                r["previous"],
+                r["reason"],
+                r["status"],
+            )
+            for r in rows
+            if r["status"] == "pending"
+        )
+        self._items.update(dict.fromkeys(self._new, None))  # type: ignore[arg-type]
+        self._new.clear()
+        self._new_by_field.clear()

@@ -126,18 +126,49 @@ def _activity(row: ActivityRecord) -> Activity:
     )
 
 
+def load_people(
+    session: Session, keys: list[str], config: HandoffConfig, owners: OwnerBook
+) -> dict[str, PersonView]:
+    """Every person in `keys` with their active records and activities, in two queries."""
+    records_by_key: dict[str, list[PersonRecord]] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for record in session.exec(
+            select(PersonRecord).where(col(PersonRecord.person_key).in_(chunk))
+        ).all():
+            if record.status == "active":
+                records_by_key.setdefault(record.person_key, []).append(record)
+    ids = [r.crm_id for records in records_by_key.values() for r in records]
+    activities: dict[tuple[str, str], list[Activity]] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.exec(
+            select(ActivityRecord).where(
+                col(ActivityRecord.contact_id).in_(ids[start : start + 500])
+            )
+        ).all():
+            activities.setdefault((row.connection, row.contact_id), []).append(_activity(row))
+    order = [c.name for c in config.connections]
+    return {
+        key: _view(key, records, activities, config, owners, order)
+        for key, records in records_by_key.items()
+    }
+
+
 def load_person(
     session: Session, key: str, config: HandoffConfig, owners: OwnerBook
 ) -> PersonView | None:
-    records = [
-        r
-        for r in session.exec(select(PersonRecord).where(PersonRecord.person_key == key)).all()
-        if r.status == "active"
-    ]
-    if not records:
-        return None
+    return load_people(session, [key], config, owners).get(key)
+
+
+def _view(
+    key: str,
+    records: list[PersonRecord],
+    activities_by_record: dict[tuple[str, str], list[Activity]],
+    config: HandoffConfig,
+    owners: OwnerBook,
+    order: list[str],
+) -> PersonView:
     records.sort(key=lambda r: (r.connection, r.object_type != "contact", r.crm_id))
-    order = [c.name for c in config.connections]
     lifecycle_from = config.sync.lifecycle_owner or order[0]
     owner_from = config.sync.owner_owner or order[0]
     merged: dict[str, Any] = {}
@@ -163,12 +194,8 @@ def load_person(
         fields=merged,
         created_at=primary.created_at,
     )
-    ids = {(r.connection, r.crm_id) for r in records}
-    rows = session.exec(
-        select(ActivityRecord).where(col(ActivityRecord.contact_id).in_([i for _, i in ids]))
-    ).all()
     activities = sorted(
-        (_activity(r) for r in rows if (r.connection, r.contact_id) in ids),
+        (a for r in records for a in activities_by_record.get((r.connection, r.crm_id), [])),
         key=lambda a: (a.occurred_at, a.connection, a.id),
     )
     return PersonView(

@@ -178,15 +178,18 @@ class Pipeline:
                     self.sla.merge(session, loser, survivor, as_of)
                 for key, why in sorted(pull.ended_keys.items()):
                     self.sla.stop_clocks(session, key, why, as_of)
-            for n, key in enumerate(dirty_people(session, as_of, full), start=1):
-                stage.decide(key)
-                if n % CHECKPOINT_EVERY == 0:
-                    mode.checkpoint(session)
-                    if progress:
-                        progress("decide", CHECKPOINT_EVERY)
+            keys = dirty_people(session, as_of, full)
+            for start in range(0, len(keys), CHECKPOINT_EVERY):
+                chunk = keys[start : start + CHECKPOINT_EVERY]
+                stage.decide_many(chunk)
+                planner.flush()
+                mode.checkpoint(session)
+                if progress:
+                    progress("decide", len(chunk))
             result.timings["decide"] = time.perf_counter() - tick
             tick = time.perf_counter()
             self._sla_actions(session, stage, engines)
+            planner.flush()
             result.timings["sla"] = time.perf_counter() - tick
             result.tally = stage.tally
             result.planned = list(planner.planned)

@@ -8,9 +8,10 @@ at the run's start by the connector.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -20,6 +21,7 @@ from connectors.base import ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, SyncCursor
+from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
 
@@ -54,36 +56,33 @@ def _advance_cursor(
         session.add(row)
 
 
-def _store_contact(session: Session, contact: Contact) -> PersonRecord:
-    row = session.get(PersonRecord, (contact.connection, contact.id))
-    key = person_key(contact)
-    if row is None:
-        row = PersonRecord(connection=contact.connection, crm_id=contact.id, person_key=key)
-    row.object_type = contact.object_type
-    row.person_key = key
-    row.email = contact.email
-    row.fields = dict(contact.fields)
-    row.modified_at = contact.modified_at
-    row.created_at = contact.created_at
-    row.status = "archived" if contact.archived else "active"
-    session.add(row)
-    return row
+def _person_row(contact: Contact) -> dict[str, Any]:
+    return {
+        "connection": contact.connection,
+        "crm_id": contact.id,
+        "object_type": contact.object_type,
+        "person_key": person_key(contact),
+        "email": contact.email,
+        "fields": dict(contact.fields),
+        "modified_at": contact.modified_at,
+        "created_at": contact.created_at,
+        "status": "archived" if contact.archived else "active",
+        "survivor_id": None,
+    }
 
 
-def _store_activities(session: Session, activities: Sequence[Activity]) -> int:
-    for activity in activities:
-        row = session.get(ActivityRecord, (activity.connection, activity.id))
-        if row is None:
-            row = ActivityRecord(connection=activity.connection, crm_id=activity.id, contact_id="")
-        row.contact_id = activity.contact_id
-        row.kind = activity.kind.value
-        row.actor = activity.actor.value
-        row.channel = activity.channel
-        row.owner_id = activity.owner_id
-        row.occurred_at = activity.occurred_at
-        row.properties = dict(activity.properties)
-        session.add(row)
-    return len(activities)
+def _activity_row(activity: Activity) -> dict[str, Any]:
+    return {
+        "connection": activity.connection,
+        "crm_id": activity.id,
+        "contact_id": activity.contact_id,
+        "kind": activity.kind.value,
+        "actor": activity.actor.value,
+        "channel": activity.channel,
+        "owner_id": activity.owner_id,
+        "occurred_at": activity.occurred_at,
+        "properties": dict(activity.properties),
+    }
 
 
 class PullStage:
@@ -109,14 +108,17 @@ class PullStage:
         name = self.connector.name
         with Session(self.engine) as session:
             owners = self.connector.pull_owners()
-            for owner in owners:
-                row = session.get(OwnerRecord, (name, owner.id)) or OwnerRecord(
-                    connection=name, crm_id=owner.id
-                )
-                row.email = owner.email.lower() if owner.email else None
-                row.name = owner.name
-                row.active = owner.active
-                session.add(row)
+            rows = [
+                {
+                    "connection": name,
+                    "crm_id": o.id,
+                    "email": o.email.lower() if o.email else None,
+                    "name": o.name,
+                    "active": o.active,
+                }
+                for o in owners
+            ]
+            upsert(session, OwnerRecord, rows)
             session.commit()
             result.owners = len(owners)
         for object_type in self.connector.object_types():
@@ -146,10 +148,11 @@ class PullStage:
             list(self.connector.pull_activities(batch.contacts, since)) if batch.contacts else []
         )
         with Session(self.engine) as session:
-            for contact in batch.contacts:
-                row = _store_contact(session, contact)
-                result.changed_keys.add(row.person_key)
-            result.activities += _store_activities(session, activities)
+            people = [_person_row(c) for c in batch.contacts]
+            upsert(session, PersonRecord, people)
+            result.changed_keys.update(p["person_key"] for p in people)
+            upsert(session, ActivityRecord, [_activity_row(a) for a in activities])
+            result.activities += len(activities)
             for event in batch.events:
                 row = session.get(PersonRecord, (name, event.record_id))
                 if row is None:

@@ -1,0 +1,37 @@
+"""Bulk upsert (INSERT ... ON CONFLICT DO UPDATE) on SQLite and PostgreSQL: one statement a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+
+def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, or update every non-key column of the rows whose primary key exists."""
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+    if updates:
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, list(rows))  # executemany: compiled once, sent in batches
+
+
+def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows; rows whose primary key already exists are left as they are."""
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    keys = [c.name for c in table.primary_key.columns]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
