@@ -88,6 +88,10 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def server(self, name: str) -> SandboxServer:
+        """The server of "hubspot" or "salesforce" (for request hooks in fault drills)."""
+        return self._servers[name]
+
     @property
     def info(self) -> SandboxInfo:
         hs = self._servers.get("hubspot")

@@ -80,6 +80,9 @@ class SandboxCA:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per request on keep-alive connections).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -96,10 +99,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
+        for hook in list(self.server.before_request):
+            hook(request)
         try:
             response = self.server.handler(request)
         except Exception as exc:  # an emulator bug must look like a 500, not kill the thread
             response = SandboxResponse.json(500, {"status": "error", "message": repr(exc)})
+        for after in list(self.server.after_request):
+            after(request, response)
         if response.hang_seconds:
             time.sleep(response.hang_seconds)
         if response.reset:
@@ -124,6 +131,10 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: Handler, ctx: ssl.SSLContext) -> None:
         super().__init__(address, _RequestHandler)
         self.handler = handler
+        # Fault drills: called before the emulator sees a request / after it answered, before
+        # the answer is sent (e.g. to kill a worker after the CRM accepted its write).
+        self.before_request: list[Callable[[SandboxRequest], None]] = []
+        self.after_request: list[Callable[[SandboxRequest, SandboxResponse], None]] = []
         self.socket = ctx.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -144,6 +155,14 @@ class SandboxServer:
         self._server = _Server((host, port), handler, ca.server_context())
         self.ca = ca
         self._thread: threading.Thread | None = None
+
+    @property
+    def before_request(self) -> list[Callable[[SandboxRequest], None]]:
+        return self._server.before_request
+
+    @property
+    def after_request(self) -> list[Callable[[SandboxRequest, SandboxResponse], None]]:
+        return self._server.after_request
 
     @property
     def port(self) -> int:

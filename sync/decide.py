@@ -201,6 +201,7 @@ class DecisionStage:
         }
         for record in person.write_targets():
             crm = record.fields
+            self.planner.observe(record.connection, record.object_type, record.crm_id, crm)
             for name, value in values.items():
                 self.planner.write_field(
                     record.connection,

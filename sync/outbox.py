@@ -103,6 +103,7 @@ class OutboxPlanner:
     _new_by_field: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _open_fields: dict[tuple[str, str, str], list[OutboxItem]] = field(default_factory=dict)
     _known: set[tuple[str, str]] = field(default_factory=set)
+    _drift_seen: set[tuple[str, str, str]] = field(default_factory=set)
 
     def prefetch(self, records: Iterable[tuple[str, str]]) -> None:
         """Load what planning needs for these (connection, record id)s in a few queries."""
@@ -142,6 +143,43 @@ class OutboxPlanner:
         mapping = self.connections[connection].objects.get(object_type, {}).get(canonical)
         return bool(mapping and mapping.managed)
 
+    def observe(
+        self, connection: str, object_type: str, record_id: str, crm_fields: dict[str, Any]
+    ) -> None:
+        """Report drift on every managed field a human changed since Handoff last wrote it,
+        whether or not this run wants to write that field again."""
+        mappings = self.connections[connection].objects.get(object_type, {})
+        for canonical, mapping in mappings.items():
+            if not mapping.managed:
+                continue
+            has_written, last_written = self._last_written(connection, record_id, canonical)
+            crm_value = crm_fields.get(canonical)
+            if has_written and not same_value(last_written, crm_value):
+                self._drift(
+                    Drift(
+                        connection,
+                        object_type,
+                        record_id,
+                        canonical,
+                        crm_value,
+                        last_written,
+                        None,
+                        mapping.drift,
+                    )
+                )
+
+    def _drift(self, drift: Drift) -> None:
+        slot = (drift.connection, drift.record_id, drift.field)
+        if slot in self._drift_seen:
+            if drift.wanted is not None:  # keep the version that knows what Handoff wanted
+                self.drifts = [
+                    d for d in self.drifts if (d.connection, d.record_id, d.field) != slot
+                ]
+                self.drifts.append(drift)
+            return
+        self._drift_seen.add(slot)
+        self.drifts.append(drift)
+
     def write_field(
         self,
         connection: str,
@@ -170,7 +208,7 @@ class OutboxPlanner:
                 value,
                 mapping.drift,
             )
-            self.drifts.append(drift)
+            self._drift(drift)
             if mapping.drift == "crm_wins":
                 return None
         key = outbox_key(connection, object_type, record_id, "field", canonical, value)

@@ -1,0 +1,81 @@
+"""The pipeline on the HubSpot sandbox, through hubspot-api-client over HTTPS."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.e2e.conftest import Stack
+
+
+def _tasks(stack: Stack) -> Counter[str]:
+    hubspot = stack.sandbox.hubspot
+    assert hubspot is not None
+    keys: Counter[str] = Counter()
+    for obj in hubspot.store.objects["tasks"].values():
+        key = obj.value("handoff_task_key")
+        if key:
+            keys[key] += 1
+    return keys
+
+
+def test_full_run_writes_stages_scores_owners(hubspot_stack: Stack) -> None:
+    result = hubspot_stack.pipeline().run()
+    assert not result.errors, result.errors
+    hubspot = hubspot_stack.sandbox.hubspot
+    assert hubspot is not None
+    contacts = list(hubspot.store.objects["contacts"].values())
+    scored = [c for c in contacts if c.value("handoff_score") not in (None, "")]
+    assert len(scored) == len(contacts)  # every contact got its score and reasons
+    assert all(c.value("handoff_score_reasons") for c in scored)
+    stages = Counter(c.value("lifecyclestage") for c in contacts)
+    assert stages["marketingqualifiedlead"] > 0
+    routed = [i for i in result.writes.items if i.field == "owner_id"]
+    assert routed, "fast-lane and MQL leads get owners"
+    owners = {o.id: o for o in hubspot.store.owners.values()}
+    for item in routed:  # never an inactive owner
+        assert owners[str(item.value)].active
+
+
+def test_dry_run_equals_the_applied_run_and_second_run_is_idle(hubspot_stack: Stack) -> None:
+    pipeline = hubspot_stack.pipeline()
+    hubspot = hubspot_stack.sandbox.hubspot
+    assert hubspot is not None
+    before = hubspot.log.total("contacts.batch_update")
+    dry = pipeline.run(dry_run=True, as_of=None)
+    assert hubspot.log.total("contacts.batch_update") == before  # nothing written
+    live = pipeline.run(as_of=dry.as_of)
+    assert sorted((i.key, i.value) for i in dry.writes.items) == sorted(
+        (i.key, i.value) for i in live.writes.items
+    )
+    again = pipeline.run(as_of=dry.as_of)
+    assert again.planned == [] and again.writes.items == []
+
+
+def test_drift_is_left_alone_and_reported(hubspot_stack: Stack) -> None:
+    pipeline = hubspot_stack.pipeline()
+    first = pipeline.run()
+    owner_writes = [i for i in first.writes.items if i.field == "owner_id"]
+    assert owner_writes
+    target = owner_writes[0]
+    hubspot = hubspot_stack.sandbox.hubspot
+    assert hubspot is not None
+    human_choice = next(
+        o.id for o in hubspot.store.owners.values() if o.id != str(target.value) and o.active
+    )
+    hubspot.update_contact(target.record_id, {"hubspot_owner_id": human_choice, "lifecyclestage": "lead"})
+    second = pipeline.run()
+    assert hubspot.contact(target.record_id)["hubspot_owner_id"] == human_choice
+    assert any(d.record_id == target.record_id and d.field == "owner_id" for d in second.drifts)
+
+
+def test_no_duplicate_tasks_across_reruns(hubspot_stack: Stack) -> None:
+    pipeline = hubspot_stack.pipeline()
+    from datetime import timedelta
+
+    first = pipeline.run()
+    later = first.as_of + timedelta(days=3)  # every first-touch window has lapsed by then
+    pipeline.run(as_of=later)
+    pipeline.run(as_of=later)
+    tasks = _tasks(hubspot_stack)
+    assert tasks, "lapsed SLA windows create tasks"
+    assert max(tasks.values()) == 1
