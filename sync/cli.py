@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -235,14 +236,12 @@ def register(app: typer.Typer) -> None:
             else:
                 from sync.report.files import load_report, render_saved
 
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     render_saved(
                         load_report(runtime.config.reports.directory),
                         runtime.config.reports.directory,
                         list(runtime.config.reports.formats),
                     )
-                except FileNotFoundError:
-                    pass
 
         worker = Worker(runtime.config, job, heartbeat=Heartbeat(heartbeat))
         stop = threading.Event()

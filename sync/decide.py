@@ -38,7 +38,19 @@ class DecisionTally:
     flags: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     scores: list[int] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    unmatched_owners: Counter[tuple[str, str]] = field(default_factory=Counter)
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
     stages: Counter[str] = field(default_factory=Counter)
+
+
+def unmatched_owner_problems(tally: DecisionTally) -> list[str]:
+    """One line per owner a CRM does not know, with how many people it held back."""
+    return [
+        f"{connection}: no user with email {email} ({n} people not assigned there): add the "
+        "user in that CRM, or fix routing in handoff.yaml (owners are matched by email, never guessed)"
+        for (connection, email), n in sorted(tally.unmatched_owners.items())
+    ]
 
 
 class DecisionStage:
@@ -174,10 +186,7 @@ class DecisionStage:
         for record in person.write_targets():
             owner_id = self.engines.owners.id_for(record.connection, owner_email)
             if owner_id is None:
-                self.tally.problems.append(
-                    f"{record.connection}: no owner with email {owner_email} for {person.key}: "
-                    "add the user in the CRM or fix routing in handoff.yaml"
-                )
+                self.tally.unmatched_owners[(record.connection, owner_email)] += 1
                 continue
             self.planner.write_field(
                 record.connection,
@@ -212,7 +221,20 @@ class DecisionStage:
                     crm.get(name),
                     "score",
                 )
-            if stage != current and current in AUTOMATION_STAGES:
+            if record.connection == person.lifecycle_from:
+                if stage != current and current in AUTOMATION_STAGES:
+                    self.planner.write_field(
+                        record.connection,
+                        record.object_type,
+                        record.crm_id,
+                        "lifecycle_stage",
+                        stage,
+                        crm.get("lifecycle_stage"),
+                        f"lifecycle {current} -> {stage}",
+                        clear_first=_is_regression(current, stage),
+                    )
+            elif _is_forward(crm.get("lifecycle_stage"), stage):
+                # Another system owns lifecycle: mirror its stage here, forward only.
                 self.planner.write_field(
                     record.connection,
                     record.object_type,
@@ -220,11 +242,67 @@ class DecisionStage:
                     "lifecycle_stage",
                     stage,
                     crm.get("lifecycle_stage"),
-                    f"lifecycle {current} -> {stage}",
-                    clear_first=_is_regression(current, stage),
+                    f"lifecycle mirrored from {person.lifecycle_from}: {stage}",
                 )
         if owner_email and owner_email != person.owner_email:
             self._plan_owner(person, owner_email)
+        elif owner_email:
+            self._mirror_owner(person, owner_email)
+        self._compare_systems(person)
+
+    def _mirror_owner(self, person: PersonView, owner_email: str) -> None:
+        """Records in other systems follow the owner of the owning system (same email)."""
+        for record in person.write_targets():
+            current = self.engines.owners.email_for(
+                record.connection, record.fields.get("owner_id")
+            )
+            if record.connection == person.owner_from or current == owner_email:
+                continue
+            if not self.planner.managed(record.connection, record.object_type, "owner_id"):
+                continue
+            owner_id = self.engines.owners.id_for(record.connection, owner_email)
+            if owner_id is None:
+                self.tally.unmatched_owners[(record.connection, owner_email)] += 1
+                continue
+            self.planner.write_field(
+                record.connection,
+                record.object_type,
+                record.crm_id,
+                "owner_id",
+                owner_id,
+                record.fields.get("owner_id"),
+                f"owner mirrored from {person.owner_from}: {owner_email}",
+            )
+
+    def _compare_systems(self, person: PersonView) -> None:
+        """One person in several CRMs: report where they disagree, and true duplicates."""
+        seen: dict[tuple[str, str], int] = {}
+        for record in person.records:
+            slot = (record.connection, record.object_type)
+            seen[slot] = seen.get(slot, 0) + 1
+        for (connection, object_type), n in sorted(seen.items()):
+            if n > 1:
+                self.tally.duplicates.append(
+                    {
+                        "person": person.key,
+                        "connection": connection,
+                        "object": object_type,
+                        "records": n,
+                    }
+                )
+        targets = person.write_targets()
+        if len(targets) < 2:
+            return
+        stages = {t.connection: t.fields.get("lifecycle_stage") for t in targets}
+        owners = {
+            t.connection: self.engines.owners.email_for(t.connection, t.fields.get("owner_id"))
+            for t in targets
+        }
+        for name, values in (("lifecycle_stage", stages), ("owner", owners)):
+            if len({v for v in values.values() if v not in (None, "")}) > 1:
+                self.tally.disagreements.append(
+                    {"person": person.key, "field": name, "values": values}
+                )
 
     def _record_touches(self, person: PersonView) -> None:
         touches = []
@@ -260,6 +338,15 @@ class DecisionStage:
 
 TOUCH_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})
 STAGE_ORDER = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
+
+
+def _is_forward(current: Any, stage: str) -> bool:
+    """True when `stage` is ahead of `current` on the forward ladder (or current is empty)."""
+    if stage not in STAGE_ORDER:
+        return False
+    if current in (None, ""):
+        return True
+    return current in STAGE_ORDER and STAGE_ORDER.index(stage) > STAGE_ORDER.index(str(current))
 
 
 def _is_regression(current: str, stage: str) -> bool:

@@ -15,6 +15,8 @@ from routing.router import RoutingLead
 from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord
 
 REJECTION_STAGES = ("recycled", "disqualified")
+STAGES = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
+CONVERTED_STAGE = "opportunity"  # Salesforce lead conversion creates the opportunity
 
 
 class OwnerBook:
@@ -62,6 +64,8 @@ class PersonView:
     stage: str | None
     source_modified_at: datetime
     account_owner_email: str | None = None
+    lifecycle_from: str = ""
+    owner_from: str = ""
 
     @property
     def rejected(self) -> bool:
@@ -131,6 +135,7 @@ def load_people(
 ) -> dict[str, PersonView]:
     """Every person in `keys` with their active records and activities, in two queries."""
     records_by_key: dict[str, list[PersonRecord]] = {}
+    converted: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         for record in session.exec(
@@ -138,6 +143,8 @@ def load_people(
         ).all():
             if record.status == "active":
                 records_by_key.setdefault(record.person_key, []).append(record)
+            elif record.status == "converted":
+                converted.add(record.person_key)
     ids = [r.crm_id for records in records_by_key.values() for r in records]
     activities: dict[tuple[str, str], list[Activity]] = {}
     for start in range(0, len(ids), 500):
@@ -149,7 +156,7 @@ def load_people(
             activities.setdefault((row.connection, row.contact_id), []).append(_activity(row))
     order = [c.name for c in config.connections]
     return {
-        key: _view(key, records, activities, config, owners, order)
+        key: _view(key, records, activities, config, owners, order, key in converted)
         for key, records in records_by_key.items()
     }
 
@@ -167,6 +174,7 @@ def _view(
     config: HandoffConfig,
     owners: OwnerBook,
     order: list[str],
+    converted: bool = False,
 ) -> PersonView:
     records.sort(key=lambda r: (r.connection, r.object_type != "contact", r.crm_id))
     lifecycle_from = config.sync.lifecycle_owner or order[0]
@@ -184,6 +192,8 @@ def _view(
             stage = str(record.fields["lifecycle_stage"])
         if record.connection == owner_from and record.fields.get("owner_id"):
             owner_email = owners.email_for(record.connection, record.fields["owner_id"])
+    if converted and (stage not in STAGES or STAGES.index(stage) < STAGES.index(CONVERTED_STAGE)):
+        stage = CONVERTED_STAGE  # a converted lead became a contact with an opportunity
     primary = records[0]
     merged["lifecycle_stage"] = stage
     contact = Contact(
@@ -207,4 +217,6 @@ def _view(
         owner_active=owners.is_active(owner_email),
         stage=stage,
         source_modified_at=contact.modified_at,
+        lifecycle_from=lifecycle_from,
+        owner_from=owner_from,
     )

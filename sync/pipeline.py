@@ -26,7 +26,7 @@ from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
 from routing.sla.engine import SlaEngine
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
-from sync.decide import DecisionStage, DomainEngines, dirty_people
+from sync.decide import DecisionStage, DomainEngines, dirty_people, unmatched_owner_problems
 from sync.outbox import Drift, OutboxPlanner, PlannedChange
 from sync.people import OwnerBook, load_person
 from sync.pull import PullResult, PullStage
@@ -198,7 +198,9 @@ class Pipeline:
             result.writes = mode.writer.write(session, as_of)
             mode.finish(session)
             result.timings["write"] = time.perf_counter() - tick
-        result.errors += stage.tally.problems + result.writes.errors
+        result.errors += (
+            stage.tally.problems + unmatched_owner_problems(stage.tally) + result.writes.errors
+        )
         for name, connector in sorted(self.connectors.items()):
             result.api_calls[name] = dict(sorted(connector.usage.calls.items()))
         self._finish(result)

@@ -144,6 +144,14 @@ def build_report(
             for d in sorted(dead, key=lambda d: d.key)
         ],
         "reconciliation": reconciliation,
+        "duplicates": sorted(
+            (_plain(d) for d in (tally.duplicates if tally else [])),
+            key=lambda d: (d["person"], d["connection"]),
+        ),
+        "disagreements": sorted(
+            (_plain(d) for d in (tally.disagreements if tally else [])),
+            key=lambda d: (d["person"], d["field"]),
+        ),
         "flags": sorted(
             (_plain(f) for f in (tally.flags if tally else [])), key=lambda f: f["person"]
         ),

@@ -98,6 +98,24 @@ def to_markdown(report: dict[str, Any], max_rows: int = 50) -> str:
         if report["drift"]
         else ["none"]
     )
+    if report.get("disagreements"):
+        out += ["", "## Where the CRMs disagree", ""]
+        out += _table(
+            ["person", "field", "values by system"],
+            [
+                [d["person"], d["field"], ", ".join(f"{k}: {v}" for k, v in d["values"].items())]
+                for d in report["disagreements"]
+            ],
+        )
+    if report.get("duplicates"):
+        out += ["", "## Duplicates (reported, never merged by Handoff)", ""]
+        out += _table(
+            ["person", "connection", "object", "records"],
+            [
+                [d["person"], d["connection"], d["object"], d["records"]]
+                for d in report["duplicates"]
+            ],
+        )
     if report["dead_letters"]:
         out += ["", "## Dead letters", ""]
         out += _table(
