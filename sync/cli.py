@@ -86,6 +86,24 @@ class Runtime:
             err.print(f"warning: {error}", highlight=False, markup=False)
         return folder
 
+    def run_connection(self, connection: str, kind: str) -> None:
+        """One replica job: this connection's pull and writes (decisions cover everyone)."""
+        from sync.pipeline import Pipeline
+
+        if kind == "report":
+            from sync.report.files import load_report, render_saved
+
+            with contextlib.suppress(FileNotFoundError):
+                directory = self.config.reports.directory
+                render_saved(load_report(directory), directory, list(self.config.reports.formats))
+            return
+        pipeline = Pipeline(self.config, self.engine, {connection: self.connectors[connection]})
+        self.pipeline = pipeline
+        from sync.report.files import write_run_reports
+
+        result = pipeline.run(pull=kind != "sla")
+        write_run_reports(result, self.engine, self.config, pipeline.sla)
+
     def close(self) -> None:
         for connector in self.connectors.values():
             connector.close()
@@ -207,6 +225,16 @@ def register(app: typer.Typer) -> None:
         heartbeat: Path = typer.Option(
             Path(os.environ.get("HANDOFF_HEARTBEAT", "/tmp/handoff-heartbeat")), "--heartbeat"
         ),
+        replicas: bool = typer.Option(
+            False,
+            "--replicas",
+            help="Run as one of several replicas on PostgreSQL (procrastinate).",
+        ),
+        stalled_after: float = typer.Option(
+            60.0,
+            "--stalled-after",
+            help="Replicas: retry a dead replica's job after this many seconds.",
+        ),
     ) -> None:
         """The scheduled worker: sync, SLA checks, decay and reports until SIGTERM."""
         import signal
@@ -216,6 +244,25 @@ def register(app: typer.Typer) -> None:
         from sync.worker import Heartbeat, SqliteRunLock, StoreLocked, Worker
 
         runtime = Runtime(config)
+        if replicas:
+            from sync.replicas import build_app, ensure_queue_schema, run_replica
+
+            try:
+                app_ = build_app(
+                    runtime.config, runtime.run_connection, stalled_after=stalled_after
+                )
+            except ValueError as exc:
+                runtime.close()
+                raise fail(str(exc)) from None
+            ensure_queue_schema(app_)
+            Heartbeat(heartbeat).beat()
+            out.print(
+                "handoff replica running (procrastinate on PostgreSQL); SIGTERM stops it",
+                highlight=False,
+            )
+            run_replica(app_, stalled_after=stalled_after)
+            runtime.close()
+            return
         lock = (
             SqliteRunLock(runtime.config.state.url)
             if runtime.config.state.url.startswith("sqlite")

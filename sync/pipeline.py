@@ -6,9 +6,12 @@ back instead of committed, and the outbox writer is a recorder instead of the CR
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +38,25 @@ from sync.store.types import utc_now
 
 log = structlog.get_logger("handoff.pipeline")
 CHECKPOINT_EVERY = 500
+
+
+DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
+
+
+@contextmanager
+def decision_lock(engine: Engine) -> Iterator[None]:
+    """Serialise the decision stage across replicas (PostgreSQL). SQLite's write lock and the
+    single-runner file lock already do this on one node. Held on its own connection, so it
+    survives the stage's chunk commits and is released if the process dies."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({DECISION_LOCK})")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({DECISION_LOCK})")
 
 
 class RunMode:
@@ -134,7 +156,13 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(run_id=result.run_id, dry_run=dry_run)
         with Session(self.engine) as session:
             session.add(
-                RunRecord(id=result.run_id, started_at=started, as_of=as_of, dry_run=dry_run)
+                RunRecord(
+                    id=result.run_id,
+                    started_at=started,
+                    as_of=as_of,
+                    dry_run=dry_run,
+                    worker=f"{socket.gethostname()}:{os.getpid()}",
+                )
             )
             session.commit()
         tick = time.perf_counter()
@@ -158,7 +186,7 @@ class Pipeline:
         result.timings["pull"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        with Session(self.engine) as session:
+        with decision_lock(self.engine), Session(self.engine) as session:
             planner = OutboxPlanner(
                 session, result.run_id, as_of, {c.name: c for c in self.config.connections}
             )
@@ -266,7 +294,8 @@ class Pipeline:
         return None
 
     def _run_id(self, as_of: datetime, dry_run: bool) -> str:
-        prefix = f"{as_of:%Y%m%dT%H%M%SZ}-{'dry' if dry_run else 'live'}"
+        scope = "+".join(sorted(self.connectors)) or "store"
+        prefix = f"{as_of:%Y%m%dT%H%M%SZ}-{'dry' if dry_run else 'live'}-{scope}"
         with Session(self.engine) as session:
             n = session.exec(
                 select(func.count())

@@ -140,6 +140,7 @@ class RunRecord(SQLModel, table=True):
     finished_at: datetime | None = _ts(nullable=True)
     as_of: datetime = _ts()
     dry_run: bool = False
+    worker: str = ""  # host:pid of the replica that ran it
     status: str = "running"  # running | ok | partial | failed
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

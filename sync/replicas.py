@@ -1,0 +1,136 @@
+"""Replicas on PostgreSQL: `handoff run --replicas` runs the jobs through procrastinate.
+
+- One job kind per (connection, kind) - sync, sla, decay, report - deferred by procrastinate's
+  periodic deferrer, which defers each period once whatever the replica count (a unique row per
+  periodic id and timestamp).
+- A per-connection `lock` makes each portal/org sync on one replica at a time, and a
+  `queueing_lock` keeps at most one waiting job per connection and kind.
+- Workers send heartbeats; a periodic `recover_stalled` job retries the jobs of a replica that
+  died (no heartbeat for `stalled_after` seconds). The outbox makes that retry safe: items the dead
+  replica marked `sending` are resent with a task-key lookup, so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from procrastinate import App, PsycopgConnector
+from sqlalchemy.engine import make_url
+
+from config.model import HandoffConfig
+
+log = structlog.get_logger("handoff.replicas")
+QUEUE = "handoff"
+JOB_KINDS = ("sync", "sla", "decay", "report")
+
+
+def conninfo(url: str) -> str:
+    """A libpq connection string from the state store URL (`postgresql+psycopg://...`)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"replicas need PostgreSQL: state.url is {parsed.get_backend_name()}; "
+            "use postgresql+psycopg://user@host/db (docs/deploy.md)"
+        )
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def cron_every(every: timedelta) -> str:
+    """A procrastinate cron for "every N": minutes when whole, else seconds (6th field)."""
+    seconds = max(1, int(every.total_seconds()))
+    if seconds % 60 == 0 and seconds < 3600:
+        return f"*/{seconds // 60} * * * *"
+    if seconds % 3600 == 0 and seconds < 86400:
+        return f"0 */{seconds // 3600} * * *"
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    return f"*/{max(1, seconds // 60)} * * * *"
+
+
+def cron_daily(at: str) -> str:
+    hour, minute = at.split(":")
+    return f"{int(minute)} {int(hour)} * * *"
+
+
+def build_app(
+    config: HandoffConfig,
+    run_job: Callable[[str, str], Any],
+    *,
+    stalled_after: float = 60.0,
+) -> App:
+    """The procrastinate app: one task, scheduled per connection and job kind."""
+    app = App(connector=PsycopgConnector(conninfo=conninfo(config.state.url)))
+
+    @app.task(name="handoff.job", queue=QUEUE, pass_context=False)
+    def job(timestamp: int | None = None, connection: str = "", kind: str = "sync") -> None:
+        structlog.contextvars.bind_contextvars(
+            connection=connection, job=kind, worker=f"{socket.gethostname()}:{os.getpid()}"
+        )
+        try:
+            run_job(connection, kind)
+        finally:
+            structlog.contextvars.unbind_contextvars("connection", "job", "worker")
+
+    schedules = config.schedules
+    crons = {
+        "sync": cron_every(schedules.sync_every),
+        "sla": cron_every(schedules.sla_every),
+        "decay": cron_daily(schedules.decay_at),
+        "report": cron_daily(schedules.report_at),
+    }
+    for connection in config.connections:
+        for kind, cron in crons.items():
+            app.periodic(
+                cron=cron,
+                periodic_id=f"{kind}:{connection.name}",
+                lock=f"connection:{connection.name}",
+                queueing_lock=f"{kind}:{connection.name}",
+                task_kwargs={"connection": connection.name, "kind": kind},
+            )(job)
+
+    @app.periodic(
+        cron=cron_every(timedelta(seconds=max(5, stalled_after / 2))), periodic_id="stalled"
+    )
+    @app.task(
+        name="handoff.recover_stalled",
+        queue=QUEUE,
+        queueing_lock="recover_stalled",
+        pass_context=False,
+    )
+    async def recover_stalled(timestamp: int) -> None:
+        for stalled in await app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=stalled_after
+        ):
+            log.warning("job.stalled_retried", job_id=stalled.id, task=stalled.task_name)
+            await app.job_manager.retry_job(stalled)
+
+    return app
+
+
+def ensure_queue_schema(app: App) -> None:
+    """Create procrastinate's tables once (idempotent across replicas and restarts)."""
+    with app.open():
+        connector = app.connector
+        exists = connector.execute_query_one(  # type: ignore[attr-defined]
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
+        )
+        if not exists["present"]:
+            app.schema_manager.apply_schema()
+
+
+def run_replica(app: App, *, stalled_after: float = 60.0) -> None:
+    """Work jobs until SIGTERM/SIGINT (procrastinate lets the job in flight finish)."""
+    app.run_worker(
+        queues=[QUEUE],
+        concurrency=1,
+        name=f"handoff-{socket.gethostname()}-{os.getpid()}",
+        update_heartbeat_interval=max(1.0, stalled_after / 6),
+        stalled_worker_timeout=stalled_after,
+        install_signal_handlers=True,
+        fetch_job_polling_interval=1.0,
+    )
