@@ -77,7 +77,10 @@ def config_validate(
             err.print(problem.render(str(file)), markup=False, highlight=False, soft_wrap=True)
         for problem in warnings:
             err.print(
-                "warning: " + problem.render(str(file)), markup=False, highlight=False, soft_wrap=True
+                "warning: " + problem.render(str(file)),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
         if errors or config is None:
             failed = True
@@ -124,3 +127,7 @@ _register_commands()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 out = Console()
 err = Console(stderr=True)
@@ -127,7 +127,7 @@ class _progress:
 
         self._log = structlog.get_logger("handoff.progress")
         self._bar: Progress | None = None
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._counts: dict[str, int] = {}
         if err.is_terminal:
             self._bar = Progress(
@@ -254,7 +254,7 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 runtime.close()
                 raise fail(str(exc)) from None
-            ensure_queue_schema(app_)
+            ensure_queue_schema(app_, runtime.config.state.url)
             Heartbeat(heartbeat).beat()
             out.print(
                 "handoff replica running (procrastinate on PostgreSQL); SIGTERM stops it",
@@ -310,6 +310,66 @@ def register(app: typer.Typer) -> None:
         if lock is not None:
             lock.release()
         runtime.close()
+
+    @app.command()
+    def calibrate(config: str = ConfigOption) -> None:
+        """Lift per signal, a threshold sweep and suggested weights from outcomes in the store.
+
+        Prints a proposed config diff; never changes the config itself."""
+        from config.cli import load_or_exit
+        from scoring import ScoringModel
+        from scoring import calibrate as run_calibration
+        from sync.outcomes import calibration_samples
+        from sync.store.engine import make_engine
+        from sync.store.schema import upgrade
+
+        cfg = load_or_exit(config)
+        engine = make_engine(cfg.state.url)
+        upgrade(engine)
+        samples = calibration_samples(engine)
+        report = run_calibration(samples, ScoringModel.from_config(cfg.scoring).rule_points())
+        out.print(report.to_markdown(), markup=False, highlight=False)
+        diff = report.config_diff()
+        if diff:
+            out.print("\nProposed change to handoff.yaml (not applied):\n", highlight=False)
+            out.print(diff, markup=False, highlight=False)
+
+    crm_app = typer.Typer(help="Prepare the CRMs for Handoff.", no_args_is_help=True)
+    app.add_typer(crm_app, name="crm")
+
+    @crm_app.command("setup")
+    def crm_setup(
+        config: str = ConfigOption,
+        check: bool = typer.Option(False, "--check", help="Only list what is missing."),
+    ) -> None:
+        """Create the custom score and task-key properties Handoff writes (or say what to add)."""
+        from config.cli import fail, load_or_exit
+        from connectors.errors import FatalError
+        from connectors.factory import build_connector
+
+        cfg = load_or_exit(config)
+        missing_any = False
+        for connection in cfg.connections:
+            connector = build_connector(connection)
+            try:
+                missing = list(getattr(connector, "missing_fields", list)())
+                if not missing:
+                    out.print(
+                        f"{connection.name}: every field Handoff writes exists", highlight=False
+                    )
+                    continue
+                missing_any = True
+                out.print(f"{connection.name}: missing {', '.join(missing)}", highlight=False)
+                if not check:
+                    created = connector.create_missing_fields()  # type: ignore[attr-defined]
+                    out.print(f"{connection.name}: created {', '.join(created)}", highlight=False)
+                    missing_any = False
+            except FatalError as exc:
+                raise fail(str(exc)) from None
+            finally:
+                connector.close()
+        if check and missing_any:
+            raise typer.Exit(1)
 
     @app.command()
     def health(

@@ -27,6 +27,7 @@ from routing.directory import OwnerDirectory
 from routing.router import Router
 from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
 from routing.sla.engine import SlaEngine
+from routing.sla.tables import SlaClock
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
 from sync.decide import DecisionStage, DomainEngines, dirty_people, unmatched_owner_problems
@@ -201,10 +202,10 @@ class Pipeline:
                 owners=owners,
             )
             stage = DecisionStage(self.config, engines, planner)
-            for pull in result.pulls.values():
-                for loser, survivor in sorted(pull.merged.items()):
+            for pulled in result.pulls.values():
+                for loser, survivor in sorted(pulled.merged.items()):
                     self.sla.merge(session, loser, survivor, as_of)
-                for key, why in sorted(pull.ended_keys.items()):
+                for key, why in sorted(pulled.ended_keys.items()):
                     self.sla.stop_clocks(session, key, why, as_of)
             keys = dirty_people(session, as_of, full)
             for start in range(0, len(keys), CHECKPOINT_EVERY):
@@ -322,6 +323,16 @@ class Pipeline:
             session.add(record)
             session.commit()
         log.info("run.done", status=result.status, **record_counts(result))
+
+
+def open_leads_by_owner(session: Session) -> dict[str, int]:
+    """Leads handed to each rep and not touched yet (running SLA clocks): capacity input."""
+    rows = session.exec(
+        select(SlaClock.owner_email, func.count())
+        .where(col(SlaClock.ended_at).is_(None), col(SlaClock.first_touch_at).is_(None))
+        .group_by(SlaClock.owner_email)
+    ).all()
+    return {email: int(n) for email, n in rows}
 
 
 def record_counts(result: RunResult) -> dict[str, int]:

@@ -27,6 +27,7 @@ from config.model import HandoffConfig
 log = structlog.get_logger("handoff.replicas")
 QUEUE = "handoff"
 JOB_KINDS = ("sync", "sla", "decay", "report")
+SCHEMA_LOCK = 7220313
 
 
 def conninfo(url: str) -> str:
@@ -112,15 +113,20 @@ def build_app(
     return app
 
 
-def ensure_queue_schema(app: App) -> None:
-    """Create procrastinate's tables once (idempotent across replicas and restarts)."""
-    with app.open():
-        connector = app.connector
-        exists = connector.execute_query_one(  # type: ignore[attr-defined]
-            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
-        )
-        if not exists["present"]:
-            app.schema_manager.apply_schema()
+def ensure_queue_schema(app: App, url: str) -> None:
+    """Create procrastinate's tables once: idempotent, and safe when replicas start together."""
+    import psycopg
+
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        connection.execute(f"SELECT pg_advisory_lock({SCHEMA_LOCK})")
+        try:
+            row = connection.execute(
+                "SELECT to_regclass('procrastinate_jobs') IS NOT NULL"
+            ).fetchone()
+            if not (row and row[0]):
+                connection.execute(app.schema_manager.get_schema())  # type: ignore[arg-type]
+        finally:
+            connection.execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
 
 
 def run_replica(app: App, *, stalled_after: float = 60.0) -> None:

@@ -52,7 +52,7 @@ def build_report(
     previous = None
     for stage in FUNNEL:
         reached = sum(n for st, n in stages.items() if st in FUNNEL[FUNNEL.index(stage) :])
-        rate = round(reached / previous, 4) if previous else None
+        rate: float | None = round(reached / previous, 4) if previous else None
         funnel.append(
             {"stage": stage, "count": stages.get(stage, 0), "reached": reached, "conversion": rate}
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.e2e.conftest import Stack
+from e2e_stack import Stack
 
 
 def _tasks(stack: Stack) -> Counter[str]:

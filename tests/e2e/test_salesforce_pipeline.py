@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from tests.e2e.conftest import Stack
+from e2e_stack import Stack
 
 
 def _org(stack: Stack):  # type: ignore[no-untyped-def]
