@@ -86,3 +86,16 @@ class CrmConnector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class FieldSetup(Protocol):
+    """Optional for adapters: what `handoff crm setup` calls (custom score/task-key fields)."""
+
+    def missing_fields(self) -> list[str]:
+        """CRM fields Handoff writes that do not exist yet (e.g. 'contacts.handoff_score')."""
+        ...
+
+    def create_missing_fields(self) -> list[str]:
+        """Create them; return what was created."""
+        ...

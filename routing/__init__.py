@@ -1,0 +1,9 @@
+"""Lead routing: existing owner -> account owner -> territory rotation -> fallback.
+
+- `routing.router`: `Router`, `RoutingLead`, `RoutingDecision` (the entry point)
+- `routing.directory`: `OwnerDirectory`, `RepStatus` (who is active / away, from the CRMs)
+- `routing.territory`: pure territory matching with specificity (also used by `config validate`)
+- `routing.rotation`: the weighted rotation (fair to within one lead of each rep's share)
+- `routing.availability`: why a rep is skipped (inactive, out of office, hours, capacity)
+- `routing.ledger` / `routing.tables`: rotation locks and the assignment record in the state store
+"""

@@ -54,7 +54,9 @@ def test_missing_env_var_warns_in_validate_and_fails_when_strict() -> None:
     lenient = runner.invoke(app, ["config", "validate", str(HERE / "missing_env.yaml")])
     assert lenient.exit_code == 0
     assert "HANDOFF_TEST_UNSET_SESSION is not set" in lenient.output
-    strict = runner.invoke(app, ["config", "validate", "--strict-env", str(HERE / "missing_env.yaml")])
+    strict = runner.invoke(
+        app, ["config", "validate", "--strict-env", str(HERE / "missing_env.yaml")]
+    )
     assert strict.exit_code == 2
     assert "connections[0].salesforce.session_id" in strict.output
 

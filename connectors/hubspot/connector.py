@@ -1,0 +1,202 @@
+"""HubSpotConnector: the CrmConnector port over hubspot-api-client (see the sibling modules)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from config.connections import Connection, FieldMapping, FieldType
+from connectors.base import ApiUsage, ContactBatch
+from connectors.errors import FatalError, SkippableError
+from connectors.hubspot.activities import ActivityReader
+from connectors.hubspot.contacts import ContactReader
+from connectors.hubspot.transport import HubSpotTransport, read_json
+from connectors.hubspot.writes import TASK_KEY, FieldWriter, TaskWriter
+from connectors.mapping import FieldCodec
+from connectors.records import Activity, Contact, FieldChange, Owner, TaskRequest, WriteOutcome
+
+# FieldType -> (HubSpot property type, fieldType) for `handoff crm setup`.
+PROPERTY_TYPES = {
+    FieldType.STRING: ("string", "text"),
+    FieldType.NUMBER: ("number", "number"),
+    FieldType.INTEGER: ("number", "number"),
+    FieldType.BOOLEAN: ("bool", "booleancheckbox"),
+    FieldType.DATETIME: ("datetime", "date"),
+    FieldType.DATE: ("date", "date"),
+    FieldType.ENUM: ("enumeration", "select"),
+}
+GROUPS = {"contacts": "contactinformation", "tasks": "taskinformation"}
+
+
+class HubSpotConnector:
+    """One HubSpot portal (a `Connection` of kind hubspot)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`sleep` and `clock` (monotonic seconds) drive the limiter and retry waits."""
+        if connection.kind != "hubspot":
+            raise FatalError(
+                f"connection kind is {connection.kind}, not hubspot", connection=connection.name
+            )
+        if set(connection.objects) - {"contact"}:
+            raise FatalError(
+                "HubSpot connections map only 'contact' under objects:", connection=connection.name
+            )
+        self.name = connection.name
+        self.connection = connection
+        self.transport = HubSpotTransport(connection, sleep=sleep, clock=clock)
+        self.usage: ApiUsage = self.transport.usage
+        self.problems: list[SkippableError] = []  # malformed values seen while pulling
+        self._codecs = {
+            object_type: FieldCodec(fields, wire="string", connection=self.name)
+            for object_type, fields in connection.objects.items()
+        }
+        self._contacts = {
+            object_type: ContactReader(
+                self.transport,
+                codec,
+                object_type=object_type,
+                overlap=connection.overlap,
+                problems=self.problems,
+            )
+            for object_type, codec in self._codecs.items()
+        }
+        self._activities = ActivityReader(self.transport, connection.activities)
+        self._fields = FieldWriter(self.transport, self._codecs)
+        self._tasks = TaskWriter(self.transport)
+        self._owners = self.transport.client.crm.owners.owners_api
+        self._properties = self.transport.client.crm.properties.core_api
+
+    def object_types(self) -> Sequence[str]:
+        return list(self._codecs)
+
+    def _reader(self, object_type: str) -> ContactReader:
+        try:
+            return self._contacts[object_type]
+        except KeyError:
+            raise FatalError(
+                f"object '{object_type}' is not mapped for this connection", connection=self.name
+            ) from None
+
+    def pull_contacts(
+        self, object_type: str, since: datetime | None, until: datetime
+    ) -> Iterator[ContactBatch]:
+        return self._reader(object_type).pull(since, until)
+
+    def pull_activities(
+        self, contacts: Sequence[Contact], since: datetime | None
+    ) -> Iterator[Activity]:
+        return self._activities.pull(contacts, since)
+
+    def pull_owners(self) -> Sequence[Owner]:
+        owners: list[Owner] = []
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                page = read_json(
+                    self._owners.get_page(
+                        limit=100, after=after, archived=archived, _preload_content=False
+                    )
+                )
+                for raw in page.get("results", []):
+                    name = " ".join(
+                        p for p in (raw.get("firstName"), raw.get("lastName")) if p
+                    ).strip()
+                    owners.append(
+                        Owner(
+                            connection=self.name,
+                            id=str(raw["id"]),
+                            email=raw.get("email"),
+                            name=name,
+                            active=not archived and not raw.get("archived", False),
+                        )
+                    )
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return owners
+
+    def read_fields(
+        self, object_type: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> Mapping[str, Mapping[str, Any]]:
+        reader = self._reader(object_type)
+        codec = self._codecs[object_type]
+        out: dict[str, Mapping[str, Any]] = {}
+        for record_id, raw in reader.read(ids).items():
+            props = raw.get("properties") or {}
+            values: dict[str, Any] = {}
+            for name in fields:
+                prop = codec.property_for(name)
+                values[name] = codec.decode_value(name, props.get(prop), record_id)
+            out[record_id] = values
+        return out
+
+    def apply_changes(self, changes: Sequence[FieldChange]) -> Sequence[WriteOutcome]:
+        return self._fields.apply(changes)
+
+    def create_tasks(self, tasks: Sequence[TaskRequest]) -> Sequence[WriteOutcome]:
+        return self._tasks.create(tasks)
+
+    # --- handoff crm setup -----------------------------------------------------------------------
+
+    def _wanted(self) -> dict[str, dict[str, FieldMapping | None]]:
+        wanted: dict[str, dict[str, FieldMapping | None]] = {
+            "contacts": {},
+            "tasks": {TASK_KEY: None},
+        }
+        for fields in self.connection.objects.values():
+            for mapping in fields.values():
+                if mapping.managed:
+                    wanted["contacts"][mapping.property] = mapping
+        return wanted
+
+    def _existing(self, object_type: str) -> set[str]:
+        page = read_json(self._properties.get_all(object_type, _preload_content=False))
+        return {str(p.get("name")) for p in page.get("results", [])}
+
+    def missing_fields(self) -> list[str]:
+        """'contacts.<property>' / 'tasks.<property>' that Handoff writes but the portal lacks."""
+        missing = []
+        for object_type, props in self._wanted().items():
+            existing = self._existing(object_type)
+            missing += [f"{object_type}.{p}" for p in props if p not in existing]
+        return sorted(missing)
+
+    def create_missing_fields(self) -> list[str]:
+        created = []
+        wanted = self._wanted()
+        for qualified in self.missing_fields():
+            object_type, prop = qualified.split(".", 1)
+            mapping = wanted[object_type][prop]
+            kind, field_type = PROPERTY_TYPES[mapping.type if mapping else FieldType.STRING]
+            body: dict[str, Any] = {
+                "name": prop,
+                "label": prop.replace("_", " ").title(),
+                "type": kind,
+                "fieldType": field_type,
+                "groupName": GROUPS[object_type],
+                "description": "Managed by Handoff",
+            }
+            if mapping is not None and mapping.type is FieldType.ENUM:
+                body["options"] = [
+                    {"label": canonical, "value": crm, "hidden": False, "displayOrder": i}
+                    for i, (canonical, crm) in enumerate(mapping.values.items())
+                ]
+            if mapping is not None and mapping.type is FieldType.BOOLEAN:
+                body["options"] = [
+                    {"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
+                    {"label": "No", "value": "false", "hidden": False, "displayOrder": 1},
+                ]
+            self._properties.create(object_type, property_create=body, _preload_content=False)
+            created.append(qualified)
+        return created
+
+    def close(self) -> None:
+        self.transport.close()

@@ -1,0 +1,232 @@
+"""Writing to HubSpot: field updates that read every item's outcome, and tasks that never duplicate.
+
+Field updates go through `batch/update`, 100 inputs a call, one input per record (all of a
+record's changed fields together). A 2xx is never taken for success: each input is APPLIED only
+when its id is among `results`; a 207's `errors[].context.ids` reject their inputs with the CRM's
+message; an input missing from both is UNKNOWN. A whole batch refused with a 400 is bisected
+(`connectors.bisection`) so the good records land and the bad one is quarantined with its reason.
+Values equal to what Handoff believes the CRM holds (`FieldChange.previous`) are not sent.
+`clear_first` changes (lifecycle regressions) are cleared ("") in one request, then set in the next.
+
+Tasks carry `handoff_task_key`; a resend (`TaskRequest.resend`, set when an earlier create's
+outcome was unknown) searches for the key first and reuses the task it finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.bisection import BatchRejected, land
+from connectors.errors import SkippableError, UnknownOutcomeError
+from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
+from connectors.mapping import FieldCodec, format_timestamp
+from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
+
+BATCH = 100
+TASK_KEY = "handoff_task_key"
+TASK_TO_CONTACT = 204
+
+
+def _error_ids(error: Mapping[str, Any]) -> list[str]:
+    context = error.get("context") or {}
+    ids = context.get("ids") or context.get("id") or []
+    return [str(i) for i in ids]
+
+
+def _error_text(error: Mapping[str, Any]) -> str:
+    message = str(error.get("message", "rejected"))
+    category = error.get("category")
+    return f"{category}: {message}"[:500] if category else message[:500]
+
+
+@dataclass
+class _Plan:
+    clears: dict[str, dict[str, str]] = field(default_factory=dict)  # record -> props to ""
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # record -> props
+    members: dict[str, list[int]] = field(default_factory=dict)  # record -> change indexes
+
+
+class FieldWriter:
+    def __init__(self, transport: HubSpotTransport, codecs: Mapping[str, FieldCodec]) -> None:
+        self._t = transport
+        self._codecs = codecs
+        self._batch = transport.client.crm.contacts.batch_api
+        self.calls = 0
+
+    def apply(self, changes: Sequence[FieldChange]) -> list[WriteOutcome]:
+        outcomes: dict[int, WriteOutcome] = {}
+        plans: dict[str, _Plan] = {}
+        for index, change in enumerate(changes):
+            codec = self._codecs.get(change.object_type)
+            if codec is None:
+                outcomes[index] = WriteOutcome(
+                    change.key,
+                    OutcomeStatus.REJECTED,
+                    f"object '{change.object_type}' is not mapped for this connection",
+                )
+                continue
+            try:
+                prop = codec.property_for(change.field)
+                value = codec.encode(change.field, change.value, change.record_id)
+                if change.previous is not None and not change.clear_first:
+                    held = codec.encode(change.field, change.previous, change.record_id)
+                    if codec.same(change.field, change.value, held):
+                        outcomes[index] = WriteOutcome(
+                            change.key, OutcomeStatus.UNCHANGED, crm_id=change.record_id
+                        )
+                        continue
+            except SkippableError as exc:
+                outcomes[index] = WriteOutcome(change.key, OutcomeStatus.REJECTED, str(exc))
+                continue
+            plan = plans.setdefault(change.object_type, _Plan())
+            if change.clear_first:
+                plan.clears.setdefault(change.record_id, {})[prop] = ""
+            plan.sets.setdefault(change.record_id, {})[prop] = value
+            plan.members.setdefault(change.record_id, []).append(index)
+        for plan in plans.values():
+            self._run(plan, changes, outcomes)
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _run(
+        self, plan: _Plan, changes: Sequence[FieldChange], outcomes: dict[int, WriteOutcome]
+    ) -> None:
+        blocked: dict[str, str] = {}
+        if plan.clears:
+            cleared = self._send_all(plan.clears)
+            blocked = {rid: why for rid, why in cleared.items() if why is not None}
+        sets = {rid: props for rid, props in plan.sets.items() if rid not in blocked}
+        results = self._send_all(sets) if sets else {}
+        for record_id, indexes in plan.members.items():
+            reason = blocked.get(record_id)
+            for index in indexes:
+                key = changes[index].key
+                if reason is not None:
+                    outcomes[index] = WriteOutcome(
+                        key, OutcomeStatus.REJECTED, f"clearing: {reason}"
+                    )
+                    continue
+                verdict = results.get(record_id, "no answer for this input")
+                if verdict is None:
+                    outcomes[index] = WriteOutcome(key, OutcomeStatus.APPLIED, crm_id=record_id)
+                elif verdict.startswith("unknown:"):
+                    outcomes[index] = WriteOutcome(key, OutcomeStatus.UNKNOWN, verdict[8:])
+                else:
+                    outcomes[index] = WriteOutcome(key, OutcomeStatus.REJECTED, verdict)
+
+    def _send_all(self, inputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+        """record id -> None (applied) or the reason it was not."""
+        verdicts: dict[str, str | None] = {}
+        ids = list(inputs)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            answered: dict[str, str | None] = {}
+
+            def send(
+                batch: Sequence[str], answered: dict[str, str | None] = answered
+            ) -> dict[str, str]:
+                body = {"inputs": [{"id": rid, "properties": dict(inputs[rid])} for rid in batch]}
+                self.calls += 1
+                try:
+                    page = read_json(
+                        self._batch.update(
+                            batch_input_simple_public_object_batch_input=body,
+                            _preload_content=False,
+                        )
+                    )
+                except HubSpotRejected as exc:
+                    culprits = [
+                        i for e in exc.body.get("errors", []) or [] for i in _error_ids(e)
+                    ] + _error_ids(exc.body)
+                    raise BatchRejected(str(exc.args[0]), culprits) from None
+                errors: dict[str, str] = {}
+                for error in page.get("errors", []) or []:
+                    for rid in _error_ids(error):
+                        errors[rid] = _error_text(error)
+                applied = {str(r.get("id")) for r in page.get("results", []) or []}
+                for rid in batch:
+                    if rid in applied and rid not in errors:
+                        answered[rid] = None
+                    elif rid not in errors:
+                        answered[rid] = "unknown: HubSpot's answer did not mention this record"
+                return errors
+
+            try:
+                landing = land(chunk, send)
+            except UnknownOutcomeError as exc:  # pragma: no cover - batch/update is idempotent
+                verdicts.update({rid: f"unknown: {exc}" for rid in chunk})
+                continue
+            for rid in landing.landed:
+                verdicts[rid] = answered.get(rid)
+            for rid, reason in landing.rejected.items():
+                verdicts[rid] = reason
+        return verdicts
+
+
+class TaskWriter:
+    def __init__(self, transport: HubSpotTransport) -> None:
+        self._t = transport
+        tasks = transport.client.crm.objects.tasks
+        self._basic = tasks.basic_api
+        self._search = tasks.search_api
+
+    def create(self, tasks: Sequence[TaskRequest]) -> list[WriteOutcome]:
+        return [self._one(task) for task in tasks]
+
+    def find(self, task_key: str) -> str | None:
+        request = {
+            "filterGroups": [
+                {"filters": [{"propertyName": TASK_KEY, "operator": "EQ", "value": task_key}]}
+            ],
+            "properties": [TASK_KEY],
+            "limit": 1,
+        }
+        page = read_json(
+            self._search.do_search(public_object_search_request=request, _preload_content=False)
+        )
+        results = page.get("results") or []
+        return str(results[0]["id"]) if results else None
+
+    def _one(self, task: TaskRequest) -> WriteOutcome:
+        try:
+            if task.resend:
+                existing = self.find(task.task_key)
+                if existing is not None:
+                    return WriteOutcome(task.task_key, OutcomeStatus.UNCHANGED, crm_id=existing)
+            body = {
+                "properties": {
+                    "hs_timestamp": format_timestamp(task.due_at),
+                    "hs_task_subject": task.subject,
+                    "hs_task_body": task.body,
+                    "hubspot_owner_id": task.owner_id,
+                    "hs_task_priority": task.priority.upper(),
+                    "hs_task_status": "NOT_STARTED",
+                    "hs_task_type": "TODO",
+                    TASK_KEY: task.task_key,
+                },
+                "associations": [
+                    {
+                        "to": {"id": task.record_id},
+                        "types": [
+                            {
+                                "associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": TASK_TO_CONTACT,
+                            }
+                        ],
+                    }
+                ],
+            }
+            created = read_json(
+                self._basic.create(
+                    simple_public_object_input_for_create=body, _preload_content=False
+                )
+            )
+        except UnknownOutcomeError as exc:
+            return WriteOutcome(task.task_key, OutcomeStatus.UNKNOWN, str(exc))
+        except HubSpotRejected as exc:
+            hint = ""
+            if TASK_KEY in str(exc):
+                hint = " (run `handoff crm setup` to create the task key property)"
+            return WriteOutcome(task.task_key, OutcomeStatus.REJECTED, f"{exc}{hint}")
+        return WriteOutcome(task.task_key, OutcomeStatus.APPLIED, crm_id=str(created.get("id")))

@@ -1,0 +1,204 @@
+"""Incremental pull of Leads and Contacts with SOQL, plus deletes, merges and conversions.
+
+- Window: `SystemModstamp >= since - overlap AND SystemModstamp <= until` (closed start, so
+  records sharing the cursor's timestamp are read again rather than lost), `ORDER BY
+  SystemModstamp, Id`; `since=None` is a full resync. Pages follow `nextRecordsUrl`
+  (`query_all_iter`, up to 2,000 records per page); one `ContactBatch` per page so memory stays
+  flat and the cursor can be committed page by page.
+- Dedup by id among records sharing the newest timestamp (where a re-read can repeat one); the
+  stream is sorted, so that is the only place a duplicate can sit.
+- Cursor: the last key's timestamp, never below `since`, never above `until` (the run's start);
+  the final batch carries `until` itself.
+- A malformed value is dropped (the person is kept) and reported in `problems`.
+- A converted Lead (`IsConverted`) is not a person any more: it becomes a CONVERTED event whose
+  survivor is `ConvertedContactId`.
+- Deletes: `queryAll` for `IsDeleted = true` in the same window; a record with a
+  `MasterRecordId` lost a merge (MERGED, survivor = master), the others are DELETED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from connectors.base import ContactBatch
+from connectors.errors import SkippableError
+from connectors.mapping import FieldCodec, parse_timestamp
+from connectors.records import Contact, RecordEvent, RecordEventKind
+from connectors.salesforce.collections import describe_error
+from connectors.salesforce.soql import datetime_literal, select
+
+SOBJECTS: dict[str, str] = {"lead": "Lead", "contact": "Contact"}
+_SYSTEM_FIELDS = ("Id", "SystemModstamp", "CreatedDate")
+_LEAD_FIELDS = ("IsConverted", "ConvertedContactId", "ConvertedDate")
+PAGE_SIZE = 2000
+_REOPEN_ATTEMPTS = 3
+
+
+@dataclass
+class _Stream:
+    """Dedups one pull's (SystemModstamp, Id)-sorted stream and tracks its cursor.
+
+    Only the ids sharing the newest timestamp are remembered, so memory stays flat with N.
+    """
+
+    since: datetime | None
+    until: datetime
+    newest: datetime | None = None
+    ids_at_newest: set[str] = field(default_factory=set)
+    emitted: int = 0
+    skipped: int = 0
+
+    def accept(self, modified: datetime, record_id: str) -> bool:
+        if self.newest is None or modified > self.newest:
+            self.newest = modified
+            self.ids_at_newest = {record_id}
+        elif modified == self.newest:
+            if record_id in self.ids_at_newest:
+                self.skipped += 1
+                return False
+            self.ids_at_newest.add(record_id)
+        self.emitted += 1
+        return True
+
+    def cursor(self, final: bool) -> datetime:
+        moved = self.until if final or self.newest is None else min(self.newest, self.until)
+        if self.since is not None and moved < self.since:
+            return self.since
+        return moved
+
+
+@dataclass
+class ContactPull:
+    """One object type's pull (`lead` or `contact`) against one Salesforce org."""
+
+    sf: Salesforce
+    connection: str
+    object_type: str
+    codec: FieldCodec
+    overlap: timedelta
+    page_size: int = PAGE_SIZE
+    problems: list[SkippableError] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sobject(self) -> str:
+        return SOBJECTS[self.object_type]
+
+    def soql(
+        self, since: datetime | None, until: datetime, *, lower: datetime | None = None
+    ) -> str:
+        """The live-record query; `lower` (a resume point) replaces `since - overlap`."""
+        fields = [*_SYSTEM_FIELDS, *self.codec.properties]
+        if self.sobject == "Lead":
+            fields += _LEAD_FIELDS
+        start = lower if lower is not None else (since - self.overlap if since else None)
+        where = self._window(start, until)
+        return f"{select(fields)} FROM {self.sobject} WHERE {where} ORDER BY SystemModstamp, Id"
+
+    def deleted_soql(self, since: datetime | None, until: datetime) -> str:
+        start = since - self.overlap if since is not None else None
+        where = f"IsDeleted = true AND {self._window(start, until)}"
+        return (
+            f"SELECT Id, SystemModstamp, MasterRecordId FROM {self.sobject} WHERE {where} "
+            "ORDER BY SystemModstamp, Id"
+        )
+
+    @staticmethod
+    def _window(start: datetime | None, until: datetime) -> str:
+        upper = f"SystemModstamp <= {datetime_literal(until)}"
+        if start is None:
+            return upper
+        return f"SystemModstamp >= {datetime_literal(start)} AND {upper}"
+
+    def _records(self, since: datetime | None, until: datetime, stream: _Stream) -> Iterator[Any]:
+        """The live records in order; a query cursor Salesforce dropped (INVALID_QUERY_LOCATOR:
+        more than 10 open cursors, or it timed out) is reopened from the newest timestamp read,
+        and the ids already read at that timestamp are skipped by the stream."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
+        lower: datetime | None = None
+        for attempt in range(_REOPEN_ATTEMPTS + 1):
+            try:
+                yield from self.sf.query_all_iter(
+                    self.soql(since, until, lower=lower), headers=headers
+                )
+                return
+            except SalesforceMalformedRequest as exc:
+                code, _ = describe_error(exc)
+                if code != "INVALID_QUERY_LOCATOR" or attempt == _REOPEN_ATTEMPTS:
+                    raise
+                lower = stream.newest if stream.newest is not None else lower
+
+    def batches(self, since: datetime | None, until: datetime) -> Iterator[ContactBatch]:
+        if since is not None and since > until:
+            # a run starting before the saved cursor (clock skew): nothing to read, and the
+            # cursor never moves backwards
+            yield ContactBatch(self.object_type, [], [], since)
+            return
+        stream = _Stream(since=since, until=until)
+        contacts: list[Contact] = []
+        events: list[RecordEvent] = []
+        for raw in self._records(since, until, stream):
+            modified = parse_timestamp(raw["SystemModstamp"])
+            if not stream.accept(modified, raw["Id"]):
+                continue
+            if raw.get("IsConverted"):
+                events.append(self._converted(raw, modified))
+            else:
+                contacts.append(self._contact(raw, modified))
+            if len(contacts) + len(events) >= self.page_size:
+                yield ContactBatch(self.object_type, contacts, events, stream.cursor(False))
+                contacts, events = [], []
+        events.extend(self._deletions(since, until))
+        self.stats = {"emitted": stream.emitted, "skipped_duplicates": stream.skipped}
+        yield ContactBatch(self.object_type, contacts, events, stream.cursor(True))
+
+    def _contact(self, raw: Mapping[str, Any], modified: datetime) -> Contact:
+        record_id = str(raw["Id"])
+        fields: dict[str, Any] = {}
+        for name, mapping in self.codec.mappings.items():
+            if mapping.property not in raw:
+                continue
+            try:
+                fields[name] = self.codec.decode_value(name, raw[mapping.property], record_id)
+            except SkippableError as exc:
+                self.problems.append(exc)  # keep the person, drop the malformed value
+        created = raw.get("CreatedDate")
+        return Contact(
+            connection=self.connection,
+            object_type=self.object_type,
+            id=record_id,
+            modified_at=modified,
+            fields=fields,
+            created_at=parse_timestamp(created) if created else None,
+        )
+
+    def _converted(self, raw: Mapping[str, Any], modified: datetime) -> RecordEvent:
+        survivor = raw.get("ConvertedContactId")
+        return RecordEvent(
+            connection=self.connection,
+            object_type=self.object_type,
+            kind=RecordEventKind.CONVERTED,
+            record_id=str(raw["Id"]),
+            occurred_at=modified,
+            survivor_id=str(survivor) if survivor else None,
+            survivor_object_type="contact" if survivor else None,
+        )
+
+    def _deletions(self, since: datetime | None, until: datetime) -> Iterator[RecordEvent]:
+        for raw in self.sf.query_all_iter(self.deleted_soql(since, until), include_deleted=True):
+            master = raw.get("MasterRecordId")
+            yield RecordEvent(
+                connection=self.connection,
+                object_type=self.object_type,
+                kind=RecordEventKind.MERGED if master else RecordEventKind.DELETED,
+                record_id=str(raw["Id"]),
+                occurred_at=parse_timestamp(raw["SystemModstamp"]),
+                survivor_id=str(master) if master else None,
+                survivor_object_type=self.object_type if master else None,
+            )

@@ -1,0 +1,48 @@
+"""What every endpoint handler sees: the store, the run-time knobs and this request's `now`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.hubspot.search import SearchLimits
+from sandbox.hubspot.store import PortalStore
+from sandbox.server import SandboxRequest
+
+
+@dataclass
+class Knobs:
+    """Run-time behaviour switches tests may flip while the server runs."""
+
+    search_lag_seconds: float = 0.0  # records changed this recently are not yet searchable
+    batch_all_or_nothing: bool = False  # one bad input -> 400 for the whole batch, nothing written
+    search: SearchLimits = field(default_factory=SearchLimits)
+    list_max: int = 100  # hubspot-api-client PAGE_MAX_SIZE
+    batch_max: int = 100  # object batch endpoints: 100 inputs per request
+    associations_page: int = 500  # v4 associations GET default limit
+    events_page: int = 100
+    events_max: int = 1000
+
+
+@dataclass
+class Ctx:
+    store: PortalStore
+    knobs: Knobs
+    now_ms: int
+    portal_id: int
+
+
+Handler = Callable[..., tuple[int, Any]]
+
+
+def multi_param(req: SandboxRequest, name: str) -> list[str]:
+    """A list query parameter sent repeated (`multi`) or comma separated."""
+    out: list[str] = []
+    for raw in req.query.get(name, []):
+        out.extend(v for v in raw.split(",") if v)
+    return out
+
+
+def flag(req: SandboxRequest, name: str) -> bool:
+    return (req.param(name) or "false").lower() == "true"

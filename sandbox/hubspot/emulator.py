@@ -1,0 +1,415 @@
+"""`HubSpotEmulator`: routes HubSpot API requests to handlers, with auth, limits and faults.
+
+Serve it with `SandboxServer(emulator.handle, ca)`. Paths are the v3/v4 ones hubspot-api-client
+v12 calls (crm-api-notes §1-5). Errors are `{status: "error", message, category,
+correlationId, errors?, context?}`; 401 INVALID_AUTHENTICATION; 429 RATE_LIMIT bodies with
+`policyName`; `X-HubSpot-RateLimit-*` headers on every non-search response.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from sandbox.faults import Faults, RequestLog
+from sandbox.hubspot import batch_api, catalog_api, objects_api, timeline_api
+from sandbox.hubspot.context import Ctx, Handler, Knobs
+from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limit_body
+from sandbox.hubspot.loader import load_portal, record_activity
+from sandbox.hubspot.schema import ms_of
+from sandbox.hubspot.store import PortalStore
+from sandbox.hubspot.wire import ApiError
+from sandbox.portal import Portal, PortalActivity
+from sandbox.server import SandboxRequest, SandboxResponse
+
+_T = r"(?P<object_type>[A-Za-z0-9_-]+)"
+# (method, path pattern, label template, handler); first match wins.
+ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
+    (m, re.compile(p), label, h)
+    for m, p, label, h in (
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/search/?$",
+            "{object_type}.search",
+            objects_api.search_objects,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/batch/read$",
+            "{object_type}.batch_read",
+            batch_api.batch_read,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/batch/create$",
+            "{object_type}.batch_create",
+            batch_api.batch_create,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/batch/update$",
+            "{object_type}.batch_update",
+            batch_api.batch_update,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/batch/upsert$",
+            "{object_type}.batch_upsert",
+            batch_api.batch_upsert,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/batch/archive$",
+            "{object_type}.batch_archive",
+            batch_api.batch_archive,
+        ),
+        (
+            "POST",
+            rf"^/crm/v3/objects/{_T}/merge$",
+            "{object_type}.merge",
+            objects_api.merge_objects,
+        ),
+        ("GET", rf"^/crm/v3/objects/{_T}/?$", "{object_type}.list", objects_api.list_objects),
+        ("POST", rf"^/crm/v3/objects/{_T}/?$", "{object_type}.create", objects_api.create_object),
+        (
+            "GET",
+            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
+            "{object_type}.get",
+            objects_api.get_object,
+        ),
+        (
+            "PATCH",
+            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
+            "{object_type}.update",
+            objects_api.update_object,
+        ),
+        (
+            "DELETE",
+            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
+            "{object_type}.archive",
+            objects_api.archive_object,
+        ),
+        (
+            "GET",
+            rf"^/crm/v4/objects/{_T}/(?P<object_id>[^/]+)/associations/(?P<to_object_type>[^/]+)$",
+            "associations.list",
+            timeline_api.get_associations,
+        ),
+        (
+            "POST",
+            r"^/crm/v4/associations/(?P<from_object_type>[^/]+)/(?P<to_object_type>[^/]+)/batch/read$",
+            "associations.batch_read",
+            timeline_api.batch_read_associations,
+        ),
+        ("GET", r"^/crm/v3/owners/?$", "owners.list", catalog_api.list_owners),
+        ("GET", r"^/crm/v3/owners/(?P<owner_id>[^/]+)$", "owners.get", catalog_api.get_owner),
+        ("GET", rf"^/crm/v3/properties/{_T}/?$", "properties.list", catalog_api.list_properties),
+        ("POST", rf"^/crm/v3/properties/{_T}/?$", "properties.create", catalog_api.create_property),
+        (
+            "GET",
+            rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$",
+            "properties.get",
+            catalog_api.get_property,
+        ),
+        ("GET", r"^/events/v3/events/event-types/?$", "events.types", timeline_api.event_types),
+        ("GET", r"^/events/v3/events/?$", "events.list", timeline_api.list_events),
+    )
+]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class HubSpotEmulator:
+    """A HubSpot portal over HTTP(S), faithful enough for hubspot-api-client v12."""
+
+    def __init__(
+        self,
+        portal: Portal,
+        *,
+        token: str,
+        tier: str = "professional",
+        limits_enabled: bool = True,
+        faults: Faults | None = None,
+        clock: Callable[[], datetime] | None = None,
+        custom_properties: bool = True,
+        portal_id: int = 24_681_357,
+        daily_limit: int | None = None,
+    ) -> None:
+        self.clock = clock or _wall_clock
+        self.portal_id = portal_id
+        self.faults = faults
+        self.log = RequestLog()
+        self.knobs = Knobs()
+        self.limits = RateLimits(tier=tier, enabled=limits_enabled, daily=daily_limit)
+        self.tokens = AccessTokens()
+        self.tokens.allow(token)
+        self.store = PortalStore()
+        now_ms = self._now_ms()
+        if custom_properties:
+            self.store.add_custom_properties(now_ms)
+        self.ids = load_portal(self.store, portal, portal_id=portal_id, now_ms=now_ms)
+        self._lock = threading.RLock()
+        self._fault_rng = random.Random(faults.seed if faults else 0)
+
+    # -- run-time knobs ---------------------------------------------------------------------
+    @property
+    def limits_enabled(self) -> bool:
+        return self.limits.enabled
+
+    @limits_enabled.setter
+    def limits_enabled(self, value: bool) -> None:
+        self.limits.enabled = value
+
+    @property
+    def tier(self) -> str:
+        return self.limits.tier
+
+    @tier.setter
+    def tier(self, value: str) -> None:
+        self.limits = RateLimits(tier=value, enabled=self.limits.enabled, daily=self.limits.daily)
+
+    @property
+    def daily_limit(self) -> int:
+        return self.limits.daily_max
+
+    @daily_limit.setter
+    def daily_limit(self, value: int | None) -> None:
+        self.limits.daily = value
+
+    @property
+    def search_lag_seconds(self) -> float:
+        return self.knobs.search_lag_seconds
+
+    @search_lag_seconds.setter
+    def search_lag_seconds(self, value: float) -> None:
+        self.knobs.search_lag_seconds = value
+
+    @property
+    def batch_all_or_nothing(self) -> bool:
+        return self.knobs.batch_all_or_nothing
+
+    @batch_all_or_nothing.setter
+    def batch_all_or_nothing(self, value: bool) -> None:
+        self.knobs.batch_all_or_nothing = value
+
+    @property
+    def search_result_cap(self) -> int:
+        return self.knobs.search.result_cap
+
+    @search_result_cap.setter
+    def search_result_cap(self, value: int) -> None:
+        self.knobs.search.result_cap = value
+
+    def allow_token(self, token: str, *, expires_at: datetime | None = None) -> None:
+        self.tokens.allow(token, expires_ms=ms_of(expires_at) if expires_at else None)
+
+    def expire_token(self, token: str) -> None:
+        self.tokens.expiry_ms[token] = self._now_ms()
+
+    def revoke_token(self, token: str) -> None:
+        self.tokens.revoked.add(token)
+
+    def register_oauth_app(
+        self, client_id: str, client_secret: str, refresh_token: str, *, ttl_seconds: int = 1800
+    ) -> None:
+        self.tokens.apps[client_id] = OAuthApp(client_id, client_secret, refresh_token)
+        self.tokens.oauth_ttl_seconds = ttl_seconds
+
+    # -- direct state access for tests ------------------------------------------------------
+    def contact_id(self, person_id: str) -> str:
+        return str(self.ids["people"][person_id])
+
+    def owner_id(self, portal_owner_id: str) -> str:
+        return str(self.ids["owners"][portal_owner_id])
+
+    def contact(self, contact_id: str) -> dict[str, str | None]:
+        """All properties of a contact as the API would show them (merged ids follow)."""
+        with self._lock:
+            obj = self.store.lookup("contacts", contact_id) or self.store.lookup(
+                "contacts", contact_id, archived=True
+            )
+            if obj is None:
+                raise KeyError(contact_id)
+            names = set(obj.properties) | {"hs_object_id", "createdate", "lastmodifieddate"}
+            return {name: obj.value(name) for name in sorted(names)}
+
+    def update_contact(self, contact_id: str, properties: dict[str, str]) -> None:
+        """A human edit in the HubSpot UI: writes as given (no forward-only rule), bumps the record."""
+        with self._lock:
+            obj = self.store.lookup("contacts", contact_id)
+            if obj is None:
+                raise KeyError(contact_id)
+            forward_only = self.store.lifecycle_forward_only
+            self.store.lifecycle_forward_only = False
+            try:
+                self.store.apply(obj, {k: str(v) for k, v in properties.items()}, self._now_ms())
+            finally:
+                self.store.lifecycle_forward_only = forward_only
+
+    def merge_contacts(self, primary_id: str, secondary_id: str) -> None:
+        with self._lock:
+            primary = self.store.lookup("contacts", primary_id)
+            secondary = self.store.lookup("contacts", secondary_id)
+            if primary is None or secondary is None:
+                raise KeyError(primary_id if primary is None else secondary_id)
+            self.store.merge(primary, secondary, self._now_ms())
+
+    def archive_contact(self, contact_id: str) -> None:
+        with self._lock:
+            obj = self.store.lookup("contacts", contact_id)
+            if obj is None:
+                raise KeyError(contact_id)
+            self.store.archive(obj, self._now_ms())
+
+    def add_activity(
+        self,
+        contact_id: str,
+        kind: str,
+        occurred_at: datetime,
+        *,
+        properties: dict[str, str] | None = None,
+        owner_id: str | None = None,
+    ) -> str:
+        """Log a web event or engagement (ActivityKind value) and bump the contact's rollups."""
+        with self._lock:
+            contact = self.store.lookup("contacts", contact_id)
+            if contact is None:
+                raise KeyError(contact_id)
+            activity = PortalActivity("", "", str(kind), occurred_at, None, dict(properties or {}))
+            owners = {owner_id: owner_id} if owner_id else {}
+            now_ms = self._now_ms()
+            ident = record_activity(
+                self.store,
+                contact,
+                activity,
+                portal_id=self.portal_id,
+                owners=owners,
+                logged_ms=now_ms,
+            )
+            self.store.touch(contact, now_ms)
+            return ident
+
+    def summary(self) -> dict[str, int]:
+        """What the portal holds now, as counts (for `handoff demo` and drills)."""
+        counts: Counter[str] = Counter()
+        with self._lock:
+            for obj in self.store.objects["contacts"].values():
+                if obj.archived or obj.merged_into is not None:
+                    continue
+                props = obj.properties
+                counts["contacts"] += 1
+                counts[f"contacts in stage {props.get('lifecyclestage') or '(none)'}"] += 1
+                counts["contacts with an owner"] += bool(props.get("hubspot_owner_id"))
+                counts["contacts scored by Handoff"] += bool(props.get("handoff_score"))
+            for obj in self.store.objects["tasks"].values():
+                if obj.archived:
+                    continue
+                counts["open tasks"] += obj.properties.get("hs_task_status") != "COMPLETED"
+                counts["tasks created by Handoff"] += bool(obj.properties.get("handoff_task_key"))
+        return dict(counts)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return ms_of(self.clock())
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        label, handler, params = self._route(request)
+        fault = self.faults.roll() if self.faults else None
+        hang = (self.faults.latency_ms / 1000) if self.faults else 0.0
+        response = self._fault_response(fault) if fault not in (None, "malformed") else None
+        if response is None:
+            response = self._respond(request, label, handler, params)
+            if fault == "malformed" and response.body:
+                response.body = response.body[: max(1, len(response.body) // 2)]
+        response.hang_seconds = max(response.hang_seconds, hang)
+        self.log.record(label, response.status)
+        return response
+
+    def _route(self, request: SandboxRequest) -> tuple[str, Handler, dict[str, str]]:
+        if request.method == "POST" and request.path == "/oauth/v1/token":
+            return "oauth.token", self._oauth, {}
+        for method, pattern, label, handler in ROUTES:
+            if method != request.method:
+                continue
+            found = pattern.match(request.path)
+            if found:
+                params = found.groupdict()
+                return label.format(**params), handler, params
+        return "unknown", timeline_api.not_routed, {}
+
+    def _fault_response(self, fault: str | None) -> SandboxResponse:
+        assert self.faults is not None
+        if fault == "reset":
+            return SandboxResponse(0, reset=True)
+        if fault == "timeout":
+            # The client gives up first; should it wait, it sees a gateway timeout.
+            body = self._error(504, "GATEWAY_TIMEOUT", "Upstream timed out (sandbox fault).")
+            response = SandboxResponse.json(504, body)
+            response.hang_seconds = self.faults.timeout_seconds
+            return response
+        if fault == "throttle":
+            body = rate_limit_body(
+                "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit."
+            )
+            return SandboxResponse.json(
+                429, body, {"Retry-After": f"{self.faults.retry_after():.0f}"}
+            )
+        status = self._fault_rng.choice((500, 502, 503))
+        return SandboxResponse.json(
+            status, self._error(status, "INTERNAL_ERROR", "Internal error (sandbox fault).")
+        )
+
+    @staticmethod
+    def _error(status: int, category: str, message: str) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "message": message,
+            "correlationId": str(uuid.uuid4()),
+            "category": category,
+        }
+
+    def _respond(
+        self, request: SandboxRequest, label: str, handler: Handler, params: dict[str, str]
+    ) -> SandboxResponse:
+        search = label.endswith(".search")
+        with self._lock:
+            now_ms = self._now_ms()
+            if label != "oauth.token":
+                problem = self.tokens.problem(request.headers.get("authorization"), now_ms)
+                if problem:
+                    return SandboxResponse.json(
+                        401, self._error(401, "INVALID_AUTHENTICATION", problem)
+                    )
+                refused = self.limits.admit(now_ms, search=search)
+                if refused is not None:
+                    headers = {} if search else self.limits.headers(now_ms)
+                    return SandboxResponse.json(429, refused, headers)
+            ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id)
+            try:
+                status, payload = handler(ctx, request, **params)
+            except ApiError as exc:
+                status, payload = exc.status, exc.body()
+            except Exception as exc:  # an emulator bug: a logged 500, never a dead thread
+                status = 500
+                payload = self._error(500, "INTERNAL_ERROR", f"sandbox bug: {exc!r}")
+            headers = {} if search or label == "oauth.token" else self.limits.headers(now_ms)
+            if status == 204 or payload is None:
+                return SandboxResponse(status, b"", headers)
+            body = orjson.dumps(payload)
+        headers["Content-Type"] = "application/json;charset=UTF-8"
+        return SandboxResponse(status, body, headers)
+
+    def _oauth(self, ctx: Ctx, request: SandboxRequest) -> tuple[int, Any]:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode(errors="replace")).items()}
+        return self.tokens.refresh(form, ctx.now_ms)

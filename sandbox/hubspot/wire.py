@@ -1,0 +1,154 @@
+"""JSON shapes on the wire: objects, error bodies, batch envelopes (spec `SimplePublicObject`,
+`Error`, `StandardError`, `BatchResponseSimplePublicObject[WithErrors]`; crm-api-notes §1, §4)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sandbox.hubspot.schema import InvalidValue, iso_of_ms
+from sandbox.hubspot.store import HsObject, PortalStore
+
+# Association type names as v3 `?associations=` shows them (`AssociatedId.type`).
+_SINGULAR = {
+    "contacts": "contact",
+    "companies": "company",
+    "calls": "call",
+    "emails": "email",
+    "meetings": "meeting",
+    "notes": "note",
+    "tasks": "task",
+}
+
+
+class ApiError(Exception):
+    """Raised inside handlers; becomes the HubSpot error body with this status."""
+
+    def __init__(
+        self,
+        status: int,
+        category: str,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        context: dict[str, list[str]] | None = None,
+        sub_category: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.category = category
+        self.message = message
+        self.errors = errors
+        self.context = context
+        self.sub_category = sub_category
+
+    def body(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "status": "error",
+            "message": self.message,
+            "correlationId": str(uuid.uuid4()),
+            "category": self.category,
+        }
+        if self.sub_category:
+            payload["subCategory"] = self.sub_category
+        if self.errors is not None:
+            payload["errors"] = self.errors
+        if self.context is not None:
+            payload["context"] = self.context
+        return payload
+
+
+def validation_error(message: str, **kwargs: Any) -> ApiError:
+    return ApiError(400, "VALIDATION_ERROR", message, **kwargs)
+
+
+def not_found(object_type: str, object_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "OBJECT_NOT_FOUND",
+        f"resource not found: {_SINGULAR.get(object_type, object_type)} {object_id}",
+        context={"id": [str(object_id)]},
+    )
+
+
+def property_problems_message(problems: Iterable[InvalidValue]) -> str:
+    """HubSpot's VALIDATION_ERROR text for bad property values (PROPERTY_DOESNT_EXIST etc.)."""
+    parts = [
+        {"isValid": False, "message": str(p), "error": p.code, "name": p.name} for p in problems
+    ]
+    return "Property values were not valid: " + json.dumps(parts, separators=(",", ":"))
+
+
+def property_problems(problems: list[InvalidValue]) -> list[dict[str, Any]]:
+    return [
+        {"message": str(p), "code": p.code, "in": p.name, "context": {"propertyName": [p.name]}}
+        for p in problems
+    ]
+
+
+def standard_error(
+    category: str,
+    message: str,
+    ids: Iterable[str],
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    sub_category: str | None = None,
+) -> dict[str, Any]:
+    """One `StandardError` in a 207 batch response (required keys all present)."""
+    item: dict[str, Any] = {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "errors": errors or [],
+        "context": {"ids": [str(i) for i in ids]},
+        "links": {},
+    }
+    if sub_category:
+        item["subCategory"] = sub_category
+    return item
+
+
+def render_object(
+    store: PortalStore,
+    obj: HsObject,
+    properties: Iterable[str],
+    associations: Iterable[str] = (),
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": str(obj.id),
+        "properties": {name: obj.value(name) for name in properties},
+        "createdAt": iso_of_ms(obj.created_ms),
+        "updatedAt": iso_of_ms(obj.updated_ms),
+        "archived": obj.archived,
+    }
+    if obj.archived:
+        payload["archivedAt"] = iso_of_ms(obj.archived_ms)
+    linked: dict[str, Any] = {}
+    for to_type in associations:
+        found = store.linked(obj.object_type, obj.id, to_type)
+        if found:
+            label = f"{_SINGULAR[obj.object_type]}_to_{_SINGULAR[to_type]}"
+            linked[to_type] = {"results": [{"id": str(i), "type": label} for i in found]}
+    if linked:
+        payload["associations"] = linked
+    return payload
+
+
+def batch_envelope(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], now_ms: int
+) -> tuple[int, dict[str, Any]]:
+    """200 when every input worked, 207 with `errors`/`numErrors` when some failed."""
+    stamp = iso_of_ms(now_ms)
+    payload: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": stamp,
+        "completedAt": stamp,
+    }
+    if errors:
+        payload["numErrors"] = len(errors)
+        payload["errors"] = errors
+        return 207, payload
+    return 200, payload

@@ -1,0 +1,221 @@
+"""Lifecycle policy: which stage changes a score and sales' verdicts call for.
+
+Automation owns subscriber/lead -> MQL and never moves a stage backwards; sales owns SAL and
+beyond and automation never overrides it. A sales rejection with a valid reason code recycles
+(nurture, with a cooldown) or disqualifies, as config maps the code; a rejection without a valid
+code changes nothing and is flagged for reports. After the cooldown, fresh engagement that makes
+the score an MQL again re-opens a recycled lead. The policy only decides: the pipeline writes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from config.scoring import LifecycleConfig
+from scoring.score import Score
+
+
+class LifecycleStage(StrEnum):
+    """Canonical stages; connections map them to CRM values (FieldMapping.values)."""
+
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    RECYCLED = "recycled"
+    DISQUALIFIED = "disqualified"
+
+
+# The forward ladder; recycled and disqualified are side exits outside it.
+FUNNEL: tuple[LifecycleStage, ...] = (
+    LifecycleStage.SUBSCRIBER,
+    LifecycleStage.LEAD,
+    LifecycleStage.MQL,
+    LifecycleStage.SAL,
+    LifecycleStage.SQL,
+    LifecycleStage.OPPORTUNITY,
+    LifecycleStage.CUSTOMER,
+)
+AUTOMATION_OWNED = frozenset({LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD})
+REJECTABLE = frozenset({LifecycleStage.MQL, LifecycleStage.SAL, LifecycleStage.SQL})
+
+
+def funnel_rank(stage: LifecycleStage) -> int | None:
+    """Position on the forward ladder; None for the side exits."""
+    return FUNNEL.index(stage) if stage in FUNNEL else None
+
+
+def normalise_code(value: str) -> str:
+    """ "Bad Timing" / "bad-timing" -> "bad_timing"."""
+    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True, slots=True)
+class StageChange:
+    """One stage move the policy calls for, with its reason (and rejection code, if any)."""
+
+    from_stage: LifecycleStage
+    to_stage: LifecycleStage
+    reason: str
+    at: datetime
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFlag:
+    """Something for the reports, not a change (e.g. a rejection without a valid code)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleDecision:
+    changes: tuple[StageChange, ...] = ()
+    flags: tuple[PolicyFlag, ...] = field(default_factory=tuple)
+
+
+class LifecyclePolicy:
+    """Decides stage changes; build with `LifecyclePolicy.from_config`."""
+
+    def __init__(self, cfg: LifecycleConfig) -> None:
+        self.config = cfg
+        self._codes = {normalise_code(k): v for k, v in cfg.rejection_codes.items()}
+
+    @classmethod
+    def from_config(cls, cfg: LifecycleConfig) -> LifecyclePolicy:
+        """The policy for a `lifecycle:` config section (codes normalised once)."""
+        return cls(cfg)
+
+    def decide(
+        self,
+        current_stage: LifecycleStage | str | None,
+        score: Score,
+        *,
+        rejection_reason: str | None = None,
+        stage_changed_at: datetime | None = None,
+        now: datetime,
+        rejected_at: datetime | None = None,
+    ) -> list[StageChange]:
+        """The stage changes called for now (empty when none); see `review` for flags."""
+        return list(
+            self.review(
+                current_stage,
+                score,
+                rejection_reason=rejection_reason,
+                stage_changed_at=stage_changed_at,
+                now=now,
+                rejected_at=rejected_at,
+            ).changes
+        )
+
+    def review(
+        self,
+        current_stage: LifecycleStage | str | None,
+        score: Score,
+        *,
+        rejection_reason: str | None = None,
+        stage_changed_at: datetime | None = None,
+        now: datetime,
+        rejected_at: datetime | None = None,
+    ) -> LifecycleDecision:
+        """Changes and report flags for one contact.
+
+        `current_stage` is the canonical stage the CRM holds (None/"" = no stage yet: a lead);
+        `rejection_reason` the code sales left in the lead status / reason field;
+        `stage_changed_at` when the current stage was set (for the recycle cooldown);
+        `rejected_at`, when known, lets a rejection older than the current stage be ignored
+        (a re-opened lead still carrying its old code).
+        """
+        stage = self._stage(current_stage)
+        if stage is None:
+            return LifecycleDecision(
+                flags=(PolicyFlag("unknown_stage", f"stage {current_stage!r} is not canonical"),)
+            )
+        code = normalise_code(rejection_reason) if rejection_reason else ""
+        stale = (
+            rejected_at is not None
+            and stage_changed_at is not None
+            and rejected_at < stage_changed_at
+        )
+        if code and stage in REJECTABLE and not stale:
+            return self._rejection(stage, code, rejection_reason or "", now)
+        if stage in AUTOMATION_OWNED:
+            return self._automation(stage, score, now)
+        if stage is LifecycleStage.RECYCLED:
+            return self._recycled(score, stage_changed_at, now)
+        return LifecycleDecision()
+
+    def _stage(self, value: LifecycleStage | str | None) -> LifecycleStage | None:
+        if value is None or value == "":
+            return LifecycleStage.LEAD
+        try:
+            return LifecycleStage(str(value).strip().lower())
+        except ValueError:
+            return None
+
+    def _rejection(
+        self, stage: LifecycleStage, code: str, raw: str, now: datetime
+    ) -> LifecycleDecision:
+        outcome = self._codes.get(code)
+        if outcome is None:
+            valid = ", ".join(sorted(self._codes))
+            return LifecycleDecision(
+                flags=(
+                    PolicyFlag(
+                        "invalid_rejection_code",
+                        f"rejected at {stage.value} with {raw!r}, not a valid code ({valid})",
+                    ),
+                )
+            )
+        if outcome == "recycle":
+            target = LifecycleStage.RECYCLED
+            reason = f"Sales rejected ({code}): recycled to nurture"
+        else:
+            target = LifecycleStage.DISQUALIFIED
+            reason = f"Sales rejected ({code}): disqualified"
+        return LifecycleDecision(changes=(StageChange(stage, target, reason, now, code),))
+
+    def _automation(self, stage: LifecycleStage, score: Score, now: datetime) -> LifecycleDecision:
+        if score.disqualified:
+            if self.config.auto_disqualify:
+                reason = f"Disqualified by scoring: {score.disqualify_reason}"
+                return LifecycleDecision(
+                    changes=(StageChange(stage, LifecycleStage.DISQUALIFIED, reason, now),)
+                )
+            return LifecycleDecision()
+        if score.mql:
+            return LifecycleDecision(
+                changes=(StageChange(stage, LifecycleStage.MQL, _mql_reason(score), now),)
+            )
+        return LifecycleDecision()
+
+    def _recycled(
+        self, score: Score, stage_changed_at: datetime | None, now: datetime
+    ) -> LifecycleDecision:
+        if not score.mql or score.disqualified:
+            return LifecycleDecision()
+        if stage_changed_at is None:
+            return LifecycleDecision(
+                flags=(PolicyFlag("missing_stage_date", "recycled without a stage date: kept"),)
+            )
+        ready = stage_changed_at + self.config.recycle_cooldown
+        fresh = score.last_signal_at is not None and score.last_signal_at > stage_changed_at
+        if now < ready or not fresh:
+            return LifecycleDecision()
+        reason = f"Re-engaged after the recycle cooldown: {_mql_reason(score)}"
+        return LifecycleDecision(
+            changes=(StageChange(LifecycleStage.RECYCLED, LifecycleStage.MQL, reason, now),)
+        )
+
+
+def _mql_reason(score: Score) -> str:
+    if score.fast_lane:
+        return f"Fast lane: {score.fast_lane_reason}"
+    return f"Score {score.total} (fit {score.fit}, behaviour {score.behaviour}): {score.summary}"

@@ -1,0 +1,130 @@
+"""What a score is: the numbers, the verdict, and the reasons behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Literal
+
+Category = Literal["fit", "behaviour", "negative", "adjustment"]
+Track = Literal["standard", "competitor", "academic"]
+
+SUMMARY_LIMIT = 255
+_CATEGORY_ORDER = {"fit": 0, "behaviour": 1, "negative": 2, "adjustment": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonItem:
+    """One line of the breakdown. `adjustment` items are caps, the ICP ceiling and the zero
+    floor; with them the points of all items add up to the score's total."""
+
+    rule_id: str
+    label: str
+    points: int
+    category: Category
+    order: tuple[int, int, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", weight_order(self))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "label": self.label,
+            "points": self.points,
+            "category": self.category,
+        }
+
+
+def weight_order(item: ReasonItem) -> tuple[int, int, str]:
+    """Heaviest first; ties by category then rule id, so the order is deterministic."""
+    return (-abs(item.points), _CATEGORY_ORDER[item.category], item.rule_id)
+
+
+by_weight = attrgetter("order")  # sort key: the order computed once per item
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A contact's score at `computed_at`, as `ScoringModel.score` returns it.
+
+    `fit` and `behaviour` are the capped component scores (behaviour after decay), `negative`
+    the sum of penalties (<= 0); `total` is what the CRM gets. `mql` is the marketing-qualified
+    verdict (the threshold, or the fast lane), never true for a disqualified contact.
+    """
+
+    total: int
+    fit: int
+    behaviour: int
+    negative: int
+    mql: bool
+    fast_lane: bool
+    fast_lane_reason: str | None
+    disqualified: bool
+    disqualify_reason: str | None
+    outside_icp: bool
+    track: Track
+    reasons: tuple[ReasonItem, ...]
+    model_version: str
+    computed_at: datetime
+    last_signal_at: datetime | None
+
+    @property
+    def summary(self) -> str:
+        """The short human line for the CRM (<= 255 chars), rendered from the reasons."""
+        blocked = None if self.fast_lane else self.disqualify_reason
+        return render_summary(self.reasons, self.fast_lane_reason, blocked)
+
+    @property
+    def rule_ids(self) -> frozenset[str]:
+        """Rules that scored (non-adjustment reasons): the features calibration learns from."""
+        return frozenset(r.rule_id for r in self.reasons if r.category != "adjustment")
+
+    def breakdown(self) -> dict[str, Any]:
+        """The full explanation for reports (JSON-ready)."""
+        return {
+            "total": self.total,
+            "fit": self.fit,
+            "behaviour": self.behaviour,
+            "negative": self.negative,
+            "mql": self.mql,
+            "fast_lane": self.fast_lane,
+            "fast_lane_reason": self.fast_lane_reason,
+            "disqualified": self.disqualified,
+            "disqualify_reason": self.disqualify_reason,
+            "outside_icp": self.outside_icp,
+            "track": self.track,
+            "reasons": [r.as_dict() for r in self.reasons],
+            "summary": self.summary,
+            "model_version": self.model_version,
+            "computed_at": self.computed_at.isoformat(),
+            "last_signal_at": self.last_signal_at.isoformat() if self.last_signal_at else None,
+        }
+
+
+def render_summary(
+    reasons: tuple[ReasonItem, ...], fast_lane_label: str | None, blocked_by: str | None
+) -> str:
+    """The short CRM line: fast lane, behaviour, fit (one segment), penalties, decay.
+
+    e.g. "Visited pricing 2x · Director, 300-person company · −20% decay, 34 days idle".
+    """
+    segments: list[str] = []
+    if fast_lane_label:
+        segments.append(f"Fast lane: {fast_lane_label}")
+    elif blocked_by:
+        segments.append(f"Not MQL: {blocked_by}")
+    behaviour = [r.label for r in reasons if r.category == "behaviour" and r.rule_id != "decay"]
+    segments.extend(behaviour)
+    fit = [r.label for r in reasons if r.category == "fit"]
+    if fit:
+        segments.append(", ".join(fit))
+    segments.extend(r.label for r in reasons if r.category == "negative")
+    segments.extend(r.label for r in reasons if r.rule_id in ("decay", "icp_ceiling"))
+    if not segments:
+        return "No fit or intent signals yet"
+    line = " · ".join(segments)
+    if len(line) > SUMMARY_LIMIT:
+        line = line[: SUMMARY_LIMIT - 1].rstrip(" ·,") + "…"
+    return line
