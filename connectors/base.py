@@ -99,3 +99,13 @@ class FieldSetup(Protocol):
     def create_missing_fields(self) -> list[str]:
         """Create them; return what was created."""
         ...
+
+
+@runtime_checkable
+class ActivityStream(Protocol):
+    """Optional: activities read as one time-ordered stream per run rather than per batch of
+    contacts (HubSpot web events). The pipeline keeps a cursor for it like for contacts."""
+
+    streams_events: bool
+
+    def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]: ...

@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connectors.base import ContactBatch, CrmConnector
+from connectors.base import ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, SyncCursor
@@ -100,6 +100,7 @@ class PullStage:
         self.connector = connector
         self.full = full
         self.stopping = stopping or threading.Event()
+        self.overlap = timedelta(minutes=5)
 
     def run(
         self, until: datetime, now: datetime, progress: Callable[[int], None] | None = None
@@ -132,8 +133,38 @@ class PullStage:
                 if self.stopping.is_set():  # the page in flight is stored with its cursor
                     log.info("pull.stopping", connection=name)
                     return result
+        if isinstance(self.connector, ActivityStream):
+            self._pull_event_stream(self.connector, until, now, result)
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
+
+    def _pull_event_stream(
+        self, connector: ActivityStream, until: datetime, now: datetime, result: PullResult
+    ) -> None:
+        """Web events: one ascending stream per run with its own cursor (committed per page)."""
+        connector.streams_events = True
+        name = self.connector.name
+        with Session(self.engine) as session:
+            cursor = None if self.full else read_cursor(session, name, "events")
+        since = None if cursor is None else cursor - self.overlap
+        page: list[Activity] = []
+        for activity in connector.pull_event_stream(since):
+            if activity.occurred_at > until:
+                break
+            page.append(activity)
+            if len(page) >= 1000:
+                self._store_events(page, now, result)
+                page = []
+        self._store_events(page, now, result)
+
+    def _store_events(self, page: list[Activity], now: datetime, result: PullResult) -> None:
+        if not page:
+            return
+        with Session(self.engine) as session:
+            upsert(session, ActivityRecord, [_activity_row(a) for a in page])
+            _advance_cursor(session, self.connector.name, "events", page[-1].occurred_at, now)
+            session.commit()
+        result.activities += len(page)
 
     def _store_batch(
         self,

@@ -20,6 +20,8 @@ from typing import Any
 
 import structlog
 from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 from sqlalchemy.engine import make_url
 
 from config.model import HandoffConfig
@@ -104,11 +106,17 @@ def build_app(
         pass_context=False,
     )
     async def recover_stalled(timestamp: int) -> None:
-        for stalled in await app.job_manager.get_stalled_jobs(
-            seconds_since_heartbeat=stalled_after
-        ):
-            log.warning("job.stalled_retried", job_id=stalled.id, task=stalled.task_name)
-            await app.job_manager.retry_job(stalled)
+        manager = app.job_manager
+        for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+            try:
+                await manager.retry_job(stalled)
+                log.warning("job.stalled_retried", job_id=stalled.id, task=stalled.task_name)
+            except UniqueViolation:
+                # The next period's job is already queued for this connection: end the dead
+                # one (releasing the connection lock) and let the queued one do the work.
+                assert stalled.id is not None
+                await manager.finish_job_by_id_async(stalled.id, Status.FAILED, delete_job=False)
+                log.warning("job.stalled_closed", job_id=stalled.id, task=stalled.task_name)
 
     return app
 

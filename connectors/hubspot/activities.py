@@ -83,19 +83,33 @@ class ActivityReader:
             self._objects[source] = getattr(self._t.client.crm.objects, source).batch_api
         return self._objects[source]
 
-    def pull(self, contacts: Sequence[Contact], since: datetime | None) -> Iterator[Activity]:
-        ids = list(dict.fromkeys(c.id for c in contacts))
-        if not ids or not self._mappings:
-            return
+    def _by_source(self) -> dict[str, list[ActivityMapping]]:
         by_source: dict[str, list[ActivityMapping]] = {}
         for mapping in self._mappings:
             by_source.setdefault(mapping.source, []).append(mapping)
+        return by_source
+
+    def pull(
+        self, contacts: Sequence[Contact], since: datetime | None, *, events: bool = True
+    ) -> Iterator[Activity]:
+        """Engagements of these contacts, and (unless `events=False`) their web events."""
+        ids = list(dict.fromkeys(c.id for c in contacts))
+        if not ids or not self._mappings:
+            return
+        by_source = self._by_source()
         for source, mappings in by_source.items():
             if source in ENGAGEMENTS:
                 yield from self._engagements(source, mappings, ids, since)
         event_mappings = {s: m for s, m in by_source.items() if s not in ENGAGEMENTS}
-        if event_mappings:
+        if event_mappings and events:
             yield from self._web_events(event_mappings, set(ids), since)
+
+    def event_stream(self, since: datetime | None) -> Iterator[Activity]:
+        """Every contact's web/marketing events since `since`, in one ascending stream: one
+        call per 1,000 events, however many contacts (the per-batch read costs a stream each)."""
+        event_mappings = {s: m for s, m in self._by_source().items() if s not in ENGAGEMENTS}
+        if event_mappings:
+            yield from self._web_events(event_mappings, None, since)
 
     # --- engagements -----------------------------------------------------------------------------
 
@@ -184,7 +198,7 @@ class ActivityReader:
     def _web_events(
         self,
         mappings: dict[str, list[ActivityMapping]],
-        ids: set[str],
+        ids: set[str] | None,
         since: datetime | None,
     ) -> Iterator[Activity]:
         explicit: dict[str, list[ActivityMapping]] = {}
@@ -225,7 +239,7 @@ class ActivityReader:
                 return  # no Events API access on this portal: nothing to read
             for raw in page.get("results", []):
                 contact_id = str(raw.get("objectId"))
-                if contact_id not in ids:
+                if ids is not None and contact_id not in ids:
                     continue
                 props = {str(k): str(v) for k, v in (raw.get("properties") or {}).items()}
                 group = candidates(str(raw.get("eventType")))

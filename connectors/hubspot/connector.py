@@ -93,7 +93,15 @@ class HubSpotConnector:
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
-        return self._activities.pull(contacts, since)
+        return self._activities.pull(contacts, since, events=not self.streams_events)
+
+    # Web events are read as one stream per run (`pull_event_stream`) by the pipeline, not per
+    # batch of contacts; set False to read them per batch (the contract suite does).
+    streams_events = False
+
+    def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
+        """Every contact's web and marketing events since `since`, ascending (ActivityStream)."""
+        return self._activities.event_stream(since)
 
     def pull_owners(self) -> Sequence[Owner]:
         owners: list[Owner] = []

@@ -70,8 +70,8 @@ def to_markdown(report: dict[str, Any], max_rows: int = 50) -> str:
             for r in report["assignments"]["per_rep"]
         ],
     )
-    out += ["", "## SLA", ""]
-    out += ["```", json.dumps(report["sla"], indent=1, sort_keys=True)[:4000], "```"]
+    out += ["", "## SLA (clocks started in the last 30 days)", ""]
+    out += _sla_table(report["sla"])
     out += ["", "## Rejection reasons", ""]
     out += (
         _table(["reason", "count"], [[r["reason"], r["count"]] for r in report["rejections"]])
@@ -157,6 +157,50 @@ def to_markdown(report: dict[str, Any], max_rows: int = 50) -> str:
     if report["run"]["errors"]:
         out += ["", "## Errors", ""] + [f"- {e}" for e in report["run"]["errors"]]
     return "\n".join(out) + "\n"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:.0f} min"
+
+
+def _sla_table(sla: dict[str, Any]) -> list[str]:
+    rows = []
+    groups = [("all", {"": sla.get("overall", {})})] + [
+        (name, sla.get(f"by_{name}", {})) for name in ("lane", "territory", "rep")
+    ]
+    for group, stats in groups:
+        for key, s in sorted(stats.items()):
+            rows.append(
+                [
+                    f"{group} {key}".strip(),
+                    s.get("judged", 0),
+                    _pct(s.get("compliance")),
+                    s.get("breached", 0),
+                    s.get("escalations", 0),
+                    _minutes(s.get("median_first_touch")),
+                    _minutes(s.get("p90_first_touch")),
+                    s.get("pending", 0),
+                ]
+            )
+    cadence = sla.get("cadence", {})
+    table = _table(
+        [
+            "scope",
+            "judged",
+            "compliance",
+            "breaches",
+            "escalations",
+            "median first touch",
+            "p90",
+            "pending",
+        ],
+        rows,
+    )
+    note = (
+        f"Follow-up cadence: {cadence.get('met', 0)} met, {cadence.get('lapsed', 0)} lapsed, "
+        f"{cadence.get('touches_per_lead') or 0} touches per lead."
+    )
+    return [*table, "", note]
 
 
 def _pct(value: float | None) -> str:
