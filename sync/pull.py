@@ -107,6 +107,8 @@ class PullStage:
     ) -> PullResult:
         result = PullResult()
         name = self.connector.name
+        if isinstance(self.connector, ActivityStream):
+            self.connector.streams_events = True  # web events come from the run's one stream
         with Session(self.engine) as session:
             owners = self.connector.pull_owners()
             rows = [
@@ -142,7 +144,6 @@ class PullStage:
         self, connector: ActivityStream, until: datetime, now: datetime, result: PullResult
     ) -> None:
         """Web events: one ascending stream per run with its own cursor (committed per page)."""
-        connector.streams_events = True
         name = self.connector.name
         with Session(self.engine) as session:
             cursor = None if self.full else read_cursor(session, name, "events")
