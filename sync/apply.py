@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -154,7 +154,13 @@ class CrmApplier:
                     outcomes += connector.apply_changes([to_change(i) for i in fields])
                 if tasks:
                     requests = [to_task(i, i.key in interrupted or i.attempts > 1) for i in tasks]
-                    outcomes += connector.create_tasks(requests)
+                    outbox_key_of = {
+                        r.task_key: i.key for r, i in zip(requests, tasks, strict=True)
+                    }
+                    outcomes += [
+                        replace(o, key=outbox_key_of.get(o.key, o.key))
+                        for o in connector.create_tasks(requests)
+                    ]
                 self._record(session, fields + tasks, outcomes, now, summary)
                 session.commit()
 

@@ -12,7 +12,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -90,8 +90,15 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
         console.rule("2. Live run: apply")
         live = run_once(str(config), dry_run=False, as_of=None, full=False)
         _show_crm(sandbox, console)
-        console.rule("3. Run again: nothing left to do")
-        again = run_once(str(config), dry_run=False, as_of=None, full=False)
+        later = now + timedelta(days=5)
+        console.rule(f"3. Five days later (--as-of {later:%Y-%m-%dT%H:%M}Z): the SLA ladder acts")
+        console.print(
+            "Leads nobody touched get a task for their owner, then go to the backup rep (SLA ladder)."
+        )
+        run_once(str(config), dry_run=False, as_of=later, full=False)
+        _show_crm(sandbox, console)
+        console.rule("4. Run again: nothing left to do")
+        again = run_once(str(config), dry_run=False, as_of=later, full=False)
         console.print(f"Reports: {live / 'report.html'} · {again / 'report.md'}")
         console.print(
             "Try your own config against the sandbox: `handoff sandbox serve` prints the URLs, "
