@@ -120,6 +120,7 @@ def test_activities_and_owners(sf: tuple[SalesforceConnector, SalesforceEmulator
     assert {a.kind for a in since_later} == {ActivityKind.MEETING, ActivityKind.WEBINAR_REGISTERED}
     owners = {o.email: o for o in connector.pull_owners()}
     assert owners["ana@acme.test"].active and not owners["bo@acme.test"].active
+    assert all("integration" not in (o or "") for o in owners)  # not a rep
 
 
 def test_transient_5xx_and_throttles_are_retried(clock: Clock) -> None:
@@ -154,7 +155,7 @@ def test_an_expired_session_is_refreshed_when_the_auth_can_log_in(clock: Clock, 
         portal(30), auth=auth, emulator_options={"clock": clock}
     )
     try:
-        assert len(connector.pull_owners()) == 4
+        assert len(connector.pull_owners()) == 3  # standard users only, not the integration user
         emulator.expire_sessions()
         assert len(ids(list(connector.pull_contacts("lead", None, NOW)))) == 30
         assert emulator.log.total("oauth.token", 200) == 2

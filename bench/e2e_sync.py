@@ -1,0 +1,258 @@
+"""End-to-end benchmark: API calls, 429s, wall time against the rate-limit floor, stage speed, RSS.
+
+One command runs, against the sandbox started as a separate process (`handoff sandbox serve`):
+a full sync of N contacts (~20 activities each), an incremental sync after M = N/10 changes made
+through the CRM's own API, and a run with nothing changed; once with HubSpot Pro limits on
+(190 / 10 s, search 5 / s) and once with limits off. It also prices the naive baseline (one read
+and one write call per contact) at the same limits. Results: JSON in bench/out/ and a Markdown
+table appended to bench/RESULTS.md with the machine's description.
+
+    .venv/bin/python bench/e2e_sync.py --contacts 20000            # both limit settings
+    .venv/bin/python bench/e2e_sync.py --contacts 300 --smoke      # what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PRO_BURST = 190 / 10.0  # calls per second, HubSpot Professional
+PAGE = 100  # list page and batch size
+EVENTS_PAGE = 1000
+
+
+@contextmanager
+def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """`handoff sandbox serve --json` in its own process, so its memory is not ours."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "config.cli",
+        "sandbox",
+        "serve",
+        "--json",
+        "--seed",
+        str(seed),
+        "--contacts",
+        str(contacts),
+    ] + (["--limits"] if limits else [])
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        info: dict[str, Any] = json.loads(proc.stdout.readline())
+        yield info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_changes(info: dict[str, Any], count: int) -> int:
+    """Change `count` contacts' job titles through the HubSpot API (batch update, 100 a call)."""
+    from hubspot import HubSpot
+
+    client = HubSpot(
+        access_token=info["hubspot"]["token"],
+        host=info["hubspot"]["base_url"],
+        ssl_ca_cert=info["ca_file"],
+    )
+    ids: list[str] = []
+    after = None
+    while len(ids) < count:
+        page = client.crm.contacts.basic_api.get_page(limit=100, after=after)
+        ids += [c.id for c in page.results]
+        if not page.paging:
+            break
+        after = page.paging.next.after
+    calls = 0
+    for start in range(0, min(count, len(ids)), 100):
+        inputs = [
+            {"id": i, "properties": {"jobtitle": "VP of Revenue Operations"}}
+            for i in ids[start : start + 100]
+        ]
+        client.crm.contacts.batch_api.update({"inputs": inputs})
+        calls += 1
+        time.sleep(1 / PRO_BURST)
+    return calls
+
+
+def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
+    connector = next(iter(pipeline.connectors.values()))
+    before_calls = dict(connector.usage.calls)
+    before_throttled = connector.usage.throttled
+    started = time.perf_counter()
+    result = pipeline.run()
+    wall = time.perf_counter() - started
+    calls = {
+        k: v - before_calls.get(k, 0)
+        for k, v in connector.usage.calls.items()
+        if v - before_calls.get(k, 0)
+    }
+    people = sum(p.people for p in result.pulls.values())
+    activities = sum(p.activities for p in result.pulls.values())
+    writes = len(result.writes.items)
+    records_written = len({i.record_id for i in result.writes.items})
+    minimum = {
+        "contact pages": math.ceil(people / PAGE) if people else 0,
+        "event pages": math.ceil(activities / EVENTS_PAGE) if activities else 0,
+        "write batches": math.ceil(records_written / PAGE) if records_written else 0,
+    }
+    total = sum(calls.values())
+    search = sum(v for k, v in calls.items() if k.endswith("/search"))
+    floor = max((total - search) / PRO_BURST, search / 5.0)
+    scored = result.tally.scored if result.tally else 0
+    return {
+        "stage": label,
+        "wall_seconds": round(wall, 2),
+        "timings": {k: round(v, 2) for k, v in result.timings.items()},
+        "people_pulled": people,
+        "activities_pulled": activities,
+        "scored": scored,
+        "fields_written": writes,
+        "records_written": records_written,
+        "api_calls": dict(sorted(calls.items())),
+        "api_calls_total": total,
+        "api_calls_minimum": minimum,
+        "throttled_429": connector.usage.throttled - before_throttled,
+        "rate_limit_floor_seconds": round(floor, 2),
+        "wall_vs_floor": round(wall / floor, 2) if floor else None,
+        "per_second": {
+            stage: round(n / seconds, 1)
+            for stage, n, seconds in (
+                ("pull", people, result.timings.get("pull", 0)),
+                ("decide (score+route+SLA+plan)", scored, result.timings.get("decide", 0)),
+                ("apply", writes, result.timings.get("write", 0)),
+            )
+            if seconds > 0 and n
+        },
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "errors": result.errors[:5],
+    }
+
+
+def bench(contacts: int, limits: bool) -> dict[str, Any]:
+    from config.loader import load_config
+    from connectors.factory import build_connector
+    from sync.demo import example_config, sandbox_environment
+    from sync.pipeline import Pipeline
+    from sync.store.engine import make_engine
+    from sync.store.schema import upgrade
+
+    with tempfile.TemporaryDirectory() as tmp, sandbox(contacts, limits) as info:
+        env_info = type(
+            "Info",
+            (),
+            {
+                "ca_file": info["ca_file"],
+                "hubspot_base_url": info["hubspot"]["base_url"],
+                "hubspot_token": info["hubspot"]["token"],
+                "salesforce_instance_url": None,
+            },
+        )()
+        with sandbox_environment(env_info, Path(tmp)):
+            config = load_config(example_config("hubspot"))
+            engine = make_engine(config.state.url)
+            upgrade(engine)
+            connector = build_connector(config.connections[0])
+            pipeline = Pipeline(config, engine, {connector.name: connector})
+            full = run_stage(pipeline, "full sync")
+            changed = max(1, contacts // 10)
+            time.sleep(10 if limits else 0)  # let the 10-second window drain
+            change_calls = make_changes(info, changed)
+            time.sleep(10 if limits else 0)
+            incremental = run_stage(pipeline, f"incremental ({changed} changed)")
+            idle = run_stage(pipeline, "no change")
+    naive_calls = 2 * contacts
+    return {
+        "contacts": contacts,
+        "limits": "HubSpot Pro (190/10 s, search 5/s)" if limits else "off",
+        "stages": [full, incremental, idle],
+        "changes_made_calls": change_calls,
+        "naive_baseline": {
+            "api_calls": naive_calls,
+            "rate_limit_floor_seconds": round(naive_calls / PRO_BURST, 1),
+            "handoff_full_sync_call_ratio": round(full["api_calls_total"] / naive_calls, 4),
+        },
+    }
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def markdown(results: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()}",
+        "",
+        f"`{command}`",
+        "",
+        "| contacts | limits | run | wall s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for s in r["stages"]:
+            m = s["api_calls_minimum"]
+            ps = s["per_second"]
+            lines.append(
+                f"| {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s['rate_limit_floor_seconds']} | "
+                f"{s['wall_vs_floor']} | {s['api_calls_total']} | {m['contact pages']}/{m['event pages']}/{m['write batches']} | "
+                f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
+            )
+        nb = r["naive_baseline"]
+        lines.append(
+            f"| {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=20000)
+    parser.add_argument("--limits", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--smoke", action="store_true", help="small, limits off, no RESULTS.md")
+    args = parser.parse_args()
+    settings = (
+        [False]
+        if args.smoke
+        else {"both": [True, False], "on": [True], "off": [False]}[args.limits]
+    )
+    results = [bench(args.contacts, limits) for limits in settings]
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"e2e_sync_{args.contacts}.json").write_text(
+        json.dumps(results, indent=2, sort_keys=True)
+    )
+    command = "python bench/e2e_sync.py " + " ".join(sys.argv[1:])
+    table = markdown(results, command)
+    print(table)
+    if not args.smoke:
+        with (ROOT / "bench" / "RESULTS.md").open("a") as handle:
+            handle.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Benchmarks are not tests; CI only runs the end-to-end one at a smoke size to keep it working."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_e2e_benchmark_runs_at_smoke_size() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/e2e_sync.py", "--contacts", "150", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads((ROOT / "bench" / "out" / "e2e_sync_150.json").read_text())
+    stages = {s["stage"].split(" (")[0]: s for s in runs[0]["stages"]}
+    assert stages["full sync"]["people_pulled"] == 150
+    assert stages["full sync"]["fields_written"] > 0
+    assert stages["no change"]["fields_written"] == 0  # nothing changed: nothing written
+    assert all(s["throttled_429"] == 0 for s in stages.values())
+    assert runs[0]["naive_baseline"]["api_calls"] == 300
