@@ -55,6 +55,7 @@ class Runtime:
         except FatalError as exc:
             raise fail(str(exc)) from None
         self.pipeline = Pipeline(self.config, self.engine, self.connectors)
+        self.last_status = "ok"
 
     def run(
         self,
@@ -84,6 +85,7 @@ class Runtime:
         )
         for error in result.errors:
             err.print(f"warning: {error}", highlight=False, markup=False)
+        self.last_status = result.status
         return folder
 
     def run_connection(self, connection: str, kind: str) -> None:
@@ -171,8 +173,17 @@ def register(app: typer.Typer) -> None:
             False, "--full", help="Full resync: ignore cursors and re-decide everyone."
         ),
     ) -> None:
-        """Run the pipeline once: pull, score, route, SLA, plan, apply."""
-        run_once(config, dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
+        """Run the pipeline once: pull, score, route, SLA, plan, apply.
+
+        Exits 1 when the run was partial (a connection stopped, writes refused): the report and
+        the warnings above say what and why; the next run resumes."""
+        runtime = Runtime(config)
+        try:
+            runtime.run(dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
+        finally:
+            runtime.close()
+        if runtime.last_status != "ok":
+            raise typer.Exit(1)
 
     @app.command()
     def report(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,6 +105,15 @@ class OutboxPlanner:
     _open_fields: dict[tuple[str, str, str], list[OutboxItem]] = field(default_factory=dict)
     _known: set[tuple[str, str]] = field(default_factory=set)
     _drift_seen: set[tuple[str, str, str]] = field(default_factory=set)
+    unmappable: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+
+    def unmappable_problems(self) -> list[str]:
+        return [
+            f"{connection}: {n} {object_type}(s) not given {canonical} '{value}': add "
+            f"'{value}: <CRM value>' under connections[{connection}].objects.{object_type}."
+            f"{canonical}.values in handoff.yaml"
+            for (connection, object_type, canonical, value), n in sorted(self.unmappable.items())
+        ]
 
     def prefetch(self, records: Iterable[tuple[str, str]]) -> None:
         """Load what planning needs for these (connection, record id)s in a few queries."""
@@ -196,6 +206,10 @@ class OutboxPlanner:
         if not self.managed(connection, object_type, canonical) or same_value(value, crm_value):
             return None
         mapping = self.connections[connection].objects[object_type][canonical]
+        if mapping.values and str(value) not in mapping.values:
+            # The config gives this CRM no value for it: a config gap, not a write to retry.
+            self.unmappable[(connection, object_type, canonical, str(value))] += 1
+            return None
         has_written, last_written = self._last_written(connection, record_id, canonical)
         if has_written and not same_value(last_written, crm_value):
             drift = Drift(

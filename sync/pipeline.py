@@ -228,7 +228,10 @@ class Pipeline:
             mode.finish(session)
             result.timings["write"] = time.perf_counter() - tick
         result.errors += (
-            stage.tally.problems + unmatched_owner_problems(stage.tally) + result.writes.errors
+            stage.tally.problems
+            + unmatched_owner_problems(stage.tally)
+            + planner.unmappable_problems()
+            + result.writes.errors
         )
         for name, connector in sorted(self.connectors.items()):
             result.api_calls[name] = dict(sorted(connector.usage.calls.items()))

@@ -193,7 +193,7 @@ class HubSpotTransport:
         try:
             try:
                 response = original(method, url, **call)
-                _ = response.data  # read the body here, inside the retry scope
+                _check_json(response.data, label, safe, self.name)  # read inside the retry scope
                 return response
             finally:
                 limiter.settle(stamp)
@@ -290,6 +290,20 @@ class HubSpotTransport:
 
     def close(self) -> None:
         return None
+
+
+def _check_json(data: bytes | None, label: str, safe: bool, connection: str) -> None:
+    """A 2xx whose JSON body is cut short is transient: retried, or (after a create whose
+    outcome is now unknown) looked up before any resend."""
+    if not data:
+        return
+    try:
+        json.loads(data)
+    except ValueError:
+        message = f"{label}: the response body was not valid JSON (truncated?)"
+        if safe:
+            raise RetriableError(message, connection=connection) from None
+        raise UnknownOutcomeError(message, connection=connection) from None
 
 
 def read_json(response: Any) -> Any:
