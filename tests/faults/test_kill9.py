@@ -63,8 +63,8 @@ KILL_POINTS = {
     # point: (hook kind, path fragment, nth matching request)
     "during pull": ("before", "/crm/v4/associations", 2),
     "between plan and apply": ("before", "batch/update", 1),
-    "mid-batch": ("before", "batch/update", 3),
-    "after the CRM accepted a write": ("after", "batch/update", 2),
+    "mid-batch": ("before", "batch/update", 2),
+    "after the CRM accepted a write": ("after", "batch/update", 1),
 }
 
 
