@@ -68,7 +68,9 @@ class FieldMapping(StrictModel):
         "crm_wins", description="When a human changed a managed field since Handoff wrote it"
     )
     values: dict[str, str] = Field(
-        default_factory=dict, description="canonical value -> CRM value (stages, statuses)"
+        default_factory=dict,
+        description="canonical value -> CRM value (stages, statuses); when several share a CRM "
+        "value, reading it back gives the first listed",
     )
 
 

@@ -63,8 +63,10 @@ class FieldCodec:
         self.wire = wire
         self.connection = connection
         self._by_property = {m.property: name for name, m in self.mappings.items()}
+        # Several canonical values may share a CRM value (HubSpot has no SAL stage); reading
+        # it back gives the first one listed.
         self._inverse = {
-            name: {crm: canonical for canonical, crm in m.values.items()}
+            name: {crm: canonical for canonical, crm in reversed(list(m.values.items()))}
             for name, m in self.mappings.items()
         }
 
