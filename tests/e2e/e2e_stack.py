@@ -44,10 +44,10 @@ def build_stack(crm: str, tmp_path: Path, store_url: str, contacts: int = 120) -
     )
     with sandbox, sandbox_environment(sandbox.info, tmp_path):
         config = load_config(example_config(crm))
-        config = config.model_copy(update={"state": config.state.model_copy(update={"url": store_url})})
+        config = config.model_copy(
+            update={"state": config.state.model_copy(update={"url": store_url})}
+        )
         engine = make_engine(store_url)
         upgrade(engine)
         yield Stack(sandbox, config, engine, tmp_path)
         engine.dispose()
-
-

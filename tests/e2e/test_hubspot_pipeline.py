@@ -62,7 +62,9 @@ def test_drift_is_left_alone_and_reported(hubspot_stack: Stack) -> None:
     human_choice = next(
         o.id for o in hubspot.store.owners.values() if o.id != str(target.value) and o.active
     )
-    hubspot.update_contact(target.record_id, {"hubspot_owner_id": human_choice, "lifecyclestage": "lead"})
+    hubspot.update_contact(
+        target.record_id, {"hubspot_owner_id": human_choice, "lifecyclestage": "lead"}
+    )
     second = pipeline.run()
     assert hubspot.contact(target.record_id)["hubspot_owner_id"] == human_choice
     assert any(d.record_id == target.record_id and d.field == "owner_id" for d in second.drifts)

@@ -17,7 +17,11 @@ def test_full_run_writes_status_scores_owners(salesforce_stack: Stack) -> None:
     result = salesforce_stack.pipeline().run()
     assert not result.errors, result.errors
     org = _org(salesforce_stack)
-    leads = [r for r in org.org.records["Lead"].values() if not r.get("IsDeleted") and not r.get("IsConverted")]
+    leads = [
+        r
+        for r in org.org.records["Lead"].values()
+        if not r.get("IsDeleted") and not r.get("IsConverted")
+    ]
     assert leads
     assert all(r.get("Handoff_Score__c") is not None for r in leads)
     statuses = Counter(r.get("Status") for r in leads)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pipeline_harness import NOW, make_config, make_crm, seed_people
 from sqlmodel import Session, select
 
 from sync.pipeline import Pipeline
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 from sync.store.tables import OutboxItem, PersonState
-from pipeline_harness import NOW, make_config, make_crm, seed_people
 
 
 def _pipeline(url: str, crm=None):  # type: ignore[no-untyped-def]
