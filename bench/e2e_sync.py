@@ -68,7 +68,45 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_changes(info: dict[str, Any], count: int) -> int:
+def make_changes(info: dict[str, Any], count: int, crm: str) -> int:
+    """Change `count` people's job titles through the CRM's own API, as users would."""
+    if crm == "salesforce":
+        return make_salesforce_changes(info, count)
+    return make_hubspot_changes(info, count)
+
+
+def make_salesforce_changes(info: dict[str, Any], count: int) -> int:
+    """sObject Collections PATCH of Lead titles, 200 a call."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = info["ca_file"]
+    sf = Salesforce(
+        instance_url=info["salesforce"]["instance_url"],
+        session_id=info["salesforce"]["session_id"],
+        session=session,
+        version="59.0",
+    )
+    ids = [
+        r["Id"]
+        for r in sf.query_all_iter(f"SELECT Id FROM Lead WHERE IsConverted = false LIMIT {count}")
+    ]
+    calls = 0
+    for start in range(0, len(ids), 200):
+        records = [
+            {"attributes": {"type": "Lead"}, "id": i, "Title": "VP of Revenue Operations"}
+            for i in ids[start : start + 200]
+        ]
+        sf.restful(
+            "composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records}
+        )
+        calls += 1
+    return calls
+
+
+def make_hubspot_changes(info: dict[str, Any], count: int) -> int:
     """Change `count` contacts' job titles through the HubSpot API (batch update, 100 a call)."""
     from hubspot import HubSpot
 
@@ -113,14 +151,19 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     activities = sum(p.activities for p in result.pulls.values())
     writes = len(result.writes.items)
     records_written = len({i.record_id for i in result.writes.items})
+    salesforce = connector.name == "salesforce"
+    page, batch = (2000, 200) if salesforce else (PAGE, PAGE)
     minimum = {
-        "contact pages": math.ceil(people / PAGE) if people else 0,
-        "event pages": math.ceil(activities / EVENTS_PAGE) if activities else 0,
-        "write batches": math.ceil(records_written / PAGE) if records_written else 0,
+        "contact pages": math.ceil(people / page) if people else 0,
+        "event pages": 0
+        if salesforce
+        else (math.ceil(activities / EVENTS_PAGE) if activities else 0),
+        "write batches": math.ceil(records_written / batch) if records_written else 0,
     }
     total = sum(calls.values())
     search = sum(v for k, v in calls.items() if k.endswith("/search"))
-    floor = max((total - search) / PRO_BURST, search / 5.0)
+    # Salesforce has no burst limit (a daily allocation): its floor is our own client limiter.
+    floor = (total / 100.0) if salesforce else max((total - search) / PRO_BURST, search / 5.0)
     scored = result.tally.scored if result.tally else 0
     return {
         "stage": label,
@@ -151,7 +194,7 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     }
 
 
-def bench(contacts: int, limits: bool) -> dict[str, Any]:
+def bench(contacts: int, limits: bool, crm: str = "hubspot") -> dict[str, Any]:
     from config.loader import load_config
     from connectors.factory import build_connector
     from sync.demo import example_config, sandbox_environment
@@ -167,11 +210,12 @@ def bench(contacts: int, limits: bool) -> dict[str, Any]:
                 "ca_file": info["ca_file"],
                 "hubspot_base_url": info["hubspot"]["base_url"],
                 "hubspot_token": info["hubspot"]["token"],
-                "salesforce_instance_url": None,
+                "salesforce_instance_url": info["salesforce"]["instance_url"],
+                "salesforce_session_id": info["salesforce"]["session_id"],
             },
         )()
         with sandbox_environment(env_info, Path(tmp)):
-            config = load_config(example_config("hubspot"))
+            config = load_config(example_config(crm))
             engine = make_engine(config.state.url)
             upgrade(engine)
             connector = build_connector(config.connections[0])
@@ -179,14 +223,21 @@ def bench(contacts: int, limits: bool) -> dict[str, Any]:
             full = run_stage(pipeline, "full sync")
             changed = max(1, contacts // 10)
             time.sleep(10 if limits else 0)  # let the 10-second window drain
-            change_calls = make_changes(info, changed)
+            change_calls = make_changes(info, changed, crm)
             time.sleep(10 if limits else 0)
             incremental = run_stage(pipeline, f"incremental ({changed} changed)")
             idle = run_stage(pipeline, "no change")
     naive_calls = 2 * contacts
     return {
+        "crm": crm,
         "contacts": contacts,
-        "limits": "HubSpot Pro (190/10 s, search 5/s)" if limits else "off",
+        "limits": (
+            "HubSpot Pro (190/10 s, search 5/s)"
+            if crm == "hubspot"
+            else "Salesforce daily allocation"
+        )
+        if limits
+        else "off",
         "stages": [full, incremental, idle],
         "changes_made_calls": change_calls,
         "naive_baseline": {
@@ -208,21 +259,21 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         "",
         f"`{command}`",
         "",
-        "| contacts | limits | run | wall s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CRM | contacts | limits | run | wall s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for s in r["stages"]:
             m = s["api_calls_minimum"]
             ps = s["per_second"]
             lines.append(
-                f"| {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s['rate_limit_floor_seconds']} | "
+                f"| {r['crm']} | {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s['rate_limit_floor_seconds']} | "
                 f"{s['wall_vs_floor']} | {s['api_calls_total']} | {m['contact pages']}/{m['event pages']}/{m['write batches']} | "
                 f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
             )
         nb = r["naive_baseline"]
         lines.append(
-            f"| {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
+            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
         )
     return "\n".join(lines) + "\n"
 
@@ -234,13 +285,15 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=20000)
     parser.add_argument("--limits", choices=["both", "on", "off"], default="both")
     parser.add_argument("--smoke", action="store_true", help="small, limits off, no RESULTS.md")
+    parser.add_argument("--crm", choices=["hubspot", "salesforce", "both"], default="both")
     args = parser.parse_args()
     settings = (
         [False]
         if args.smoke
         else {"both": [True, False], "on": [True], "off": [False]}[args.limits]
     )
-    results = [bench(args.contacts, limits) for limits in settings]
+    crms = ["hubspot", "salesforce"] if args.crm == "both" else [args.crm]
+    results = [bench(args.contacts, limits, crm) for crm in crms for limits in settings]
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"e2e_sync_{args.contacts}.json").write_text(
