@@ -76,5 +76,5 @@ def test_bulk_upsert_inserts_then_updates(engine: Engine) -> None:
 
 
 def test_unreachable_store_is_a_clear_error() -> None:
-    with pytest.raises(StoreUnavailable, match="Check state.url"):
+    with pytest.raises(StoreUnavailable, match=r"Check state\.url"):
         upgrade(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))

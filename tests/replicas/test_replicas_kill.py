@@ -9,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,17 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
         sandbox.server("hubspot").before_request.append(kill_writer)
         config = _config(tmp_path, pg_url)
-        cmd = [sys.executable, "-m", "config.cli", "run", "--replicas", "--stalled-after", "6", "-c", str(config)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "config.cli",
+            "run",
+            "--replicas",
+            "--stalled-after",
+            "6",
+            "-c",
+            str(config),
+        ]
         environ = {**os.environ, **env, "HANDOFF_HEARTBEAT": str(tmp_path / "hb")}
         logs = [(tmp_path / f"replica{i}.log").open("w") for i in range(3)]
         procs = [
@@ -89,7 +99,9 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
                     open_items = session.exec(
                         select(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
                     ).all()
-                return len([r for r in done if r.worker != killed["worker"]]) >= 2 and not open_items
+                return (
+                    len([r for r in done if r.worker != killed["worker"]]) >= 2 and not open_items
+                )
 
             try:
                 _wait(recovered, 150, "the surviving replicas to finish the work")
@@ -109,7 +121,9 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
         hubspot = sandbox.hubspot
         assert hubspot is not None
         tasks = Counter(
-            o.value("handoff_task_key") for o in hubspot.store.objects["tasks"].values() if o.value("handoff_task_key")
+            o.value("handoff_task_key")
+            for o in hubspot.store.objects["tasks"].values()
+            if o.value("handoff_task_key")
         )
         assert not tasks or max(tasks.values()) == 1
         with Session(engine) as session:
@@ -129,7 +143,9 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
         for (record_id, field), item in latest.items():
             if field in props:
                 value = hubspot.contact(record_id)[props[field]]
-                assert value is not None and str(value).rstrip("0").rstrip(".") == str(item.value).rstrip("0").rstrip(".")
+                assert value is not None and str(value).rstrip("0").rstrip(".") == str(
+                    item.value
+                ).rstrip("0").rstrip(".")
         alive = [p for p in procs if p.returncode == 0]
         assert len(alive) == 2, [p.returncode for p in procs]
     engine.dispose()

@@ -10,12 +10,12 @@ import multiprocessing
 from collections import Counter
 
 import pytest
+from routing_support import WEIGHTED_TERRITORY, assign_many
 from sqlmodel import Session, select
 
 from routing.tables import Assignment, RotationState
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
-from routing_support import WEIGHTED_TERRITORY, assign_many
 
 WEIGHTS = {rep["email"]: rep["weight"] for rep in WEIGHTED_TERRITORY["territories"][0]["reps"]}
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from routing_support import emea_config
 
 from config.routing import RoutingConfig
-from routing_support import emea_config
 
 
 def _error(raw: dict[str, Any]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from routing_support import NOW
 
 from connectors.records import Owner
 from routing.directory import OwnerDirectory
-from routing_support import NOW
 
 
 def test_owners_merge_by_email_and_any_deactivation_wins() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from routing_support import NOW, emea_config, emea_lead, everyone
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -12,7 +13,6 @@ from routing.router import Router, RoutingLead
 from routing.tables import Assignment
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
-from routing_support import NOW, emea_config, emea_lead, everyone
 
 CONFIG = emea_config()
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from routing_support import NOW, WEIGHTED_TERRITORY, emea_config, emea_lead, everyone
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -15,7 +16,6 @@ from routing.router import Router, RoutingLead
 from routing.tables import Assignment, RotationState
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
-from routing_support import NOW, WEIGHTED_TERRITORY, emea_config, emea_lead, everyone
 
 CONFIG = emea_config()
 
