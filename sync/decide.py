@@ -19,7 +19,7 @@ from connectors.records import ActivityKind, Actor
 from routing.sla.actions import Touch
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView, load_people
-from sync.store.tables import PersonState
+from sync.store.tables import PersonRecord, PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
 LANE_FAST = "fast"
@@ -128,16 +128,7 @@ class DecisionStage:
         decision = self.engines.router.route(
             self.session, person.routing_lead(), self.now, lane="fast" if fast else "nurture"
         )
-        self.tally.routed[decision.rule] += 1
-        self.tally.assignments.append(
-            {
-                "person": person.key,
-                "owner": decision.owner_email,
-                "rule": decision.rule,
-                "territory": decision.territory,
-                "reason": decision.reason,
-            }
-        )
+        self._count_assignment(person, decision)
         if not decision.owner_email:
             return owner
         clock = self.engines.sla.start_clock(
@@ -156,16 +147,7 @@ class DecisionStage:
 
     def reassign(self, person: PersonView, decision: Any, lane: str) -> None:
         """An SLA escalation picked a new owner: write it and restart the clock for them."""
-        self.tally.routed[decision.rule] += 1
-        self.tally.assignments.append(
-            {
-                "person": person.key,
-                "owner": decision.owner_email,
-                "rule": decision.rule,
-                "territory": decision.territory,
-                "reason": decision.reason,
-            }
-        )
+        self._count_assignment(person, decision)
         self._plan_owner(person, decision.owner_email)
         self.engines.sla.start_clock(
             self.session,
@@ -182,21 +164,37 @@ class DecisionStage:
             state.owner_email = decision.owner_email
             self.session.add(state)
 
+    def _count_assignment(self, person: PersonView, decision: Any) -> None:
+        self.tally.routed[decision.rule] += 1
+        self.tally.assignments.append(
+            {
+                "person": person.key,
+                "owner": decision.owner_email,
+                "rule": decision.rule,
+                "territory": decision.territory,
+                "reason": decision.reason,
+            }
+        )
+
     def _plan_owner(self, person: PersonView, owner_email: str) -> None:
         for record in person.write_targets():
-            owner_id = self.engines.owners.id_for(record.connection, owner_email)
-            if owner_id is None:
-                self.tally.unmatched_owners[(record.connection, owner_email)] += 1
-                continue
-            self.planner.write_field(
-                record.connection,
-                record.object_type,
-                record.crm_id,
-                "owner_id",
-                owner_id,
-                record.fields.get("owner_id"),
-                f"routed to {owner_email}",
-            )
+            self._write_owner(record, owner_email, f"routed to {owner_email}")
+
+    def _write_owner(self, record: PersonRecord, owner_email: str, reason: str) -> None:
+        """Plan the record's owner as the CRM user with this email (never a guess)."""
+        owner_id = self.engines.owners.id_for(record.connection, owner_email)
+        if owner_id is None:
+            self.tally.unmatched_owners[(record.connection, owner_email)] += 1
+            return
+        self.planner.write_field(
+            record.connection,
+            record.object_type,
+            record.crm_id,
+            "owner_id",
+            owner_id,
+            record.fields.get("owner_id"),
+            reason,
+        )
 
     def _plan_person_writes(
         self, person: PersonView, score: Any, stage: str, current: str, owner_email: str | None
@@ -260,18 +258,8 @@ class DecisionStage:
                 continue
             if not self.planner.managed(record.connection, record.object_type, "owner_id"):
                 continue
-            owner_id = self.engines.owners.id_for(record.connection, owner_email)
-            if owner_id is None:
-                self.tally.unmatched_owners[(record.connection, owner_email)] += 1
-                continue
-            self.planner.write_field(
-                record.connection,
-                record.object_type,
-                record.crm_id,
-                "owner_id",
-                owner_id,
-                record.fields.get("owner_id"),
-                f"owner mirrored from {person.owner_from}: {owner_email}",
+            self._write_owner(
+                record, owner_email, f"owner mirrored from {person.owner_from}: {owner_email}"
             )
 
     def _compare_systems(self, person: PersonView) -> None:

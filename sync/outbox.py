@@ -58,6 +58,21 @@ class PlannedChange:
     error: str | None = None
 
     @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PlannedChange:
+        return cls(
+            key=row["key"],
+            connection=row["connection"],
+            object_type=row["object_type"],
+            record_id=row["record_id"],
+            kind=row["kind"],
+            field=row["field"],
+            value=row["value"],
+            previous=row["previous"],
+            reason=row["reason"],
+            status=row["status"],
+        )
+
+    @classmethod
     def of(cls, item: OutboxItem) -> PlannedChange:
         return cls(
             item.key,
@@ -296,40 +311,14 @@ class OutboxPlanner:
             self._new_by_field[slot] = row["key"]
         row.update(status="pending", attempts=0, created_at=self.now)
         self._new[row["key"]] = row
-        return PlannedChange(
-            row["key"],
-            row["connection"],
-            row["object_type"],
-            row["record_id"],
-            row["kind"],
-            row["field"],
-            row["value"],
-            row["previous"],
-            row["reason"],
-            "pending",
-        )
+        return PlannedChange.from_row(row)
 
     def flush(self) -> None:
         """Write this run's new outbox rows (one statement); call before commit or recording."""
         rows = list(self._new.values())
         if rows:
             insert_ignore(self.session, OutboxItem, rows)
-        self.planned.extend(
-            PlannedChange(
-                r["key"],
-                r["connection"],
-                r["object_type"],
-                r["record_id"],
-                r["kind"],
-                r["field"],
-                r["value"],
-                r["previous"],
-                r["reason"],
-                r["status"],
-            )
-            for r in rows
-            if r["status"] == "pending"
-        )
+        self.planned.extend(PlannedChange.from_row(r) for r in rows if r["status"] == "pending")
         self._items.update(dict.fromkeys(self._new, None))  # type: ignore[arg-type]
         self._new.clear()
         self._new_by_field.clear()
