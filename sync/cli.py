@@ -258,10 +258,16 @@ def register(app: typer.Typer) -> None:
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
+            beat = Heartbeat(heartbeat)
+
+            def replica_job(connection: str, kind: str) -> None:
+                try:
+                    runtime.run_connection(connection, kind)
+                finally:
+                    beat.beat()  # every job (the SLA check runs each minute) feeds the health check
+
             try:
-                app_ = build_app(
-                    runtime.config, runtime.run_connection, stalled_after=stalled_after
-                )
+                app_ = build_app(runtime.config, replica_job, stalled_after=stalled_after)
             except ValueError as exc:
                 runtime.close()
                 raise fail(str(exc)) from None
