@@ -58,3 +58,22 @@ def test_no_duplicate_tasks_across_reruns(salesforce_stack: Stack) -> None:
         if t.get("Handoff_Task_Key__c")
     )
     assert keys and max(keys.values()) == 1
+
+
+def test_drift_is_left_alone_and_reported(salesforce_stack: Stack) -> None:
+    pipeline = salesforce_stack.pipeline()
+    first = pipeline.run()
+    owner_writes = [i for i in first.writes.items if i.field == "owner_id"]
+    assert owner_writes
+    target = owner_writes[0]
+    org = _org(salesforce_stack)
+    users = org.org.records["User"]
+    human_choice = next(
+        uid
+        for uid, u in users.items()
+        if uid != str(target.value) and u.get("IsActive") and u.get("UserType") == "Standard"
+    )
+    org.update_record(target.record_id, OwnerId=human_choice)
+    second = pipeline.run()
+    assert org.record(target.record_id)["OwnerId"] == human_choice  # the human's choice stands
+    assert any(d.record_id == target.record_id and d.field == "owner_id" for d in second.drifts)
