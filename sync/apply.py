@@ -24,6 +24,7 @@ from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
 from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
+from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.apply")
 
@@ -140,7 +141,10 @@ class CrmApplier:
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
             with Session(self.engine) as session:
-                items = [session.get_one(OutboxItem, key) for key in keys[start : start + CHUNK]]
+                chunk = keys[start : start + CHUNK]
+                found = session.exec(select(OutboxItem).where(col(OutboxItem.key).in_(chunk))).all()
+                by_key = {item.key: item for item in found}
+                items = [by_key[key] for key in chunk if key in by_key]
                 interrupted = {i.key for i in items if i.status == "sending"}
                 for item in items:  # mark before sending: a crash from here on means "resend"
                     item.status = "sending"
@@ -173,6 +177,7 @@ class CrmApplier:
         summary: WriteSummary,
     ) -> None:
         by_key = {o.key: o for o in outcomes}
+        written: list[dict[str, object]] = []
         for item in items:
             outcome = by_key.get(item.key)
             if outcome is None or outcome.status is OutcomeStatus.UNKNOWN:
@@ -183,15 +188,15 @@ class CrmApplier:
                 item.applied_at = now
                 item.last_error = None
                 if item.kind == "field":
-                    written = session.get(
-                        WrittenValue, (item.connection, item.record_id, item.field)
+                    written.append(
+                        {
+                            "connection": item.connection,
+                            "record_id": item.record_id,
+                            "field": item.field,
+                            "value": item.value,
+                            "written_at": now,
+                        }
                     )
-                    written = written or WrittenValue(
-                        connection=item.connection, record_id=item.record_id, field=item.field
-                    )
-                    written.value = item.value
-                    written.written_at = now
-                    session.add(written)
                 summary.items.append(PlannedChange.of(item))
             else:
                 item.last_error = outcome.error
@@ -202,3 +207,4 @@ class CrmApplier:
                     item.next_attempt_at = now + self.retry_backoff * (2 ** (item.attempts - 1))
             summary.counts[item.status] += 1
             session.add(item)
+        upsert(session, WrittenValue, written)  # what Handoff last wrote: how drift is told
