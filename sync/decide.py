@@ -65,6 +65,7 @@ class DecisionStage:
         self.session = planner.session
         self.now = planner.now
         self.tally = DecisionTally()
+        self._touches: list[Touch] = []
 
     # -- per person ----------------------------------------------------------------------------
 
@@ -82,7 +83,11 @@ class DecisionStage:
             for key in keys:
                 person = people.get(key)
                 if person is not None:
-                    self.decide(person, states.get(key) or PersonState(person_key=key))
+                    # (reasons given: pydantic's default_factory path is slow for table models)
+                    self.decide(person, states.get(key) or PersonState(person_key=key, reasons=[]))
+            if self._touches:  # one call per chunk, not per person
+                self.engines.sla.record_touches(self.session, self._touches)
+                self._touches = []
 
     def decide(self, person: PersonView, state: PersonState) -> None:
         key = person.key
@@ -300,8 +305,7 @@ class DecisionStage:
             email = self.engines.owners.email_for(activity.connection, activity.owner_id)
             if email:
                 touches.append(Touch.from_activity(activity, lead_key=person.key, rep_email=email))
-        if touches:
-            self.engines.sla.record_touches(self.session, touches)
+        self._touches.extend(touches)
 
     def _update_state(
         self, state: PersonState, score: Any, stage: str, current: str, owner_email: str | None

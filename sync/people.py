@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
@@ -116,17 +117,32 @@ def _domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1].lower() if email and "@" in email else None
 
 
-def _activity(row: ActivityRecord) -> Activity:
+ACTIVITY_COLUMNS: tuple[Any, ...] = (
+    ActivityRecord.connection,
+    ActivityRecord.crm_id,
+    ActivityRecord.contact_id,
+    ActivityRecord.kind,
+    ActivityRecord.occurred_at,
+    ActivityRecord.actor,
+    ActivityRecord.channel,
+    ActivityRecord.owner_id,
+    ActivityRecord.properties,
+)
+
+
+def _activity(row: Any) -> Activity:
+    """An activity from a plain row (columns as ACTIVITY_COLUMNS; no ORM objects: this is hot)."""
+    connection, crm_id, contact_id, kind, occurred_at, actor, channel, owner_id, props = row
     return Activity(
-        connection=row.connection,
-        id=row.crm_id,
-        contact_id=row.contact_id,
-        kind=ActivityKind(row.kind),
-        occurred_at=row.occurred_at,
-        actor=Actor(row.actor),
-        channel=row.channel,
-        owner_id=row.owner_id,
-        properties=row.properties,
+        connection=connection,
+        id=crm_id,
+        contact_id=contact_id,
+        kind=ActivityKind(kind),
+        occurred_at=occurred_at,
+        actor=Actor(actor),
+        channel=channel,
+        owner_id=owner_id,
+        properties=props,
     )
 
 
@@ -148,12 +164,13 @@ def load_people(
     ids = [r.crm_id for records in records_by_key.values() for r in records]
     activities: dict[tuple[str, str], list[Activity]] = {}
     for start in range(0, len(ids), 500):
-        for row in session.exec(
-            select(ActivityRecord).where(
+        rows = session.execute(
+            sa_select(*ACTIVITY_COLUMNS).where(
                 col(ActivityRecord.contact_id).in_(ids[start : start + 500])
             )
-        ).all():
-            activities.setdefault((row.connection, row.contact_id), []).append(_activity(row))
+        ).all()
+        for row in rows:
+            activities.setdefault((row[0], row[2]), []).append(_activity(row))
     order = [c.name for c in config.connections]
     return {
         key: _view(key, records, activities, config, owners, order, key in converted)
