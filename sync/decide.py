@@ -136,6 +136,11 @@ class DecisionStage:
         self._count_assignment(person, decision)
         if not decision.owner_email:
             return owner
+        self._start_clock(person, decision, lane)
+        return decision.owner_email
+
+    def _start_clock(self, person: PersonView, decision: Any, lane: str) -> None:
+        """The handoff: the new owner's SLA clock starts now (a running one ends as reassigned)."""
         clock = self.engines.sla.start_clock(
             self.session,
             lead_key=person.key,
@@ -148,22 +153,12 @@ class DecisionStage:
         )
         if clock is not None:
             self.tally.clocks_started += 1
-        return decision.owner_email
 
     def reassign(self, person: PersonView, decision: Any, lane: str) -> None:
         """An SLA escalation picked a new owner: write it and restart the clock for them."""
         self._count_assignment(person, decision)
         self._plan_owner(person, decision.owner_email)
-        self.engines.sla.start_clock(
-            self.session,
-            lead_key=person.key,
-            owner_email=decision.owner_email,
-            lane=lane,
-            territory=decision.territory,
-            started_at=self.now,
-            stage="mql",
-            context=[person.summary_line],
-        )
+        self._start_clock(person, decision, lane)
         state = self.session.get(PersonState, person.key)
         if state is not None:
             state.owner_email = decision.owner_email
