@@ -1,0 +1,45 @@
+"""`handoff crm setup` creates the custom properties Handoff writes, through hubspot-api-client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config.cli import app
+from sandbox.hubspot import HubSpotEmulator
+from sandbox.seed import generate_portal
+from sandbox.server import SandboxCA, SandboxServer
+from sync.demo import example_config
+
+TOKEN = "pat-setup-test"
+
+
+def test_setup_lists_then_creates_missing_properties(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = HubSpotEmulator(
+        generate_portal(1, 5, datetime(2026, 11, 20, tzinfo=UTC)),
+        token=TOKEN,
+        limits_enabled=False,
+        custom_properties=False,
+    )
+    ca = SandboxCA(tmp_path / "ca")
+    with SandboxServer(emulator.handle, ca) as server:
+        monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+        monkeypatch.setenv("HUBSPOT_BASE_URL", server.base_url)
+        monkeypatch.setenv("HANDOFF_CA_FILE", str(ca.ca_file))
+        runner = CliRunner()
+        config = str(example_config("hubspot"))
+        check = runner.invoke(app, ["crm", "setup", "--check", "-c", config])
+        assert check.exit_code == 1
+        assert "handoff_score" in check.output
+        created = runner.invoke(app, ["crm", "setup", "-c", config])
+        assert created.exit_code == 0, created.output
+        assert "created" in created.output
+        again = runner.invoke(app, ["crm", "setup", "--check", "-c", config])
+        assert again.exit_code == 0
+        assert "every field Handoff writes exists" in again.output
+        assert emulator.log.total("properties.create") >= 4
