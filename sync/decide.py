@@ -79,6 +79,10 @@ class DecisionStage:
             )
         }
         self.planner.prefetch((r.connection, r.crm_id) for p in people.values() for r in p.records)
+        for view in people.values():
+            domain = view.contact.fields.get("company_domain")
+            if domain:
+                view.account_owner_email = self.engines.account_owners.get(str(domain).lower())
         with self.session.no_autoflush:
             for key in keys:
                 person = people.get(key)
@@ -351,6 +355,7 @@ class DomainEngines:
     router: Any
     sla: Any
     owners: Any
+    account_owners: dict[str, str] = field(default_factory=dict)  # company domain -> owner
 
 
 def dirty_people(session: Session, now: datetime, full: bool = False) -> list[str]:

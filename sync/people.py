@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,6 +145,27 @@ def _activity(row: Any) -> Activity:
         owner_id=owner_id,
         properties=props,
     )
+
+
+def account_owners(
+    session: Session, owners: OwnerBook, shared_domains: frozenset[str]
+) -> dict[str, str]:
+    """Company domain -> the active owner most of its people already have (the account owner).
+
+    Free-mail and other shared domains are left out: gmail.com is nobody's account."""
+    counts: dict[str, Counter[str]] = {}
+    columns: tuple[Any, ...] = (PersonRecord.connection, PersonRecord.fields)
+    rows = session.execute(sa_select(*columns).where(col(PersonRecord.status) == "active"))
+    for connection, fields in rows:
+        domain = _text(fields.get("company_domain"))
+        email = owners.email_for(connection, fields.get("owner_id"))
+        if domain and email and owners.is_active(email):
+            domain = domain.lower()
+            if domain not in shared_domains:
+                counts.setdefault(domain, Counter())[email] += 1
+    return {
+        domain: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for domain, c in counts.items()
+    }
 
 
 def load_people(

@@ -32,7 +32,7 @@ from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
 from sync.decide import DecisionStage, DomainEngines, dirty_people, unmatched_owner_problems
 from sync.outbox import Drift, OutboxPlanner, PlannedChange
-from sync.people import OwnerBook, load_person
+from sync.people import OwnerBook, account_owners, load_person
 from sync.pull import PullResult, PullStage
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
@@ -200,6 +200,9 @@ class Pipeline:
                 ),
                 sla=self.sla,
                 owners=owners,
+                account_owners=account_owners(
+                    session, owners, frozenset(self.config.scoring.negative.free_mail.domains)
+                ),
             )
             stage = DecisionStage(self.config, engines, planner)
             for pulled in result.pulls.values():

@@ -55,3 +55,23 @@ def test_dry_run_plans_exactly_what_the_live_run_applies(store_url: str) -> None
     planned = sorted((i.key, i.field, i.value) for i in dry.writes.items)
     applied = sorted((i.key, i.field, i.value) for i in live.writes.items)
     assert planned and planned == applied
+
+
+def test_a_lead_from_an_owned_account_goes_to_the_account_owner(sqlite_url: str) -> None:
+    pipeline, crm, _ = _pipeline(sqlite_url)
+    seed_people(crm)
+    crm.put_contact(  # a colleague at BigCo that Mia already owns
+        "c9",
+        {
+            "email": "cfo@bigco.com",
+            "company_domain": "bigco.com",
+            "owner_id": "o3",
+            "country": "US",
+        },
+        modified_at=NOW,
+    )
+    result = pipeline.run()
+    vp = crm.contact("c1")
+    assert vp is not None and vp.fields["owner_id"] == "o3"  # mia@acme.test
+    rules = {a["person"]: a["rule"] for a in result.tally.assignments}
+    assert rules["email:vp@bigco.com"] == "account_owner"
