@@ -94,7 +94,9 @@ def config_validate(
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of handoff.yaml (for editor completion)."""
-    schema = HandoffConfig.model_json_schema()
+    from config.docs import config_schema
+
+    schema = config_schema()  # durations written as 5m, factory defaults shown
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "handoff.yaml"
     typer.echo(json.dumps(schema, indent=2, sort_keys=True))

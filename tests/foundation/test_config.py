@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,8 @@ def test_schema_is_json_for_editors() -> None:
     schema = json.loads(result.output)
     assert schema["title"] == "handoff.yaml"
     assert {"connections", "scoring", "routing", "sla", "state"} <= set(schema["properties"])
+    sync_every = schema["$defs"]["ScheduleConfig"]["properties"]["sync_every"]
+    assert re.match(sync_every["pattern"], sync_every["default"])  # "5m", not ISO "PT5M"
 
 
 def test_commands_not_built_say_so() -> None:
