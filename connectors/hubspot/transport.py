@@ -193,7 +193,8 @@ class HubSpotTransport:
         try:
             try:
                 response = original(method, url, **call)
-                _check_json(response.data, label, safe, self.name)  # read inside the retry scope
+                # Read and parse inside the retry scope; read_json reuses the parsed body.
+                response.handoff_json = _parse_json(response.data, label, safe, self.name)
                 return response
             finally:
                 limiter.settle(stamp)
@@ -292,13 +293,13 @@ class HubSpotTransport:
         return None
 
 
-def _check_json(data: bytes | None, label: str, safe: bool, connection: str) -> None:
-    """A 2xx whose JSON body is cut short is transient: retried, or (after a create whose
-    outcome is now unknown) looked up before any resend."""
+def _parse_json(data: bytes | None, label: str, safe: bool, connection: str) -> Any:
+    """The parsed body. A 2xx whose JSON is cut short is transient: retried, or (after a create
+    whose outcome is now unknown) looked up before any resend."""
     if not data:
-        return
+        return {}
     try:
-        json.loads(data)
+        return json.loads(data)
     except ValueError:
         message = f"{label}: the response body was not valid JSON (truncated?)"
         if safe:
@@ -307,6 +308,10 @@ def _check_json(data: bytes | None, label: str, safe: bool, connection: str) -> 
 
 
 def read_json(response: Any) -> Any:
-    """The parsed JSON body of a raw response returned by a generated API method."""
+    """The parsed JSON body of a raw response returned by a generated API method (parsed once,
+    in the transport)."""
+    parsed = getattr(response, "handoff_json", None)
+    if parsed is not None:
+        return parsed
     data = response.data
     return json.loads(data) if data else {}
