@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,9 +36,11 @@ class ApiUsage:
     calls: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, endpoint: str, n: int = 1) -> None:
-        self.calls[endpoint] = self.calls.get(endpoint, 0) + n
+        with self._lock:  # the pull and the write-behind run in different threads
+            self.calls[endpoint] = self.calls.get(endpoint, 0) + n
 
     @property
     def total(self) -> int:

@@ -224,10 +224,17 @@ class InMemoryConnector:
                 to_send.append(index)
         if any(changes[i].clear_first for i in to_send):
             self.usage.count("contacts.batch_update")  # the separate clearing request
-        for offset in range(0, len(to_send), self._batch_size):
+        by_record: dict[tuple[str, str], list[int]] = {}  # a batch input is a record
+        for index in to_send:
+            by_record.setdefault((changes[index].object_type, changes[index].record_id), []).append(
+                index
+            )
+        records = list(by_record.values())
+        for offset in range(0, len(records), self._batch_size):
             self.usage.count("contacts.batch_update")
-            for index in to_send[offset : offset + self._batch_size]:
-                outcomes[index] = self._write(changes[index])
+            for members in records[offset : offset + self._batch_size]:
+                for index in members:
+                    outcomes[index] = self._write(changes[index])
         return [outcomes[i] for i in range(len(changes))]
 
     def _write(self, change: FieldChange) -> WriteOutcome:

@@ -3,6 +3,12 @@
 At-least-once with idempotent effects: items are marked `sending` (committed) before the CRM call,
 so after a crash anywhere the next run resends them; field writes are idempotent, and task
 creation looks its key up first when an earlier attempt's outcome is unknown.
+
+Items are sent grouped by record (all of a record's fields in one batch input), in chunks of whole
+records, so a run costs ceil(records / batch size) write calls. While the run is still deciding,
+`write(final=False)` sends only this run's new items and only whole chunks (write-behind); the
+run's last `write()` sends everything due, except what this run already tried and could not
+confirm (an unknown outcome is retried, with a lookup, by the next run, never twice in one).
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -28,7 +35,7 @@ from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.apply")
 
-CHUNK = 1000
+RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
 
 
 @dataclass
@@ -38,22 +45,68 @@ class WriteSummary:
     errors: list[str] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # connection -> why it stopped
 
+    def add(self, other: WriteSummary) -> None:
+        """Fold a later write of the same run into this one."""
+        self.counts.update(other.counts)
+        self.items += other.items
+        self.errors += other.errors
+        self.stopped.update(other.stopped)
+
 
 class OutboxWriter(Protocol):
-    def write(self, session: Session, now: datetime) -> WriteSummary: ...
+    def write(
+        self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
+    ) -> WriteSummary: ...
+
+
+def _due(now: datetime, run_id: str = "", final: bool = True) -> Any:
+    """Due now: pending, interrupted (`sending`) or rejected and due for a retry. Not final: only
+    this run's pending items. Final: all of them but this run's own unconfirmed sends."""
+    if not final:
+        return (col(OutboxItem.status) == "pending") & (col(OutboxItem.run_id) == run_id)
+    due = or_(
+        col(OutboxItem.status).in_(("pending", "sending")),
+        (col(OutboxItem.status) == "rejected") & (col(OutboxItem.next_attempt_at) <= now),
+    )
+    if run_id:
+        due = due & ~((col(OutboxItem.status) == "sending") & (col(OutboxItem.run_id) == run_id))
+    return due
 
 
 def due_items(session: Session, now: datetime, connection: str | None = None) -> list[OutboxItem]:
     """Items to write now: pending, interrupted (`sending`), or rejected and due for a retry."""
-    query = select(OutboxItem).where(
-        or_(
-            col(OutboxItem.status).in_(("pending", "sending")),
-            (col(OutboxItem.status) == "rejected") & (col(OutboxItem.next_attempt_at) <= now),
-        )
-    )
+    query = select(OutboxItem).where(_due(now))
     if connection is not None:
         query = query.where(OutboxItem.connection == connection)
     return list(session.exec(query.order_by(col(OutboxItem.connection), col(OutboxItem.key))).all())
+
+
+def record_chunks(
+    session: Session, now: datetime, connection: str, run_id: str, final: bool, size: int
+) -> list[list[str]]:
+    """Keys of the due items of `connection`, grouped by record, `size` records per chunk; when
+    not final, the last partial chunk waits for a later call (so every batch call is full)."""
+    columns: tuple[Any, ...] = (OutboxItem.key, OutboxItem.object_type, OutboxItem.record_id)
+    rows = session.execute(
+        sa_select(*columns)
+        .where(_due(now, run_id, final), col(OutboxItem.connection) == connection)
+        .order_by(col(OutboxItem.object_type), col(OutboxItem.record_id), col(OutboxItem.key))
+    )
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    records = 0
+    last: tuple[str, str] | None = None
+    for key, object_type, record_id in rows:
+        if (object_type, record_id) != last:
+            if records == size:
+                chunks.append(chunk)
+                chunk, records = [], 0
+            records += 1
+            last = (object_type, record_id)
+        chunk.append(key)
+    if chunk and (final or records == size):
+        chunks.append(chunk)
+    return chunks
 
 
 def to_change(item: OutboxItem) -> FieldChange:
@@ -85,10 +138,14 @@ def to_task(item: OutboxItem, resend: bool) -> TaskRequest:
 
 
 class DryRunRecorder:
-    """The writer of a dry run: records what would be written, touches no CRM."""
+    """The writer of a dry run: records what would be written (at the run's end), touches no CRM."""
 
-    def write(self, session: Session, now: datetime) -> WriteSummary:
+    def write(
+        self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
+    ) -> WriteSummary:
         summary = WriteSummary()
+        if not final:
+            return summary
         for item in due_items(session, now):
             summary.items.append(PlannedChange.of(item))
             summary.counts["would_write"] += 1
@@ -112,36 +169,50 @@ class CrmApplier:
         self.connectors = connectors
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.stopped: set[str] = set()
 
-    def write(self, session: Session, now: datetime) -> WriteSummary:
+    def write(
+        self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
+    ) -> WriteSummary:
         session.commit()  # the decisions land before any CRM call
         summary = WriteSummary()
         for name, connector in sorted(self.connectors.items()):
+            if name in self.stopped:  # quota spent or fatal earlier in this run
+                continue
             try:
-                self._write_connection(name, connector, now, summary)
+                self._write_connection(name, connector, now, summary, run_id, final)
             except QuotaExhaustedError as exc:
+                self.stopped.add(name)
                 summary.stopped[name] = f"daily API quota spent, resumes next run: {exc}"
                 log.warning("apply.quota_exhausted", connection=name)
             except FatalError as exc:
+                self.stopped.add(name)
                 summary.stopped[name] = str(exc)
                 summary.errors.append(str(exc))
                 log.error("apply.fatal", connection=name, error=str(exc))
             except ConnectorError as exc:  # retries exhausted: the next run resumes
+                self.stopped.add(name)
                 summary.stopped[name] = f"gave up for this run: {exc}"
                 summary.errors.append(str(exc))
                 log.warning("apply.interrupted", connection=name, error=str(exc))
         return summary
 
     def _write_connection(
-        self, name: str, connector: CrmConnector, now: datetime, summary: WriteSummary
+        self,
+        name: str,
+        connector: CrmConnector,
+        now: datetime,
+        summary: WriteSummary,
+        run_id: str,
+        final: bool,
     ) -> None:
+        size = int(getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK))
         with Session(self.engine) as session:
-            keys = [item.key for item in due_items(session, now, name)]
-        for start in range(0, len(keys), CHUNK):
+            chunks = record_chunks(session, now, name, run_id, final, size)
+        for chunk in chunks:
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
             with Session(self.engine) as session:
-                chunk = keys[start : start + CHUNK]
                 found = session.exec(select(OutboxItem).where(col(OutboxItem.key).in_(chunk))).all()
                 by_key = {item.key: item for item in found}
                 items = [by_key[key] for key in chunk if key in by_key]

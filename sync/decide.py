@@ -69,8 +69,12 @@ class DecisionStage:
 
     # -- per person ----------------------------------------------------------------------------
 
-    def decide_many(self, keys: list[str]) -> None:
-        """Decide a chunk of people with their data loaded up front (a few queries, not N)."""
+    def decide_many(self, keys: list[str], *, defer_routing: bool = False) -> list[str]:
+        """Decide a chunk of people with their data loaded up front (a few queries, not N).
+
+        With `defer_routing`, people who need an owner are left untouched and returned: the run
+        decides them after everyone else, once the pull is complete (routing reads the whole
+        store: account owners by domain, open leads per rep), whatever order the pull had."""
         people = load_people(self.session, keys, self.config, self.engines.owners)
         states = {
             s.person_key: s
@@ -83,21 +87,26 @@ class DecisionStage:
             domain = view.contact.fields.get("company_domain")
             if domain:
                 view.account_owner_email = self.engines.account_owners.get(str(domain).lower())
+        deferred: list[str] = []
         with self.session.no_autoflush:
             for key in keys:
                 person = people.get(key)
                 if person is not None:
                     # (reasons given: pydantic's default_factory path is slow for table models)
-                    self.decide(person, states.get(key) or PersonState(person_key=key, reasons=[]))
+                    state = states.get(key) or PersonState(person_key=key, reasons=[])
+                    if not self.decide(person, state, defer_routing=defer_routing):
+                        deferred.append(key)
             if self._touches:  # one call per chunk, not per person
                 self.engines.sla.record_touches(self.session, self._touches)
                 self._touches = []
+        return deferred
 
-    def decide(self, person: PersonView, state: PersonState) -> None:
+    def decide(
+        self, person: PersonView, state: PersonState, *, defer_routing: bool = False
+    ) -> bool:
+        """Decide one person; False (and nothing done) when routing is deferred and needed."""
         key = person.key
         score = self.engines.scoring.score(person.contact, person.activities, self.now)
-        self.tally.scored += 1
-        self.tally.scores.append(score.total)
         current = person.stage or state.stage
         review = self.engines.lifecycle.review(
             current,
@@ -106,10 +115,19 @@ class DecisionStage:
             stage_changed_at=state.stage_changed_at,
             now=self.now,
         )
-        stage = current
+        stage = str(review.changes[-1].to_stage) if review.changes else current
+        became_ready = (score.fast_lane and not score.disqualified and not state.fast_lane) or (
+            stage == "mql" and current != "mql"
+        )
+        needs_owner = became_ready or (
+            (stage == "mql" or score.fast_lane) and not person.owner_active
+        )
+        if needs_owner and defer_routing:
+            return False
+        self.tally.scored += 1
+        self.tally.scores.append(score.total)
         for change in review.changes:
             self.tally.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
-            stage = str(change.to_stage)
             if change.code is not None:
                 self.tally.rejections[change.code] += 1
         for flag in review.flags:
@@ -118,17 +136,15 @@ class DecisionStage:
             self.tally.flags.append({"person": key, "flag": flag.kind, "detail": flag.detail})
         self.tally.stages[stage] += 1
 
-        became_ready = (score.fast_lane and not score.disqualified and not state.fast_lane) or (
-            stage == "mql" and current != "mql"
-        )
         owner_email = person.owner_email
-        if became_ready or ((stage == "mql" or score.fast_lane) and not person.owner_active):
+        if needs_owner:
             owner_email = self._route(person, score.fast_lane, state, owner_email)
 
         self._plan_person_writes(person, score, stage, current, owner_email)
         self._record_touches(person)
         self._update_state(state, score, stage, current, owner_email)
         state.source_modified_at = person.source_modified_at
+        return True
 
     def _route(
         self, person: PersonView, fast: bool, state: PersonState, owner: str | None

@@ -10,8 +10,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,48 +22,27 @@ from sqlmodel import Session, col, func, select
 
 from config.model import HandoffConfig
 from connectors.base import CrmConnector
-from connectors.errors import ConnectorError, QuotaExhaustedError
-from routing.directory import OwnerDirectory
-from routing.router import Router
-from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
 from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
-from sync.decide import DecisionStage, DomainEngines, dirty_people, unmatched_owner_problems
-from sync.outbox import Drift, OutboxPlanner, PlannedChange
-from sync.people import OwnerBook, account_owners, load_person
-from sync.pull import PullResult, PullStage
+from sync.decide import unmatched_owner_problems
+from sync.escalation import plan_sla_actions
+from sync.feed import PullFeed
+from sync.outbox import Drift, PlannedChange
+from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
+from sync.pull import PullResult
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 
 log = structlog.get_logger("handoff.pipeline")
-CHECKPOINT_EVERY = 500
-
-
-DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
-
-
-@contextmanager
-def decision_lock(engine: Engine) -> Iterator[None]:
-    """Serialise the decision stage across replicas (PostgreSQL). SQLite's write lock and the
-    single-runner file lock already do this on one node. Held on its own connection, so it
-    survives the stage's chunk commits and is released if the process dies."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({DECISION_LOCK})")
-        try:
-            yield
-        finally:
-            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({DECISION_LOCK})")
 
 
 class RunMode:
     """Live: decisions are committed, the outbox is applied to the CRMs."""
 
     dry_run = False
+    streams = True  # decide behind the pull, as its pages land
 
     def __init__(self, writer: OutboxWriter) -> None:
         self.writer = writer
@@ -79,6 +58,7 @@ class DryRunMode(RunMode):
     """Dry run: the same decisions, flushed then rolled back; the writer only records."""
 
     dry_run = True
+    streams = False  # its one open transaction would hold the store's write lock against the pull
 
     def __init__(self) -> None:
         super().__init__(DryRunRecorder())
@@ -166,70 +146,43 @@ class Pipeline:
                 )
             )
             session.commit()
+        feed = PullFeed(
+            self.engine,
+            self.connectors if pull else {},
+            until=started,
+            now=started,
+            full=full,
+            stopping=self.stopping,
+            progress=progress,
+            stream=mode.streams,
+        )
+        domain = (self.scoring, self.lifecycle, self.sla)
         tick = time.perf_counter()
-        for name, connector in sorted(self.connectors.items()) if pull else ():
-            try:
-                if self.stopping.is_set():
-                    break
-                result.pulls[name] = PullStage(
-                    self.engine, connector, full=full, stopping=self.stopping
-                ).run(
-                    until=started,
-                    now=started,
-                    progress=(lambda n: progress("pull", n)) if progress else None,
-                )
-            except QuotaExhaustedError as exc:
-                result.errors.append(
-                    f"{name}: daily API quota spent; pull resumes next run ({exc})"
-                )
-            except ConnectorError as exc:
-                result.errors.append(f"{name}: pull stopped: {exc}")
-        result.timings["pull"] = time.perf_counter() - tick
+        with feed, ExitStack() as held, Session(self.engine) as session:
 
-        tick = time.perf_counter()
-        with decision_lock(self.engine), Session(self.engine) as session:
-            planner = OutboxPlanner(
-                session, result.run_id, as_of, {c.name: c for c in self.config.connections}
-            )
-            owners = OwnerBook.load(session)
-            engines = DomainEngines(
-                scoring=self.scoring,
-                lifecycle=self.lifecycle,
-                router=Router(
-                    self.config.routing, OwnerDirectory.from_owners(owners.owners, as_of)
-                ),
-                sla=self.sla,
-                owners=owners,
-                account_owners=account_owners(
-                    session, owners, frozenset(self.config.scoring.negative.free_mail.domains)
-                ),
-            )
-            stage = DecisionStage(self.config, engines, planner)
-            for pulled in result.pulls.values():
-                for loser, survivor in sorted(pulled.merged.items()):
-                    self.sla.merge(session, loser, survivor, as_of)
-                for key, why in sorted(pulled.ended_keys.items()):
-                    self.sla.stop_clocks(session, key, why, as_of)
-            keys = dirty_people(session, as_of, full)
-            for start in range(0, len(keys), CHECKPOINT_EVERY):
-                chunk = keys[start : start + CHECKPOINT_EVERY]
-                stage.decide_many(chunk)
-                planner.flush()
-                mode.checkpoint(session)
-                if progress:
-                    progress("decide", len(chunk))
-            result.timings["decide"] = time.perf_counter() - tick
+            def begin() -> DecisionPasses:
+                held.enter_context(decision_lock(self.engine))
+                return DecisionPasses(self.config, domain, session, mode, result, progress)
+
+            passes: DecisionPasses | None = None
+            feed.start()
+            for chunk in feed.ready(CHECKPOINT_EVERY):  # while the pull runs, when it streams
+                passes = passes or begin()
+                passes.first(chunk)
+            result.timings["pull"] = time.perf_counter() - tick
+            result.pulls, result.errors = feed.results, feed.errors
+            passes = passes or begin()
+            passes.after_pull(result.pulls, full, feed.handed)
             tick = time.perf_counter()
-            self._sla_actions(session, stage, engines)
-            planner.flush()
+            plan_sla_actions(session, self.config, passes.stage, passes.engines)
+            passes.planner.flush()
             result.timings["sla"] = time.perf_counter() - tick
+            stage, planner = passes.stage, passes.planner
             result.tally = stage.tally
             result.planned = list(planner.planned)
             result.drifts = list(planner.drifts)
-            tick = time.perf_counter()
-            result.writes = mode.writer.write(session, as_of)
+            passes.write(final=True)
             mode.finish(session)
-            result.timings["write"] = time.perf_counter() - tick
         result.errors += (
             stage.tally.problems
             + unmatched_owner_problems(stage.tally)
@@ -241,64 +194,6 @@ class Pipeline:
         self._finish(result)
         structlog.contextvars.unbind_contextvars("run_id", "dry_run")
         return result
-
-    def _sla_actions(self, session: Session, stage: DecisionStage, engines: DomainEngines) -> None:
-        planner = stage.planner
-        for action in self.sla.evaluate(session, planner.now):
-            stage.tally.sla_actions[type(action).__name__] += 1
-            person = load_person(session, action.lead_key, self.config, engines.owners)
-            if isinstance(action, Flag):
-                stage.tally.flags.append(
-                    {
-                        "person": action.lead_key,
-                        "owner": action.owner_email,
-                        "flag": action.kind,
-                        "detail": action.detail,
-                    }
-                )
-                continue
-            if person is None:
-                continue
-            if isinstance(action, CreateTask | NotifyManager):
-                email = (
-                    action.owner_email
-                    if isinstance(action, CreateTask)
-                    else self._manager_of(action.territory) or action.owner_email
-                )
-                for record in person.write_targets()[:1]:
-                    owner_id = engines.owners.id_for(record.connection, email)
-                    if owner_id is None:
-                        stage.tally.problems.append(
-                            f"{record.connection}: SLA task for {email}, who has no user there"
-                        )
-                        continue
-                    planner.create_task(
-                        record.connection,
-                        record.object_type,
-                        record.crm_id,
-                        task_key=action.task_key,
-                        owner_id=owner_id,
-                        subject=action.subject,
-                        body=action.body,
-                        due_at=action.due_at,
-                        reason=f"SLA {action.rung}",
-                    )
-            elif isinstance(action, Reassign):
-                decision = engines.router.escalate(
-                    session,
-                    person.routing_lead(),
-                    planner.now,
-                    previous_owner=action.from_email,
-                    lane="fast" if action.lane == "fast" else "nurture",
-                )
-                if decision.owner_email:
-                    stage.reassign(person, decision, action.lane)
-
-    def _manager_of(self, territory: str | None) -> str | None:
-        for candidate in self.config.routing.territories:
-            if candidate.name == territory:
-                return candidate.manager
-        return None
 
     def _run_id(self, as_of: datetime, dry_run: bool) -> str:
         scope = "+".join(sorted(self.connectors)) or "store"

@@ -103,8 +103,14 @@ class PullStage:
         self.overlap = timedelta(minutes=5)
 
     def run(
-        self, until: datetime, now: datetime, progress: Callable[[int], None] | None = None
+        self,
+        until: datetime,
+        now: datetime,
+        progress: Callable[[int], None] | None = None,
+        on_stored: Callable[[list[str]], None] | None = None,
     ) -> PullResult:
+        """Owners, then the web-event stream, then people page by page with their activities:
+        once a page is stored (`on_stored` gets its person keys) those people are complete."""
         result = PullResult()
         name = self.connector.name
         if isinstance(self.connector, ActivityStream):
@@ -124,19 +130,21 @@ class PullStage:
             upsert(session, OwnerRecord, rows)
             session.commit()
             result.owners = len(owners)
+        if isinstance(self.connector, ActivityStream):
+            self._pull_event_stream(self.connector, until, now, result)
         for object_type in self.connector.object_types():
             stream = f"{object_type}s"
             with Session(self.engine) as session:
                 since = None if self.full else read_cursor(session, name, stream)
             for batch in self.connector.pull_contacts(object_type, since, until):
                 self._store_batch(batch, stream, since, now, result)
+                if on_stored is not None and batch.contacts:
+                    on_stored([person_key(c) for c in batch.contacts])
                 if progress:
                     progress(len(batch.contacts))
                 if self.stopping.is_set():  # the page in flight is stored with its cursor
                     log.info("pull.stopping", connection=name)
                     return result
-        if isinstance(self.connector, ActivityStream):
-            self._pull_event_stream(self.connector, until, now, result)
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
 

@@ -81,6 +81,8 @@ class SalesforceConnector:
         self.usage = ApiUsage()
         self.page_size = page_size
         self.bulk_poll_seconds = bulk_poll_seconds
+        # records per apply call: big enough that a large sync goes through Bulk API 2.0 jobs
+        self.write_chunk_records = max(1000, 5 * self.settings.bulk_threshold)
         self.session = GuardedSession(
             connection=self.name,
             usage=self.usage,

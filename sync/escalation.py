@@ -1,0 +1,72 @@
+"""SLA actions due at the run's time, turned into CRM work: tasks, manager alerts, reassignments."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from config.model import HandoffConfig
+from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
+from sync.decide import DecisionStage, DomainEngines
+from sync.people import load_person
+
+
+def plan_sla_actions(
+    session: Session, config: HandoffConfig, stage: DecisionStage, engines: DomainEngines
+) -> None:
+    planner = stage.planner
+    for action in engines.sla.evaluate(session, planner.now):
+        stage.tally.sla_actions[type(action).__name__] += 1
+        person = load_person(session, action.lead_key, config, engines.owners)
+        if isinstance(action, Flag):
+            stage.tally.flags.append(
+                {
+                    "person": action.lead_key,
+                    "owner": action.owner_email,
+                    "flag": action.kind,
+                    "detail": action.detail,
+                }
+            )
+            continue
+        if person is None:
+            continue
+        if isinstance(action, CreateTask | NotifyManager):
+            email = (
+                action.owner_email
+                if isinstance(action, CreateTask)
+                else manager_of(config, action.territory) or action.owner_email
+            )
+            for record in person.write_targets()[:1]:
+                owner_id = engines.owners.id_for(record.connection, email)
+                if owner_id is None:
+                    stage.tally.problems.append(
+                        f"{record.connection}: SLA task for {email}, who has no user there"
+                    )
+                    continue
+                planner.create_task(
+                    record.connection,
+                    record.object_type,
+                    record.crm_id,
+                    task_key=action.task_key,
+                    owner_id=owner_id,
+                    subject=action.subject,
+                    body=action.body,
+                    due_at=action.due_at,
+                    reason=f"SLA {action.rung}",
+                )
+        elif isinstance(action, Reassign):
+            decision = engines.router.escalate(
+                session,
+                person.routing_lead(),
+                planner.now,
+                previous_owner=action.from_email,
+                lane="fast" if action.lane == "fast" else "nurture",
+            )
+            if decision.owner_email:
+                stage.reassign(person, decision, action.lane)
+
+
+def manager_of(config: HandoffConfig, territory: str | None) -> str | None:
+    for candidate in config.routing.territories:
+        if candidate.name == territory:
+            return candidate.manager
+    return None

@@ -1,0 +1,135 @@
+"""The decide stage of one run: people in chunks as the pull hands them on, routing last.
+
+First pass: everyone is scored and planned, except people who need an owner (they are left
+untouched and deferred). After the pull: merges and ended records move their SLA clocks, account
+owners are read from the complete store, the people the pull did not hand on are decided, and
+finally the deferred people are routed in key order. So routing never depends on page order, and
+a run that streams behind its pull decides exactly what one that waits for it does.
+
+Every chunk is checkpointed (committed; flushed in a dry run) and followed by a write-behind of
+whole batches; the run's final write sends the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from config.model import HandoffConfig
+from routing.directory import OwnerDirectory
+from routing.router import Router
+from routing.sla.engine import SlaEngine
+from scoring import LifecyclePolicy, ScoringModel
+from sync.decide import DecisionStage, DomainEngines, dirty_people
+from sync.outbox import OutboxPlanner
+from sync.people import OwnerBook, account_owners
+from sync.pull import PullResult
+
+if TYPE_CHECKING:
+    from sync.pipeline import RunMode, RunResult
+
+CHECKPOINT_EVERY = 500
+DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
+
+
+@contextmanager
+def decision_lock(engine: Engine) -> Iterator[None]:
+    """Serialise the decision stage across replicas (PostgreSQL). SQLite's write lock and the
+    single-runner file lock already do this on one node. Held on its own connection, so it
+    survives the stage's chunk commits and is released if the process dies."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({DECISION_LOCK})")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({DECISION_LOCK})")
+
+
+class DecisionPasses:
+    def __init__(
+        self,
+        config: HandoffConfig,
+        domain: tuple[ScoringModel, LifecyclePolicy, SlaEngine],
+        session: Session,
+        mode: RunMode,
+        result: RunResult,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.mode = mode
+        self.result = result
+        self.progress = progress
+        self.now = result.as_of
+        self.planner = OutboxPlanner(
+            session, result.run_id, result.as_of, {c.name: c for c in config.connections}
+        )
+        owners = OwnerBook.load(session)
+        scoring, lifecycle, sla = domain
+        self.engines = DomainEngines(
+            scoring=scoring,
+            lifecycle=lifecycle,
+            router=Router(config.routing, OwnerDirectory.from_owners(owners.owners, self.now)),
+            sla=sla,
+            owners=owners,
+        )
+        self.stage = DecisionStage(config, self.engines, self.planner)
+        self.deferred: set[str] = set()
+
+    def first(self, keys: list[str]) -> None:
+        """Decide these people, deferring the ones who need routing."""
+        self._chunks(keys, defer_routing=True)
+
+    def after_pull(self, pulls: Mapping[str, PullResult], full: bool, handed: set[str]) -> None:
+        session, engines = self.session, self.engines
+        survivors: set[str] = set()
+        for pulled in pulls.values():
+            for loser, survivor in sorted(pulled.merged.items()):
+                engines.sla.merge(session, loser, survivor, self.now)
+                survivors.add(survivor)
+            for key, why in sorted(pulled.ended_keys.items()):
+                engines.sla.stop_clocks(session, key, why, self.now)
+        engines.account_owners = account_owners(
+            session, engines.owners, frozenset(self.config.scoring.negative.free_mail.domains)
+        )
+        rest = [
+            key
+            for key in dirty_people(session, self.now, full)
+            if key not in handed or (key in survivors and key not in self.deferred)
+        ]
+        self.first(rest)
+        self._chunks(sorted(self.deferred), defer_routing=False)
+        self.deferred.clear()
+
+    def write(self, final: bool) -> None:
+        tick = time.perf_counter()
+        summary = self.mode.writer.write(
+            self.session, self.now, run_id=self.result.run_id, final=final
+        )
+        self.result.writes.add(summary)
+        self.result.timings["write"] = self.result.timings.get("write", 0.0) + (
+            time.perf_counter() - tick
+        )
+
+    def _chunks(self, keys: list[str], defer_routing: bool) -> None:
+        for start in range(0, len(keys), CHECKPOINT_EVERY):
+            chunk = keys[start : start + CHECKPOINT_EVERY]
+            tick = time.perf_counter()
+            deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
+            self.deferred.update(deferred)
+            self.planner.flush()
+            self.mode.checkpoint(self.session)
+            self.result.timings["decide"] = self.result.timings.get("decide", 0.0) + (
+                time.perf_counter() - tick
+            )
+            if self.progress:
+                self.progress("decide", len(chunk) - len(deferred))
+            self.write(final=False)

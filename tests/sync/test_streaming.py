@@ -1,0 +1,162 @@
+"""Deciding and writing behind the pull: overlap, equivalence, whole batches, one try per run."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from pipeline_harness import NOW, make_config, make_crm, seed_people
+from sqlmodel import Session, select
+
+from connectors.base import ContactBatch
+from connectors.memory import InMemoryConnector
+from connectors.records import FieldChange, OutcomeStatus, WriteOutcome
+from sync.pipeline import Pipeline
+from sync.store.engine import make_engine
+from sync.store.schema import upgrade
+from sync.store.tables import OutboxItem
+
+PEOPLE = 2500
+
+
+def _crowd(crm: InMemoryConnector, n: int = PEOPLE) -> None:
+    """Many quiet people (nobody needs routing) plus the three seeded ones who do."""
+    seed_people(crm)
+    for i in range(n):
+        crm.put_contact(
+            f"p{i:05d}",
+            {
+                "email": f"person{i}@co{i % 50}.com",
+                "title": "Analyst",
+                "company_domain": f"co{i % 50}.com",
+                "country": "US",
+                "lifecycle_stage": "lead",
+            },
+            modified_at=NOW - timedelta(hours=1, seconds=i),
+        )
+
+
+def _pipeline(url: str, crm: InMemoryConnector) -> Pipeline:
+    engine = make_engine(url)
+    upgrade(engine)
+    return Pipeline(make_config(), engine, {"crm": crm}, clock=lambda: NOW)
+
+
+class WatchedCrm(InMemoryConnector):
+    """Holds its last pages back until the run has written 1,000 scores (or 20 s pass)."""
+
+    written_before_last_page = 0
+
+    def pull_contacts(
+        self, object_type: str, since: datetime | None, until: datetime
+    ) -> Iterator[ContactBatch]:
+        batches = list(super().pull_contacts(object_type, since, until))
+        for index, batch in enumerate(batches):
+            if index == len(batches) - 1:
+                deadline = time.monotonic() + 20
+                while self._scored() < 1000 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.written_before_last_page = self._scored()
+            yield batch
+
+    def _scored(self) -> int:
+        with self._lock:
+            return sum("score" in c.fields for c in self._store.contacts["contact"].values())
+
+
+def test_decisions_and_writes_run_behind_the_pull(sqlite_url: str) -> None:
+    crm = WatchedCrm(
+        "crm", clock=lambda: NOW, fields=["score", "score_fit", "score_behaviour", "score_reasons"]
+    )
+    for owner in make_crm().pull_owners():
+        crm.add_owner(owner)
+    _crowd(crm)
+    result = _pipeline(sqlite_url, crm).run()
+    assert not result.errors, result.errors
+    assert crm.written_before_last_page >= 1000  # written while the pull was still going
+    assert all("score" in c.fields for c in crm._store.contacts["contact"].values())
+
+
+def test_write_calls_are_whole_batches_of_records(sqlite_url: str) -> None:
+    crm = make_crm()
+    _crowd(crm)
+    result = _pipeline(sqlite_url, crm).run()
+    assert not result.errors, result.errors
+    records = {(i.object_type, i.record_id) for i in result.writes.items if i.kind == "field"}
+    assert len(records) == PEOPLE + 3
+    # every record's fields travel together, and only the run's last batch is partial
+    assert crm.usage.calls["contacts.batch_update"] == math.ceil(len(records) / 100)
+
+
+def test_streaming_decides_exactly_what_waiting_for_the_pull_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    results = []
+    for streams in (True, False):
+        crm = make_crm()
+        _crowd(crm, 1200)
+        pipeline = _pipeline(f"sqlite:///{tmp_path}/s{streams}.db", crm)
+        mode = pipeline.mode
+
+        def forced(dry_run: bool, streams: bool = streams, mode=mode):  # type: ignore[no-untyped-def]
+            chosen = mode(dry_run)
+            chosen.streams = streams
+            return chosen
+
+        pipeline.mode = forced  # type: ignore[method-assign]
+        results.append(pipeline.run())
+    streamed, waited = results
+    assert sorted((i.key, i.value) for i in streamed.writes.items) == sorted(
+        (i.key, i.value) for i in waited.writes.items
+    )
+    assert streamed.tally.assignments == waited.tally.assignments
+    assert streamed.tally.assignments  # the seeded fast-lane and MQL people were routed
+
+
+class FlakyWrites(InMemoryConnector):
+    """The first write call's outcome is lost (a timeout after the CRM took it)."""
+
+    calls = 0
+
+    def apply_changes(self, changes: list[FieldChange]) -> list[WriteOutcome]:  # type: ignore[override]
+        self.calls += 1
+        outcomes = list(super().apply_changes(changes))
+        if self.calls == 1:
+            return [WriteOutcome(o.key, OutcomeStatus.UNKNOWN, "read timed out") for o in outcomes]
+        return outcomes
+
+
+def test_an_unknown_outcome_is_not_retried_in_the_same_run(sqlite_url: str) -> None:
+    crm = FlakyWrites(
+        "crm", clock=lambda: NOW, fields=["score", "score_fit", "score_behaviour", "score_reasons"]
+    )
+    for owner in make_crm().pull_owners():
+        crm.add_owner(owner)
+    _crowd(crm)
+    pipeline = _pipeline(sqlite_url, crm)
+    first = pipeline.run()
+    assert first.writes.counts["unknown"] > 0
+    with Session(pipeline.engine) as session:
+        sending = session.exec(select(OutboxItem).where(OutboxItem.status == "sending")).all()
+        assert sending and all(item.attempts == 1 for item in sending)  # tried once this run
+    second = pipeline.run(as_of=NOW + timedelta(minutes=10))
+    assert second.writes.counts["unknown"] == 0
+    with Session(pipeline.engine) as session:
+        left = session.exec(select(OutboxItem).where(OutboxItem.status == "sending")).all()
+        assert left == []  # the next run resent them (idempotent field writes)
+
+
+def test_a_failing_decision_stops_the_pull_thread(sqlite_url: str) -> None:
+    crm = make_crm()
+    _crowd(crm)
+    pipeline = _pipeline(sqlite_url, crm)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("scoring bug")
+
+    pipeline.scoring.score = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="scoring bug"):
+        pipeline.run()
+    assert not [t for t in threading.enumerate() if t.name.startswith("pull-")]
