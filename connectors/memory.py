@@ -252,8 +252,11 @@ class InMemoryConnector:
             if fields.get(change.field) == change.value:
                 return WriteOutcome(change.key, OutcomeStatus.UNCHANGED, crm_id=change.record_id)
             fields[change.field] = change.value
-            store[change.record_id] = replace(contact, fields=fields, modified_at=self._clock())
-            return WriteOutcome(change.key, OutcomeStatus.APPLIED, crm_id=change.record_id)
+            stamp = self._clock()
+            store[change.record_id] = replace(contact, fields=fields, modified_at=stamp)
+            return WriteOutcome(
+                change.key, OutcomeStatus.APPLIED, crm_id=change.record_id, modified_at=stamp
+            )
 
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> Sequence[WriteOutcome]:
         outcomes = []

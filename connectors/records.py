@@ -149,6 +149,9 @@ class WriteOutcome:
     status: OutcomeStatus
     error: str | None = None
     crm_id: str | None = None
+    # the record's modified timestamp right after this write, when the CRM's answer says it:
+    # the next pull knows that version as its own echo and skips it
+    modified_at: datetime | None = None
 
     @property
     def ok(self) -> bool:

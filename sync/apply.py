@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
+from sync.echo import Echo, remember_echoes
 from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import upsert
@@ -249,6 +250,7 @@ class CrmApplier:
     ) -> None:
         by_key = {o.key: o for o in outcomes}
         written: list[dict[str, object]] = []
+        echoes: dict[tuple[str, str], Echo] = {}
         for item in items:
             outcome = by_key.get(item.key)
             if outcome is None or outcome.status is OutcomeStatus.UNKNOWN:
@@ -258,6 +260,12 @@ class CrmApplier:
                 item.status = "applied" if outcome.status is OutcomeStatus.APPLIED else "unchanged"
                 item.applied_at = now
                 item.last_error = None
+                if item.kind == "field" and outcome.modified_at is not None:
+                    echo = echoes.setdefault(
+                        (item.connection, item.record_id), Echo(outcome.modified_at)
+                    )
+                    echo.stamp = max(echo.stamp, outcome.modified_at)
+                    echo.fields[item.field] = item.value
                 if item.kind == "field":
                     written.append(
                         {
@@ -279,3 +287,4 @@ class CrmApplier:
             summary.counts[item.status] += 1
             session.add(item)
         upsert(session, WrittenValue, written)  # what Handoff last wrote: how drift is told
+        remember_echoes(session, echoes)

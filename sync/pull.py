@@ -8,14 +8,15 @@ at the run's start by the connector.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors.base import ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
@@ -32,6 +33,7 @@ class PullResult:
     activities: int = 0
     owners: int = 0
     events: int = 0
+    unchanged: int = 0  # records the store already held at that exact version (skipped)
     changed_keys: set[str] = field(default_factory=set)
     ended_keys: dict[str, str] = field(default_factory=dict)  # person key -> why its clocks stop
     merged: dict[str, str] = field(default_factory=dict)  # loser key -> survivor key
@@ -137,9 +139,9 @@ class PullStage:
             with Session(self.engine) as session:
                 since = None if self.full else read_cursor(session, name, stream)
             for batch in self.connector.pull_contacts(object_type, since, until):
-                self._store_batch(batch, stream, since, now, result)
-                if on_stored is not None and batch.contacts:
-                    on_stored([person_key(c) for c in batch.contacts])
+                fresh = self._store_batch(batch, stream, since, now, result)
+                if on_stored is not None and fresh:
+                    on_stored([person_key(c) for c in fresh])
                 if progress:
                     progress(len(batch.contacts))
                 if self.stopping.is_set():  # the page in flight is stored with its cursor
@@ -182,13 +184,15 @@ class PullStage:
         since: datetime | None,
         now: datetime,
         result: PullResult,
-    ) -> None:
+    ) -> list[Contact]:
+        """Store one page; returns its contacts that are new to the store (not an exact version
+        already held: re-seen in the cursor's overlap, or our own write's echo)."""
         name = self.connector.name
-        activities = (
-            list(self.connector.pull_activities(batch.contacts, since)) if batch.contacts else []
-        )
+        fresh = list(batch.contacts) if self.full else self._unseen(batch.contacts)
+        result.unchanged += len(batch.contacts) - len(fresh)
+        activities = list(self.connector.pull_activities(fresh, since)) if fresh else []
         with Session(self.engine) as session:
-            people = [_person_row(c) for c in batch.contacts]
+            people = [_person_row(c) for c in fresh]
             upsert(session, PersonRecord, people)
             result.changed_keys.update(p["person_key"] for p in people)
             upsert(session, ActivityRecord, [_activity_row(a) for a in activities])
@@ -210,6 +214,23 @@ class PullStage:
             _advance_cursor(session, name, stream, batch.cursor, now)
             session.commit()
         result.people += len(batch.contacts)
+        return fresh
+
+    def _unseen(self, contacts: Sequence[Contact]) -> list[Contact]:
+        if not contacts:
+            return []
+        columns: tuple[Any, ...] = (PersonRecord.crm_id, PersonRecord.modified_at)
+        with Session(self.engine) as session:
+            held = dict(
+                session.execute(
+                    sa_select(*columns).where(
+                        col(PersonRecord.connection) == self.connector.name,
+                        col(PersonRecord.crm_id).in_([c.id for c in contacts]),
+                        col(PersonRecord.status) == "active",
+                    )
+                ).all()
+            )
+        return [c for c in contacts if c.archived or held.get(c.id) != c.modified_at]
 
 
 def people_of(session: Session, key: str) -> list[PersonRecord]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.bisection import BatchRejected, land
 from connectors.errors import SkippableError, UnknownOutcomeError
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
-from connectors.mapping import FieldCodec, format_timestamp
+from connectors.mapping import FieldCodec, format_timestamp, parse_timestamp
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
 
 BATCH = 100
@@ -54,6 +55,7 @@ class FieldWriter:
         self._codecs = codecs
         self._batch = transport.client.crm.contacts.batch_api
         self.calls = 0
+        self.stamps: dict[str, datetime] = {}  # record id -> its modified time after our write
 
     def apply(self, changes: Sequence[FieldChange]) -> list[WriteOutcome]:
         outcomes: dict[int, WriteOutcome] = {}
@@ -99,21 +101,36 @@ class FieldWriter:
         sets = {rid: props for rid, props in plan.sets.items() if rid not in blocked}
         results = self._send_all(sets) if sets else {}
         for record_id, indexes in plan.members.items():
-            reason = blocked.get(record_id)
-            for index in indexes:
-                key = changes[index].key
-                if reason is not None:
-                    outcomes[index] = WriteOutcome(
-                        key, OutcomeStatus.REJECTED, f"clearing: {reason}"
-                    )
-                    continue
-                verdict = results.get(record_id, "no answer for this input")
-                if verdict is None:
-                    outcomes[index] = WriteOutcome(key, OutcomeStatus.APPLIED, crm_id=record_id)
-                elif verdict.startswith("unknown:"):
-                    outcomes[index] = WriteOutcome(key, OutcomeStatus.UNKNOWN, verdict[8:])
-                else:
-                    outcomes[index] = WriteOutcome(key, OutcomeStatus.REJECTED, verdict)
+            self._outcomes(record_id, indexes, blocked, results, changes, outcomes)
+        self.stamps.clear()
+
+    def _outcomes(
+        self,
+        record_id: str,
+        indexes: Sequence[int],
+        blocked: Mapping[str, str],
+        results: Mapping[str, str | None],
+        changes: Sequence[FieldChange],
+        outcomes: dict[int, WriteOutcome],
+    ) -> None:
+        reason = blocked.get(record_id)
+        for index in indexes:
+            key = changes[index].key
+            if reason is not None:
+                outcomes[index] = WriteOutcome(key, OutcomeStatus.REJECTED, f"clearing: {reason}")
+                continue
+            verdict = results.get(record_id, "no answer for this input")
+            if verdict is None:
+                outcomes[index] = WriteOutcome(
+                    key,
+                    OutcomeStatus.APPLIED,
+                    crm_id=record_id,
+                    modified_at=self.stamps.get(record_id),
+                )
+            elif verdict.startswith("unknown:"):
+                outcomes[index] = WriteOutcome(key, OutcomeStatus.UNKNOWN, verdict[8:])
+            else:
+                outcomes[index] = WriteOutcome(key, OutcomeStatus.REJECTED, verdict)
 
     def _send_all(self, inputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
         """record id -> None (applied) or the reason it was not."""
@@ -144,7 +161,15 @@ class FieldWriter:
                 for error in page.get("errors", []) or []:
                     for rid in _error_ids(error):
                         errors[rid] = _error_text(error)
-                applied = {str(r.get("id")) for r in page.get("results", []) or []}
+                applied = set()
+                for result in page.get("results", []) or []:
+                    rid = str(result.get("id"))
+                    applied.add(rid)
+                    stamp = (result.get("properties") or {}).get("lastmodifieddate") or result.get(
+                        "updatedAt"
+                    )
+                    if stamp:
+                        self.stamps[rid] = parse_timestamp(stamp)
                 for rid in batch:
                     if rid in applied and rid not in errors:
                         answered[rid] = None

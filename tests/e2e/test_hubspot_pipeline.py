@@ -49,6 +49,9 @@ def test_dry_run_equals_the_applied_run_and_second_run_is_idle(hubspot_stack: St
     )
     again = pipeline.run(as_of=dry.as_of)
     assert again.planned == [] and again.writes.items == []
+    (pulled,) = again.pulls.values()
+    assert pulled.people > 0 and pulled.unchanged == pulled.people  # our echoes, all skipped
+    assert again.tally.scored == 0
 
 
 def test_drift_is_left_alone_and_reported(hubspot_stack: Stack) -> None:
