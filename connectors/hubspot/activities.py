@@ -14,7 +14,9 @@ the contact's signals.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +79,7 @@ class ActivityReader:
         self._assoc = transport.client.crm.associations.v4.batch_api
         self._events = transport.client.events.events_api
         self._objects: dict[str, Any] = {}
+        self._pool = ThreadPoolExecutor(max_workers=len(ENGAGEMENTS), thread_name_prefix="hs-eng")
 
     def _batch_api(self, source: str) -> Any:
         if source not in self._objects:
@@ -97,9 +100,18 @@ class ActivityReader:
         if not ids or not self._mappings:
             return
         by_source = self._by_source()
-        for source, mappings in by_source.items():
-            if source in ENGAGEMENTS:
-                yield from self._engagements(source, mappings, ids, since)
+        sources = [(s, m) for s, m in by_source.items() if s in ENGAGEMENTS]
+        # each engagement type is two calls in a row (associations, then the objects); the
+        # types go side by side, so a page costs two round trips instead of 2 x types
+        futures = [
+            self._pool.submit(
+                contextvars.copy_context().run,
+                lambda s=s, m=m: list(self._engagements(s, m, ids, since)),
+            )
+            for s, m in sources
+        ]
+        for future in futures:  # in source order: the result does not depend on timing
+            yield from future.result()
         event_mappings = {s: m for s, m in by_source.items() if s not in ENGAGEMENTS}
         if event_mappings and events:
             yield from self._web_events(event_mappings, set(ids), since)
