@@ -7,7 +7,6 @@ at the run's start by the connector.
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -133,36 +132,22 @@ class PullStage:
             upsert(session, OwnerRecord, rows)
             session.commit()
             result.owners = len(owners)
-        # web events stream in the background while people are paged; a page's people are
-        # handed on only once the stream is stored too (their page views are in it)
-        events = (
-            _EventPull(self, until, now) if isinstance(self.connector, ActivityStream) else None
-        )
-        held: list[str] = []
-
-        def hand(keys: list[str]) -> None:
-            held.extend(keys)
-            if on_stored is not None and held and (events is None or events.done()):
-                on_stored(list(held))
-                held.clear()
-
-        try:
-            for object_type in self.connector.object_types():
-                stream = f"{object_type}s"
-                with Session(self.engine) as session:
-                    since = None if self.full else read_cursor(session, name, stream)
-                for batch in self.connector.pull_contacts(object_type, since, until):
-                    fresh = self._store_batch(batch, stream, since, now, result)
-                    hand([person_key(c) for c in fresh])
-                    if progress:
-                        progress(len(batch.contacts))
-                    if self.stopping.is_set():  # the page in flight is stored with its cursor
-                        log.info("pull.stopping", connection=name)
-                        return result
-        finally:
-            if events is not None:
-                events.join(result)  # raises what the stream raised
-        hand([])
+        # web events first: a page's people are complete (page views included) once it is stored
+        if isinstance(self.connector, ActivityStream):
+            self._pull_event_stream(self.connector, until, now, result)
+        for object_type in self.connector.object_types():
+            stream = f"{object_type}s"
+            with Session(self.engine) as session:
+                since = None if self.full else read_cursor(session, name, stream)
+            for batch in self.connector.pull_contacts(object_type, since, until):
+                fresh = self._store_batch(batch, stream, since, now, result)
+                if on_stored is not None and fresh:
+                    on_stored([person_key(c) for c in fresh])
+                if progress:
+                    progress(len(batch.contacts))
+                if self.stopping.is_set():  # the page in flight is stored with its cursor
+                    log.info("pull.stopping", connection=name)
+                    return result
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
 
@@ -249,40 +234,6 @@ class PullStage:
                 ).all()
             )
         return [c for c in contacts if c.archived or held.get(c.id) != c.modified_at]
-
-
-class _EventPull:
-    """The web-event stream of one pull, in its own thread."""
-
-    def __init__(self, stage: PullStage, until: datetime, now: datetime) -> None:
-        assert isinstance(stage.connector, ActivityStream)
-        self.result = PullResult()
-        self.error: BaseException | None = None
-        context = contextvars.copy_context()
-        self.thread = threading.Thread(
-            target=context.run,
-            args=(self._run, stage, stage.connector, until, now),
-            name=f"events-{stage.connector.name}",
-            daemon=True,
-        )
-        self.thread.start()
-
-    def _run(
-        self, stage: PullStage, stream: ActivityStream, until: datetime, now: datetime
-    ) -> None:
-        try:
-            stage._pull_event_stream(stream, until, now, self.result)
-        except BaseException as exc:  # handed to the pull's own thread by join()
-            self.error = exc
-
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-    def join(self, result: PullResult) -> None:
-        self.thread.join()
-        result.activities += self.result.activities
-        if self.error is not None:
-            raise self.error
 
 
 def people_of(session: Session, key: str) -> list[PersonRecord]:
