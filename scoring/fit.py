@@ -7,7 +7,7 @@ with its regex compiled, its value set frozen and its verdicts memoised per fiel
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +21,7 @@ _UNSEEN = object()
 class ContactFacts:
     """The contact fields rules read, plus derived email_domain/company_domain (lower-case)."""
 
-    __slots__ = ("company_domain", "email_domain", "fields", "lookup")
+    __slots__ = ("company_domain", "email_domain", "fields")
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self.fields = fields
@@ -29,18 +29,26 @@ class ContactFacts:
         self.email_domain = email_domain_of(email) if isinstance(email, str) else None
         company = fields.get("company_domain")
         self.company_domain = domain_of(company) if isinstance(company, str) else None
-        self.lookup: dict[str, Any] = {
-            **fields,
-            "email_domain": self.email_domain,
-            "company_domain": self.company_domain,
-        }
 
     @classmethod
     def of(cls, fields: Mapping[str, Any]) -> ContactFacts:
         return cls(fields)
 
+    @property
+    def lookup(self) -> dict[str, Any]:
+        """All fields by name, the derived domains in place of the raw ones."""
+        return {
+            **self.fields,
+            "email_domain": self.email_domain,
+            "company_domain": self.company_domain,
+        }
+
     def get(self, name: str) -> Any:
-        return self.lookup.get(name)
+        if name == "email_domain":
+            return self.email_domain
+        if name == "company_domain":
+            return self.company_domain
+        return self.fields.get(name)
 
 
 @lru_cache(maxsize=65_536)
@@ -162,7 +170,7 @@ class CompiledFitRule:
 class CompiledTitleLadder:
     """Seniority ladder: the first level found in the title scores its points."""
 
-    __slots__ = ("_function", "_levels", "_memo")
+    __slots__ = ("_function", "_levels", "memo")
 
     def __init__(self, ladder: TitleLadder) -> None:
         self._levels = tuple(
@@ -172,18 +180,18 @@ class CompiledTitleLadder:
         self._function = (
             re.compile(ladder.target_function, re.IGNORECASE) if ladder.target_function else None
         )
-        self._memo: dict[str, ReasonItem | None] = {}
+        self.memo: dict[str, ReasonItem | None] = {}
 
     def __call__(self, title: Any) -> ReasonItem | None:
         if not isinstance(title, str) or not title.strip():
             return None
-        item = self._memo.get(title, _UNSEEN)
+        item = self.memo.get(title, _UNSEEN)
         if item is not _UNSEEN:
             return item  # type: ignore[return-value]
         item = self._rank(title)
-        if len(self._memo) >= _MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[title] = item
+        if len(self.memo) >= _MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[title] = item
         return item
 
     def _rank(self, title: str) -> ReasonItem | None:
@@ -195,3 +203,70 @@ class CompiledTitleLadder:
                     return None
                 return ReasonItem("seniority", name, points, "fit")
         return None
+
+
+_SOURCES = {"email_domain": 1, "company_domain": 2}  # derived fields; 0: the contact's own
+Verdicts = tuple[tuple[ReasonItem, ...], int]  # a field value's fit reasons and their points
+_NO_VERDICTS: Verdicts = ((), 0)
+FitStep = CompiledFitRule | CompiledTitleLadder
+
+
+def _verdicts(steps: tuple[FitStep, ...], value: Any) -> Verdicts:
+    items = tuple(item for item in (step(value) for step in steps) if item is not None)
+    return (items, sum(item.points for item in items)) if items else _NO_VERDICTS
+
+
+class CompiledFit:
+    """The title ladder and the fit rules, grouped by the field they read: each distinct value
+    of a field is evaluated once by all its rules and memoised as (reasons, points).
+
+    Reasons are appended field group by field group. Their order within the fit category does
+    not matter (reasons are sorted by weight, ties by rule id, and fit rule ids are unique),
+    except when a fit rule is also called "seniority": then each rule keeps its own group, in
+    config order, exactly as an ungrouped evaluation would append them."""
+
+    __slots__ = ("_groups",)
+
+    def __init__(self, ladder: TitleLadder, rules: Sequence[FitRule]) -> None:
+        steps: list[tuple[str, FitStep]] = [("title", CompiledTitleLadder(ladder))]
+        steps.extend((rule.field, CompiledFitRule(rule)) for rule in rules)
+        merge = all(rule.id != "seniority" for rule in rules)
+        groups: list[tuple[str, list[FitStep]]] = []
+        by_field: dict[str, list[FitStep]] = {}
+        for field, step in steps:
+            if merge and field in by_field:
+                by_field[field].append(step)
+            else:
+                by_field[field] = [step]
+                groups.append((field, by_field[field]))
+        self._groups: tuple[tuple[int, str, dict[Any, Verdicts], tuple[FitStep, ...]], ...] = tuple(
+            (_SOURCES.get(field, 0), field, {}, tuple(group)) for field, group in groups
+        )
+
+    def apply(
+        self,
+        get: Callable[[str], Any],
+        email_domain: str | None,
+        company_domain: str | None,
+        reasons: list[ReasonItem],
+    ) -> int:
+        """Append the contact's fit reasons to `reasons`; return their points (uncapped).
+        `get` reads the contact's fields; the two domains are the derived ones."""
+        derived = (None, email_domain, company_domain)
+        points = 0
+        for source, field, memo, steps in self._groups:
+            value = derived[source] if source else get(field)
+            try:
+                found = memo.get(value)
+            except TypeError:  # unhashable (a list-valued field): evaluate every time
+                found = _verdicts(steps, value)
+            else:
+                if found is None:
+                    found = _verdicts(steps, value)
+                    if len(memo) >= _MEMO_LIMIT:
+                        memo.clear()
+                    memo[value] = found
+            if found[0]:
+                reasons.extend(found[0])
+                points += found[1]
+        return points

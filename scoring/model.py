@@ -18,11 +18,17 @@ from typing import Any
 from config.scoring import ScoringConfig
 from connectors.records import Activity, Contact
 from scoring.behaviour import ActivityClassifier, CompiledBehaviourRule, FastLaneCheck
-from scoring.fit import CompiledFitRule, CompiledTitleLadder, ContactFacts, number
+from scoring.fit import CompiledFit, domain_of, email_domain_of, number
 from scoring.negatives import CompiledNegatives
 from scoring.score import ReasonItem, Score, by_weight
 
-FitStep = Callable[[Any], ReasonItem | None]
+_DERIVED = {"email_domain": 1, "company_domain": 2}  # fields read from the derived domains
+_ADJUSTMENT_LABELS = {
+    "fit_cap": "Fit capped at {}",
+    "behaviour_cap": "Behaviour capped at {}",
+    "score_floor": "Score floored at 0",
+    "icp_ceiling": "Outside ICP: held at {}",
+}
 
 
 def model_version(cfg: ScoringConfig) -> str:
@@ -37,10 +43,7 @@ class ScoringModel:
     def __init__(self, cfg: ScoringConfig) -> None:
         self.config = cfg
         self.version = model_version(cfg)
-        self._fit: tuple[tuple[str, FitStep], ...] = (
-            ("title", CompiledTitleLadder(cfg.title_ladder)),
-            *((rule.field, CompiledFitRule(rule)) for rule in cfg.fit),
-        )
+        self._fit = CompiledFit(cfg.title_ladder, cfg.fit)
         self._negatives = CompiledNegatives(cfg.negative)
         self._classifier = ActivityClassifier()
         self._behaviour = tuple(
@@ -59,7 +62,12 @@ class ScoringModel:
         )
         self._lane_slots = frozenset(check.slot for check in self._lane_activity)
         self._lane_fields = tuple(
-            (t.field, frozenset(v.strip().lower() for v in t.values), t.label)
+            (
+                _DERIVED.get(t.field, 0),
+                t.field,
+                frozenset(v.strip().lower() for v in t.values),
+                t.label,
+            )
             for t in lane.triggers
             if t.field is not None and t.values is not None
         )
@@ -72,6 +80,7 @@ class ScoringModel:
         self._icp_min_fit = cfg.icp.min_fit
         self._decay = cfg.decay
         self._decay_items: dict[tuple[int, int, int], ReasonItem] = {}
+        self._adjustments: dict[tuple[str, int, int], ReasonItem] = {}
         self._mql = cfg.mql
 
     @classmethod
@@ -100,79 +109,92 @@ class ScoringModel:
         lookback, or done by a rep are ignored; the order of `activities` does not matter."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (UTC)")
-        facts = ContactFacts(contact.fields)
+        get = contact.fields.get
+        email = get("email")
+        email_domain = email_domain_of(email) if isinstance(email, str) else None
+        company = get("company_domain")
+        company_domain = domain_of(company) if isinstance(company, str) else None
         reasons: list[ReasonItem] = []
+        append = reasons.append
 
-        fit_raw = 0
-        lookup = facts.lookup.get
-        for field, step in self._fit:
-            item = step(lookup(field))
-            if item is not None:
-                reasons.append(item)
-                fit_raw += item.points
+        fit_raw = self._fit.apply(get, email_domain, company_domain, reasons)
         fit = min(max(fit_raw, 0), self._fit_cap)
         if fit != fit_raw:
-            reasons.append(
-                ReasonItem("fit_cap", f"Fit capped at {fit}", fit - fit_raw, "adjustment")
-            )
+            append(self._adjustment("fit_cap", fit, fit - fit_raw))
 
         hits, last_signal = self._classifier.collect(activities, now, now - self._lookback)
         behaviour_raw = 0
         by_slot = self._rules_by_slot
         for slot, stamps in hits.items():
             for rule in by_slot.get(slot, ()):
-                item = rule(stamps, now)
-                if item is not None:
-                    reasons.append(item)
-                    behaviour_raw += item.points
+                item = rule.items.get(len(stamps)) if rule.plain else None
+                if item is None:
+                    item = rule(stamps, now)
+                    if item is None:
+                        continue
+                append(item)
+                behaviour_raw += item.points
         capped = min(behaviour_raw, self._behaviour_cap)
         if capped != behaviour_raw:
-            reasons.append(
-                ReasonItem(
-                    "behaviour_cap",
-                    f"Behaviour capped at {capped}",
-                    capped - behaviour_raw,
-                    "adjustment",
-                )
-            )
-        behaviour = self._decayed(capped, last_signal, now, reasons)
+            append(self._adjustment("behaviour_cap", capped, capped - behaviour_raw))
+        behaviour = self._decayed(capped, last_signal, now, reasons) if capped > 0 else capped
 
-        penalties = self._negatives(facts)
+        penalties = self._negatives.evaluate(get, email_domain, company_domain)
         reasons.extend(penalties.items)
         disqualified = penalties.disqualify_reason is not None
 
-        total = self._total(fit, behaviour, penalties.points, reasons)
+        raw = fit + behaviour + penalties.points
+        total = min(max(raw, 0), self._top)
+        if total != raw:
+            append(self._adjustment("score_floor", 0, total - raw))
         ceiling = self._ceiling
-        outside_icp = disqualified or fit < self._icp_min_fit or self._small_company(facts)
+        outside_icp = disqualified or fit < self._icp_min_fit or self._small_company(get)
         if outside_icp and total > ceiling:
-            reasons.append(
-                ReasonItem(
-                    "icp_ceiling", f"Outside ICP: held at {ceiling}", ceiling - total, "adjustment"
-                )
-            )
+            append(self._adjustment("icp_ceiling", ceiling, ceiling - total))
             total = ceiling
 
-        lane_reason = self._fast_lane(facts, hits, now)
+        lane_reason = None
+        if self._lane_slots.isdisjoint(hits):
+            if self._lane_fields:
+                lane_reason = self._lane_field(get, email_domain, company_domain)
+        else:
+            lane_reason = self._fast_lane(get, email_domain, company_domain, hits, now)
         fast_lane = lane_reason is not None and not disqualified
-        mql = not disqualified and (fast_lane or self._meets_bar(total, fit, behaviour))
-        reasons.sort(key=by_weight)
-        return Score(
-            total=total,
-            fit=fit,
-            behaviour=behaviour,
-            negative=penalties.points,
-            mql=mql,
-            fast_lane=fast_lane,
-            fast_lane_reason=lane_reason if fast_lane else None,
-            disqualified=disqualified,
-            disqualify_reason=penalties.disqualify_reason,
-            outside_icp=outside_icp,
-            track=penalties.track,
-            reasons=tuple(reasons),
-            model_version=self.version,
-            computed_at=now,
-            last_signal_at=last_signal,
+        bar = self._mql
+        mql = not disqualified and (
+            fast_lane
+            or (total >= bar.threshold and fit >= bar.min_fit)
+            or self._meets_alternative_bar(fit, behaviour)
         )
+        reasons.sort(key=by_weight)
+        return Score(  # positional (in field order): far cheaper for a frozen dataclass
+            total,
+            fit,
+            behaviour,
+            penalties.points,
+            mql,
+            fast_lane,
+            lane_reason if fast_lane else None,
+            disqualified,
+            penalties.disqualify_reason,
+            outside_icp,
+            penalties.track,
+            tuple(reasons),
+            self.version,
+            now,
+            last_signal,
+        )
+
+    def _adjustment(self, rule_id: str, value: int, points: int) -> ReasonItem:
+        """A cap/ceiling/floor reason, shared between contacts (ReasonItem is immutable)."""
+        key = (rule_id, value, points)
+        item = self._adjustments.get(key)
+        if item is None:
+            label = _ADJUSTMENT_LABELS[rule_id].format(value)
+            item = ReasonItem(rule_id, label, points, "adjustment")
+            if len(self._adjustments) < 10_000:
+                self._adjustments[key] = item
+        return item
 
     def _decayed(
         self, capped: int, last_signal: datetime | None, now: datetime, reasons: list[ReasonItem]
@@ -201,24 +223,15 @@ class ScoringModel:
             reasons.append(item)
         return kept
 
-    def _total(self, fit: int, behaviour: int, negative: int, reasons: list[ReasonItem]) -> int:
-        raw = fit + behaviour + negative
-        total = min(max(raw, 0), self._top)
-        if total != raw:
-            reasons.append(
-                ReasonItem("score_floor", "Score floored at 0", total - raw, "adjustment")
-            )
-        return total
-
-    def _small_company(self, facts: ContactFacts) -> bool:
+    def _small_company(self, get: Callable[[str], Any]) -> bool:
         floor = self._icp.min_company_size
-        size = number(facts.fields.get("company_size"))
-        return floor is not None and size is not None and size < floor
+        size = get("company_size")
+        amount = float(size) if type(size) is int else number(size)  # exact int: no bool
+        return floor is not None and amount is not None and amount < floor
 
-    def _meets_bar(self, total: int, fit: int, behaviour: int) -> bool:
+    def _meets_alternative_bar(self, fit: int, behaviour: int) -> bool:
+        """The MQL bar's alternative: fit above one mark and behaviour above another."""
         bar = self._mql
-        if total >= bar.threshold and fit >= bar.min_fit:
-            return True
         return (
             bar.or_fit_above is not None
             and bar.or_behaviour_above is not None
@@ -227,15 +240,25 @@ class ScoringModel:
         )
 
     def _fast_lane(
-        self, facts: ContactFacts, hits: dict[int, list[datetime]], now: datetime
+        self,
+        get: Callable[[str], Any],
+        email_domain: str | None,
+        company_domain: str | None,
+        hits: dict[int, list[datetime]],
+        now: datetime,
     ) -> str | None:
-        if not self._lane_slots.isdisjoint(hits):
-            for check in self._lane_activity:
-                stamps = hits.get(check.slot)
-                if stamps and check.fired(stamps, now):
-                    return check.label
-        for field, values, label in self._lane_fields:
-            value = facts.get(field)
+        for check in self._lane_activity:
+            stamps = hits.get(check.slot)
+            if stamps and check.fired(stamps, now):
+                return check.label
+        return self._lane_field(get, email_domain, company_domain)
+
+    def _lane_field(
+        self, get: Callable[[str], Any], email_domain: str | None, company_domain: str | None
+    ) -> str | None:
+        derived = (None, email_domain, company_domain)
+        for source, field, values, label in self._lane_fields:
+            value = derived[source] if source else get(field)
             if isinstance(value, str) and value.strip().lower() in values:
                 return label
         return None

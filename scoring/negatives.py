@@ -7,7 +7,9 @@ never an MQL and never takes the fast lane, whatever it does. Competitors get th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from config.scoring import DomainPenalty, NegativeRules
 from scoring.fit import ContactFacts, in_domains
@@ -64,22 +66,36 @@ class CompiledNegatives:
         self._title_rule = rules.no_budget_title
         self._unsubscribed = rules.unsubscribed
         self._memo: dict[tuple[str | None, str | None, str], Penalties] = {}
+        self._unsubscribed_memo: dict[Penalties, Penalties] = {}
 
     def __call__(self, facts: ContactFacts) -> Penalties:
-        title = facts.fields.get("title")
+        return self.evaluate(facts.fields.get, facts.email_domain, facts.company_domain)
+
+    def evaluate(
+        self, get: Callable[[str], Any], email_domain: str | None, company_domain: str | None
+    ) -> Penalties:
+        """The penalties of a contact: `get` reads its fields, the domains are the derived ones."""
+        title = get("title")
         title_text = title if isinstance(title, str) else ""
-        flag = facts.fields.get("unsubscribed")
+        flag = get("unsubscribed")
         unsubscribed = flag is True or (
             isinstance(flag, str) and flag.strip().lower() in ("true", "yes", "1")
         )
-        key = (facts.email_domain, facts.company_domain, title_text)
+        key = (email_domain, company_domain, title_text)
         found = self._memo.get(key)
         if found is None:
-            found = self._evaluate(facts.email_domain, facts.company_domain, title_text)
+            found = self._evaluate(email_domain, company_domain, title_text)
             if len(self._memo) >= 50_000:
                 self._memo.clear()
             self._memo[key] = found
-        return self._with_unsubscribed(found) if unsubscribed else found
+        if not unsubscribed:
+            return found
+        with_flag = self._unsubscribed_memo.get(found)
+        if with_flag is None:
+            with_flag = self._with_unsubscribed(found)
+            if len(self._unsubscribed_memo) < 10_000:
+                self._unsubscribed_memo[found] = with_flag
+        return with_flag
 
     def _evaluate(
         self, email_domain: str | None, company_domain: str | None, title: str

@@ -43,9 +43,10 @@ def weight_order(item: ReasonItem) -> tuple[int, int, str]:
 
 
 by_weight = attrgetter("order")  # sort key: the order computed once per item
+_set_fields = object.__setattr__  # past the frozen dataclass's __setattr__, as dataclasses do
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class Score:
     """A contact's score at `computed_at`, as `ScoringModel.score` returns it.
 
@@ -69,6 +70,49 @@ class Score:
     model_version: str
     computed_at: datetime
     last_signal_at: datetime | None
+
+    def __init__(
+        self,
+        total: int,
+        fit: int,
+        behaviour: int,
+        negative: int,
+        mql: bool,
+        fast_lane: bool,
+        fast_lane_reason: str | None,
+        disqualified: bool,
+        disqualify_reason: str | None,
+        outside_icp: bool,
+        track: Track,
+        reasons: tuple[ReasonItem, ...],
+        model_version: str,
+        computed_at: datetime,
+        last_signal_at: datetime | None,
+    ) -> None:
+        # One Score per contact scored: the generated frozen __init__ would go through
+        # object.__setattr__ once per field; this sets the (frozen) instance's fields at once.
+        # Same fields, order and defaults as the dataclass (tests/scoring/test_model.py checks).
+        _set_fields(
+            self,
+            "__dict__",
+            {
+                "total": total,
+                "fit": fit,
+                "behaviour": behaviour,
+                "negative": negative,
+                "mql": mql,
+                "fast_lane": fast_lane,
+                "fast_lane_reason": fast_lane_reason,
+                "disqualified": disqualified,
+                "disqualify_reason": disqualify_reason,
+                "outside_icp": outside_icp,
+                "track": track,
+                "reasons": reasons,
+                "model_version": model_version,
+                "computed_at": computed_at,
+                "last_signal_at": last_signal_at,
+            },
+        )
 
     @property
     def summary(self) -> str:

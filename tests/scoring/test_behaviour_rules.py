@@ -126,3 +126,38 @@ def test_identical_filters_share_a_classification_slot() -> None:
     assert model._classifier.size == 1
     score = model.score(contact(), [page("/pricing"), page("/pricing", ago=days(1))], NOW)
     assert score.behaviour == 4
+
+
+def test_memo_keys_on_present_and_absent_properties_alike() -> None:
+    # the classifier memoises a page view on its URL while it has no asset stage, and on
+    # (URL, stage) once it has one: the same URL must classify by its stage either way
+    pricing = rule({"kinds": ["page_view"], "url_contains": ["/pricing"]}, id="pricing")
+    bottom = rule({"kinds": ["page_view"], "asset_stages": ["bottom"]}, id="bottom", points=7)
+    model = ScoringModel.from_config(isolated(behaviour=[pricing, bottom]))
+    plain, staged, empty = page("/pricing"), page("/pricing", asset_stage="Bottom"), page("/x")
+    for _ in range(2):  # cold memo, then warm
+        assert model.score(contact(), [plain], NOW).behaviour == 5
+        assert model.score(contact(), [staged], NOW).behaviour == 12
+        assert model.score(contact(), [plain, staged, empty], NOW).behaviour == 17
+        assert model.score(contact(), [page("/pricing", asset_stage="")], NOW).behaviour == 5
+
+
+def test_out_of_range_activities_never_count_nor_end_inactivity() -> None:
+    r = rule({"kinds": ["page_view"]})
+    model = ScoringModel.from_config(isolated(behaviour=[r]))
+    acts = [page("/a", ago=days(2)), page("/a", ago=-days(1)), page("/b", ago=days(500))]
+    for _ in range(2):  # the memo has seen them the second time
+        score = model.score(contact(), acts, NOW)
+        assert score.behaviour == 5 and score.last_signal_at == NOW - days(2)
+    gone = model.score(contact(), acts[1:], NOW)
+    assert gone.behaviour == 0 and gone.last_signal_at is None
+
+
+def test_distinct_days_combo_edges() -> None:
+    r = rule({"kinds": ["page_view"]}, min_count=3, window="7d", distinct_days=True, points=12)
+    assert behaviour([r], [page("/a", ago=days(d)) for d in (0.1, 6, 6.2, 3)]) == 12
+    assert behaviour([r], [page("/a", ago=days(d)) for d in (0.1, 7.1, 3)]) == 0
+    spread = [page("/a", ago=days(d)) for d in (1, 9, 20, 21, 22, 40)]
+    assert behaviour([r], spread) == 12
+    assert has_window([NOW - days(d) for d in (1, 2, 3)], 3, timedelta(days=3), True)
+    assert not has_window([NOW - days(d) for d in (1, 2, 4)], 3, timedelta(days=3), True)

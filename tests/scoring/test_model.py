@@ -189,3 +189,18 @@ def test_rule_points_lists_every_configured_weight() -> None:
     points = MODEL.rule_points()
     assert points["pricing_visit"] == 20 and points["academic"] == -30
     assert points["size_sweet_spot"] == 15
+
+
+def test_score_is_a_frozen_dataclass_with_its_fields_in_order() -> None:
+    import dataclasses
+    import inspect
+
+    from scoring.score import Score
+
+    score = MODEL.score(icp_contact(), PRICING_WEEK, NOW)
+    names = [f.name for f in dataclasses.fields(Score)]
+    assert list(inspect.signature(Score.__init__).parameters)[1:] == names
+    assert dataclasses.asdict(score)["total"] == score.total
+    assert dataclasses.replace(score) == score and hash(dataclasses.replace(score)) == hash(score)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        score.total = 1  # type: ignore[misc]
