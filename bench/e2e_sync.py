@@ -195,7 +195,9 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     }
 
 
-def bench(contacts: int, limits: bool, crm: str = "hubspot") -> dict[str, Any]:
+def bench(
+    contacts: int, limits: bool, crm: str = "hubspot", full_only: bool = False
+) -> dict[str, Any]:
     from config.loader import load_config
     from connectors.factory import build_connector
     from sync.demo import example_config, sandbox_environment
@@ -231,6 +233,24 @@ def bench(contacts: int, limits: bool, crm: str = "hubspot") -> dict[str, Any]:
             pipeline = Pipeline(config, engine, {connector.name: connector})
             full = run_stage(pipeline, "full sync")
             changed = max(1, contacts // 10)
+            if full_only:
+                transport = getattr(connector, "transport", None)
+                waited = getattr(getattr(transport, "burst", None), "waited", None)
+                print(f"limiter waited {waited}")
+                print(
+                    json.dumps(
+                        {
+                            k: full[k]
+                            for k in (
+                                "wall_seconds",
+                                "rate_limit_floor_seconds",
+                                "wall_vs_floor",
+                                "timings",
+                            )
+                        }
+                    )
+                )
+                raise SystemExit(0)
             time.sleep(10 if limits else 0)  # let the 10-second window drain
             change_calls = make_changes(info, changed, crm)
             time.sleep(10 if limits else 0)
@@ -295,6 +315,11 @@ def main() -> None:
     parser.add_argument("--limits", choices=["both", "on", "off"], default="both")
     parser.add_argument("--smoke", action="store_true", help="small, limits off, no RESULTS.md")
     parser.add_argument("--crm", choices=["hubspot", "salesforce", "both"], default="both")
+    parser.add_argument(
+        "--full-only",
+        action="store_true",
+        help="development aid: print the full sync's figures, write nothing",
+    )
     args = parser.parse_args()
     settings = (
         [False]
@@ -302,7 +327,9 @@ def main() -> None:
         else {"both": [True, False], "on": [True], "off": [False]}[args.limits]
     )
     crms = ["hubspot", "salesforce"] if args.crm == "both" else [args.crm]
-    results = [bench(args.contacts, limits, crm) for crm in crms for limits in settings]
+    results = [
+        bench(args.contacts, limits, crm, args.full_only) for crm in crms for limits in settings
+    ]
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"e2e_sync_{args.contacts}.json").write_text(

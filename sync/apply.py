@@ -213,7 +213,8 @@ class CrmApplier:
         for chunk in chunks:
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
-            with Session(self.engine) as session:
+            # not expired on commit: the items are read again right after the "sending" mark
+            with Session(self.engine, expire_on_commit=False) as session:
                 found = session.exec(select(OutboxItem).where(col(OutboxItem.key).in_(chunk))).all()
                 by_key = {item.key: item for item in found}
                 items = [by_key[key] for key in chunk if key in by_key]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -33,6 +34,7 @@ from sync.pull import PullResult
 if TYPE_CHECKING:
     from sync.pipeline import RunMode, RunResult
 
+log = structlog.get_logger("handoff.decide")
 CHECKPOINT_EVERY = 500
 DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
 
@@ -105,9 +107,19 @@ class DecisionPasses:
             for key in dirty_people(session, self.now, full)
             if key not in handed or (key in survivors and key not in self.deferred)
         ]
+        tick = time.perf_counter()
         self.first(rest)
-        self._chunks(sorted(self.deferred), defer_routing=False)
+        routed = sorted(self.deferred)
+        middle = time.perf_counter()
+        self._chunks(routed, defer_routing=False)
         self.deferred.clear()
+        log.info(
+            "decide.after_pull",
+            decided=len(rest),
+            routed=len(routed),
+            seconds=round(middle - tick, 2),
+            routing_seconds=round(time.perf_counter() - middle, 2),
+        )
 
     def write(self, final: bool) -> None:
         tick = time.perf_counter()

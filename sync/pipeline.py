@@ -181,8 +181,10 @@ class Pipeline:
             result.tally = stage.tally
             result.planned = list(planner.planned)
             result.drifts = list(planner.drifts)
+            tick = time.perf_counter()
             passes.write(final=True)
             mode.finish(session)
+            log.info("write.final", seconds=round(time.perf_counter() - tick, 2))
         result.errors += (
             stage.tally.problems
             + unmatched_owner_problems(stage.tally)

@@ -8,6 +8,7 @@ at the run's start by the connector.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -134,7 +135,14 @@ class PullStage:
             result.owners = len(owners)
         # web events first: a page's people are complete (page views included) once it is stored
         if isinstance(self.connector, ActivityStream):
+            tick = time.perf_counter()
             self._pull_event_stream(self.connector, until, now, result)
+            log.info(
+                "pull.events",
+                connection=name,
+                events=result.activities,
+                seconds=round(time.perf_counter() - tick, 2),
+            )
         for object_type in self.connector.object_types():
             stream = f"{object_type}s"
             with Session(self.engine) as session:
