@@ -22,10 +22,12 @@ from sqlmodel import Session, col, select
 from connectors.base import ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
+from sync.prefetch import read_ahead
 from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
+EVENTS_PER_COMMIT = 5000  # bigger commits rewrite fewer index pages in SQLite's WAL
 
 
 @dataclass
@@ -167,17 +169,13 @@ class PullStage:
         with Session(self.engine) as session:
             cursor = None if self.full else read_cursor(session, name, "events")
         since = None if cursor is None else cursor - self.overlap
-        page: list[Activity] = []
-        for activity in connector.pull_event_stream(since):
-            if activity.occurred_at > until:
-                break
-            page.append(activity)
-            if len(page) >= 1000:
-                self._store_events(page, now, result)
-                page = []
-                if self.stopping.is_set():
-                    return
-        self._store_events(page, now, result)
+        for page in read_ahead(
+            connector.pull_event_stream(since), EVENTS_PER_COMMIT, stopping=self.stopping
+        ):
+            kept = [a for a in page if a.occurred_at <= until]
+            self._store_events(kept, now, result)
+            if len(kept) < len(page) or self.stopping.is_set():
+                return  # the stream is ascending: the rest is past the run's start
 
     def _store_events(self, page: list[Activity], now: datetime, result: PullResult) -> None:
         if not page:

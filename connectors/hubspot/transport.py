@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import urllib3
 from hubspot import HubSpot
 
@@ -299,8 +300,8 @@ def _parse_json(data: bytes | None, label: str, safe: bool, connection: str) -> 
     if not data:
         return {}
     try:
-        return json.loads(data)
-    except ValueError:
+        return orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
         message = f"{label}: the response body was not valid JSON (truncated?)"
         if safe:
             raise RetriableError(message, connection=connection) from None
@@ -314,4 +315,4 @@ def read_json(response: Any) -> Any:
     if parsed is not None:
         return parsed
     data = response.data
-    return json.loads(data) if data else {}
+    return orjson.loads(data) if data else {}
