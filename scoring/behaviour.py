@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from operator import sub
+from typing import Any
 
 from config.scoring import BehaviourRule
 from scoring.activities import ActivityClassifier
@@ -27,17 +29,18 @@ def has_window(stamps: list[datetime], count: int, window: timedelta, distinct_d
     return _stamps_within(stamps, count, window)
 
 
+def _narrowest(ordered: list[Any], reach: int) -> Any:
+    """The least gap between sorted values `reach` apart (needs more than `reach` values).
+    C-level (map/min), no Python loop: this runs for most contacts."""
+    return min(map(sub, ordered[reach:], ordered))
+
+
 def _days_within(stamps: list[datetime], count: int, span: int) -> bool:
     """`count` distinct days of `stamps` less than `span` days apart (first to last)."""
     if len(stamps) < count:
         return False
     days = sorted(set(map(_ordinal, stamps)))
-    reach = count - 1
-    # a plain loop: any() over a generator costs a frame switch per day on this hot path
-    for i in range(len(days) - reach):  # noqa: SIM110
-        if days[i + reach] - days[i] < span:
-            return True
-    return False
+    return len(days) >= count and _narrowest(days, count - 1) < span
 
 
 def _stamps_within(stamps: list[datetime], count: int, window: timedelta) -> bool:
@@ -46,9 +49,7 @@ def _stamps_within(stamps: list[datetime], count: int, window: timedelta) -> boo
         return False
     if max(stamps) - min(stamps) <= window:  # all of them fit: the common, cheap case
         return True
-    ordered = sorted(stamps)
-    reach = count - 1
-    return any(ordered[i + reach] - ordered[i] <= window for i in range(len(ordered) - reach))
+    return bool(_narrowest(sorted(stamps), count - 1) <= window)
 
 
 class CompiledBehaviourRule:
@@ -101,23 +102,15 @@ class CompiledBehaviourRule:
                 return None
             if self._distinct:  # `_days_within`, spelled out: the hottest combo
                 days = sorted(set(map(_ordinal, stamps)))
-                reach = need - 1
-                span = self._span
-                for i in range(len(days) - reach):
-                    if days[i + reach] - days[i] < span:
-                        break
-                else:
+                if len(days) < need or _narrowest(days, need - 1) >= self._span:
                     return None
             else:  # `_stamps_within`, spelled out
                 window = self._window
-                if max(stamps) - min(stamps) > window:
-                    ordered = sorted(stamps)
-                    reach = need - 1
-                    for i in range(len(ordered) - reach):
-                        if ordered[i + reach] - ordered[i] <= window:
-                            break
-                    else:
-                        return None
+                if (  # all of them fit (the common, cheap case), or some `need` of them do
+                    max(stamps) - min(stamps) > window
+                    and _narrowest(sorted(stamps), need - 1) > window
+                ):
+                    return None
         item = self.items.get(count)
         if item is None:
             item = self._item(count)
