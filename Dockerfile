@@ -21,6 +21,16 @@ COPY sandbox ./sandbox
 
 RUN /opt/handoff/bin/pip install ".[postgres]"
 
+# The scoring hot path compiled with mypyc (same source; ~1.3x faster), then the project
+# installed again with the compiled modules in it. The compiler stays in this stage.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* \
+    && /opt/handoff/bin/pip install mypy setuptools \
+    && /opt/handoff/bin/python -m scoring.compile \
+    && /opt/handoff/bin/pip install --no-deps --force-reinstall . \
+    && /opt/handoff/bin/pip uninstall -y mypy
+
 # --- runtime: the virtualenv only, run as an unprivileged user ----------------------------------
 FROM python:3.11-slim AS runtime
 

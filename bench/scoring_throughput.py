@@ -30,6 +30,7 @@ from config.scoring import (
     default_fit_rules,
 )
 from connectors.records import Activity, ActivityKind, Actor, Contact
+from scoring import compiled
 from scoring.model import ScoringModel
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -143,7 +144,9 @@ def main() -> None:
         best = max(best, rate)
     print(
         f"{rules} rules, 20 activities/contact, {len(people)} contacts x {args.rounds} rounds: "
-        f"best {best:,.0f} contacts/s on one core ({mqls} MQLs)"
+        f"best {best:,.0f} contacts/s on one core ({mqls} MQLs; "
+        + ("native build" if compiled() else "pure Python: python -m scoring.compile builds it")
+        + ")"
     )
 
 

@@ -6,6 +6,7 @@ policy = LifecyclePolicy.from_config(cfg.lifecycle)
 changes = policy.decide(stage, score, rejection_reason=code, stage_changed_at=at, now=now)
 """
 
+from scoring import native_check  # noqa: F401  (first: drops a stale native build)
 from scoring.calibration import CalibrationReport, CalibrationSample, calibrate
 from scoring.lifecycle import (
     LifecycleDecision,
@@ -16,6 +17,14 @@ from scoring.lifecycle import (
 )
 from scoring.model import ScoringModel, model_version
 from scoring.score import ReasonItem, Score
+
+
+def compiled() -> bool:
+    """True when the hot modules are the mypyc build (`python -m scoring.compile`)."""
+    from scoring import model
+
+    return not str(model.__file__).endswith(".py")
+
 
 __all__ = [
     "CalibrationReport",
@@ -29,5 +38,6 @@ __all__ = [
     "ScoringModel",
     "StageChange",
     "calibrate",
+    "compiled",
     "model_version",
 ]
