@@ -33,6 +33,7 @@ from sync.echo import Echo, remember_echoes
 from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import upsert
+from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
 
 log = structlog.get_logger("handoff.apply")
 
@@ -164,7 +165,9 @@ class CrmApplier:
         max_attempts: int = 5,
         retry_backoff: timedelta = timedelta(minutes=10),
         stopping: threading.Event | None = None,
+        webhook: WebhookSender | None = None,
     ) -> None:
+        self.webhook = webhook
         self.stopping = stopping or threading.Event()
         self.engine = engine
         self.connectors = connectors
@@ -177,7 +180,10 @@ class CrmApplier:
     ) -> WriteSummary:
         session.commit()  # the decisions land before any CRM call
         summary = WriteSummary()
-        for name, connector in sorted(self.connectors.items()):
+        targets: list[tuple[str, CrmConnector | None]] = sorted(self.connectors.items())
+        if final and self.webhook is not None:
+            targets.append((WEBHOOK_CONNECTION, None))  # escalation posts, after the CRM writes
+        for name, connector in targets:
             if name in self.stopped:  # quota spent or fatal earlier in this run
                 continue
             try:
@@ -201,7 +207,7 @@ class CrmApplier:
     def _write_connection(
         self,
         name: str,
-        connector: CrmConnector,
+        connector: CrmConnector | None,
         now: datetime,
         summary: WriteSummary,
         run_id: str,
@@ -226,10 +232,15 @@ class CrmApplier:
                 session.commit()
                 fields = [i for i in items if i.kind == "field"]
                 tasks = [i for i in items if i.kind == "task"]
+                posts = [i for i in items if i.kind == "webhook"]
                 outcomes: list[WriteOutcome] = []
-                if fields:
+                if posts and self.webhook is not None:
+                    outcomes += self.webhook.post([(i.key, dict(i.payload)) for i in posts])
+                if connector is None:  # the webhook pseudo-connection has nothing else
+                    fields = tasks = []
+                if fields and connector is not None:
                     outcomes += connector.apply_changes([to_change(i) for i in fields])
-                if tasks:
+                if tasks and connector is not None:
                     requests = [to_task(i, i.key in interrupted or i.attempts > 1) for i in tasks]
                     outbox_key_of = {
                         r.task_key: i.key for r, i in zip(requests, tasks, strict=True)
@@ -238,7 +249,7 @@ class CrmApplier:
                         replace(o, key=outbox_key_of.get(o.key, o.key))
                         for o in connector.create_tasks(requests)
                     ]
-                self._record(session, fields + tasks, outcomes, now, summary)
+                self._record(session, fields + tasks + posts, outcomes, now, summary)
                 session.commit()
 
     def _record(

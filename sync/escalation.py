@@ -8,6 +8,7 @@ from config.model import HandoffConfig
 from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
 from sync.decide import DecisionStage, DomainEngines
 from sync.people import load_person
+from sync.webhooks import escalation_message
 
 
 def plan_sla_actions(
@@ -53,6 +54,23 @@ def plan_sla_actions(
                     due_at=action.due_at,
                     reason=f"SLA {action.rung}",
                 )
+            if isinstance(action, NotifyManager) and action.webhook_url:
+                for record in person.write_targets()[:1]:
+                    planner.post_webhook(
+                        record.object_type,
+                        record.crm_id,
+                        key_seed=action.task_key,
+                        message=escalation_message(
+                            rung=action.rung,
+                            owner_email=action.owner_email,
+                            manager=manager_of(config, action.territory),
+                            territory=action.territory,
+                            record=(record.connection, record.object_type, record.crm_id),
+                            due_at=action.due_at.isoformat(),
+                            reassigned="reassigned" in action.subject,
+                        ),
+                        reason=f"SLA {action.rung}: manager notified by webhook",
+                    )
         elif isinstance(action, Reassign):
             decision = engines.router.escalate(
                 session,

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from config.connections import Connection
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import insert_ignore
+from sync.webhooks import WEBHOOK_CONNECTION
 
 OPEN_STATUSES = ("pending", "sending", "rejected")
 
@@ -290,6 +291,32 @@ class OutboxPlanner:
                 value=subject,
                 previous=None,
                 payload=payload,
+                reason=reason,
+            )
+        )
+
+    def post_webhook(
+        self,
+        object_type: str,
+        record_id: str,
+        *,
+        key_seed: str,
+        message: dict[str, Any],
+        reason: str,
+    ) -> PlannedChange | None:
+        """A post to `sla.webhook_url` (the message only: the URL is read when sending)."""
+        return self._add(
+            dict(
+                key=outbox_key(WEBHOOK_CONNECTION, key_seed),
+                run_id=self.run_id,
+                connection=WEBHOOK_CONNECTION,
+                object_type=object_type,
+                record_id=record_id,
+                kind="webhook",
+                field="webhook",
+                value=message["text"],
+                previous=None,
+                payload=message,
                 reason=reason,
             )
         )

@@ -34,6 +34,7 @@ from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.pull import PullResult
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
+from sync.webhooks import WebhookSender
 
 log = structlog.get_logger("handoff.pipeline")
 
@@ -117,6 +118,7 @@ class Pipeline:
                 max_attempts=self.config.sync.max_attempts,
                 retry_backoff=self.config.sync.retry_backoff,
                 stopping=self.stopping,
+                webhook=WebhookSender(url) if (url := self.config.sla.webhook_url) else None,
             )
         )
 

@@ -87,7 +87,7 @@ def build_report(
             "field": i.field,
             "crm_value": _plain(i.previous),
             "handoff_value": _plain(i.value),
-            "change": "create task" if i.kind == "task" else "update",
+            "change": {"task": "create task", "webhook": "notify"}.get(i.kind, "update"),
             "reason": i.reason,
             "status": i.status,
         }

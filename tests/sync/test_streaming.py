@@ -153,10 +153,11 @@ def test_a_failing_decision_stops_the_pull_thread(sqlite_url: str) -> None:
     _crowd(crm)
     pipeline = _pipeline(sqlite_url, crm)
 
-    def broken(*args: object, **kwargs: object) -> object:
-        raise RuntimeError("scoring bug")
+    class Broken:
+        def score(self, *args: object) -> object:
+            raise RuntimeError("scoring bug")
 
-    pipeline.scoring.score = broken  # type: ignore[method-assign]
+    pipeline.scoring = Broken()  # type: ignore[assignment]
     with pytest.raises(RuntimeError, match="scoring bug"):
         pipeline.run()
     assert not [t for t in threading.enumerate() if t.name.startswith("pull-")]
