@@ -99,10 +99,21 @@ class SlaEngine:
         started_at = _utc(started_at, "started_at")
         owner = owner_email.strip().lower()
         clock_id = stable_key("sla-clock", lead_key, owner, started_at.isoformat())
-        existing = session.get(SlaClock, clock_id)
-        if existing is not None:
-            return existing
-        for open_clock in self.open_clocks(session, lead_key):
+        # one query: this very clock if it exists (idempotent), and the lead's open clocks
+        clocks = list(
+            session.scalars(
+                select(SlaClock)
+                .where(
+                    col(SlaClock.lead_key) == lead_key,
+                    col(SlaClock.ended_at).is_(None) | (col(SlaClock.id) == clock_id),
+                )
+                .order_by(col(SlaClock.started_at))
+            )
+        )
+        for clock in clocks:
+            if clock.id == clock_id:
+                return clock
+        for open_clock in clocks:
             open_clock.ended_at = max(started_at, open_clock.started_at)
             open_clock.end_reason = "reassigned"
             open_clock.cadence_done = True
@@ -114,29 +125,24 @@ class SlaEngine:
         calendar_name = self.config.calendar_for(policy, owner_email=owner, territory=territory)
         calendar = self.calendars[calendar_name]
         cadence = policy.cadence
-        _insert_ignore(
-            session,
-            SlaClock,
-            {
-                "id": clock_id,
-                "lead_key": lead_key,
-                "owner_email": owner,
-                "lane": lane,
-                "stage": stage,
-                "territory": territory,
-                "policy": policy_name,
-                "calendar": calendar_name,
-                "started_at": started_at,
-                "due_at": calendar.add(started_at, policy.first_touch),
-                "cadence_due_at": (
-                    calendar.add(started_at, cadence.span(calendar.business_day))
-                    if cadence
-                    else None
-                ),
-                "cadence_done": cadence is None,
-                "context": "\n".join(line.strip() for line in context if line.strip()),
-            },
-        )
+        values: dict[str, Any] = {
+            "id": clock_id,
+            "lead_key": lead_key,
+            "owner_email": owner,
+            "lane": lane,
+            "stage": stage,
+            "territory": territory,
+            "policy": policy_name,
+            "calendar": calendar_name,
+            "started_at": started_at,
+            "due_at": calendar.add(started_at, policy.first_touch),
+            "cadence_due_at": (
+                calendar.add(started_at, cadence.span(calendar.business_day)) if cadence else None
+            ),
+            "cadence_done": cadence is None,
+            "context": "\n".join(line.strip() for line in context if line.strip()),
+        }
+        _insert_ignore(session, SlaClock, values)
         return session.get(SlaClock, clock_id)
 
     def open_clocks(self, session: Session, lead_key: str) -> list[SlaClock]:
