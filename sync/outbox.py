@@ -135,21 +135,25 @@ class OutboxPlanner:
         """Load what planning needs for these (connection, record id)s in a few queries."""
         wanted = sorted(set(records) - self._known)
         self._known.update(wanted)
-        ids = sorted({record_id for _, record_id in wanted})
-        scope = set(wanted)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for written in self.session.exec(
-                select(WrittenValue).where(col(WrittenValue.record_id).in_(chunk))
-            ).all():
-                if (written.connection, written.record_id) in scope:
-                    self._written[(written.connection, written.record_id, written.field)] = (
-                        written.value
+        by_connection: dict[str, list[str]] = {}
+        for connection, record_id in wanted:
+            by_connection.setdefault(connection, []).append(record_id)
+        for connection, ids in sorted(by_connection.items()):  # (connection, record) indexes
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for written in self.session.exec(
+                    select(WrittenValue).where(
+                        WrittenValue.connection == connection,
+                        col(WrittenValue.record_id).in_(chunk),
                     )
-            for item in self.session.exec(
-                select(OutboxItem).where(col(OutboxItem.record_id).in_(chunk))
-            ).all():
-                if (item.connection, item.record_id) in scope:
+                ).all():
+                    self._written[(connection, written.record_id, written.field)] = written.value
+                for item in self.session.exec(
+                    select(OutboxItem).where(
+                        OutboxItem.connection == connection,
+                        col(OutboxItem.record_id).in_(chunk),
+                    )
+                ).all():
                     self._remember(item)
 
     def _remember(self, item: OutboxItem) -> None:
@@ -346,6 +350,11 @@ class OutboxPlanner:
         if rows:
             insert_ignore(self.session, OutboxItem, rows)
         self.planned.extend(PlannedChange.from_row(r) for r in rows if r["status"] == "pending")
-        self._items.update(dict.fromkeys(self._new, None))  # type: ignore[arg-type]
         self._new.clear()
         self._new_by_field.clear()
+        # what was read for these records is in the store now: read again if a record comes
+        # back (memory stays one chunk deep however large the run)
+        self._items.clear()
+        self._written.clear()
+        self._open_fields.clear()
+        self._known.clear()

@@ -90,7 +90,10 @@ class OutboxItem(SQLModel, table=True):
     """One planned CRM change. Its key is deterministic, so planning twice never writes twice."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status", "status", "connection"),)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "connection"),
+        Index("ix_outbox_record", "connection", "record_id"),
+    )
 
     key: str = Field(primary_key=True)
     run_id: str = Field(index=True)
