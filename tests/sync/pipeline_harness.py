@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from config.loader import parse_config
 from config.model import HandoffConfig
@@ -10,6 +11,7 @@ from connectors.memory import InMemoryConnector
 from connectors.records import Activity, ActivityKind, Actor, Owner
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+C = TypeVar("C", bound=InMemoryConnector)
 
 CONFIG = """
 version: 1
@@ -66,8 +68,9 @@ def make_config(extra: str = "") -> HandoffConfig:
     return parse_config(CONFIG + extra, "test.yaml", env={"TOKEN": "t"})
 
 
-def make_crm(clock: object = None) -> InMemoryConnector:
-    crm = InMemoryConnector(
+def make_crm(clock: object = None, cls: type[C] = InMemoryConnector) -> C:  # type: ignore[assignment]
+    """The test CRM with its four owners; `cls` for a subclass that injects a fault."""
+    crm = cls(
         "crm",
         clock=clock or (lambda: NOW),  # type: ignore[arg-type]
         fields=["score", "score_fit", "score_behaviour", "score_reasons"],

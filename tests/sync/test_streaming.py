@@ -69,11 +69,7 @@ class WatchedCrm(InMemoryConnector):
 
 
 def test_decisions_and_writes_run_behind_the_pull(sqlite_url: str) -> None:
-    crm = WatchedCrm(
-        "crm", clock=lambda: NOW, fields=["score", "score_fit", "score_behaviour", "score_reasons"]
-    )
-    for owner in make_crm().pull_owners():
-        crm.add_owner(owner)
+    crm = make_crm(cls=WatchedCrm)
     _crowd(crm)
     result = _pipeline(sqlite_url, crm).run()
     assert not result.errors, result.errors
@@ -129,11 +125,7 @@ class FlakyWrites(InMemoryConnector):
 
 
 def test_an_unknown_outcome_is_not_retried_in_the_same_run(sqlite_url: str) -> None:
-    crm = FlakyWrites(
-        "crm", clock=lambda: NOW, fields=["score", "score_fit", "score_behaviour", "score_reasons"]
-    )
-    for owner in make_crm().pull_owners():
-        crm.add_owner(owner)
+    crm = make_crm(cls=FlakyWrites)
     _crowd(crm)
     pipeline = _pipeline(sqlite_url, crm)
     first = pipeline.run()
