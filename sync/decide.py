@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
 from connectors.records import ActivityKind, Actor
 from routing.sla.actions import Touch
+from routing.sla.starts import ClockStart
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView, load_people
 from sync.store.tables import PersonRecord, PersonState
@@ -66,6 +68,7 @@ class DecisionStage:
         self.now = planner.now
         self.tally = DecisionTally()
         self._touches: list[Touch] = []
+        self._starts: list[ClockStart] = []
 
     # -- per person ----------------------------------------------------------------------------
 
@@ -96,6 +99,10 @@ class DecisionStage:
                     state = states.get(key) or PersonState(person_key=key, reasons=[])
                     if not self.decide(person, state, defer_routing=defer_routing):
                         deferred.append(key)
+            if self._starts:  # the chunk's handoffs in two statements, before its touches
+                running = self.engines.sla.start_clocks(self.session, self._starts)
+                self.tally.clocks_started += len(running)
+                self._starts = []
             if self._touches:  # one call per chunk, not per person
                 self.engines.sla.record_touches(self.session, self._touches)
                 self._touches = []
@@ -156,23 +163,24 @@ class DecisionStage:
         self._count_assignment(person, decision)
         if not decision.owner_email:
             return owner
-        self._start_clock(person, decision, lane)
+        self._starts.append(self._clock_start(person, decision, lane))
         return decision.owner_email
 
-    def _start_clock(self, person: PersonView, decision: Any, lane: str) -> None:
+    def _clock_start(self, person: PersonView, decision: Any, lane: str) -> ClockStart:
         """The handoff: the new owner's SLA clock starts now (a running one ends as reassigned)."""
-        clock = self.engines.sla.start_clock(
-            self.session,
+        return ClockStart(
             lead_key=person.key,
             owner_email=decision.owner_email,
             lane=lane,
             territory=decision.territory,
             started_at=self.now,
             stage="mql",
-            context=[person.summary_line],
+            context=(person.summary_line,),
         )
-        if clock is not None:
-            self.tally.clocks_started += 1
+
+    def _start_clock(self, person: PersonView, decision: Any, lane: str) -> None:
+        start = self._clock_start(person, decision, lane)
+        self.tally.clocks_started += len(self.engines.sla.start_clocks(self.session, [start]))
 
     def reassign(self, person: PersonView, decision: Any, lane: str) -> None:
         """An SLA escalation picked a new owner: write it and restart the clock for them."""
@@ -375,39 +383,37 @@ class DomainEngines:
 
 
 def dirty_people(session: Session, now: datetime, full: bool = False) -> list[str]:
-    """People whose records changed since they were last decided, or due their daily decay pass."""
-    from sync.store.tables import PersonRecord
+    """People whose records changed since they were last decided, or due their daily decay pass.
 
-    keys = set(
-        session.exec(select(PersonRecord.person_key).where(PersonRecord.status == "active")).all()
-    )
-    if full:
-        return sorted(keys)
-    decided = (
-        {
-            s.person_key: s
-            for s in session.exec(select(PersonState).where(col(PersonState.person_key).in_(keys)))
-        }
-        if keys
-        else {}
-    )
+    Reads plain columns (no ORM objects, no JSON): at 100,000 people this runs every run."""
     latest: dict[str, datetime] = {}
-    for key, modified in session.exec(
-        select(PersonRecord.person_key, PersonRecord.modified_at).where(
-            PersonRecord.status == "active"
+    for key, modified in session.execute(
+        sa_select(col(PersonRecord.person_key), col(PersonRecord.modified_at)).where(
+            col(PersonRecord.status) == "active"
         )
-    ).all():
+    ):
         if key not in latest or modified > latest[key]:
             latest[key] = modified
+    if full:
+        return sorted(latest)
+    decided = {
+        key: (computed_at, source_modified_at)
+        for key, computed_at, source_modified_at in session.execute(
+            sa_select(
+                col(PersonState.person_key),
+                col(PersonState.computed_at),
+                col(PersonState.source_modified_at),
+            )
+        )
+    }
     out = []
-    for key in keys:
-        state = decided.get(key)
+    for key, modified in latest.items():
+        computed_at, source_modified_at = decided.get(key, (None, None))
         if (
-            state is None
-            or state.computed_at is None
-            or state.source_modified_at is None
-            or latest[key] > state.source_modified_at
-            or state.computed_at.date() < now.date()
+            computed_at is None
+            or source_modified_at is None
+            or modified > source_modified_at
+            or computed_at.date() < now.date()
         ):
             out.append(key)
     return sorted(out)

@@ -183,16 +183,21 @@ def load_people(
                 records_by_key.setdefault(record.person_key, []).append(record)
             elif record.status == "converted":
                 converted.add(record.person_key)
-    ids = [r.crm_id for records in records_by_key.values() for r in records]
+    ids: dict[str, list[str]] = {}  # by connection: the index is (connection, contact_id)
+    for records in records_by_key.values():
+        for r in records:
+            ids.setdefault(r.connection, []).append(r.crm_id)
     activities: dict[tuple[str, str], list[Activity]] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            sa_select(*ACTIVITY_COLUMNS).where(
-                col(ActivityRecord.contact_id).in_(ids[start : start + 500])
-            )
-        ).all()
-        for row in rows:
-            activities.setdefault((row[0], row[2]), []).append(_activity(row))
+    for connection, crm_ids in sorted(ids.items()):
+        for start in range(0, len(crm_ids), 500):
+            rows = session.execute(
+                sa_select(*ACTIVITY_COLUMNS).where(
+                    col(ActivityRecord.connection) == connection,
+                    col(ActivityRecord.contact_id).in_(crm_ids[start : start + 500]),
+                )
+            ).all()
+            for row in rows:
+                activities.setdefault((row[0], row[2]), []).append(_activity(row))
     order = [c.name for c in config.connections]
     return {
         key: _view(key, records, activities, config, owners, order, key in converted)

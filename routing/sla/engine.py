@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from config.sla import SlaConfig, SlaPolicy
-from routing.sla.actions import Flag, SlaAction, Touch, stable_key
+from routing.sla.actions import Flag, SlaAction, Touch
 from routing.sla.calendar import BusinessCalendar
 from routing.sla.ladder import rung_actions, rung_schedule
 from routing.sla.metrics import SlaMetrics, compute_metrics
+from routing.sla.starts import ClockStart, start_clocks
 from routing.sla.tables import SlaClock, SlaRungFired, SlaTouch
 
 STOP_REASONS = frozenset({"converted", "disqualified", "deleted", "merged", "archived", "recycled"})
@@ -97,53 +98,23 @@ class SlaEngine:
         lead, owner and start. None when no policy watches the lane (any open clock still
         ends: the lead has a new owner)."""
         started_at = _utc(started_at, "started_at")
-        owner = owner_email.strip().lower()
-        clock_id = stable_key("sla-clock", lead_key, owner, started_at.isoformat())
-        # one query: this very clock if it exists (idempotent), and the lead's open clocks
-        clocks = list(
-            session.scalars(
-                select(SlaClock)
-                .where(
-                    col(SlaClock.lead_key) == lead_key,
-                    col(SlaClock.ended_at).is_(None) | (col(SlaClock.id) == clock_id),
-                )
-                .order_by(col(SlaClock.started_at))
-            )
+        start = ClockStart(
+            lead_key=lead_key,
+            owner_email=owner_email,
+            lane=lane,
+            started_at=started_at,
+            territory=territory,
+            stage=stage,
+            context=tuple(context),
         )
-        for clock in clocks:
-            if clock.id == clock_id:
-                return clock
-        for open_clock in clocks:
-            open_clock.ended_at = max(started_at, open_clock.started_at)
-            open_clock.end_reason = "reassigned"
-            open_clock.cadence_done = True
-        found = self.config.policy_for(lane, stage)
-        if found is None:  # e.g. moved to a lane without an SLA: the old clock still ends
-            session.flush()
-            return None
-        policy_name, policy = found
-        calendar_name = self.config.calendar_for(policy, owner_email=owner, territory=territory)
-        calendar = self.calendars[calendar_name]
-        cadence = policy.cadence
-        values: dict[str, Any] = {
-            "id": clock_id,
-            "lead_key": lead_key,
-            "owner_email": owner,
-            "lane": lane,
-            "stage": stage,
-            "territory": territory,
-            "policy": policy_name,
-            "calendar": calendar_name,
-            "started_at": started_at,
-            "due_at": calendar.add(started_at, policy.first_touch),
-            "cadence_due_at": (
-                calendar.add(started_at, cadence.span(calendar.business_day)) if cadence else None
-            ),
-            "cadence_done": cadence is None,
-            "context": "\n".join(line.strip() for line in context if line.strip()),
-        }
-        _insert_ignore(session, SlaClock, values)
-        return session.get(SlaClock, clock_id)
+        running = self.start_clocks(session, [start])
+        session.flush()
+        return session.get(SlaClock, running[0]) if running else None
+
+    def start_clocks(self, session: Session, starts: Sequence[ClockStart]) -> list[str]:
+        """`start_clock` for a chunk of handoffs, in order, in two statements; the running
+        clocks' ids (see `routing.sla.starts`)."""
+        return start_clocks(self, session, starts)
 
     def open_clocks(self, session: Session, lead_key: str) -> list[SlaClock]:
         """The lead's running clocks (normally one), oldest first."""
@@ -191,15 +162,21 @@ class SlaEngine:
     def record_touches(self, session: Session, touches: Iterable[Touch]) -> int:
         """Credit qualifying touches to the clocks running when they happened (CRM time).
         The earliest qualifying touch stops the first-touch clock. Returns touches credited."""
+        touches = list(touches)
+        leads = sorted({touch.lead_key for touch in touches})
+        clocks_by_lead: dict[str, list[SlaClock]] = {}
+        for begin in range(0, len(leads), 500):  # one query per 500 leads, not one per touch
+            query = select(SlaClock).where(col(SlaClock.lead_key).in_(leads[begin : begin + 500]))
+            for clock in session.scalars(
+                query.order_by(col(SlaClock.started_at), col(SlaClock.id))
+            ):
+                clocks_by_lead.setdefault(clock.lead_key, []).append(clock)
         credited = 0
         for touch in touches:
             at = _utc(touch.at, "touch.at")
-            query = select(SlaClock).where(
-                col(SlaClock.lead_key) == touch.lead_key,
-                col(SlaClock.started_at) <= at,
-                or_(col(SlaClock.ended_at).is_(None), col(SlaClock.ended_at) > at),
-            )
-            for clock in session.scalars(query):
+            for clock in clocks_by_lead.get(touch.lead_key, ()):
+                if clock.started_at > at or (clock.ended_at is not None and clock.ended_at <= at):
+                    continue
                 policy = self._policy(clock)
                 if policy is None or not self._qualifies(policy, clock, touch):
                     continue

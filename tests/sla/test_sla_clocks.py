@@ -285,3 +285,49 @@ def test_pulled_activities_become_touches(
     session.commit()
     kinds = sorted(t.kind for t in session.exec(select(SlaTouch)).all())
     assert kinds == ["call", "email"]
+
+
+def _clock_rows(session: Session) -> list[tuple[object, ...]]:
+    return sorted(
+        (c.id, c.lead_key, c.owner_email, c.due_at, c.ended_at, c.end_reason)
+        for c in session.exec(select(SlaClock)).all()
+    )
+
+
+def test_a_chunk_of_starts_ends_and_starts_exactly_what_single_starts_do(
+    sla: SlaEngine, engine: object, clock_at: time_machine.Traveller
+) -> None:
+    from routing.sla.starts import ClockStart
+
+    t0 = now()
+    later = t0 + timedelta(minutes=30)
+    starts = [
+        ClockStart("lead-1", "ana@example.com", "fast", t0, territory="us-east"),
+        ClockStart("lead-2", "bo@example.com", "mql", t0),
+        ClockStart("lead-1", "Bo@Example.com", "fast", later),  # same lead again: ends the first
+        ClockStart("lead-3", "ana@example.com", "nurture", t0),  # no policy: no clock
+        ClockStart("lead-2", "bo@example.com", "mql", t0),  # repeated: kept, not restarted
+    ]
+    with Session(engine) as one_by_one:  # type: ignore[arg-type]
+        for s in starts:
+            sla.start_clock(
+                one_by_one,
+                lead_key=s.lead_key,
+                owner_email=s.owner_email,
+                lane=s.lane,
+                territory=s.territory,
+                started_at=s.started_at,
+            )
+        one_by_one.commit()
+        expected = _clock_rows(one_by_one)
+        for clock in one_by_one.exec(select(SlaClock)).all():
+            one_by_one.delete(clock)
+        one_by_one.commit()
+    with Session(engine) as batched:  # type: ignore[arg-type]
+        running = sla.start_clocks(batched, starts)
+        batched.commit()
+        assert _clock_rows(batched) == expected
+        assert len(running) == 4 and running[-1] == running[1]
+        assert sla.start_clocks(batched, starts[2:3]) == running[2:3]  # idempotent across chunks
+        [first] = [c for c in batched.exec(select(SlaClock)) if c.owner_email == "ana@example.com"]
+        assert first.end_reason == "reassigned" and first.ended_at == later
