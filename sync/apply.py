@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
 
 from connectors.base import CrmConnector
@@ -38,6 +38,18 @@ from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
 log = structlog.get_logger("handoff.apply")
 
 RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
+KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
+_OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
+_SETTLE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.key == bindparam("k"))
+    .values(
+        status=bindparam("s_status"),
+        applied_at=bindparam("s_applied_at"),
+        last_error=bindparam("s_error"),
+        next_attempt_at=bindparam("s_next"),
+    )
+)
 
 
 @dataclass
@@ -111,7 +123,7 @@ def record_chunks(
     return chunks
 
 
-def to_change(item: OutboxItem) -> FieldChange:
+def to_change(item: OutboxItem | Row[Any]) -> FieldChange:
     return FieldChange(
         connection=item.connection,
         object_type=item.object_type,
@@ -124,7 +136,7 @@ def to_change(item: OutboxItem) -> FieldChange:
     )
 
 
-def to_task(item: OutboxItem, resend: bool) -> TaskRequest:
+def to_task(item: OutboxItem | Row[Any], resend: bool) -> TaskRequest:
     p = item.payload
     return TaskRequest(
         connection=item.connection,
@@ -219,16 +231,29 @@ class CrmApplier:
         for chunk in chunks:
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
-            # not expired on commit: the items are read again right after the "sending" mark
-            with Session(self.engine, expire_on_commit=False) as session:
-                found = session.exec(select(OutboxItem).where(col(OutboxItem.key).in_(chunk))).all()
-                by_key = {item.key: item for item in found}
+            # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
+            # than the CRM call here
+            with Session(self.engine) as session:
+                connection = session.connection()
+                by_key = {
+                    row.key: row
+                    for start in range(0, len(chunk), KEYS_PER_QUERY)
+                    for row in connection.execute(
+                        sa_select(_OUTBOX).where(
+                            _OUTBOX.c.key.in_(chunk[start : start + KEYS_PER_QUERY])
+                        )
+                    )
+                }
                 items = [by_key[key] for key in chunk if key in by_key]
                 interrupted = {i.key for i in items if i.status == "sending"}
-                for item in items:  # mark before sending: a crash from here on means "resend"
-                    item.status = "sending"
-                    item.attempts += 1
-                    session.add(item)
+                attempts = {i.key: i.attempts + 1 for i in items}
+                for start in range(0, len(items), KEYS_PER_QUERY):  # mark: a crash means "resend"
+                    keys = [i.key for i in items[start : start + KEYS_PER_QUERY]]
+                    connection.execute(
+                        update(_OUTBOX)
+                        .where(_OUTBOX.c.key.in_(keys))
+                        .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
+                    )
                 session.commit()
                 fields = [i for i in items if i.kind == "field"]
                 tasks = [i for i in items if i.kind == "task"]
@@ -241,7 +266,9 @@ class CrmApplier:
                 if fields and connector is not None:
                     outcomes += connector.apply_changes([to_change(i) for i in fields])
                 if tasks and connector is not None:
-                    requests = [to_task(i, i.key in interrupted or i.attempts > 1) for i in tasks]
+                    requests = [
+                        to_task(i, i.key in interrupted or attempts[i.key] > 1) for i in tasks
+                    ]
                     outbox_key_of = {
                         r.task_key: i.key for r, i in zip(requests, tasks, strict=True)
                     }
@@ -249,29 +276,32 @@ class CrmApplier:
                         replace(o, key=outbox_key_of.get(o.key, o.key))
                         for o in connector.create_tasks(requests)
                     ]
-                self._record(session, fields + tasks + posts, outcomes, now, summary)
+                self._record(session, fields + tasks + posts, attempts, outcomes, now, summary)
                 session.commit()
 
     def _record(
         self,
         session: Session,
-        items: Sequence[OutboxItem],
+        items: Sequence[Any],
+        attempts: Mapping[str, int],
         outcomes: Sequence[WriteOutcome],
         now: datetime,
         summary: WriteSummary,
     ) -> None:
+        """Settle each sent item by its outcome (rows of the outbox table, as sent)."""
         by_key = {o.key: o for o in outcomes}
         written: list[dict[str, object]] = []
         echoes: dict[tuple[str, str], Echo] = {}
+        settled: list[dict[str, object]] = []
         for item in items:
             outcome = by_key.get(item.key)
             if outcome is None or outcome.status is OutcomeStatus.UNKNOWN:
                 summary.counts["unknown"] += 1  # stays `sending`: resent (with lookup) next run
                 continue
+            row: dict[str, object] = {"k": item.key, "s_applied_at": None, "s_next": None}
             if outcome.ok:
-                item.status = "applied" if outcome.status is OutcomeStatus.APPLIED else "unchanged"
-                item.applied_at = now
-                item.last_error = None
+                status = "applied" if outcome.status is OutcomeStatus.APPLIED else "unchanged"
+                row.update(s_status=status, s_applied_at=now, s_error=None)
                 if item.kind == "field" and outcome.modified_at is not None:
                     echo = echoes.setdefault(
                         (item.connection, item.record_id), Echo(outcome.modified_at)
@@ -288,15 +318,15 @@ class CrmApplier:
                             "written_at": now,
                         }
                     )
-                summary.items.append(PlannedChange.of(item))
+                summary.items.append(replace(PlannedChange.of(item), status=status, error=None))
+            elif attempts[item.key] >= self.max_attempts:
+                row.update(s_status="dead", s_error=outcome.error)
             else:
-                item.last_error = outcome.error
-                if item.attempts >= self.max_attempts:
-                    item.status = "dead"
-                else:
-                    item.status = "rejected"
-                    item.next_attempt_at = now + self.retry_backoff * (2 ** (item.attempts - 1))
-            summary.counts[item.status] += 1
-            session.add(item)
+                backoff = self.retry_backoff * (2 ** (attempts[item.key] - 1))
+                row.update(s_status="rejected", s_error=outcome.error, s_next=now + backoff)
+            summary.counts[str(row["s_status"])] += 1
+            settled.append(row)
+        if settled:
+            session.connection().execute(_SETTLE, settled)
         upsert(session, WrittenValue, written)  # what Handoff last wrote: how drift is told
         remember_echoes(session, echoes)

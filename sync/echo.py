@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, select, update
+from sqlmodel import Session
 
 from sync.store.tables import PersonRecord, PersonState
 
@@ -28,33 +29,61 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
     """Mirror what we wrote (with the CRM's new modified time) into the stored records."""
     if not echoes:
         return
+    connection = session.connection()  # plain rows: thousands of records a chunk
     by_connection: dict[str, list[str]] = {}
-    for connection, record_id in echoes:
-        by_connection.setdefault(connection, []).append(record_id)
+    for name, record_id in echoes:
+        by_connection.setdefault(name, []).append(record_id)
     moved: dict[str, tuple[datetime, datetime]] = {}  # person key -> (old, new) modified time
-    for connection, ids in by_connection.items():
+    records: list[dict[str, Any]] = []
+    for name, ids in by_connection.items():
         for start in range(0, len(ids), 500):
-            rows = session.exec(
-                select(PersonRecord).where(
-                    PersonRecord.connection == connection,
-                    col(PersonRecord.crm_id).in_(ids[start : start + 500]),
+            rows = connection.execute(
+                select(
+                    _PEOPLE.c.crm_id, _PEOPLE.c.person_key, _PEOPLE.c.modified_at, _PEOPLE.c.fields
                 )
-            ).all()
-            for row in rows:
-                echo = echoes[(connection, row.crm_id)]
-                if echo.stamp <= row.modified_at:
+                .where(_PEOPLE.c.connection == name)
+                .where(_PEOPLE.c.crm_id.in_(ids[start : start + 500]))
+            )
+            for crm_id, person_key, modified_at, fields in rows:
+                echo = echoes[(name, crm_id)]
+                if echo.stamp <= modified_at:
                     continue  # the store already holds this version or a later one
-                moved[row.person_key] = (row.modified_at, echo.stamp)
-                row.fields = {**row.fields, **echo.fields}
-                row.modified_at = echo.stamp
-                session.add(row)
+                moved[person_key] = (modified_at, echo.stamp)
+                records.append(
+                    {
+                        "c": name,
+                        "i": crm_id,
+                        "e_fields": {**fields, **echo.fields},
+                        "e_modified": echo.stamp,
+                    }
+                )
+    if records:
+        connection.execute(_MIRROR, records)
     keys = sorted(moved)
+    states: list[dict[str, Any]] = []
     for start in range(0, len(keys), 500):
-        for state in session.exec(
-            select(PersonState).where(col(PersonState.person_key).in_(keys[start : start + 500]))
-        ).all():
-            old, new = moved[state.person_key]
-            if state.source_modified_at is not None and state.source_modified_at >= old:
+        for key, seen in connection.execute(
+            select(_STATES.c.person_key, _STATES.c.source_modified_at).where(
+                _STATES.c.person_key.in_(keys[start : start + 500])
+            )
+        ):
+            old, new = moved[key]
+            if seen is not None and seen >= old:
                 # the decision had seen the version we overwrote: our echo changes nothing
-                state.source_modified_at = max(state.source_modified_at, new)
-                session.add(state)
+                states.append({"k": key, "e_seen": max(seen, new)})
+    if states:
+        connection.execute(_SEEN, states)
+
+
+_PEOPLE: Any = PersonRecord.__table__  # type: ignore[attr-defined]
+_STATES: Any = PersonState.__table__  # type: ignore[attr-defined]
+_MIRROR = (
+    update(_PEOPLE)
+    .where(_PEOPLE.c.connection == bindparam("c"), _PEOPLE.c.crm_id == bindparam("i"))
+    .values(fields=bindparam("e_fields"), modified_at=bindparam("e_modified"))
+)
+_SEEN = (
+    update(_STATES)
+    .where(_STATES.c.person_key == bindparam("k"))
+    .values(source_modified_at=bindparam("e_seen"))
+)

@@ -118,17 +118,23 @@ def _domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1].lower() if email and "@" in email else None
 
 
-ACTIVITY_COLUMNS: tuple[Any, ...] = (
-    ActivityRecord.connection,
-    ActivityRecord.crm_id,
-    ActivityRecord.contact_id,
-    ActivityRecord.kind,
-    ActivityRecord.occurred_at,
-    ActivityRecord.actor,
-    ActivityRecord.channel,
-    ActivityRecord.owner_id,
-    ActivityRecord.properties,
+_ACTIVITIES: Any = ActivityRecord.__table__  # type: ignore[attr-defined]
+ACTIVITY_COLUMNS: tuple[Any, ...] = tuple(
+    _ACTIVITIES.c[name]
+    for name in (
+        "connection",
+        "crm_id",
+        "contact_id",
+        "kind",
+        "occurred_at",
+        "actor",
+        "channel",
+        "owner_id",
+        "properties",
+    )
 )
+_KINDS = {kind.value: kind for kind in ActivityKind}
+_ACTORS = {actor.value: actor for actor in Actor}
 
 
 def _activity(row: Any) -> Activity:
@@ -138,9 +144,9 @@ def _activity(row: Any) -> Activity:
         connection=connection,
         id=crm_id,
         contact_id=contact_id,
-        kind=ActivityKind(kind),
+        kind=_KINDS.get(kind) or ActivityKind(kind),
         occurred_at=occurred_at,
-        actor=Actor(actor),
+        actor=_ACTORS.get(actor) or Actor(actor),
         channel=channel,
         owner_id=owner_id,
         properties=props,
@@ -188,12 +194,13 @@ def load_people(
         for r in records:
             ids.setdefault(r.connection, []).append(r.crm_id)
     activities: dict[tuple[str, str], list[Activity]] = {}
+    connection_ = session.connection()  # Core rows: no ORM loading for ~20 rows a person
     for connection, crm_ids in sorted(ids.items()):
         for start in range(0, len(crm_ids), 500):
-            rows = session.execute(
+            rows = connection_.execute(
                 sa_select(*ACTIVITY_COLUMNS).where(
-                    col(ActivityRecord.connection) == connection,
-                    col(ActivityRecord.contact_id).in_(crm_ids[start : start + 500]),
+                    _ACTIVITIES.c.connection == connection,
+                    _ACTIVITIES.c.contact_id.in_(crm_ids[start : start + 500]),
                 )
             ).all()
             for row in rows:
