@@ -142,8 +142,10 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     before_calls = dict(connector.usage.calls)
     before_throttled = connector.usage.throttled
     started = time.perf_counter()
+    cpu_before = time.process_time()
     result = pipeline.run()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before  # the worker's CPU: near `wall` means CPU-bound
     calls = {
         k: v - before_calls.get(k, 0)
         for k, v in connector.usage.calls.items()
@@ -170,6 +172,7 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     return {
         "stage": label,
         "wall_seconds": round(wall, 2),
+        "worker_cpu_seconds": round(cpu, 2),
         "timings": {k: round(v, 2) for k, v in result.timings.items()},
         "people_pulled": people,
         "activities_pulled": activities,
@@ -244,6 +247,7 @@ def bench(
                             k: full[k]
                             for k in (
                                 "wall_seconds",
+                                "worker_cpu_seconds",
                                 "rate_limit_floor_seconds",
                                 "wall_vs_floor",
                                 "timings",

@@ -111,6 +111,8 @@ class DecisionPasses:
         self.first(rest)
         routed = sorted(self.deferred)
         middle = time.perf_counter()
+        timings = self.result.timings
+        before = timings.get("decide", 0.0), timings.get("write", 0.0)
         self._chunks(routed, defer_routing=False)
         self.deferred.clear()
         log.info(
@@ -119,6 +121,8 @@ class DecisionPasses:
             routed=len(routed),
             seconds=round(middle - tick, 2),
             routing_seconds=round(time.perf_counter() - middle, 2),
+            routing_decide_seconds=round(timings.get("decide", 0.0) - before[0], 2),
+            routing_write_seconds=round(timings.get("write", 0.0) - before[1], 2),
         )
 
     def write(self, final: bool) -> None:

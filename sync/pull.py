@@ -23,7 +23,8 @@ from connectors.base import ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.prefetch import read_ahead
-from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, SyncCursor
+from sync.store.activities import store_activities
+from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
@@ -73,20 +74,6 @@ def _person_row(contact: Contact) -> dict[str, Any]:
         "created_at": contact.created_at,
         "status": "archived" if contact.archived else "active",
         "survivor_id": None,
-    }
-
-
-def _activity_row(activity: Activity) -> dict[str, Any]:
-    return {
-        "connection": activity.connection,
-        "crm_id": activity.id,
-        "contact_id": activity.contact_id,
-        "kind": activity.kind.value,
-        "actor": activity.actor.value,
-        "channel": activity.channel,
-        "owner_id": activity.owner_id,
-        "occurred_at": activity.occurred_at,
-        "properties": dict(activity.properties),
     }
 
 
@@ -181,7 +168,7 @@ class PullStage:
         if not page:
             return
         with Session(self.engine) as session:
-            upsert(session, ActivityRecord, [_activity_row(a) for a in page])
+            store_activities(session, page)
             _advance_cursor(session, self.connector.name, "events", page[-1].occurred_at, now)
             session.commit()
         result.activities += len(page)
@@ -204,7 +191,7 @@ class PullStage:
             people = [_person_row(c) for c in fresh]
             upsert(session, PersonRecord, people)
             result.changed_keys.update(p["person_key"] for p in people)
-            upsert(session, ActivityRecord, [_activity_row(a) for a in activities])
+            store_activities(session, activities)
             result.activities += len(activities)
             for event in batch.events:
                 row = session.get(PersonRecord, (name, event.record_id))

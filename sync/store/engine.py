@@ -9,6 +9,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
+SQLITE_CACHE_KIB = 65536  # per connection
+SQLITE_MMAP_BYTES = 1 << 30
+
 
 def json_text(value: Any) -> str:
     """JSON columns are written by orjson (several times faster than `json` on the hot paths:
@@ -38,6 +41,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a person's activities are spread over the table (they arrive by time): a larger
+            # page cache and memory-mapped reads spare a syscall per page at 100,000 people
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             cursor.close()
 
         return engine
