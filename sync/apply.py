@@ -318,7 +318,20 @@ class CrmApplier:
                             "written_at": now,
                         }
                     )
-                summary.items.append(replace(PlannedChange.of(item), status=status, error=None))
+                summary.items.append(
+                    PlannedChange(
+                        item.key,
+                        item.connection,
+                        item.object_type,
+                        item.record_id,
+                        item.kind,
+                        item.field,
+                        item.value,
+                        item.previous,
+                        item.reason,
+                        status,
+                    )
+                )
             elif attempts[item.key] >= self.max_attempts:
                 row.update(s_status="dead", s_error=outcome.error)
             else:
@@ -326,7 +339,17 @@ class CrmApplier:
                 row.update(s_status="rejected", s_error=outcome.error, s_next=now + backoff)
             summary.counts[str(row["s_status"])] += 1
             settled.append(row)
-        if settled:
-            session.connection().execute(_SETTLE, settled)
+        link = session.connection()
+        for status in ("applied", "unchanged"):  # alike: one UPDATE per 500 keys
+            keys = [row["k"] for row in settled if row["s_status"] == status]
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                link.execute(
+                    update(_OUTBOX)
+                    .where(_OUTBOX.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                    .values(status=status, applied_at=now, last_error=None, next_attempt_at=None)
+                )
+        failed = [row for row in settled if row["s_status"] not in ("applied", "unchanged")]
+        if failed:  # each with its own error
+            link.execute(_SETTLE, failed)
         upsert(session, WrittenValue, written)  # what Handoff last wrote: how drift is told
         remember_echoes(session, echoes)

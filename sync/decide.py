@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from config.model import HandoffConfig
 from connectors.records import ActivityKind, Actor
@@ -21,6 +21,7 @@ from routing.sla.actions import Touch
 from routing.sla.starts import ClockStart
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView, load_people
+from sync.person_state import StateRow, load_states, save_states
 from sync.store.tables import PersonRecord, PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
@@ -79,26 +80,24 @@ class DecisionStage:
         decides them after everyone else, once the pull is complete (routing reads the whole
         store: account owners by domain, open leads per rep), whatever order the pull had."""
         people = load_people(self.session, keys, self.config, self.engines.owners)
-        states = {
-            s.person_key: s
-            for s in self.session.exec(
-                select(PersonState).where(col(PersonState.person_key).in_(keys))
-            )
-        }
+        states = load_states(self.session, keys)
         self.planner.prefetch((r.connection, r.crm_id) for p in people.values() for r in p.records)
         for view in people.values():
             domain = view.contact.fields.get("company_domain")
             if domain:
                 view.account_owner_email = self.engines.account_owners.get(str(domain).lower())
         deferred: list[str] = []
+        decided: list[StateRow] = []
         with self.session.no_autoflush:
             for key in keys:
                 person = people.get(key)
                 if person is not None:
-                    # (reasons given: pydantic's default_factory path is slow for table models)
-                    state = states.get(key) or PersonState(person_key=key, reasons=[])
-                    if not self.decide(person, state, defer_routing=defer_routing):
+                    state = states.get(key) or StateRow(key)
+                    if self.decide(person, state, defer_routing=defer_routing):
+                        decided.append(state)
+                    else:
                         deferred.append(key)
+            save_states(self.session, decided)
             if self._starts:  # the chunk's handoffs in two statements, before its touches
                 running = self.engines.sla.start_clocks(self.session, self._starts)
                 self.tally.clocks_started += len(running)
@@ -108,9 +107,7 @@ class DecisionStage:
                 self._touches = []
         return deferred
 
-    def decide(
-        self, person: PersonView, state: PersonState, *, defer_routing: bool = False
-    ) -> bool:
+    def decide(self, person: PersonView, state: StateRow, *, defer_routing: bool = False) -> bool:
         """Decide one person; False (and nothing done) when routing is deferred and needed."""
         key = person.key
         score = self.engines.scoring.score(person.contact, person.activities, self.now)
@@ -154,7 +151,7 @@ class DecisionStage:
         return True
 
     def _route(
-        self, person: PersonView, fast: bool, state: PersonState, owner: str | None
+        self, person: PersonView, fast: bool, state: StateRow, owner: str | None
     ) -> str | None:
         lane = LANE_FAST if fast else LANE_MQL
         decision = self.engines.router.route(
@@ -331,7 +328,7 @@ class DecisionStage:
         self._touches.extend(touches)
 
     def _update_state(
-        self, state: PersonState, score: Any, stage: str, current: str, owner_email: str | None
+        self, state: StateRow, score: Any, stage: str, current: str, owner_email: str | None
     ) -> None:
         state.score = score.total
         state.fit = score.fit
@@ -348,7 +345,6 @@ class DecisionStage:
             state.stage_changed_at = self.now
         state.stage = stage
         state.owner_email = owner_email
-        self.session.add(state)
 
 
 TOUCH_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})

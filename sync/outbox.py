@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
+from sqlmodel import Session
 
 from config.connections import Connection
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import insert_ignore
 from sync.webhooks import WEBHOOK_CONNECTION
+
+_OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
+_WRITTEN: Any = WrittenValue.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("pending", "sending", "rejected")
 
@@ -115,10 +120,11 @@ class OutboxPlanner:
     planned: list[PlannedChange] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
     _written: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    _items: dict[str, OutboxItem | None] = field(default_factory=dict)
+    _items: set[str] = field(default_factory=set)  # keys of stored items of known records
     _new: dict[str, dict[str, Any]] = field(default_factory=dict)
     _new_by_field: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    _open_fields: dict[tuple[str, str, str], list[OutboxItem]] = field(default_factory=dict)
+    _open_fields: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    _superseded: list[str] = field(default_factory=list)  # stored items a new decision replaces
     _known: set[tuple[str, str]] = field(default_factory=set)
     _drift_seen: set[tuple[str, str, str]] = field(default_factory=set)
     unmappable: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
@@ -138,30 +144,28 @@ class OutboxPlanner:
         by_connection: dict[str, list[str]] = {}
         for connection, record_id in wanted:
             by_connection.setdefault(connection, []).append(record_id)
+        link = self.session.connection()  # plain rows: a record's history grows every run
         for connection, ids in sorted(by_connection.items()):  # (connection, record) indexes
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                for written in self.session.exec(
-                    select(WrittenValue).where(
-                        WrittenValue.connection == connection,
-                        col(WrittenValue.record_id).in_(chunk),
+                for record_id, name, value in link.execute(
+                    sa_select(_WRITTEN.c.record_id, _WRITTEN.c.field, _WRITTEN.c.value).where(
+                        _WRITTEN.c.connection == connection, _WRITTEN.c.record_id.in_(chunk)
                     )
-                ).all():
-                    self._written[(connection, written.record_id, written.field)] = written.value
-                for item in self.session.exec(
-                    select(OutboxItem).where(
-                        OutboxItem.connection == connection,
-                        col(OutboxItem.record_id).in_(chunk),
-                    )
-                ).all():
-                    self._remember(item)
-
-    def _remember(self, item: OutboxItem) -> None:
-        self._items[item.key] = item
-        if item.kind == "field" and item.status in ("pending", "rejected"):
-            self._open_fields.setdefault((item.connection, item.record_id, item.field), []).append(
-                item
-            )
+                ):
+                    self._written[(connection, record_id, name)] = value
+                for key, record_id, kind, name, status in link.execute(
+                    sa_select(
+                        _OUTBOX.c.key,
+                        _OUTBOX.c.record_id,
+                        _OUTBOX.c.kind,
+                        _OUTBOX.c.field,
+                        _OUTBOX.c.status,
+                    ).where(_OUTBOX.c.connection == connection, _OUTBOX.c.record_id.in_(chunk))
+                ):
+                    self._items.add(key)
+                    if kind == "field" and status in ("pending", "rejected"):
+                        self._open_fields.setdefault((connection, record_id, name), []).append(key)
 
     def _last_written(self, connection: str, record_id: str, canonical: str) -> tuple[bool, Any]:
         if (connection, record_id) not in self._known:
@@ -333,9 +337,7 @@ class OutboxPlanner:
             return None  # the same decision is already planned or applied
         if row["kind"] == "field":
             slot = (row["connection"], row["record_id"], row["field"])
-            for old in self._open_fields.pop(slot, []):
-                old.status = "superseded"
-                self.session.add(old)
+            self._superseded += self._open_fields.pop(slot, [])
             earlier = self._new_by_field.pop(slot, None)
             if earlier is not None:  # a later decision in this same run wins
                 self._new[earlier]["status"] = "superseded"
@@ -349,6 +351,13 @@ class OutboxPlanner:
         rows = list(self._new.values())
         if rows:
             insert_ignore(self.session, OutboxItem, rows)
+        superseded, self._superseded = self._superseded, []
+        for start in range(0, len(superseded), 500):
+            self.session.connection().execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.key.in_(superseded[start : start + 500]))
+                .values(status="superseded")
+            )
         self.planned.extend(PlannedChange.from_row(r) for r in rows if r["status"] == "pending")
         self._new.clear()
         self._new_by_field.clear()

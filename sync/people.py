@@ -12,9 +12,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
-from connectors.records import Activity, ActivityKind, Actor, Contact, Owner
+from connectors.records import Activity, Contact, Owner
 from routing.router import RoutingLead
-from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord
+from sync.store.activities import read_activities
+from sync.store.tables import OwnerRecord, PersonRecord
 
 REJECTION_STAGES = ("recycled", "disqualified")
 STAGES = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
@@ -118,41 +119,6 @@ def _domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1].lower() if email and "@" in email else None
 
 
-_ACTIVITIES: Any = ActivityRecord.__table__  # type: ignore[attr-defined]
-ACTIVITY_COLUMNS: tuple[Any, ...] = tuple(
-    _ACTIVITIES.c[name]
-    for name in (
-        "connection",
-        "crm_id",
-        "contact_id",
-        "kind",
-        "occurred_at",
-        "actor",
-        "channel",
-        "owner_id",
-        "properties",
-    )
-)
-_KINDS = {kind.value: kind for kind in ActivityKind}
-_ACTORS = {actor.value: actor for actor in Actor}
-
-
-def _activity(row: Any) -> Activity:
-    """An activity from a plain row (columns as ACTIVITY_COLUMNS; no ORM objects: this is hot)."""
-    connection, crm_id, contact_id, kind, occurred_at, actor, channel, owner_id, props = row
-    return Activity(
-        connection=connection,
-        id=crm_id,
-        contact_id=contact_id,
-        kind=_KINDS.get(kind) or ActivityKind(kind),
-        occurred_at=occurred_at,
-        actor=_ACTORS.get(actor) or Actor(actor),
-        channel=channel,
-        owner_id=owner_id,
-        properties=props,
-    )
-
-
 def account_owners(
     session: Session, owners: OwnerBook, shared_domains: frozenset[str]
 ) -> dict[str, str]:
@@ -194,17 +160,9 @@ def load_people(
         for r in records:
             ids.setdefault(r.connection, []).append(r.crm_id)
     activities: dict[tuple[str, str], list[Activity]] = {}
-    connection_ = session.connection()  # Core rows: no ORM loading for ~20 rows a person
     for connection, crm_ids in sorted(ids.items()):
-        for start in range(0, len(crm_ids), 500):
-            rows = connection_.execute(
-                sa_select(*ACTIVITY_COLUMNS).where(
-                    _ACTIVITIES.c.connection == connection,
-                    _ACTIVITIES.c.contact_id.in_(crm_ids[start : start + 500]),
-                )
-            ).all()
-            for row in rows:
-                activities.setdefault((row[0], row[2]), []).append(_activity(row))
+        for activity in read_activities(session, connection, crm_ids):
+            activities.setdefault((connection, activity.contact_id), []).append(activity)
     order = [c.name for c in config.connections]
     return {
         key: _view(key, records, activities, config, owners, order, key in converted)

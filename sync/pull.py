@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from connectors.base import ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.prefetch import read_ahead
-from sync.store.activities import store_activities
+from sync.store.activities import bulk_load, ensure_indexes, store_activities
 from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
@@ -105,6 +106,7 @@ class PullStage:
         once a page is stored (`on_stored` gets its person keys) those people are complete."""
         result = PullResult()
         name = self.connector.name
+        ensure_indexes(self.engine)  # an earlier run's bulk load may have been cut short
         if isinstance(self.connector, ActivityStream):
             self.connector.streams_events = True  # web events come from the run's one stream
         with Session(self.engine) as session:
@@ -156,13 +158,15 @@ class PullStage:
         with Session(self.engine) as session:
             cursor = None if self.full else read_cursor(session, name, "events")
         since = None if cursor is None else cursor - self.overlap
-        for page in read_ahead(
+        pages = read_ahead(
             connector.pull_event_stream(since), EVENTS_PER_COMMIT, stopping=self.stopping
-        ):
-            kept = [a for a in page if a.occurred_at <= until]
-            self._store_events(kept, now, result)
-            if len(kept) < len(page) or self.stopping.is_set():
-                return  # the stream is ascending: the rest is past the run's start
+        )
+        with bulk_load(self.engine) if cursor is None else nullcontext():
+            for page in pages:
+                kept = [a for a in page if a.occurred_at <= until]
+                self._store_events(kept, now, result)
+                if len(kept) < len(page) or self.stopping.is_set():
+                    return  # the stream is ascending: the rest is past the run's start
 
     def _store_events(self, page: list[Activity], now: datetime, result: PullResult) -> None:
         if not page:

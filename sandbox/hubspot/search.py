@@ -317,7 +317,14 @@ def run_search(
             if not all(t in text for t in tokens):
                 continue
         matches.append(obj)
-    if sort is not None:
+    in_index_order = (
+        sort is not None
+        and sort[0] in _MODIFIED
+        and not sort[1]
+        and store.indexing
+        and _modified_range(groups) is not None
+    )
+    if sort is not None and not in_index_order:  # (the index window is already in this order)
         name, descending = sort
         prop = store.properties[object_type].get(name)
         kind = prop.type if prop else "string"

@@ -1,22 +1,25 @@
-"""Storing pulled activities: the store's largest table (≈20 rows a person, millions at scale).
+"""Pulled activities in the store: its largest table (≈20 rows a person, millions at scale).
 
-`store_activities` upserts a page of activities by (connection, crm_id). On SQLite (the embedded
-default) it hands plain tuples to the driver's executemany with the values already in the form
-SQLAlchemy would store them (UTC timestamps as naive ISO text with microseconds, properties as
-JSON text): the per-row bind processing cost more than SQLite itself. On PostgreSQL it is the
-usual bulk upsert.
+`store_activities` upserts a page of activities by (connection, crm_id); `read_activities` reads
+the activities of some records back, for the decide stage. On SQLite (the embedded default) both
+talk to the driver directly, with values in the form SQLAlchemy stores them (UTC timestamps as
+naive ISO text with microseconds, properties as JSON text): per-row type processing cost more
+than SQLite itself. On PostgreSQL they are the usual Core statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from connectors.records import Activity
-from sync.store.engine import json_text
+from connectors.records import Activity, ActivityKind, Actor
+from sync.store.engine import json_text, json_value
 from sync.store.tables import ActivityRecord
 from sync.store.upsert import upsert
 
@@ -78,3 +81,80 @@ def store_activities(session: Session, activities: Sequence[Activity]) -> None:
         upsert(session, ActivityRecord, [activity_row(a) for a in activities])
         return
     session.connection().exec_driver_sql(_SQLITE_UPSERT, [_sqlite_tuple(a) for a in activities])
+
+
+_KINDS = {kind.value: kind for kind in ActivityKind}
+_ACTORS = {actor.value: actor for actor in Actor}
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE.name} WHERE connection = ? AND contact_id IN "
+_READ_CHUNK = 500  # record ids per query
+
+
+def read_activities(
+    session: Session, connection: str, contact_ids: Sequence[str]
+) -> Iterator[Activity]:
+    """The stored activities of these records of `connection` (through its record index)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    link = session.connection()
+    for start in range(0, len(contact_ids), _READ_CHUNK):
+        ids = list(contact_ids[start : start + _READ_CHUNK])
+        if sqlite:
+            sql = _SELECT + f"({', '.join('?' * len(ids))})"
+            rows: Any = link.exec_driver_sql(sql, (connection, *ids))
+        else:
+            rows = link.execute(
+                select(*(_TABLE.c[c] for c in COLUMNS)).where(
+                    _TABLE.c.connection == connection, _TABLE.c.contact_id.in_(ids)
+                )
+            )
+        for row in rows:
+            yield _activity(row, sqlite)
+
+
+def _activity(row: Any, sqlite: bool) -> Activity:
+    connection, crm_id, contact_id, kind, actor, channel, owner_id, occurred_at, props = row
+    if sqlite:  # the driver's own values: text as SQLAlchemy wrote it
+        occurred_at = datetime.fromisoformat(occurred_at).replace(tzinfo=UTC)
+        props = {} if props == "{}" else json_value(props)
+    return Activity(
+        connection=connection,
+        id=crm_id,
+        contact_id=contact_id,
+        kind=_KINDS.get(kind) or ActivityKind(kind),
+        occurred_at=occurred_at,
+        actor=_ACTORS.get(actor) or Actor(actor),
+        channel=channel,
+        owner_id=owner_id,
+        properties=props,
+    )
+
+
+# -- bulk loads ---------------------------------------------------------------------------------
+
+PERSON_INDEX = "ix_activities_person"  # (connection, contact_id): how the decide stage reads
+_CREATE_PERSON_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {PERSON_INDEX} ON {_TABLE.name} (connection, contact_id)"
+)
+
+
+@contextmanager
+def bulk_load(engine: Engine) -> Iterator[None]:
+    """A first (or `--full`) event stream: millions of rows in random person order. On SQLite the
+    person index is dropped for the load and built again once, after it (built in one sort, it
+    costs seconds; kept up to date row by row it doubled the load's time). Nothing reads by
+    person during the event stream; `ensure_indexes` rebuilds it if a crash cut the load short."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {PERSON_INDEX}")
+    try:
+        yield
+    finally:
+        ensure_indexes(engine)
+
+
+def ensure_indexes(engine: Engine) -> None:
+    """Build the person index if a bulk load left it dropped (no-op when it exists)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.exec_driver_sql(_CREATE_PERSON_INDEX)

@@ -99,3 +99,40 @@ def test_naive_time_is_refused(engine: Engine) -> None:
     naive = Activity("crm", "e9", "c1", ActivityKind.CALL, datetime(2026, 1, 1), Actor.REP, "phone")
     with Session(engine) as session, pytest.raises(Exception, match="naive"):
         store_activities(session, [naive])
+
+
+def test_read_activities_returns_what_was_stored(engine: Engine) -> None:
+    from sync.store.activities import read_activities
+
+    with Session(engine) as session:
+        store_activities(session, _activities())
+        other = Activity("other", "e1", "c1", ActivityKind.CALL, datetime.now(UTC), Actor.REP)
+        store_activities(session, [other])  # same record id in another connection: not read
+        session.commit()
+        read = sorted(read_activities(session, "crm", ["c1", "c2"]), key=lambda a: a.id)
+    assert read == _activities()
+    assert all(a.occurred_at.tzinfo is UTC for a in read)
+
+
+def _has_person_index(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        names = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return "ix_activities_person" in {n for (n,) in names}
+
+
+def test_a_bulk_load_drops_the_person_index_and_always_builds_it_again(sqlite_url: str) -> None:
+    from sync.store.activities import bulk_load, ensure_indexes
+    from sync.store.engine import make_engine
+    from sync.store.schema import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    assert _has_person_index(engine)
+    with pytest.raises(RuntimeError), bulk_load(engine):
+        assert not _has_person_index(engine)
+        raise RuntimeError("the stream failed mid-load")
+    assert _has_person_index(engine)
+    with engine.begin() as connection:  # as a kill -9 during a load leaves it
+        connection.exec_driver_sql("DROP INDEX ix_activities_person")
+    ensure_indexes(engine)  # what every pull does first
+    assert _has_person_index(engine)
