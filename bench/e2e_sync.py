@@ -293,21 +293,21 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         "",
         f"`{command}`",
         "",
-        "| CRM | contacts | limits | run | wall s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CRM | contacts | limits | run | wall s | worker CPU s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for s in r["stages"]:
             m = s["api_calls_minimum"]
             ps = s["per_second"]
             lines.append(
-                f"| {r['crm']} | {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s['rate_limit_floor_seconds']} | "
+                f"| {r['crm']} | {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | {s['rate_limit_floor_seconds']} | "
                 f"{s['wall_vs_floor']} | {s['api_calls_total']} | {m['contact pages']}/{m['event pages']}/{m['write batches']} | "
                 f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
             )
         nb = r["naive_baseline"]
         lines.append(
-            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
+            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
         )
     return "\n".join(lines) + "\n"
 

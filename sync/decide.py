@@ -8,6 +8,7 @@ run executes exactly this and rolls the transaction back.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,16 +71,33 @@ class DecisionStage:
         self.tally = DecisionTally()
         self._touches: list[Touch] = []
         self._starts: list[ClockStart] = []
+        # people deferred for routing: their score and touches, kept for the routing pass
+        self._held: dict[str, tuple[Any, list[Touch]]] = {}
+
+    def forget_held(self, keys: Iterable[str]) -> None:
+        """These people changed after they were deferred (a merge): score them afresh."""
+        for key in keys:
+            self._held.pop(key, None)
 
     # -- per person ----------------------------------------------------------------------------
 
     def decide_many(self, keys: list[str], *, defer_routing: bool = False) -> list[str]:
         """Decide a chunk of people with their data loaded up front (a few queries, not N).
 
-        With `defer_routing`, people who need an owner are left untouched and returned: the run
-        decides them after everyone else, once the pull is complete (routing reads the whole
-        store: account owners by domain, open leads per rep), whatever order the pull had."""
-        people = load_people(self.session, keys, self.config, self.engines.owners)
+        With `defer_routing`, people who need an owner get only their score fields planned and
+        are returned: the run decides the rest for them after everyone else, once the pull is
+        complete (routing reads the whole store: account owners by domain, open leads per rep),
+        whatever order the pull had."""
+        held = [key for key in keys if key in self._held]  # scored already: no activities
+        people = load_people(
+            self.session,
+            [key for key in keys if key not in self._held],
+            self.config,
+            self.engines.owners,
+        )
+        people.update(
+            load_people(self.session, held, self.config, self.engines.owners, with_activities=False)
+        )
         states = load_states(self.session, keys)
         self.planner.prefetch((r.connection, r.crm_id) for p in people.values() for r in p.records)
         for view in people.values():
@@ -108,9 +126,16 @@ class DecisionStage:
         return deferred
 
     def decide(self, person: PersonView, state: StateRow, *, defer_routing: bool = False) -> bool:
-        """Decide one person; False (and nothing done) when routing is deferred and needed."""
+        """Decide one person; False when routing is needed and deferred: then only the score
+        fields are planned (so they are written behind the pull), and the score is kept for the
+        routing pass, which plans the rest. Nothing else is saved before that pass: a run cut
+        short in between decides the person afresh next time."""
         key = person.key
-        score = self.engines.scoring.score(person.contact, person.activities, self.now)
+        held = self._held.pop(key, None)
+        if held is not None:
+            score = held[0]
+        else:
+            score = self.engines.scoring.score(person.contact, person.activities, self.now)
         current = person.stage or state.stage
         review = self.engines.lifecycle.review(
             current,
@@ -127,6 +152,9 @@ class DecisionStage:
             (stage == "mql" or score.fast_lane) and not person.owner_active
         )
         if needs_owner and defer_routing:
+            for record in person.write_targets():
+                self._plan_scores(record, score)
+            self._held[key] = (score, self._touches_of(person))
             return False
         self.tally.scored += 1
         self.tally.scores.append(score.total)
@@ -145,7 +173,7 @@ class DecisionStage:
             owner_email = self._route(person, score.fast_lane, state, owner_email)
 
         self._plan_person_writes(person, score, stage, current, owner_email)
-        self._record_touches(person)
+        self._touches += held[1] if held is not None else self._touches_of(person)
         self._update_state(state, score, stage, current, owner_email)
         state.source_modified_at = person.source_modified_at
         return True
@@ -224,26 +252,10 @@ class DecisionStage:
     def _plan_person_writes(
         self, person: PersonView, score: Any, stage: str, current: str, owner_email: str | None
     ) -> None:
-        values: dict[str, Any] = {
-            "score": score.total,
-            "score_fit": score.fit,
-            "score_behaviour": score.behaviour,
-            "score_reasons": score.summary,
-            "score_model": score.model_version,
-        }
         for record in person.write_targets():
             crm = record.fields
             self.planner.observe(record.connection, record.object_type, record.crm_id, crm)
-            for name, value in values.items():
-                self.planner.write_field(
-                    record.connection,
-                    record.object_type,
-                    record.crm_id,
-                    name,
-                    value,
-                    crm.get(name),
-                    "score",
-                )
+            self._plan_scores(record, score)
             if record.connection == person.lifecycle_from:
                 if stage != current and current in AUTOMATION_STAGES:
                     self.planner.write_field(
@@ -272,6 +284,25 @@ class DecisionStage:
         elif owner_email:
             self._mirror_owner(person, owner_email)
         self._compare_systems(person)
+
+    def _plan_scores(self, record: PersonRecord, score: Any) -> None:
+        values = (
+            ("score", score.total),
+            ("score_fit", score.fit),
+            ("score_behaviour", score.behaviour),
+            ("score_reasons", score.summary),
+            ("score_model", score.model_version),
+        )
+        for name, value in values:
+            self.planner.write_field(
+                record.connection,
+                record.object_type,
+                record.crm_id,
+                name,
+                value,
+                record.fields.get(name),
+                "score",
+            )
 
     def _mirror_owner(self, person: PersonView, owner_email: str) -> None:
         """Records in other systems follow the owner of the owning system (same email)."""
@@ -317,7 +348,7 @@ class DecisionStage:
                     {"person": person.key, "field": name, "values": values}
                 )
 
-    def _record_touches(self, person: PersonView) -> None:
+    def _touches_of(self, person: PersonView) -> list[Touch]:
         touches = []
         for activity in person.activities:
             if activity.actor is not Actor.REP or activity.kind not in TOUCH_KINDS:
@@ -325,7 +356,7 @@ class DecisionStage:
             email = self.engines.owners.email_for(activity.connection, activity.owner_id)
             if email:
                 touches.append(Touch.from_activity(activity, lead_key=person.key, rep_email=email))
-        self._touches.extend(touches)
+        return touches
 
     def _update_state(
         self, state: StateRow, score: Any, stage: str, current: str, owner_email: str | None

@@ -1,10 +1,12 @@
 """The decide stage of one run: people in chunks as the pull hands them on, routing last.
 
-First pass: everyone is scored and planned, except people who need an owner (they are left
-untouched and deferred). After the pull: merges and ended records move their SLA clocks, account
-owners are read from the complete store, the people the pull did not hand on are decided, and
-finally the deferred people are routed in key order. So routing never depends on page order, and
-a run that streams behind its pull decides exactly what one that waits for it does.
+First pass: everyone is scored and planned, except that people who need an owner are deferred:
+only their score fields are planned (written behind the pull like everyone's) and their score is
+kept. After the pull: merges and ended records move their SLA clocks, account owners are read
+from the complete store, the people the pull did not hand on are decided, and finally the
+deferred people are routed in key order, with their kept score (no activity reads, no scoring):
+stage, owner, clock and state. So routing never depends on page order, and a run that streams
+behind its pull decides exactly what one that waits for it does.
 
 Every chunk is checkpointed (committed; flushed in a dry run) and followed by a write-behind of
 whole batches; the run's final write sends the rest.
@@ -102,6 +104,7 @@ class DecisionPasses:
         engines.account_owners = account_owners(
             session, engines.owners, frozenset(self.config.scoring.negative.free_mail.domains)
         )
+        self.stage.forget_held(survivors)  # a merge changed them: routed on a fresh score
         rest = [
             key
             for key in dirty_people(session, self.now, full)

@@ -141,9 +141,14 @@ def account_owners(
 
 
 def load_people(
-    session: Session, keys: list[str], config: HandoffConfig, owners: OwnerBook
+    session: Session,
+    keys: list[str],
+    config: HandoffConfig,
+    owners: OwnerBook,
+    *,
+    with_activities: bool = True,
 ) -> dict[str, PersonView]:
-    """Every person in `keys` with their active records and activities, in two queries."""
+    """Every person in `keys` with their active records and (unless told not to) activities."""
     records_by_key: dict[str, list[PersonRecord]] = {}
     converted: set[str] = set()
     for start in range(0, len(keys), 500):
@@ -156,7 +161,7 @@ def load_people(
             elif record.status == "converted":
                 converted.add(record.person_key)
     ids: dict[str, list[str]] = {}  # by connection: the index is (connection, contact_id)
-    for records in records_by_key.values():
+    for records in records_by_key.values() if with_activities else ():
         for r in records:
             ids.setdefault(r.connection, []).append(r.crm_id)
     activities: dict[tuple[str, str], list[Activity]] = {}

@@ -153,3 +153,44 @@ def test_a_failing_decision_stops_the_pull_thread(sqlite_url: str) -> None:
     with pytest.raises(RuntimeError, match="scoring bug"):
         pipeline.run()
     assert not [t for t in threading.enumerate() if t.name.startswith("pull-")]
+
+
+def test_people_deferred_for_routing_get_their_scores_early_and_the_rest_after(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass plans a deferred person's score fields only (written behind the pull) and
+    saves nothing else; a run cut short before the routing pass decides them afresh next time:
+    routed, stage moved, one SLA clock."""
+    from routing.sla.tables import SlaClock
+    from sync.decide import DecisionStage
+    from sync.store.tables import PersonState
+
+    crm = make_crm()
+    _crowd(crm)  # enough people for whole write-behind batches before the routing pass
+    pipeline = _pipeline(sqlite_url, crm)
+
+    def crash(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("worker killed before the routing pass")
+
+    monkeypatch.setattr(DecisionStage, "_route", crash)
+    with pytest.raises(RuntimeError, match="routing pass"):
+        pipeline.run()
+    vp = crm.contact("c1")
+    assert vp is not None and float(vp.fields["score"]) > 0  # written behind the pull
+    assert "owner_id" not in vp.fields and vp.fields["lifecycle_stage"] == "lead"
+    with Session(pipeline.engine) as session:
+        assert session.get(PersonState, "email:vp@bigco.com") is None  # nothing else saved
+        assert session.exec(select(SlaClock)).all() == []
+
+    monkeypatch.undo()
+    result = pipeline.run()
+    assert not result.errors, result.errors
+    vp = crm.contact("c1")
+    assert vp is not None and vp.fields["owner_id"] in ("o1", "o2")
+    with Session(pipeline.engine) as session:
+        state = session.get(PersonState, "email:vp@bigco.com")
+        assert state is not None and state.owner_email in ("ana@acme.test", "bob@acme.test")
+        clocks = session.exec(
+            select(SlaClock).where(SlaClock.lead_key == "email:vp@bigco.com")
+        ).all()
+        assert len(clocks) == 1
