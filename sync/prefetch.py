@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -18,9 +18,10 @@ _END = object()
 
 def read_ahead(
     items: Iterable[T], chunk: int, *, depth: int = 2, stopping: threading.Event | None = None
-) -> Iterator[list[T]]:
+) -> Generator[list[T], None, None]:
     """`items` in lists of `chunk`, produced by a background thread up to `depth` lists ahead.
-    An error in the producer is raised here; leaving the loop early stops the producer."""
+    An error in the producer is raised here; closing the generator (leaving a `closing` block)
+    stops the producer."""
     pipe: queue.Queue[object] = queue.Queue(maxsize=depth)
     done = threading.Event()
 

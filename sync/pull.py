@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,15 +138,22 @@ class PullStage:
             stream = f"{object_type}s"
             with Session(self.engine) as session:
                 since = None if self.full else read_cursor(session, name, stream)
-            for batch in self.connector.pull_contacts(object_type, since, until):
-                fresh = self._store_batch(batch, stream, since, now, result)
-                if on_stored is not None and fresh:
-                    on_stored([person_key(c) for c in fresh])
-                if progress:
-                    progress(len(batch.contacts))
-                if self.stopping.is_set():  # the page in flight is stored with its cursor
-                    log.info("pull.stopping", connection=name)
-                    return result
+            batches = self.connector.pull_contacts(object_type, since, until)
+            pages = (
+                read_ahead(batches, 1, depth=2, stopping=self.stopping)
+                if getattr(self.connector, "reads_pages_ahead", False)
+                else ([batch] for batch in batches)
+            )
+            with closing(pages):  # stops a read-ahead thread however the loop ends
+                for (batch,) in pages:
+                    fresh = self._store_batch(batch, stream, since, now, result)
+                    if on_stored is not None and fresh:
+                        on_stored([person_key(c) for c in fresh])
+                    if progress:
+                        progress(len(batch.contacts))
+                    if self.stopping.is_set():  # the page in flight is stored with its cursor
+                        log.info("pull.stopping", connection=name)
+                        return result
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
 
@@ -161,7 +168,7 @@ class PullStage:
         pages = read_ahead(
             connector.pull_event_stream(since), EVENTS_PER_COMMIT, stopping=self.stopping
         )
-        with bulk_load(self.engine) if cursor is None else nullcontext():
+        with closing(pages), bulk_load(self.engine) if cursor is None else nullcontext():
             for page in pages:
                 kept = [a for a in page if a.occurred_at <= until]
                 self._store_events(kept, now, result)

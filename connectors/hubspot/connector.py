@@ -98,6 +98,10 @@ class HubSpotConnector:
     # Web events are read as one stream per run (`pull_event_stream`) by the pipeline, not per
     # batch of contacts; set False to read them per batch (the contract suite does).
     streams_events = False
+    # The next contact page may be read while this one's activities are (the transport, its
+    # limiters and usage counters are thread-safe): search pages (5/s) then overlap the
+    # ten-secondly bucket's activity reads instead of waiting for them.
+    reads_pages_ahead = True
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every contact's web and marketing events since `since`, ascending (ActivityStream)."""

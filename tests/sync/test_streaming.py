@@ -194,3 +194,40 @@ def test_people_deferred_for_routing_get_their_scores_early_and_the_rest_after(
             select(SlaClock).where(SlaClock.lead_key == "email:vp@bigco.com")
         ).all()
         assert len(clocks) == 1
+
+
+class SlowReadsCrm(InMemoryConnector):
+    """Each contact page and each page's activity read takes a while; the order is logged."""
+
+    reads_pages_ahead = True
+    log: list[str]
+
+    def pull_contacts(
+        self, object_type: str, since: datetime | None, until: datetime
+    ) -> Iterator[ContactBatch]:
+        for index, batch in enumerate(super().pull_contacts(object_type, since, until)):
+            time.sleep(0.02)
+            self.log.append(f"page {index}")
+            yield batch
+
+    def pull_activities(self, contacts, since):  # type: ignore[no-untyped-def]
+        self.log.append("activities")
+        time.sleep(0.05)
+        self.log.append("activities done")
+        return super().pull_activities(contacts, since)
+
+
+def test_the_next_page_is_read_while_this_pages_activities_are(sqlite_url: str) -> None:
+    crm = make_crm(cls=SlowReadsCrm)
+    crm.log = []
+    _crowd(crm, 600)
+    plain = make_crm()
+    _crowd(plain, 600)
+    result = _pipeline(sqlite_url, crm).run()
+    expected = _pipeline(sqlite_url.replace(".db", "-plain.db"), plain).run()
+    assert not result.errors
+    # page 1 was read while page 0's activities were: the reads overlap
+    assert crm.log.index("page 1") < crm.log.index("activities done")
+    assert sorted((i.key, i.value) for i in result.writes.items) == sorted(
+        (i.key, i.value) for i in expected.writes.items
+    )
