@@ -318,20 +318,7 @@ class CrmApplier:
                             "written_at": now,
                         }
                     )
-                summary.items.append(
-                    PlannedChange(
-                        item.key,
-                        item.connection,
-                        item.object_type,
-                        item.record_id,
-                        item.kind,
-                        item.field,
-                        item.value,
-                        item.previous,
-                        item.reason,
-                        status,
-                    )
-                )
+                summary.items.append(PlannedChange.of(item, settled=status))
             elif attempts[item.key] >= self.max_attempts:
                 row.update(s_status="dead", s_error=outcome.error)
             else:

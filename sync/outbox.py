@@ -79,7 +79,9 @@ class PlannedChange:
         )
 
     @classmethod
-    def of(cls, item: OutboxItem) -> PlannedChange:
+    def of(cls, item: Any, settled: str | None = None) -> PlannedChange:
+        """A snapshot of an outbox item (ORM object or row); `settled`: its new status, which
+        clears its error."""
         return cls(
             item.key,
             item.connection,
@@ -90,8 +92,8 @@ class PlannedChange:
             item.value,
             item.previous,
             item.reason,
-            item.status,
-            item.last_error,
+            settled or item.status,
+            None if settled else item.last_error,
         )
 
 
