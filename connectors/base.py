@@ -61,7 +61,8 @@ class CrmConnector(Protocol):
     def pull_contacts(
         self, object_type: str, since: datetime | None, until: datetime
     ) -> Iterator[ContactBatch]:
-        """Records modified in [since - overlap, until], sorted by (modified_at, id), deduped by id."""
+        """Records modified in [since - overlap, until], deduped by id, each batch sorted by
+        (modified_at, id); a batch's cursor covers everything modified up to it."""
         ...
 
     def pull_activities(

@@ -1,11 +1,15 @@
 """Pulling HubSpot contacts without gaps: incremental search, full list, archives and merges.
 
 Incremental (`since` given): CRM search on `lastmodifieddate` in [since - overlap, until],
-ascending. Instead of paging with an offset (which stops at HubSpot's 10,000-result cap and
-skips records when others leave the window mid-run) every page re-anchors the window on the last
-timestamp seen (`GTE last`). Records at that last timestamp are held back and come again at the
-top of the next page, so batches are in (modified_at, id) order and nothing is lost at equal
-timestamps. Only when a whole page shares one timestamp does it page with an offset inside it.
+read from both ends in turn: oldest first (`GTE low`, ascending) and newest first (`LTE high`,
+descending). Instead of paging with an offset (which stops at HubSpot's 10,000-result cap and
+skips records when others leave the window mid-run) every page narrows the window to what is
+left between the two edges. Records at an edge's timestamp are held back and come again on a
+later page, so nothing is lost at equal timestamps; only when a whole page shares one timestamp
+does it page with an offset inside it. The newest end exists for speed: the previous run's own
+writes fill the window's middle, and the changes since then (what a run is for) sit at its top,
+so their activity reads start at once instead of after the echoes' search pages. Only the
+oldest end moves the cursor, so a run cut short re-reads just the unread part and the top.
 
 Full sync (`since=None`): the list endpoint (stable `after` cursor, 100 per page); the cursor is
 committed only with the last batch, since list order is not time order.
@@ -21,14 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import ContactBatch
-from connectors.errors import FatalError, SkippableError
+from connectors.errors import SkippableError
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
 
 SEARCH_PAGE = 200
 LIST_PAGE = 100
-SEARCH_CAP = 10_000
 MODIFIED = "lastmodifieddate"
 SYSTEM_PROPERTIES = ("lastmodifieddate", "createdate", "hs_merged_object_ids", "hs_object_id")
 
@@ -110,92 +113,139 @@ class ContactReader:
 
     def pull(self, since: datetime | None, until: datetime) -> Iterator[ContactBatch]:
         merged: set[str] = set()
-        last: datetime | None = since
+        pages: Iterator[tuple[list[Contact], dict[str, dict[str, Any]], datetime | None]]
         if since is None:
-            source = self._full(until)
+            lower = None
+            pages = ((contacts, raws, None) for contacts, raws in self._full(until))
         else:
-            source = self._incremental(since - self._overlap, until)
-        pending_cursor: datetime | None = None
-        for contacts, raws in source:
+            lower = since - self._overlap
+            pages = self._incremental(lower, until)
+        newest: datetime | None = since
+        for contacts, raws, settled in pages:
             events = self._merges(contacts, raws)
             merged.update(e.record_id for e in events)
             if contacts:
-                newest = (
-                    contacts[-1].modified_at
-                    if since is not None
-                    else max(c.modified_at for c in contacts)
-                )
-                last = newest if last is None else max(last, newest)
-            if since is not None:
-                cursor = min(last, until) if last is not None else None
-                yield ContactBatch(self._object_type, contacts, events, cursor)
-            else:
-                pending_cursor = min(last, until) if last is not None else None
-                yield ContactBatch(self._object_type, contacts, events, None)
-        lower = None if since is None else since - self._overlap
+                top = max(c.modified_at for c in contacts)
+                newest = top if newest is None else max(newest, top)
+            cursor = None if settled is None else min(settled, until)
+            yield ContactBatch(self._object_type, contacts, events, cursor)
         archived = [e for e in self._archived(lower, until) if e.record_id not in merged]
-        final = pending_cursor if since is None else (min(last, until) if last else None)
-        if archived or since is None:
-            yield ContactBatch(self._object_type, (), archived, final)
+        # the whole window is read: the cursor may pass everything seen (capped at the run start)
+        final = min(newest, until) if newest is not None else None
+        yield ContactBatch(self._object_type, (), archived, final)
+
+    def _search_page(
+        self, window: list[dict[str, Any]], *, sort: str = MODIFIED, newest_first: bool = False
+    ) -> Any:
+        """One search page of the records matching `window` (one filter group)."""
+        request: dict[str, Any] = {
+            "filterGroups": [{"filters": window}],
+            "sorts": [
+                {"propertyName": sort, "direction": "DESCENDING" if newest_first else "ASCENDING"}
+            ],
+            "properties": self.properties,
+            "limit": SEARCH_PAGE,
+        }
+        return read_json(
+            self._search.do_search(public_object_search_request=request, _preload_content=False)
+        )
+
+    @staticmethod
+    def _between(low: datetime, high: datetime) -> list[dict[str, Any]]:
+        return [
+            {"propertyName": MODIFIED, "operator": "GTE", "value": epoch_ms(low)},
+            {"propertyName": MODIFIED, "operator": "LTE", "value": epoch_ms(high)},
+        ]
+
+    def _window_page(
+        self, page: Any, low: datetime, high: datetime
+    ) -> tuple[list[Contact], dict[str, dict[str, Any]], bool]:
+        raws = page.get("results", [])
+        contacts = [self.to_contact(r) for r in raws]
+        contacts = sorted(
+            (c for c in contacts if low <= c.modified_at <= high),
+            key=lambda c: (c.modified_at, c.id),
+        )
+        has_more = bool((page.get("paging") or {}).get("next"))
+        return contacts, {str(r["id"]): r for r in raws}, has_more
 
     def _incremental(
         self, lower: datetime, until: datetime
-    ) -> Iterator[tuple[list[Contact], dict[str, dict[str, Any]]]]:
-        anchor = lower
-        offset = 0
-        seen_at_anchor: set[str] = set()
+    ) -> Iterator[tuple[list[Contact], dict[str, dict[str, Any]], datetime | None]]:
+        """The window [lower, until] read from both ends at once, one page from each in turn.
+
+        The oldest end moves the cursor (everything below its edge is read); the newest end
+        brings the latest changes first (the previous run's own writes sit in between). Each
+        end holds back the records at its page's edge timestamp, so the window left between the
+        two edges still holds them; a page with no next page means the window is read.
+        """
+        low, high = lower, until
+        newest_first = False
         while True:
-            if offset + SEARCH_PAGE > SEARCH_CAP:
-                raise FatalError(
-                    f"more than {SEARCH_CAP:,} contacts share lastmodifieddate {anchor.isoformat()}: "
-                    "run a full resync (handoff sync --full)",
-                    connection=self._t.name,
-                )
-            request: dict[str, Any] = {
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {
-                                "propertyName": MODIFIED,
-                                "operator": "GTE",
-                                "value": epoch_ms(anchor),
-                            },
-                            {"propertyName": MODIFIED, "operator": "LTE", "value": epoch_ms(until)},
-                        ]
-                    }
-                ],
-                "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-                "properties": self.properties,
-                "limit": SEARCH_PAGE,
-            }
-            if offset:
-                request["after"] = str(offset)
-            page = read_json(
-                self._search.do_search(public_object_search_request=request, _preload_content=False)
-            )
-            raws = [r for r in page.get("results", []) if str(r["id"]) not in seen_at_anchor]
-            contacts = [self.to_contact(r) for r in raws]
-            contacts = [c for c in contacts if lower <= c.modified_at <= until]
-            contacts.sort(key=lambda c: (c.modified_at, c.id))
-            by_id = {str(r["id"]): r for r in raws}
-            has_more = bool((page.get("paging") or {}).get("next"))
+            page = self._search_page(self._between(low, high), newest_first=newest_first)
+            contacts, by_id, has_more = self._window_page(page, low, high)
             if not has_more:
-                yield contacts, by_id
+                yield contacts, by_id, None
                 return
-            if not contacts:
-                # the whole page was already seen at this timestamp: page inside it
-                offset += len(page.get("results", []))
-                continue
-            newest = contacts[-1].modified_at
+            if newest_first:
+                edge = contacts[0].modified_at if contacts else high
+                ready = [c for c in contacts if c.modified_at > edge]
+            else:
+                edge = contacts[-1].modified_at if contacts else low
+                ready = [c for c in contacts if c.modified_at < edge]
+            if not ready:  # a whole page at one timestamp: finish the window oldest first
+                yield from self._ascending(low, high)
+                return
+            if newest_first:
+                high = edge
+                yield ready, by_id, None
+            else:
+                low = edge
+                yield ready, by_id, ready[-1].modified_at
+            newest_first = not newest_first
+
+    def _ascending(
+        self, lower: datetime, upper: datetime
+    ) -> Iterator[tuple[list[Contact], dict[str, dict[str, Any]], datetime | None]]:
+        """The window oldest first, re-anchored on each page's newest timestamp. A timestamp
+        that fills a whole page is read on its own, by record id, and then passed: no offset,
+        so neither the 10,000-result cap nor a record leaving the window mid-run can bite."""
+        anchor = lower
+        while anchor <= upper:
+            page = self._search_page(self._between(anchor, upper))
+            contacts, by_id, has_more = self._window_page(page, anchor, upper)
+            if not has_more:
+                yield contacts, by_id, None
+                return
+            newest = contacts[-1].modified_at if contacts else anchor
             if newest > anchor:
                 # hold back the records at `newest`: the next query (GTE newest) returns them
                 ready = [c for c in contacts if c.modified_at < newest]
-                anchor, offset, seen_at_anchor = newest, 0, set()
-                yield ready, by_id
+                anchor = newest
+                yield ready, by_id, ready[-1].modified_at if ready else None
             else:
-                offset += len(page.get("results", []))
-                seen_at_anchor.update(c.id for c in contacts)
-                yield contacts, by_id
+                yield from self._one_timestamp(anchor)
+                anchor += timedelta(milliseconds=1)  # HubSpot keeps milliseconds
+        yield [], {}, None
+
+    def _one_timestamp(
+        self, moment: datetime
+    ) -> Iterator[tuple[list[Contact], dict[str, dict[str, Any]], datetime | None]]:
+        """Every record modified at exactly `moment`, in record-id order (keyset paging)."""
+        last_id = 0
+        while True:
+            window = [
+                {"propertyName": MODIFIED, "operator": "EQ", "value": epoch_ms(moment)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+            ]
+            page = self._search_page(window, sort="hs_object_id")
+            contacts, by_id, has_more = self._window_page(page, moment, moment)
+            ids = [int(i) for i in by_id if i.isdigit()]
+            done = not has_more or not ids or max(ids) <= last_id
+            yield contacts, by_id, moment if done else None
+            if done:
+                return
+            last_id = max(ids)
 
     def _full(self, until: datetime) -> Iterator[tuple[list[Contact], dict[str, dict[str, Any]]]]:
         after: str | None = None

@@ -320,11 +320,12 @@ def run_search(
     in_index_order = (
         sort is not None
         and sort[0] in _MODIFIED
-        and not sort[1]
         and store.indexing
         and _modified_range(groups) is not None
     )
-    if sort is not None and not in_index_order:  # (the index window is already in this order)
+    if sort is not None and in_index_order and sort[1]:
+        matches.reverse()  # the index window, newest first
+    elif sort is not None and not in_index_order:  # (the index window is already in order)
         name, descending = sort
         prop = store.properties[object_type].get(name)
         kind = prop.type if prop else "string"

@@ -90,14 +90,61 @@ def test_equal_timestamps_beyond_a_page_are_neither_lost_nor_repeated() -> None:
     base = base_time()
     connector, _emulator, stop = build_hubspot_connector(_crowd(base, 450, same_stamp=260))
     try:
-        contacts = _contacts(_pull(connector, base + timedelta(minutes=30), datetime.now(UTC)))
+        batches = _pull(connector, base + timedelta(minutes=30), datetime.now(UTC))
+        contacts = _contacts(batches)
         ids = [c.id for c in contacts]
         assert len(ids) == len(set(ids))
         assert {f"crowd{n}@bulk.example" for n in range(450)} <= {
             c.fields["email"] for c in contacts
         }
-        keys = [(c.modified_at, c.id) for c in contacts]
-        assert keys == sorted(keys)
+        for batch in batches:
+            keys = [(c.modified_at, c.id) for c in batch.contacts]
+            assert keys == sorted(keys)
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1], ids=["cap-1", "cap", "cap+1"])
+def test_more_records_at_one_timestamp_than_the_search_cap(extra: int) -> None:
+    """The 10,000-result cap, scaled to 400: 399, 400 and 401 records modified in the same
+    millisecond (a bulk import), then 50 more. Offsets would stop at the cap; record-id
+    keyset paging inside the timestamp does not."""
+    base, cap = base_time(), 400
+    shared = cap + extra
+    connector, emulator, stop = build_hubspot_connector(
+        _crowd(base, shared + 50, same_stamp=shared)
+    )
+    try:
+        emulator.search_result_cap = cap
+        batches = _pull(connector, base + timedelta(minutes=30), datetime.now(UTC))
+        contacts = _contacts(batches)
+        crowd = sorted(str(c.fields["email"]) for c in contacts if "bulk" in str(c.fields["email"]))
+        assert crowd == sorted(f"crowd{n}@bulk.example" for n in range(shared + 50))
+        assert len(contacts) == len({c.id for c in contacts})
+        assert emulator.log.total("contacts.search", 400) == 0
+        assert emulator.log.total("contacts.search") <= math.ceil(len(contacts) / 200) + 4
+        assert batches[-1].cursor == max(c.modified_at for c in contacts)
+    finally:
+        stop()
+
+
+def test_the_newest_changes_come_first_and_only_the_oldest_end_moves_the_cursor() -> None:
+    base = base_time()
+    connector, _emulator, stop = build_hubspot_connector(_crowd(base, 1000))
+    try:
+        batches = _pull(connector, base + timedelta(minutes=30), datetime.now(UTC))
+        contacts = sorted(_contacts(batches), key=lambda c: (c.modified_at, c.id))
+        assert len(contacts) == len({c.id for c in contacts}) >= 1000
+        first, second = batches[0], batches[1]
+        assert [c.id for c in first.contacts] == [c.id for c in contacts[: len(first.contacts)]]
+        assert [c.id for c in second.contacts] == [
+            c.id for c in contacts[-len(second.contacts) :]
+        ]  # the second page is the window's top: the latest changes
+        assert second.cursor is None  # a cut-short run re-reads the top, never skips the middle
+        assert first.cursor == first.contacts[-1].modified_at
+        cursors = [b.cursor for b in batches if b.cursor is not None]
+        assert cursors == sorted(cursors)
+        assert batches[-1].cursor == contacts[-1].modified_at
     finally:
         stop()
 

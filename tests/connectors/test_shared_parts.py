@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import threading
+import time
 
 import pytest
 
@@ -68,6 +70,34 @@ def test_limiter_counts_a_settled_call_from_its_answer() -> None:
     assert clock.now == pytest.approx(1.0)  # the un-settled second call frees the slot
     limiter.acquire()
     assert clock.now == pytest.approx(1.4)  # the settled one frees its slot 1 s after 0.4
+
+
+def test_a_write_waiting_for_the_limiter_goes_ahead_of_waiting_reads() -> None:
+    limiter = RateLimiter(1, 0.4)
+    limiter.acquire()  # the window is full for 0.4 s
+    order: list[str] = []
+
+    def take(name: str, first: bool) -> None:
+        limiter.acquire(first=first)
+        order.append(name)
+
+    reads = [threading.Thread(target=take, args=(f"read{n}", False)) for n in range(3)]
+    for thread in reads:
+        thread.start()
+    time.sleep(0.1)  # the reads are waiting already when the write comes
+    write = threading.Thread(target=take, args=("write", True))
+    write.start()
+    for thread in [*reads, write]:
+        thread.join(timeout=5)
+    assert order[0] == "write" and sorted(order[1:]) == ["read0", "read1", "read2"]
+
+
+def test_an_ordinary_caller_steps_back_only_while_a_first_caller_waits() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire(first=True)
+    limiter.acquire()  # nobody waits first: an ordinary call takes a free slot at once
+    assert clock.now == 0.0 and limiter._first_waiting == 0
 
 
 def test_limiter_refuses_impossible_requests() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from e2e_stack import Stack
+from sla_lapse import every_window_lapsed
 
 
 def _tasks(stack: Stack) -> Counter[str]:
@@ -75,10 +76,8 @@ def test_drift_is_left_alone_and_reported(hubspot_stack: Stack) -> None:
 
 def test_no_duplicate_tasks_across_reruns(hubspot_stack: Stack) -> None:
     pipeline = hubspot_stack.pipeline()
-    from datetime import timedelta
-
-    first = pipeline.run()
-    later = first.as_of + timedelta(days=3)  # every first-touch window has lapsed by then
+    pipeline.run()
+    later = every_window_lapsed(hubspot_stack.engine)
     escalated = pipeline.run(as_of=later)
     assert escalated.writes.counts.get("unknown", 0) == 0  # every task's outcome was recorded
     assert pipeline.run(as_of=later).writes.items == []

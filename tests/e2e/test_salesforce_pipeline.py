@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 from e2e_stack import Stack
+from sla_lapse import every_window_lapsed
 
 
 def _org(stack: Stack):  # type: ignore[no-untyped-def]
@@ -47,8 +47,8 @@ def test_dry_run_equals_the_applied_run_and_second_run_is_idle(salesforce_stack:
 
 def test_no_duplicate_tasks_across_reruns(salesforce_stack: Stack) -> None:
     pipeline = salesforce_stack.pipeline()
-    first = pipeline.run()
-    later = first.as_of + timedelta(days=3)
+    pipeline.run()
+    later = every_window_lapsed(salesforce_stack.engine)
     escalated = pipeline.run(as_of=later)
     assert escalated.writes.counts.get("unknown", 0) == 0  # every task's outcome was recorded
     assert pipeline.run(as_of=later).writes.items == []

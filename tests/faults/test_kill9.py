@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fault_stack import Drill, drill
+from sla_lapse import every_window_lapsed
 
 from sandbox.server import SandboxRequest, SandboxResponse
+from sync.store.engine import make_engine
 
 
 def _killer(process_box: dict, when: str, path_part: str, nth: int = 1):  # type: ignore[no-untyped-def, type-arg]
@@ -40,7 +41,6 @@ def _expected_state(d: Drill) -> None:
     assert hubspot is not None
     from sqlmodel import Session, select
 
-    from sync.store.engine import make_engine
     from sync.store.tables import OutboxItem
 
     with Session(make_engine(d.store_url)) as session:
@@ -94,7 +94,7 @@ def test_kill9_after_a_task_was_created_never_duplicates_it(
     with drill(tmp_path, sqlite_url) as d:
         first = d.sync_process()
         assert first.wait(timeout=180) == 0
-        later = (d.pipeline().clock() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        later = every_window_lapsed(make_engine(d.store_url)).strftime("%Y-%m-%dT%H:%M:%SZ")
         box: dict = {}  # type: ignore[type-arg]
         hook = _killer(box, "after", "/crm/v3/objects/tasks", 2)
         server = d.sandbox.server("hubspot")
