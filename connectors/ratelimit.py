@@ -3,6 +3,11 @@
 One `RateLimiter` per connection and bucket (HubSpot: the ten-secondly burst bucket and the
 separate search bucket). It is thread-safe; `acquire()` blocks (through the injected `sleep`)
 until the call fits in the window. `clock` and `sleep` are injectable for tests.
+
+Writes go first: `acquire(first=True)` takes the next free slot ahead of every ordinary caller
+waiting (the pull's read threads back off while a write waits). A run's writes are few (one per
+100 records) but each holds up the decisions behind it, while its reads are many and each only
+delays the pull by one slot; so decisions keep pace with the pull instead of piling up behind it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import bisect
 import threading
 import time
 from collections.abc import Callable
+
+YIELD_SECONDS = 0.005  # how long an ordinary caller steps back from a first caller's slot
 
 
 class RateLimiter:
@@ -36,6 +43,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._stamps: list[float] = []  # sorted send times inside the window
+        self._first_waiting = 0  # callers of acquire(first=True) waiting for a slot
         self.waited = 0.0  # seconds spent waiting, for usage reports
 
     def _wait_needed(self, n: int, now: float) -> float:
@@ -50,19 +58,31 @@ class RateLimiter:
         # the `overflow`-th oldest stamp must leave the window first
         return self._stamps[overflow - 1] + self.period - now
 
-    def acquire(self, n: int = 1) -> float:
-        """Block until `n` calls may be made, record them, and return their stamp."""
+    def acquire(self, n: int = 1, *, first: bool = False) -> float:
+        """Block until `n` calls may be made, record them, and return their stamp. With
+        `first`, go ahead of every ordinary caller that is waiting too."""
         if n > self.max_calls:
             raise ValueError(f"cannot acquire {n} calls from a limiter of {self.max_calls}")
-        while True:
-            with self._lock:
-                now = self._clock()
-                wait = self._wait_needed(n, now)
-                if wait <= 0:
-                    self._stamps.extend([now] * n)
-                    return now
-            self.waited += wait
-            self._sleep(wait)
+        queued = False
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    wait = self._wait_needed(n, now)
+                    if wait <= 0 and (first or not self._first_waiting):
+                        self._stamps.extend([now] * n)
+                        return now
+                    if first and not queued:
+                        self._first_waiting += 1
+                        queued = True
+                    if wait <= 0:  # a slot is free, but a first caller is waiting for it
+                        wait = YIELD_SECONDS
+                self.waited += wait
+                self._sleep(wait)
+        finally:
+            if queued:
+                with self._lock:
+                    self._first_waiting -= 1
 
     def settle(self, stamp: float) -> None:
         """The call stamped `stamp` got its answer: count it from now instead.

@@ -6,7 +6,7 @@ would, turns urllib3's own retries off (`retries=False`: its Retry does not cove
 replaces the `request` method *of that instance only* with `HubSpotTransport.send`, which:
 
 - waits on the client-side limiter (burst bucket per 10 s; CRM search has its own per-second
-  bucket and is exempt from the burst one),
+  bucket and is exempt from the burst one); writes take the next free slot before reads,
 - counts the call into `usage` under a stable endpoint label,
 - sets `Authorization` from `Credentials` and refreshes an expired OAuth token once on a 401,
 - maps failures to `connectors.errors` and runs everything under the one tenacity policy
@@ -48,6 +48,8 @@ TOKEN_PATH = "/oauth/v1/token"
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 # Non-idempotent creates: an answer lost after sending leaves the outcome unknown.
 _CREATE = re.compile(r"^/crm/v3/objects/[^/]+(/batch/create)?$")
+# Reads sent as POST; any other call that is not a GET writes, and writes take slots first.
+_READ_BY_POST = re.compile(r"/(search|batch/read)$")
 
 
 class HubSpotRejected(ConnectorError):
@@ -184,7 +186,8 @@ class HubSpotTransport:
     ) -> Any:
         self._check_daily()
         limiter = self.search if label.endswith("/search") else self.burst
-        stamp = limiter.acquire()
+        path = urlsplit(url).path
+        stamp = limiter.acquire(first=method != "GET" and not _READ_BY_POST.search(path))
         self.usage.count(label)
         headers = dict(kwargs.get("headers") or {})
         if token is not None:
