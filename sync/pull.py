@@ -25,6 +25,7 @@ from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.prefetch import read_ahead
 from sync.store.activities import bulk_load, ensure_indexes, store_activities
+from sync.store.engine import json_text, json_value
 from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
@@ -224,20 +225,37 @@ class PullStage:
         return fresh
 
     def _unseen(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """The contacts the store does not hold as they are: a held version (same modified
+        time) is skipped only while its fields match too. An edit made between our read and
+        our own write is stamped with our write's time, and would otherwise pass for its echo."""
         if not contacts:
             return []
-        columns: tuple[Any, ...] = (PersonRecord.crm_id, PersonRecord.modified_at)
+        columns: tuple[Any, ...] = (
+            PersonRecord.crm_id,
+            PersonRecord.modified_at,
+            PersonRecord.fields,
+        )
         with Session(self.engine) as session:
-            held = dict(
-                session.execute(
+            held = {
+                crm_id: (modified_at, fields)
+                for crm_id, modified_at, fields in session.execute(
                     sa_select(*columns).where(
                         col(PersonRecord.connection) == self.connector.name,
                         col(PersonRecord.crm_id).in_([c.id for c in contacts]),
                         col(PersonRecord.status) == "active",
                     )
-                ).all()
-            )
-        return [c for c in contacts if c.archived or held.get(c.id) != c.modified_at]
+                )
+            }
+        return [c for c in contacts if c.archived or not _holds(held.get(c.id), c)]
+
+
+def _holds(held: tuple[datetime, dict[str, Any]] | None, contact: Contact) -> bool:
+    """The store holds exactly this version of the contact (time and mapped fields)."""
+    if held is None or held[0] != contact.modified_at:
+        return False
+    stored = held[1]
+    pulled = json_value(json_text(dict(contact.fields)))  # as the store would keep them
+    return all(stored.get(name) == value for name, value in pulled.items())
 
 
 def people_of(session: Session, key: str) -> list[PersonRecord]:

@@ -6,6 +6,10 @@ from collections import Counter
 
 from e2e_stack import Stack
 from sla_lapse import every_window_lapsed
+from sqlmodel import Session
+
+from sandbox.server import SandboxRequest
+from sync.store.tables import PersonRecord
 
 
 def _tasks(stack: Stack) -> Counter[str]:
@@ -84,3 +88,35 @@ def test_no_duplicate_tasks_across_reruns(hubspot_stack: Stack) -> None:
     tasks = _tasks(hubspot_stack)
     assert tasks, "lapsed SLA windows create tasks"
     assert max(tasks.values()) == 1
+
+
+def test_an_edit_between_our_read_and_our_write_is_not_taken_for_our_echo(
+    hubspot_stack: Stack,
+) -> None:
+    """A person edits a contact after the run read it and before the run's write lands: the
+    CRM stamps the record with our write's time, so its modified time alone says 'our echo'."""
+    pipeline = hubspot_stack.pipeline()
+    hubspot = hubspot_stack.sandbox.hubspot
+    assert hubspot is not None
+    edited: list[str] = []
+
+    def edit_before_the_first_write(request: SandboxRequest) -> None:
+        if request.path.endswith("/contacts/batch/update") and not edited:
+            record = str(request.json()["inputs"][0]["id"])
+            hubspot.update_contact(record, {"jobtitle": "Chief Revenue Officer"})
+            edited.append(record)
+
+    server = hubspot_stack.sandbox.server("hubspot")
+    server.before_request.append(edit_before_the_first_write)
+    try:
+        pipeline.run()
+    finally:
+        server.before_request.remove(edit_before_the_first_write)
+    assert edited
+    second = pipeline.run()
+    (pulled,) = second.pulls.values()
+    assert pulled.unchanged == pulled.people - 1  # every other record is our echo
+    with Session(hubspot_stack.engine) as session:
+        stored = session.get_one(PersonRecord, ("hubspot", edited[0]))
+    assert stored.fields["title"] == "Chief Revenue Officer"
+    assert stored.person_key in pulled.changed_keys
