@@ -136,27 +136,67 @@ class PullStage:
                 seconds=round(time.perf_counter() - tick, 2),
             )
         for object_type in self.connector.object_types():
-            stream = f"{object_type}s"
-            with Session(self.engine) as session:
-                since = None if self.full else read_cursor(session, name, stream)
-            batches = self.connector.pull_contacts(object_type, since, until)
-            pages = (
-                read_ahead(batches, 1, depth=2, stopping=self.stopping)
-                if getattr(self.connector, "reads_pages_ahead", False)
-                else ([batch] for batch in batches)
-            )
-            with closing(pages):  # stops a read-ahead thread however the loop ends
-                for (batch,) in pages:
-                    fresh = self._store_batch(batch, stream, since, now, result)
-                    if on_stored is not None and fresh:
-                        on_stored([person_key(c) for c in fresh])
-                    if progress:
-                        progress(len(batch.contacts))
-                    if self.stopping.is_set():  # the page in flight is stored with its cursor
-                        log.info("pull.stopping", connection=name)
-                        return result
+            if not self._pull_people(object_type, until, now, result, progress, on_stored):
+                log.info("pull.stopping", connection=name)
+                return result
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
+
+    def _pull_people(
+        self,
+        object_type: str,
+        until: datetime,
+        now: datetime,
+        result: PullResult,
+        progress: Callable[[int], None] | None,
+        on_stored: Callable[[list[str]], None] | None,
+    ) -> bool:
+        """One object type's pages, stored with their cursors. Pages are held until their new
+        people fill one activity read (HubSpot: 1,000 ids an associations call), or stored at
+        once when none is new. False when the run is stopping (what was read is stored)."""
+        stream = f"{object_type}s"
+        with Session(self.engine) as session:
+            since = None if self.full else read_cursor(session, self.connector.name, stream)
+        batches = self.connector.pull_contacts(object_type, since, until)
+        group = max(1, getattr(self.connector, "activity_batch", 1))
+        pages = (
+            read_ahead(batches, 1, depth=2 + group // 100, stopping=self.stopping)
+            if getattr(self.connector, "reads_pages_ahead", False)
+            else ([batch] for batch in batches)
+        )
+        held: list[tuple[ContactBatch, list[Contact]]] = []
+        with closing(pages):  # stops a read-ahead thread however the loop ends
+            for (batch,) in pages:
+                held.append(
+                    (batch, list(batch.contacts) if self.full else self._unseen(batch.contacts))
+                )
+                waiting = sum(len(fresh) for _, fresh in held)
+                stopping = self.stopping.is_set()
+                if waiting == 0 or waiting >= group or stopping:
+                    self._hand_on(held, stream, since, now, result, progress, on_stored)
+                    held = []
+                if stopping:
+                    return False
+        if held:
+            self._hand_on(held, stream, since, now, result, progress, on_stored)
+        return True
+
+    def _hand_on(
+        self,
+        held: list[tuple[ContactBatch, list[Contact]]],
+        stream: str,
+        since: datetime | None,
+        now: datetime,
+        result: PullResult,
+        progress: Callable[[int], None] | None,
+        on_stored: Callable[[list[str]], None] | None,
+    ) -> None:
+        """Store held pages, then hand their new people on: they are complete now."""
+        fresh = self._store_batches(held, stream, since, now, result)
+        if on_stored is not None and fresh:
+            on_stored([person_key(c) for c in fresh])
+        if progress:
+            progress(sum(len(batch.contacts) for batch, _ in held))
 
     def _pull_event_stream(
         self, connector: ActivityStream, until: datetime, now: datetime, result: PullResult
@@ -185,27 +225,30 @@ class PullStage:
             session.commit()
         result.activities += len(page)
 
-    def _store_batch(
+    def _store_batches(
         self,
-        batch: ContactBatch,
+        held: Sequence[tuple[ContactBatch, list[Contact]]],
         stream: str,
         since: datetime | None,
         now: datetime,
         result: PullResult,
     ) -> list[Contact]:
-        """Store one page; returns its contacts that are new to the store (not an exact version
-        already held: re-seen in the cursor's overlap, or our own write's echo)."""
+        """Store pages in one transaction with the furthest cursor among them; their new
+        contacts' activities are read in one go. Returns those new contacts (the others the
+        store already held at that exact version: re-seen in the cursor's overlap, or our own
+        write's echo)."""
         name = self.connector.name
-        fresh = list(batch.contacts) if self.full else self._unseen(batch.contacts)
-        result.unchanged += len(batch.contacts) - len(fresh)
+        fresh = [c for _, unseen in held for c in unseen]
+        result.unchanged += sum(len(batch.contacts) for batch, _ in held) - len(fresh)
         activities = list(self.connector.pull_activities(fresh, since)) if fresh else []
+        cursors = [batch.cursor for batch, _ in held if batch.cursor is not None]
         with Session(self.engine) as session:
             people = [_person_row(c) for c in fresh]
             upsert(session, PersonRecord, people)
             result.changed_keys.update(p["person_key"] for p in people)
             store_activities(session, activities)
             result.activities += len(activities)
-            for event in batch.events:
+            for event in (e for batch, _ in held for e in batch.events):
                 row = session.get(PersonRecord, (name, event.record_id))
                 if row is None:
                     continue
@@ -219,9 +262,9 @@ class PullStage:
                         result.merged[row.person_key] = survivor.person_key
                 elif event.kind is not RecordEventKind.CONVERTED:
                     result.ended_keys[row.person_key] = event.kind.value
-            _advance_cursor(session, name, stream, batch.cursor, now)
+            _advance_cursor(session, name, stream, max(cursors) if cursors else None, now)
             session.commit()
-        result.people += len(batch.contacts)
+        result.people += sum(len(batch.contacts) for batch, _ in held)
         return fresh
 
     def _unseen(self, contacts: Sequence[Contact]) -> list[Contact]:

@@ -10,7 +10,7 @@ from typing import Any
 from config.connections import Connection, FieldMapping, FieldType
 from connectors.base import ApiUsage, ContactBatch
 from connectors.errors import FatalError, SkippableError
-from connectors.hubspot.activities import ActivityReader
+from connectors.hubspot.activities import ASSOCIATION_BATCH, ActivityReader
 from connectors.hubspot.contacts import ContactReader
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.writes import TASK_KEY, FieldWriter, TaskWriter
@@ -102,6 +102,9 @@ class HubSpotConnector:
     # limiters and usage counters are thread-safe): search pages (5/s) then overlap the
     # ten-secondly bucket's activity reads instead of waiting for them.
     reads_pages_ahead = True
+    # New contacts whose activities are read together: one associations batch read takes
+    # 1,000 ids, so ten list pages (or five search pages) cost one call per engagement type.
+    activity_batch = ASSOCIATION_BATCH
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every contact's web and marketing events since `since`, ascending (ActivityStream)."""
