@@ -169,6 +169,8 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     # Salesforce has no burst limit (a daily allocation): its floor is our own client limiter.
     floor = (total / 100.0) if salesforce else max((total - search) / PRO_BURST, search / 5.0)
     scored = result.tally.scored if result.tally else 0
+    routed = sum(result.tally.routed.values()) if result.tally else 0
+    timings = result.timings
     return {
         "stage": label,
         "wall_seconds": round(wall, 2),
@@ -188,9 +190,13 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
         "per_second": {
             stage: round(n / seconds, 1)
             for stage, n, seconds in (
-                ("pull", people, result.timings.get("pull", 0)),
-                ("decide (score+route+SLA+plan)", scored, result.timings.get("decide", 0)),
-                ("apply", writes, result.timings.get("write", 0)),
+                ("pull", people, timings.get("pull", 0)),
+                ("decide (score+route+SLA+plan)", scored, timings.get("decide", 0)),
+                # inside decide: busy seconds of each step (people scored, routed, planned)
+                ("score", scored, timings.get("decide.score", 0)),
+                ("route", routed, timings.get("decide.route", 0)),
+                ("plan", scored, timings.get("decide.plan", 0)),
+                ("apply", writes, timings.get("write", 0)),
             )
             if seconds > 0 and n
         },
@@ -293,8 +299,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         "",
         f"`{command}`",
         "",
-        "| CRM | contacts | limits | run | wall s | worker CPU s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | apply/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CRM | contacts | limits | run | wall s | worker CPU s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | score/s | route/s | plan/s | apply/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for s in r["stages"]:
@@ -303,11 +309,12 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
             lines.append(
                 f"| {r['crm']} | {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | {s['rate_limit_floor_seconds']} | "
                 f"{s['wall_vs_floor']} | {s['api_calls_total']} | {m['contact pages']}/{m['event pages']}/{m['write batches']} | "
-                f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
+                f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | "
+                f"{ps.get('score', '')} | {ps.get('route', '')} | {ps.get('plan', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
             )
         nb = r["naive_baseline"]
         lines.append(
-            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | |"
+            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | | | | |"
         )
     return "\n".join(lines) + "\n"
 

@@ -7,10 +7,11 @@ run executes exactly this and rolls the transaction back.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -46,6 +47,7 @@ class DecisionTally:
     unmatched_owners: Counter[tuple[str, str]] = field(default_factory=Counter)
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     stages: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def unmatched_owner_problems(tally: DecisionTally) -> list[str]:
@@ -88,6 +90,7 @@ class DecisionStage:
         are returned: the run decides the rest for them after everyone else, once the pull is
         complete (routing reads the whole store: account owners by domain, open leads per rep),
         whatever order the pull had."""
+        tick = perf_counter()
         held = [key for key in keys if key in self._held]  # scored already: no activities
         people = load_people(
             self.session,
@@ -106,6 +109,8 @@ class DecisionStage:
                 view.account_owner_email = self.engines.account_owners.get(str(domain).lower())
         deferred: list[str] = []
         decided: list[StateRow] = []
+        seconds = self.tally.seconds
+        seconds["load"] += perf_counter() - tick
         with self.session.no_autoflush:
             for key in keys:
                 person = people.get(key)
@@ -115,6 +120,7 @@ class DecisionStage:
                         decided.append(state)
                     else:
                         deferred.append(key)
+            tick = perf_counter()
             save_states(self.session, decided)
             if self._starts:  # the chunk's handoffs in two statements, before its touches
                 running = self.engines.sla.start_clocks(self.session, self._starts)
@@ -123,6 +129,7 @@ class DecisionStage:
             if self._touches:  # one call per chunk, not per person
                 self.engines.sla.record_touches(self.session, self._touches)
                 self._touches = []
+            seconds["state"] += perf_counter() - tick
         return deferred
 
     def decide(self, person: PersonView, state: StateRow, *, defer_routing: bool = False) -> bool:
@@ -132,10 +139,13 @@ class DecisionStage:
         short in between decides the person afresh next time."""
         key = person.key
         held = self._held.pop(key, None)
+        seconds = self.tally.seconds
+        tick = perf_counter()
         if held is not None:
             score = held[0]
         else:
             score = self.engines.scoring.score(person.contact, person.activities, self.now)
+            seconds["score"] += perf_counter() - tick
         current = person.stage or state.stage
         review = self.engines.lifecycle.review(
             current,
@@ -152,8 +162,10 @@ class DecisionStage:
             (stage == "mql" or score.fast_lane) and not person.owner_active
         )
         if needs_owner and defer_routing:
+            tick = perf_counter()
             for record in person.write_targets():
                 self._plan_scores(record, score)
+            seconds["plan"] += perf_counter() - tick
             self._held[key] = (score, self._touches_of(person))
             return False
         self.tally.scored += 1
@@ -169,10 +181,13 @@ class DecisionStage:
         self.tally.stages[stage] += 1
 
         owner_email = person.owner_email
+        tick = perf_counter()
         if needs_owner:
             owner_email = self._route(person, score.fast_lane, state, owner_email)
-
+            seconds["route"] += perf_counter() - tick
+            tick = perf_counter()
         self._plan_person_writes(person, score, stage, current, owner_email)
+        seconds["plan"] += perf_counter() - tick
         self._touches += held[1] if held is not None else self._touches_of(person)
         self._update_state(state, score, stage, current, owner_email)
         state.source_modified_at = person.source_modified_at

@@ -144,7 +144,9 @@ class DecisionPasses:
             tick = time.perf_counter()
             deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
             self.deferred.update(deferred)
+            flushed = time.perf_counter()
             self.planner.flush()
+            self.stage.tally.seconds["plan"] += time.perf_counter() - flushed
             self.mode.checkpoint(self.session)
             self.result.timings["decide"] = self.result.timings.get("decide", 0.0) + (
                 time.perf_counter() - tick

@@ -181,6 +181,7 @@ class Pipeline:
             result.timings["sla"] = time.perf_counter() - tick
             stage, planner = passes.stage, passes.planner
             result.tally = stage.tally
+            result.timings |= {f"decide.{k}": v for k, v in sorted(stage.tally.seconds.items())}
             result.planned = list(planner.planned)
             result.drifts = list(planner.drifts)
             tick = time.perf_counter()

@@ -26,6 +26,8 @@ def test_e2e_benchmark_runs_at_smoke_size() -> None:
         stages = {s["stage"].split(" (")[0]: s for s in run["stages"]}
         assert stages["full sync"]["people_pulled"] >= 150
         assert stages["full sync"]["fields_written"] > 0
+        # people per second in each stage of the full sync (routing: the few who need an owner)
+        assert {"pull", "score", "route", "plan", "apply"} <= set(stages["full sync"]["per_second"])
         assert stages["no change"]["fields_written"] == 0  # nothing changed: nothing written
         assert all(s["throttled_429"] == 0 for s in stages.values())
         assert run["naive_baseline"]["api_calls"] == 300
