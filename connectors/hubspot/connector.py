@@ -12,8 +12,9 @@ from connectors.base import ApiUsage, ContactBatch
 from connectors.errors import FatalError, SkippableError
 from connectors.hubspot.activities import ASSOCIATION_BATCH, ActivityReader
 from connectors.hubspot.contacts import ContactReader
+from connectors.hubspot.tasks import TASK_KEY, TaskWriter
 from connectors.hubspot.transport import HubSpotTransport, read_json
-from connectors.hubspot.writes import TASK_KEY, FieldWriter, TaskWriter
+from connectors.hubspot.writes import FieldWriter
 from connectors.mapping import FieldCodec
 from connectors.records import Activity, Contact, FieldChange, Owner, TaskRequest, WriteOutcome
 

@@ -1,4 +1,4 @@
-"""Writing to HubSpot: field updates that read every item's outcome, and tasks that never duplicate.
+"""Writing fields to HubSpot: batch updates that read every item's outcome (tasks: `tasks.py`).
 
 Field updates go through `batch/update`, 100 inputs a call, one input per record (all of a
 record's changed fields together). A 2xx is never taken for success: each input is APPLIED only
@@ -7,14 +7,14 @@ message; an input missing from both is UNKNOWN. A whole batch refused with a 400
 (`connectors.bisection`) so the good records land and the bad one is quarantined with its reason.
 Values equal to what Handoff believes the CRM holds (`FieldChange.previous`) are not sent.
 `clear_first` changes (lifecycle regressions) are cleared ("") in one request, then set in the next.
-
-Tasks carry `handoff_task_key`; a resend (`TaskRequest.resend`, set when an earlier create's
-outcome was unknown) searches for the key first and reuses the task it finds.
+A write of several batches sends up to four at once (the rate limiter paces them).
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,21 +22,20 @@ from typing import Any
 from connectors.bisection import BatchRejected, land
 from connectors.errors import SkippableError, UnknownOutcomeError
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
-from connectors.mapping import FieldCodec, format_timestamp, parse_timestamp
-from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
+from connectors.mapping import FieldCodec, parse_timestamp
+from connectors.records import FieldChange, OutcomeStatus, WriteOutcome
 
 BATCH = 100
-TASK_KEY = "handoff_task_key"
-TASK_TO_CONTACT = 204
+SENDERS = 4  # batch updates in flight at once
 
 
-def _error_ids(error: Mapping[str, Any]) -> list[str]:
+def error_ids(error: Mapping[str, Any]) -> list[str]:
     context = error.get("context") or {}
     ids = context.get("ids") or context.get("id") or []
     return [str(i) for i in ids]
 
 
-def _error_text(error: Mapping[str, Any]) -> str:
+def error_text(error: Mapping[str, Any]) -> str:
     message = str(error.get("message", "rejected"))
     category = error.get("category")
     return f"{category}: {message}"[:500] if category else message[:500]
@@ -56,6 +55,7 @@ class FieldWriter:
         self._batch = transport.client.crm.contacts.batch_api
         self.calls = 0
         self.stamps: dict[str, datetime] = {}  # record id -> its modified time after our write
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="hs-write")
 
     def apply(self, changes: Sequence[FieldChange]) -> list[WriteOutcome]:
         outcomes: dict[int, WriteOutcome] = {}
@@ -133,125 +133,63 @@ class FieldWriter:
                 outcomes[index] = WriteOutcome(key, OutcomeStatus.REJECTED, verdict)
 
     def _send_all(self, inputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
-        """record id -> None (applied) or the reason it was not."""
-        verdicts: dict[str, str | None] = {}
+        """record id -> None (applied) or the reason it was not. Batches go out side by side
+        (`SENDERS` at a time; the rate limiter still paces them): each waits on HubSpot's
+        answer, and the decisions behind them wait on all of them."""
         ids = list(inputs)
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            answered: dict[str, str | None] = {}
-
-            def send(
-                batch: Sequence[str], answered: dict[str, str | None] = answered
-            ) -> dict[str, str]:
-                body = {"inputs": [{"id": rid, "properties": dict(inputs[rid])} for rid in batch]}
-                self.calls += 1
-                try:
-                    page = read_json(
-                        self._batch.update(
-                            batch_input_simple_public_object_batch_input=body,
-                            _preload_content=False,
-                        )
-                    )
-                except HubSpotRejected as exc:
-                    culprits = [
-                        i for e in exc.body.get("errors", []) or [] for i in _error_ids(e)
-                    ] + _error_ids(exc.body)
-                    raise BatchRejected(str(exc.args[0]), culprits) from None
-                errors: dict[str, str] = {}
-                for error in page.get("errors", []) or []:
-                    for rid in _error_ids(error):
-                        errors[rid] = _error_text(error)
-                applied = set()
-                for result in page.get("results", []) or []:
-                    rid = str(result.get("id"))
-                    applied.add(rid)
-                    stamp = (result.get("properties") or {}).get("lastmodifieddate") or result.get(
-                        "updatedAt"
-                    )
-                    if stamp:
-                        self.stamps[rid] = parse_timestamp(stamp)
-                for rid in batch:
-                    if rid in applied and rid not in errors:
-                        answered[rid] = None
-                    elif rid not in errors:
-                        answered[rid] = "unknown: HubSpot's answer did not mention this record"
-                return errors
-
-            try:
-                landing = land(chunk, send)
-            except UnknownOutcomeError as exc:  # pragma: no cover - batch/update is idempotent
-                verdicts.update({rid: f"unknown: {exc}" for rid in chunk})
-                continue
-            for rid in landing.landed:
-                verdicts[rid] = answered.get(rid)
-            for rid, reason in landing.rejected.items():
-                verdicts[rid] = reason
+        chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+        if len(chunks) <= 1:
+            return self._land_chunk(inputs, ids) if ids else {}
+        context = contextvars.copy_context()  # each call logs with the job's context
+        verdicts: dict[str, str | None] = {}
+        for landed in self._pool.map(
+            lambda chunk: context.copy().run(self._land_chunk, inputs, chunk), chunks
+        ):
+            verdicts.update(landed)
         return verdicts
 
+    def _land_chunk(
+        self, inputs: Mapping[str, Mapping[str, Any]], chunk: list[str]
+    ) -> dict[str, str | None]:
+        answered: dict[str, str | None] = {}
 
-class TaskWriter:
-    def __init__(self, transport: HubSpotTransport) -> None:
-        self._t = transport
-        tasks = transport.client.crm.objects.tasks
-        self._basic = tasks.basic_api
-        self._search = tasks.search_api
-
-    def create(self, tasks: Sequence[TaskRequest]) -> list[WriteOutcome]:
-        return [self._one(task) for task in tasks]
-
-    def find(self, task_key: str) -> str | None:
-        request = {
-            "filterGroups": [
-                {"filters": [{"propertyName": TASK_KEY, "operator": "EQ", "value": task_key}]}
-            ],
-            "properties": [TASK_KEY],
-            "limit": 1,
-        }
-        page = read_json(
-            self._search.do_search(public_object_search_request=request, _preload_content=False)
-        )
-        results = page.get("results") or []
-        return str(results[0]["id"]) if results else None
-
-    def _one(self, task: TaskRequest) -> WriteOutcome:
-        try:
-            if task.resend:
-                existing = self.find(task.task_key)
-                if existing is not None:
-                    return WriteOutcome(task.task_key, OutcomeStatus.UNCHANGED, crm_id=existing)
-            body = {
-                "properties": {
-                    "hs_timestamp": format_timestamp(task.due_at),
-                    "hs_task_subject": task.subject,
-                    "hs_task_body": task.body,
-                    "hubspot_owner_id": task.owner_id,
-                    "hs_task_priority": task.priority.upper(),
-                    "hs_task_status": "NOT_STARTED",
-                    "hs_task_type": "TODO",
-                    TASK_KEY: task.task_key,
-                },
-                "associations": [
-                    {
-                        "to": {"id": task.record_id},
-                        "types": [
-                            {
-                                "associationCategory": "HUBSPOT_DEFINED",
-                                "associationTypeId": TASK_TO_CONTACT,
-                            }
-                        ],
-                    }
-                ],
-            }
-            created = read_json(
-                self._basic.create(
-                    simple_public_object_input_for_create=body, _preload_content=False
+        def send(batch: Sequence[str]) -> dict[str, str]:
+            body = {"inputs": [{"id": rid, "properties": dict(inputs[rid])} for rid in batch]}
+            self.calls += 1
+            try:
+                page = read_json(
+                    self._batch.update(
+                        batch_input_simple_public_object_batch_input=body,
+                        _preload_content=False,
+                    )
                 )
-            )
-        except UnknownOutcomeError as exc:
-            return WriteOutcome(task.task_key, OutcomeStatus.UNKNOWN, str(exc))
-        except HubSpotRejected as exc:
-            hint = ""
-            if TASK_KEY in str(exc):
-                hint = " (run `handoff crm setup` to create the task key property)"
-            return WriteOutcome(task.task_key, OutcomeStatus.REJECTED, f"{exc}{hint}")
-        return WriteOutcome(task.task_key, OutcomeStatus.APPLIED, crm_id=str(created.get("id")))
+            except HubSpotRejected as exc:
+                culprits = [i for e in exc.body.get("errors", []) or [] for i in error_ids(e)]
+                raise BatchRejected(str(exc.args[0]), culprits + error_ids(exc.body)) from None
+            errors: dict[str, str] = {}
+            for error in page.get("errors", []) or []:
+                for rid in error_ids(error):
+                    errors[rid] = error_text(error)
+            applied = set()
+            for result in page.get("results", []) or []:
+                rid = str(result.get("id"))
+                applied.add(rid)
+                stamp = (result.get("properties") or {}).get("lastmodifieddate") or result.get(
+                    "updatedAt"
+                )
+                if stamp:
+                    self.stamps[rid] = parse_timestamp(stamp)
+            for rid in batch:
+                if rid in applied and rid not in errors:
+                    answered[rid] = None
+                elif rid not in errors:
+                    answered[rid] = "unknown: HubSpot's answer did not mention this record"
+            return errors
+
+        try:
+            landing = land(chunk, send)
+        except UnknownOutcomeError as exc:  # pragma: no cover - batch/update is idempotent
+            return {rid: f"unknown: {exc}" for rid in chunk}
+        verdicts: dict[str, str | None] = {rid: answered.get(rid) for rid in landing.landed}
+        verdicts.update(landing.rejected)
+        return verdicts

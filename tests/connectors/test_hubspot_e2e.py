@@ -380,13 +380,26 @@ def _drop_first_task_answer(emulator: HubSpotEmulator) -> Any:
 
     def handle(request: SandboxRequest) -> SandboxResponse:
         response = emulator.handle(request)
-        creating = request.method == "POST" and request.path == "/crm/v3/objects/tasks"
+        creating = request.method == "POST" and request.path == "/crm/v3/objects/tasks/batch/create"
         if creating and not state["dropped"]:
-            state["dropped"] = True  # the task exists, the answer is lost
+            state["dropped"] = True  # the tasks exist, the answer is lost
             return SandboxResponse(0, reset=True)
         return response
 
     return handle
+
+
+def _task(contact_id: str, owner_id: str, key: str) -> TaskRequest:
+    return TaskRequest(
+        "hubspot",
+        "contact",
+        contact_id,
+        owner_id,
+        "Call within the hour",
+        "Demo request",
+        datetime.now(UTC) + timedelta(hours=1),
+        task_key=key,
+    )
 
 
 def test_a_retry_never_duplicates_a_task() -> None:
@@ -394,31 +407,41 @@ def test_a_retry_never_duplicates_a_task() -> None:
         demo_portal(base_time()), wrap=_drop_first_task_answer
     )
     try:
-        contact = _contacts(_pull(connector, None, datetime.now(UTC)))[0]
+        contacts = _contacts(_pull(connector, None, datetime.now(UTC)))[:3]
         owner = next(o for o in connector.pull_owners() if o.active)
-        task = TaskRequest(
-            "hubspot",
-            "contact",
-            contact.id,
-            owner.id,
-            "Call within the hour",
-            "Demo request",
-            datetime.now(UTC) + timedelta(hours=1),
-            task_key="sla:demo:1",
-        )
-        [first] = connector.create_tasks([task])
-        assert first.status is OutcomeStatus.UNKNOWN
-        assert emulator.log.total("tasks.create") == 1  # not blindly retried
-        [second] = connector.create_tasks([replace(task, resend=True)])
-        assert second.status is OutcomeStatus.UNCHANGED and second.crm_id
-        keyed = [
-            o
-            for o in emulator.store.objects["tasks"].values()
-            if o.properties.get("handoff_task_key") == "sla:demo:1"
-        ]
-        assert len(keyed) == 1 and str(keyed[0].id) == second.crm_id
+        tasks = [_task(c.id, owner.id, f"sla:demo:{n}") for n, c in enumerate(contacts)]
+        first = connector.create_tasks(tasks)
+        assert {o.status for o in first} == {OutcomeStatus.UNKNOWN}
+        assert emulator.log.total("tasks.batch_create") == 1  # not blindly retried
+        second = connector.create_tasks([replace(t, resend=True) for t in tasks])
+        assert {o.status for o in second} == {OutcomeStatus.UNCHANGED}
+        assert emulator.log.total("tasks.search") == 1  # three keys, one look-up
+        assert emulator.log.total("tasks.batch_create") == 1  # found: nothing created again
+        for task, outcome in zip(tasks, second, strict=True):
+            keyed = [
+                o
+                for o in emulator.store.objects["tasks"].values()
+                if o.properties.get("handoff_task_key") == task.task_key
+            ]
+            assert len(keyed) == 1 and str(keyed[0].id) == outcome.crm_id
     finally:
         stop()
+
+
+def test_tasks_go_100_a_call_and_a_refused_one_keeps_its_reason(built: Built) -> None:
+    connector, emulator = built
+    contact = _contacts(_pull(connector, None, datetime.now(UTC)))[0]
+    owner = next(o for o in connector.pull_owners() if o.active)
+    tasks = [_task(contact.id, owner.id, f"sla:bulk:{n}") for n in range(150)]
+    tasks[70] = replace(tasks[70], record_id="999999999")  # no such contact to attach it to
+    outcomes = connector.create_tasks(tasks)
+    statuses = [o.status for o in outcomes]
+    assert statuses.count(OutcomeStatus.APPLIED) == 149
+    assert statuses[70] is OutcomeStatus.REJECTED and outcomes[70].error
+    assert [o.key for o in outcomes] == [t.task_key for t in tasks]
+    created = emulator.log.total("tasks.batch_create")
+    assert 2 <= created <= 2 + math.ceil(math.log2(100)) + 1  # two batches (+ a bisection)
+    assert len({o.crm_id for o in outcomes if o.crm_id}) == 149
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ def test_kill9_after_a_task_was_created_never_duplicates_it(
         assert first.wait(timeout=180) == 0
         later = every_window_lapsed(make_engine(d.store_url)).strftime("%Y-%m-%dT%H:%M:%SZ")
         box: dict = {}  # type: ignore[type-arg]
-        hook = _killer(box, "after", "/crm/v3/objects/tasks", 2)
+        hook = _killer(box, "after", "/crm/v3/objects/tasks/batch/create", 1)
         server = d.sandbox.server("hubspot")
         server.after_request.append(hook)
         proc = d.sync_process("--as-of", later)
