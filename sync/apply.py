@@ -191,6 +191,11 @@ class CrmApplier:
         self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
     ) -> WriteSummary:
         session.commit()  # the decisions land before any CRM call
+        return self.send(now, run_id=run_id, final=final)
+
+    def send(self, now: datetime, *, run_id: str = "", final: bool = True) -> WriteSummary:
+        """Apply the due outbox items (committed ones: every step has its own session, so this
+        may run in a thread of its own while decisions go on)."""
         summary = WriteSummary()
         targets: list[tuple[str, CrmConnector | None]] = sorted(self.connectors.items())
         if final and self.webhook is not None:

@@ -9,13 +9,15 @@ stage, owner, clock and state. So routing never depends on page order, and a run
 behind its pull decides exactly what one that waits for it does.
 
 Every chunk is checkpointed (committed; flushed in a dry run) and followed by a write-behind of
-whole batches; the run's final write sends the rest.
+whole batches, sent from a thread of its own in a live run; the run's final write sends the rest.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ from routing.directory import OwnerDirectory
 from routing.router import Router
 from routing.sla.engine import SlaEngine
 from scoring import LifecyclePolicy, ScoringModel
+from sync.apply import CrmApplier, WriteSummary
 from sync.decide import DecisionStage, DomainEngines, dirty_people
 from sync.outbox import OutboxPlanner
 from sync.people import OwnerBook, account_owners
@@ -87,12 +90,15 @@ class DecisionPasses:
         )
         self.stage = DecisionStage(config, self.engines, self.planner)
         self.deferred: set[str] = set()
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
+        self._behind: Future[tuple[WriteSummary, float]] | None = None
 
     def first(self, keys: list[str]) -> None:
         """Decide these people, deferring the ones who need routing."""
         self._chunks(keys, defer_routing=True)
 
     def after_pull(self, pulls: Mapping[str, PullResult], full: bool, handed: set[str]) -> None:
+        self._wait_behind()  # the routing pass plans on a settled outbox
         session, engines = self.session, self.engines
         survivors: set[str] = set()
         for pulled in pulls.values():
@@ -129,14 +135,52 @@ class DecisionPasses:
         )
 
     def write(self, final: bool) -> None:
+        """The final write, or a write-behind: in a live run that one goes to a thread of its
+        own (one at a time: while one is sending, newly decided items wait for the next), so
+        deciding goes on while the CRM answers and the rate limiter paces the calls."""
+        writer = self.mode.writer
+        if not final and isinstance(writer, CrmApplier):
+            if self._behind is None or self._behind.done():
+                self._settle_behind()
+                self._behind = self._writer_thread.submit(
+                    contextvars.copy_context().run, self._timed, writer.send, final=False
+                )
+            return
+        self._wait_behind()
+        summary, seconds = self._timed(lambda **kw: writer.write(self.session, **kw), final=final)
+        self._add_write(summary, seconds)
+
+    def _timed(
+        self, send: Callable[..., WriteSummary], *, final: bool
+    ) -> tuple[WriteSummary, float]:
         tick = time.perf_counter()
-        summary = self.mode.writer.write(
-            self.session, self.now, run_id=self.result.run_id, final=final
-        )
+        summary = send(now=self.now, run_id=self.result.run_id, final=final)
+        return summary, time.perf_counter() - tick
+
+    def _wait_behind(self) -> None:
+        """Commit, then wait for the write-behind in flight: it may need rows (or SQLite's
+        write lock) that this session's open transaction holds."""
+        if self._behind is not None:
+            self.mode.checkpoint(self.session)
+            self._settle_behind()
+
+    def _settle_behind(self) -> None:
+        """Wait for the write-behind in flight (its error, if any, is raised here)."""
+        if self._behind is not None:
+            behind, self._behind = self._behind, None
+            self._add_write(*behind.result())
+
+    def _add_write(self, summary: WriteSummary, seconds: float) -> None:
         self.result.writes.add(summary)
-        self.result.timings["write"] = self.result.timings.get("write", 0.0) + (
-            time.perf_counter() - tick
-        )
+        self.result.timings["write"] = self.result.timings.get("write", 0.0) + seconds
+
+    def close(self) -> None:
+        """Let the writer thread go once its write is done. (A run that got here without its
+        final write is failing already: a write-behind's own error is only logged then.)"""
+        behind, self._behind = self._behind, None
+        if behind is not None and behind.exception() is not None:
+            log.error("write.behind_failed", error=str(behind.exception()))
+        self._writer_thread.shutdown(wait=True)
 
     def _chunks(self, keys: list[str], defer_routing: bool) -> None:
         for start in range(0, len(keys), CHECKPOINT_EVERY):

@@ -164,7 +164,9 @@ class Pipeline:
 
             def begin() -> DecisionPasses:
                 held.enter_context(decision_lock(self.engine))
-                return DecisionPasses(self.config, domain, session, mode, result, progress)
+                passes = DecisionPasses(self.config, domain, session, mode, result, progress)
+                held.callback(passes.close)
+                return passes
 
             passes: DecisionPasses | None = None
             feed.start()

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import pytest
 from pipeline_harness import NOW, make_config, make_crm, seed_people
@@ -231,3 +232,54 @@ def test_the_next_page_is_read_while_this_pages_activities_are(sqlite_url: str) 
     assert sorted((i.key, i.value) for i in result.writes.items) == sorted(
         (i.key, i.value) for i in expected.writes.items
     )
+
+
+class SlowWrites(InMemoryConnector):
+    """Each write call takes 0.4 s; the first one notes how far planning got meanwhile."""
+
+    engine: Any = None
+    threads: ClassVar[list[str]] = []
+    planned_during_first_write: tuple[int, int] | None = None
+
+    def _planned(self) -> int:
+        with Session(self.engine) as session:
+            return len(session.exec(select(OutboxItem.key)).all())
+
+    def apply_changes(self, changes: list[FieldChange]) -> list[WriteOutcome]:  # type: ignore[override]
+        self.threads.append(threading.current_thread().name)
+        first = self.planned_during_first_write is None
+        before = self._planned() if first else 0
+        time.sleep(0.4)
+        if first:
+            self.planned_during_first_write = (before, self._planned())
+        return list(super().apply_changes(changes))
+
+
+def test_deciding_goes_on_while_a_write_behind_waits_for_the_crm(sqlite_url: str) -> None:
+    crm = make_crm(cls=SlowWrites)
+    crm.threads = []
+    _crowd(crm)
+    pipeline = _pipeline(sqlite_url, crm)
+    crm.engine = pipeline.engine
+    result = pipeline.run()
+    assert not result.errors, result.errors
+    assert crm.threads[0].startswith("write-behind")  # not the deciding thread
+    assert crm.threads[-1] == "MainThread"  # the run's final write
+    assert crm.planned_during_first_write is not None
+    before, after = crm.planned_during_first_write
+    assert after > before  # the next chunks were planned while that write was in flight
+    assert all("score" in c.fields for c in crm._store.contacts["contact"].values())
+    assert not [t for t in threading.enumerate() if t.name.startswith("write-behind")]
+
+
+class BrokenWrites(InMemoryConnector):
+    def apply_changes(self, changes: list[FieldChange]) -> list[WriteOutcome]:  # type: ignore[override]
+        raise RuntimeError("writer bug")
+
+
+def test_a_write_behind_that_fails_fails_the_run(sqlite_url: str) -> None:
+    crm = make_crm(cls=BrokenWrites)
+    _crowd(crm)
+    with pytest.raises(RuntimeError, match="writer bug"):
+        _pipeline(sqlite_url, crm).run()
+    assert not [t for t in threading.enumerate() if t.name.startswith(("write-behind", "pull-"))]
