@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.bisection import BatchRejected, land
+from connectors.bisection import land
 from connectors.errors import UnknownOutcomeError
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
-from connectors.hubspot.writes import BATCH, error_ids, error_text
+from connectors.hubspot.writes import BATCH, send_batch
 from connectors.mapping import format_timestamp
 from connectors.records import OutcomeStatus, TaskRequest, WriteOutcome
 
@@ -85,21 +85,17 @@ class TaskWriter:
 
         def send(keys: Sequence[str]) -> dict[str, str]:
             body = {"inputs": [_input(tasks[k]) for k in keys]}
-            try:
-                page = read_json(
-                    self._batch.create(
-                        batch_input_simple_public_object_batch_input_for_create=body,
-                        _preload_content=False,
-                    )
+            page, refused = send_batch(
+                lambda: self._batch.create(
+                    batch_input_simple_public_object_batch_input_for_create=body,
+                    _preload_content=False,
                 )
-            except HubSpotRejected as exc:
-                culprits = [i for e in exc.body.get("errors", []) or [] for i in error_ids(e)]
-                raise BatchRejected(str(exc.args[0]), culprits + error_ids(exc.body)) from None
+            )
             for result in page.get("results") or []:
                 key = str((result.get("properties") or {}).get(TASK_KEY) or "")
                 if key in tasks:
                     created[key] = str(result.get("id"))
-            return {k: error_text(e) for e in page.get("errors") or [] for k in error_ids(e)}
+            return refused
 
         try:
             landing = land(list(tasks), send)

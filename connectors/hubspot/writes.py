@@ -13,7 +13,7 @@ A write of several batches sends up to four at once (the rate limiter paces them
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +39,18 @@ def error_text(error: Mapping[str, Any]) -> str:
     message = str(error.get("message", "rejected"))
     category = error.get("category")
     return f"{category}: {message}"[:500] if category else message[:500]
+
+
+def send_batch(call: Callable[[], Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """One batch request: its parsed answer and the inputs its 207 refused (input key -> why).
+    A whole batch refused (400) raises `BatchRejected` with the inputs it names, for bisection."""
+    try:
+        page = read_json(call())
+    except HubSpotRejected as exc:
+        culprits = [i for e in exc.body.get("errors", []) or [] for i in error_ids(e)]
+        raise BatchRejected(str(exc.args[0]), culprits + error_ids(exc.body)) from None
+    refused = {key: error_text(e) for e in page.get("errors") or [] for key in error_ids(e)}
+    return page, refused
 
 
 @dataclass
@@ -156,20 +168,11 @@ class FieldWriter:
         def send(batch: Sequence[str]) -> dict[str, str]:
             body = {"inputs": [{"id": rid, "properties": dict(inputs[rid])} for rid in batch]}
             self.calls += 1
-            try:
-                page = read_json(
-                    self._batch.update(
-                        batch_input_simple_public_object_batch_input=body,
-                        _preload_content=False,
-                    )
+            page, errors = send_batch(
+                lambda: self._batch.update(
+                    batch_input_simple_public_object_batch_input=body, _preload_content=False
                 )
-            except HubSpotRejected as exc:
-                culprits = [i for e in exc.body.get("errors", []) or [] for i in error_ids(e)]
-                raise BatchRejected(str(exc.args[0]), culprits + error_ids(exc.body)) from None
-            errors: dict[str, str] = {}
-            for error in page.get("errors", []) or []:
-                for rid in error_ids(error):
-                    errors[rid] = error_text(error)
+            )
             applied = set()
             for result in page.get("results", []) or []:
                 rid = str(result.get("id"))
