@@ -31,6 +31,7 @@ from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
 EVENTS_PER_COMMIT = 5000  # bigger commits rewrite fewer index pages in SQLite's WAL
+HELD_PAGES = 10  # a few new people amid pages of echoes are not held back for long
 
 
 @dataclass
@@ -152,8 +153,9 @@ class PullStage:
         on_stored: Callable[[list[str]], None] | None,
     ) -> bool:
         """One object type's pages, stored with their cursors. Pages are held until their new
-        people fill one activity read (HubSpot: 1,000 ids an associations call), or stored at
-        once when none is new. False when the run is stopping (what was read is stored)."""
+        people fill one activity read (HubSpot: 1,000 ids an associations call) or ten pages
+        are held, and stored at once when none is new. False when the run is stopping (what was
+        read is stored)."""
         stream = f"{object_type}s"
         with Session(self.engine) as session:
             since = None if self.full else read_cursor(session, self.connector.name, stream)
@@ -172,7 +174,7 @@ class PullStage:
                 )
                 waiting = sum(len(fresh) for _, fresh in held)
                 stopping = self.stopping.is_set()
-                if waiting == 0 or waiting >= group or stopping:
+                if waiting == 0 or waiting >= group or len(held) >= HELD_PAGES or stopping:
                     self._hand_on(held, stream, since, now, result, progress, on_stored)
                     held = []
                 if stopping:
