@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 PRO_BURST = 190 / 10.0  # calls per second, HubSpot Professional
 PAGE = 100  # list page and batch size
+SEARCH_PAGE = 200  # CRM search page
 EVENTS_PAGE = 1000
 
 
@@ -157,6 +158,8 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     records_written = len({i.record_id for i in result.writes.items})
     salesforce = connector.name == "salesforce"
     page, batch = (2000, 200) if salesforce else (PAGE, PAGE)
+    if any(k.endswith("/search") for k in calls):
+        page = SEARCH_PAGE  # an incremental HubSpot pull reads search pages of 200
     minimum = {
         "contact pages": math.ceil(people / page) if people else 0,
         "event pages": 0
