@@ -21,7 +21,7 @@ Archived contacts come from the list endpoint with `archived=true`; merges from 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import ContactBatch
@@ -36,8 +36,13 @@ MODIFIED = "lastmodifieddate"
 SYSTEM_PROPERTIES = ("lastmodifieddate", "createdate", "hs_merged_object_ids", "hs_object_id")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def epoch_ms(moment: datetime) -> str:
-    return str(int(moment.timestamp() * 1000))
+    """Epoch milliseconds, exactly (integer arithmetic: an edge held back must be queried at
+    its own millisecond, never one below)."""
+    return str((moment - _EPOCH) // timedelta(milliseconds=1))
 
 
 class ContactReader:
