@@ -201,7 +201,7 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
                 ("plan", scored, timings.get("decide.plan", 0)),
                 ("apply", writes, timings.get("write", 0)),
             )
-            if seconds > 0 and n >= 10  # a rate from a handful of people says nothing
+            if seconds > 0 and n
         },
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "errors": result.errors[:5],
