@@ -19,7 +19,7 @@ from sandbox.salesforce.ids import derived_id, normalize, prefix_object, sequent
 from sandbox.salesforce.indexes import StampIndexes, candidates
 from sandbox.salesforce.predicates import Record, order_records
 from sandbox.salesforce.schema import ObjectSchema, build_schema
-from sandbox.salesforce.soql import SoqlQuery
+from sandbox.salesforce.soql import ParentPath, SoqlQuery
 
 Clock = Callable[[], datetime]
 UPDATED_WINDOW = timedelta(days=30)  # getUpdated: start no more than 30 days back
@@ -179,16 +179,43 @@ class SalesforceOrg:
                 return len(rows), []
             sobject, obj = query.sobject, self.schema[query.sobject]
             temporal = {
-                n for n in query.fields if obj.fields[n.lower()].type in ("datetime", "date")
+                n
+                for n in query.fields
+                if n not in query.parents and obj.fields[n.lower()].type in ("datetime", "date")
             }
             url = f"{api_path}/sobjects/{sobject}/"
             out = []
             for r in rows:
                 item: Record = {"attributes": {"type": sobject, "url": url + r["Id"]}}
                 for n in query.fields:
-                    item[n] = format_value(r.get(n)) if n in temporal else r.get(n)
+                    path = query.parents.get(n)
+                    if path is not None:
+                        self._parent_value(item, r, path, api_path)
+                    else:
+                        item[n] = format_value(r.get(n)) if n in temporal else r.get(n)
                 out.append(item)
             return len(rows), out
+
+    def _parent_value(self, item: Record, row: Record, path: ParentPath, api_path: str) -> None:
+        """Nest a parent field as the REST API does: `"Account": {"attributes": {...},
+        "OwnerId": ...}`, or `"Account": null` when the lookup is empty."""
+        container, current = item, row
+        for reference, relationship, sobject in path.hops:
+            parent_id = current.get(reference)
+            parent = self.records[sobject].get(parent_id) if parent_id else None
+            if parent is None or parent.get("IsDeleted"):
+                container.setdefault(relationship, None)
+                return
+            nested = container.get(relationship)
+            if nested is None:
+                nested = container[relationship] = {
+                    "attributes": {
+                        "type": sobject,
+                        "url": f"{api_path}/sobjects/{sobject}/{parent_id}",
+                    }
+                }
+            container, current = nested, parent
+        container[path.field.name] = format_value(current.get(path.field.name))
 
     def updated_ids(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         """getUpdated: ids changed in [start, end] (REST API "Get Updated", 30-day window)."""

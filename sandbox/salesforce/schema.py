@@ -125,6 +125,7 @@ class FieldSpec:
             "unique": self.external_id,
             "idLookup": self.type == "id" or self.external_id,
             "referenceTo": list(self.reference_to),
+            "relationshipName": relationship_name(self),
             "restrictedPicklist": self.restricted,
             "defaultValueFormula": None,
             "picklistValues": [
@@ -138,6 +139,15 @@ class FieldSpec:
                 for value in self.picklist
             ],
         }
+
+
+def relationship_name(spec: FieldSpec) -> str | None:
+    """`AccountId` -> `Account`, `Partner__c` -> `Partner__r`; None for non-lookups."""
+    if spec.type != "reference":
+        return None
+    if spec.name.endswith("__c"):
+        return spec.name[:-3] + "__r"
+    return spec.name[:-2] if spec.name.endswith("Id") else None
 
 
 @dataclass(slots=True)

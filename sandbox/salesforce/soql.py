@@ -8,6 +8,12 @@ quoted strings with backslash escapes, unquoted datetime literals (`2026-11-20T1
 offset or `.000+0000`), date literals (`2026-11-20`) and the relative literals TODAY, YESTERDAY,
 TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n (org time zone: UTC). Errors carry Salesforce's codes:
 MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_FILTER_OPERATOR (all HTTP 400).
+
+Parent relationship fields in SELECT (SOQL and SOSL Reference, "Relationship Queries",
+child-to-parent): `Account.OwnerId` on a Contact follows the lookup `AccountId` (a standard
+reference `XxxId` is the relationship `Xxx`, a custom `Xxx__c` is `Xxx__r`), up to five levels;
+polymorphic lookups (WhoId) are not supported here. The REST answer nests the parent as an object
+with its own `attributes`, or null when the lookup is empty (see `SalesforceOrg.run_query`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from sandbox.salesforce.predicates import (
     like_regex,
     sort_key,
 )
-from sandbox.salesforce.schema import FieldSpec, ObjectSchema
+from sandbox.salesforce.schema import FieldSpec, ObjectSchema, relationship_name
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -72,6 +78,16 @@ class SoqlQuery:
     offset: int
     hints: list[Hint] = field(default_factory=list)  # top-level AND conditions an index can serve
     exact_order: frozenset[str] = frozenset()  # id/reference fields: ORDER BY is case-sensitive
+    parents: dict[str, ParentPath] = field(default_factory=dict)  # "Account.OwnerId" -> its path
+
+
+@dataclass(frozen=True, slots=True)
+class ParentPath:
+    """A child-to-parent field: the lookups to follow (reference field, relationship name,
+    parent sObject) and the parent's field at the end."""
+
+    hops: tuple[tuple[str, str, str], ...]
+    field: FieldSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +215,14 @@ class _Parser:
         obj_token = self.next()
         self.obj = self._object(obj_token)
         fields: list[str] = []
+        parents: dict[str, ParentPath] = {}
         for token in raw_fields:
-            name = self._field(token).name
+            if "." in token.text:
+                path = self._parent(token)
+                name = ".".join([*(hop[1] for hop in path.hops), path.field.name])
+                parents[name] = path
+            else:
+                name = self._field(token).name
             if name in fields:
                 raise self.error(token, f"duplicate field selected: {name}")
             fields.append(name)
@@ -231,7 +253,16 @@ class _Parser:
         top = self.conjuncts.get(id(where), [where]) if where is not None else []
         hints = [self.hints[id(term)] for term in top if id(term) in self.hints]
         return SoqlQuery(
-            self.obj.name, fields, count_only, where, order, limit, offset, hints, frozenset(exact)
+            self.obj.name,
+            fields,
+            count_only,
+            where,
+            order,
+            limit,
+            offset,
+            hints,
+            frozenset(exact),
+            parents,
         )
 
     def _integer(self) -> int:
@@ -272,6 +303,44 @@ class _Parser:
                 )
             raise ApiError(400, "INVALID_FIELD", where + message)
         return spec
+
+    def _parent(self, token: Token) -> ParentPath:
+        """A `Rel.Field` (or `Rel.Rel.Field`, up to five lookups) path in SELECT."""
+        assert self.obj is not None
+        *relations, last = token.text.split(".")
+        obj, hops = self.obj, []
+        for rel in relations:
+            lookup = next(
+                (
+                    s
+                    for s in obj.fields.values()
+                    if (relationship_name(s) or "").lower() == rel.lower()
+                ),
+                None,
+            )
+            # a polymorphic lookup (WhoId -> Lead, Contact) needs TYPEOF: not emulated
+            target = (
+                self.schema.get(lookup.reference_to[0])
+                if lookup and len(lookup.reference_to) == 1
+                else None
+            )
+            if lookup is None or target is None or len(hops) == 5:
+                raise self._invalid(token, f"Didn't understand relationship '{rel}' in field path.")
+            hops.append((lookup.name, relationship_name(lookup) or rel, target.name))
+            obj = target
+        spec = obj.get(last)
+        if spec is None:
+            raise self._invalid(
+                token,
+                f"No such column '{last}' on entity '{obj.name}'. If you are attempting "
+                "to use a custom field, be sure to append the '__c' after the custom field "
+                "name. Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        return ParentPath(tuple(hops), spec)
+
+    def _invalid(self, token: Token, message: str) -> ApiError:
+        where = f"\n{self.soql}\n{' ' * token.pos}^\nERROR at Row:1:Column:{token.pos + 1}\n"
+        return ApiError(400, "INVALID_FIELD", where + message)
 
     # -- WHERE ---------------------------------------------------------------------------------
     def _expression(self) -> Predicate:

@@ -93,7 +93,7 @@ def test_where_clauses_select_the_documented_rows(where: str, expected: list[str
         ("SELECT Id FROM Lead WHERE Email = 'unterminated", "MALFORMED_QUERY"),
         ("SELECT Id FROM Lead LIMIT ten", "MALFORMED_QUERY"),
         ("SELECT Foo__c FROM Lead", "INVALID_FIELD"),
-        ("SELECT Owner.Email FROM Lead", "INVALID_FIELD"),
+        ("SELECT Ownr.Email FROM Lead", "INVALID_FIELD"),
         ("SELECT Id FROM Opportunityy", "INVALID_TYPE"),
         (
             "SELECT Id FROM Lead WHERE SystemModstamp > '2026-11-20T00:00:00Z'",
