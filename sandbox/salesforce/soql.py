@@ -308,7 +308,8 @@ class _Parser:
         """A `Rel.Field` (or `Rel.Rel.Field`, up to five lookups) path in SELECT."""
         assert self.obj is not None
         *relations, last = token.text.split(".")
-        obj, hops = self.obj, []
+        obj = self.obj
+        hops: list[tuple[str, str, str]] = []
         for rel in relations:
             lookup = next(
                 (
