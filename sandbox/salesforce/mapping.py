@@ -246,7 +246,8 @@ def _activity(org: SalesforceOrg, activity: PortalActivity, person: Record) -> N
         if kind == "form_submission":
             name, ctype, status = props.get("form_name") or "Contact Sales", "Web", "Responded"
         else:
-            name = props.get("webinar") or props.get("subject") or "Product Webinar"
+            # `webinar_name` as sandbox/fixtures/README.md documents (`webinar`: older fixtures)
+            name = props.get("webinar_name") or props.get("webinar") or "Product Webinar"
             ctype = "Webinar"
             status = "Attended" if kind == "webinar_attended" else "Registered"
         _membership(org, _campaign(org, name, ctype, at), person, status, at)

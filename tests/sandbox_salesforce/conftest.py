@@ -91,10 +91,15 @@ def make_portal(leads: int = 30, contacts: int = 5) -> Portal:
             "webinar_registered",
             NOW - timedelta(days=5),
             None,
-            {"webinar": "Q4 Launch"},
+            {"webinar_name": "Q4 Launch"},
         ),
         PortalActivity(
-            "a4", "p1", "webinar_attended", NOW - timedelta(days=4), None, {"webinar": "Q4 Launch"}
+            "a4",
+            "p1",
+            "webinar_attended",
+            NOW - timedelta(days=4),
+            None,
+            {"webinar_name": "Q4 Launch"},
         ),
         PortalActivity(
             "a5",
