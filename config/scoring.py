@@ -23,6 +23,7 @@ from config.scoring_defaults import (
     REJECTION_CODES,
     SENIORITY_LEVELS,
 )
+from connectors.activity_keys import property_name_problem
 from connectors.records import ActivityKind
 
 AssetStage = Literal["top", "middle", "bottom"]
@@ -143,13 +144,23 @@ class ActivityFilter(StrictModel):
     form_name_regex: str | None = None
     asset_stages: list[AssetStage] | None = None
     properties: dict[str, str] = Field(
-        default_factory=dict, description="property equals value (case-insensitive)"
+        default_factory=dict,
+        description="property equals value (case-insensitive): a canonical activity key "
+        "(docs/activity-properties.md) or a raw CRM property as raw.<name>, e.g. raw.hs_url",
     )
 
     @field_validator("url_regex", "form_name_regex")
     @classmethod
     def _regexes(cls, value: str | None) -> str | None:
         return _compiled(value, "activity filter regex")
+
+    @field_validator("properties")
+    @classmethod
+    def _property_names(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = [p for name in value if (p := property_name_problem(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class BehaviourRule(StrictModel):

@@ -5,6 +5,11 @@ It honours the whole contract (overlap window, dedup, (modified_at, id) order, c
 and the contract suite run against it without a network. Tests and demos seed it through
 `put_contact`, `add_activity`, `add_owner`, `archive`, `merge`, `delete` and `reject_writes`.
 `clock` is injected: writes stamp records with it.
+
+Activity properties arrive in the sandbox portal's neutral vocabulary (`url`, `title`,
+`form_name`, `subject`, `campaign`, `webinar_name`, `asset_stage`, see
+sandbox/fixtures/README.md) and are translated to the canonical keys of
+`connectors.activity_keys` like any CRM's, each also kept as `raw.<name>`.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors import activity_keys as keys
 from connectors.base import ApiUsage, ContactBatch
 from connectors.records import (
     Activity,
+    ActivityKind,
     Contact,
     FieldChange,
     OutcomeStatus,
@@ -28,6 +35,20 @@ from connectors.records import (
     TaskRequest,
     WriteOutcome,
 )
+
+_EMAIL_KINDS = frozenset({ActivityKind.EMAIL_OPEN, ActivityKind.EMAIL_CLICK, ActivityKind.EMAIL})
+# The portal vocabulary -> canonical keys (a key named like a canonical one feeds it as is).
+_SIGNAL_KEYS: keys.Translation = {keys.PAGE_TITLE: ("page_title", "title")}
+_EMAIL_KEYS: keys.Translation = {keys.EMAIL_SUBJECT: ("email_subject", "subject")}
+
+
+def canonical_activity(activity: Activity) -> Activity:
+    """The activity with its properties in canonical keys (raw ones kept as raw.<name>)."""
+    props = activity.properties
+    if any(name.startswith(keys.RAW_PREFIX) for name in props):
+        return activity  # already translated
+    translation = _EMAIL_KEYS if activity.kind in _EMAIL_KINDS else _SIGNAL_KEYS
+    return replace(activity, properties=keys.translate(props, translation))
 
 
 @dataclass
@@ -102,7 +123,7 @@ class InMemoryConnector:
 
     def add_activity(self, activity: Activity) -> None:
         with self._lock:
-            self._store.activities.append(activity)
+            self._store.activities.append(canonical_activity(activity))
 
     def add_owner(self, owner: Owner) -> None:
         with self._lock:
