@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from config.loader import ConfigError, check_config, load_config, read_config_text
 from config.model import HandoffConfig
+from config.secrets import RedactingConsole
 
 app = typer.Typer(
     name="handoff",
@@ -28,8 +28,8 @@ db_app = typer.Typer(help="The state store (SQLite or PostgreSQL).", no_args_is_
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+out = RedactingConsole()  # every message printed has the configured secret values redacted
+err = RedactingConsole(stderr=True)
 
 DEFAULT_CONFIG = os.environ.get("HANDOFF_CONFIG", "handoff.yaml")
 ConfigOption = typer.Option(

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from config.model import HandoffConfig
+from config.secrets import register_secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Keys whose values are secrets: they may only come from the environment.
@@ -34,6 +35,14 @@ SECRET_KEYS = frozenset(
 )
 
 Path_ = tuple[str | int, ...]
+MAX_VALUES = 50_000
+"""A config is a few thousand values at most; YAML aliases may not expand it beyond this."""
+
+
+class _AliasBomb(Exception):
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +87,32 @@ class _Composer:
         self.env = env
         self.lines: dict[Path_, int] = {}
         self.problems: list[ConfigProblem] = []
+        self.count = 0
+        self.open: set[int] = set()  # collections being expanded: an alias to one is a cycle
 
     def value(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _AliasBomb(
+                line,
+                f"YAML aliases expand this file beyond {MAX_VALUES:,} values (an alias bomb?): "
+                "write the values out instead of nesting aliases",
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:
+                raise _AliasBomb(
+                    line, "a YAML alias refers to a collection that contains it: remove the cycle"
+                )
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(id(node))
+        return self._scalar(node, path)
+
+    def _collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -89,8 +121,9 @@ class _Composer:
                     self._problem((*path, str(key)), f"key '{key}' appears twice: keep one")
                 out[key] = self.value(value_node, (*path, str(key)))
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         scalar = yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
         if isinstance(scalar, str):
             return self._interpolate(scalar, path)
@@ -115,6 +148,8 @@ class _Composer:
 
         missing: list[str] = []
         result = _ENV_REF.sub(replace, text)
+        if is_secret and not missing:
+            register_secret(result)
         for name in missing:
             self.problems.append(
                 ConfigProblem(
@@ -177,7 +212,12 @@ def check_config(
         return None, [ConfigProblem("", line, f"not valid YAML: {problem}")]
     if node is None:
         return None, [ConfigProblem("", None, "the file is empty: start from config/examples/")]
-    data = composer.value(node, ())
+    try:
+        data = composer.value(node, ())
+    except _AliasBomb as exc:
+        return None, [ConfigProblem("", exc.line, str(exc))]
+    except RecursionError:
+        return None, [ConfigProblem("", None, "the YAML nests too deeply: flatten it")]
     problems = list(composer.problems)
     if not isinstance(data, dict):
         problems.append(ConfigProblem("", 1, "the top level must be a mapping of sections"))
@@ -185,6 +225,9 @@ def check_config(
     config: HandoffConfig | None = None
     try:
         config = HandoffConfig.model_validate(data)
+        for secret in _secret_values(config):
+            if not _ENV_REF.search(secret):  # an unset variable's `${NAME}` is not a secret
+                register_secret(secret)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(
@@ -194,6 +237,23 @@ def check_config(
                 ConfigProblem(format_location(loc), composer.line_for(loc), _hint(error))
             )
     return config, problems
+
+
+def _secret_values(model: BaseModel) -> list[str]:
+    """Every `SecretStr` value in the config, nested models and lists included."""
+    found: list[str] = []
+    stack: list[Any] = [model]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, SecretStr):
+            found.append(item.get_secret_value())
+        elif isinstance(item, BaseModel):
+            stack.extend(getattr(item, name) for name in type(item).model_fields)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return found
 
 
 def parse_config(
@@ -207,11 +267,28 @@ def parse_config(
 
 
 def read_config_text(path: str | Path) -> str:
+    """The file as text; a file that is not UTF-8 text is a ConfigError saying where and the fix."""
     file = Path(path)
     try:
-        return file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except OSError as exc:
         problem = ConfigProblem("", None, f"cannot read the file: {exc.strerror}")
+        raise ConfigError(str(file), [problem]) from None
+    if b"\x00" in data:
+        problem = ConfigProblem(
+            "", None, "this is a binary file, not YAML text: point --config at your handoff.yaml"
+        )
+        raise ConfigError(str(file), [problem])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = ConfigProblem(
+            "",
+            line,
+            f"byte 0x{data[exc.start]:02x} is not UTF-8 (the file looks like Latin-1 or another "
+            "legacy encoding): save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        )
         raise ConfigError(str(file), [problem]) from None
 
 

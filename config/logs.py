@@ -2,8 +2,9 @@
 
 `configure_logging` sets up structlog (and routes the standard library's `logging`, which the
 HubSpot, Salesforce, urllib3 and APScheduler clients use, through the same processors), so every
-line that leaves the process went through `mask_sensitive`: email addresses become
-`j***@example.com`, tokens, passwords and session ids become `***`, `Bearer <token>` becomes
+line that leaves the process went through `mask_sensitive`: every configured secret value is
+redacted wherever it appears (`config/secrets.py`), email addresses (any script, quoted local parts
+too) become `j***@example.com`, tokens, passwords and session ids become `***`, `Bearer <token>` becomes
 `Bearer ***`, and phone numbers keep only their last two digits.
 
 Every job binds its context once with `bound_job(...)`; all lines logged inside carry `run_id`,
@@ -27,6 +28,8 @@ from uuid import UUID
 import phonenumbers
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
+
+from config.secrets import redact
 
 MASK = "***"
 LEVELS: dict[str, int] = {
@@ -105,7 +108,13 @@ def _is_id_key(key: str) -> bool:
 
 # --- what inside a string is a secret or PII ----------------------------------------------------
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+# Local part: a dot-atom in any script (josé.müller@bücher.de) or a quoted string
+# ("john doe"@example.com); domain: labels in any script. The first character is kept.
+_EMAIL = re.compile(
+    r'(?:(?P<quote>")(?P<qfirst>[^"\\\r\n])(?:[^"\\\r\n]|\\.)*"'
+    r"|(?P<first>[\w%+\-])[\w.%+\-]*)"
+    r"@(?P<domain>[\w\-]+(?:\.[\w\-]+)+)"
+)
 _BEARER = re.compile(r"\b(Bearer)\s+[A-Za-z0-9\-._~+/=!]+", re.IGNORECASE)
 _OTHER_SCHEMES = re.compile(r"\b(Basic|OAuth)\s+[A-Za-z0-9\-._~+/!]{8,}=*", re.IGNORECASE)
 # key=value, key: value, 'key': 'value', "key": "value" (URLs, headers, reprs of dicts)
@@ -148,9 +157,15 @@ def _mask_phones(text: str) -> str:
     return "".join(pieces)
 
 
+def _mask_email(match: re.Match[str]) -> str:
+    if match.group("quote"):
+        return f'"{match.group("qfirst")}***"@{match.group("domain")}'
+    return f"{match.group('first')}***@{match.group('domain')}"
+
+
 def _mask_text(text: str, phones: bool) -> str:
     if "@" in text:
-        text = _EMAIL.sub(r"\1***@\2", text)
+        text = _EMAIL.sub(_mask_email, text)
     text = _BEARER.sub(r"\1 ***", text)
     text = _OTHER_SCHEMES.sub(r"\1 ***", text)
     if "=" in text or ":" in text:
@@ -166,7 +181,9 @@ _mask_text_cached = lru_cache(maxsize=4096)(_mask_text)
 
 
 def mask_text(text: str, *, phones: bool = True) -> str:
-    """Mask emails, bearer/basic credentials, key=value secrets and phone numbers in free text."""
+    """Redact registered secret values, then mask emails, bearer/basic credentials, key=value
+    secrets and phone numbers in free text."""
+    text = redact(text)
     if len(text) > _CACHED_TEXT:
         return _mask_text(text, phones)
     return _mask_text_cached(text, phones)

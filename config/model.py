@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from config.base import Duration, StrictModel
 from config.connections import Connection
@@ -20,6 +20,13 @@ class StateConfig(StrictModel):
         "sqlite:///handoff.db",
         description="sqlite:///path.db (embedded) or postgresql+psycopg://user@host/db (replicas)",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from config.store_url import check_store_url
+
+        return check_store_url(value)
 
 
 class ScheduleConfig(StrictModel):

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-out = Console()
-err = Console(stderr=True)
+from config.secrets import RedactingConsole
+
+out = RedactingConsole()  # every message printed has the configured secret values redacted
+err = RedactingConsole(stderr=True)
 
 
 def parse_as_of(value: str | None) -> datetime | None:

@@ -53,6 +53,15 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Secret values a test's config registered are redacted for that test only."""
+    from config.secrets import SECRETS
+
+    yield
+    SECRETS.forget()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return f"sqlite:///{tmp_path / 'handoff.db'}"

@@ -23,6 +23,9 @@ class Knobs:
     associations_page: int = 500  # v4 associations GET default limit
     events_page: int = 100
     events_max: int = 1000
+    # Endpoint labels ("contacts.batch_update", "contacts.search") answered 400 with a body that
+    # echoes the request's access token: a CRM error quoting a credential (secret redaction drill).
+    echo_token_on: set[str] = field(default_factory=set)
 
 
 @dataclass

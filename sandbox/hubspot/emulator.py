@@ -395,6 +395,8 @@ class HubSpotEmulator:
                 if refused is not None:
                     headers = {} if search else self.limits.headers(now_ms)
                     return SandboxResponse.json(429, refused, headers)
+            if label in self.knobs.echo_token_on:
+                return self._echo_token(request)
             ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id)
             try:
                 status, payload = handler(ctx, request, **params)
@@ -409,6 +411,16 @@ class HubSpotEmulator:
             body = orjson.dumps(payload)
         headers["Content-Type"] = "application/json;charset=UTF-8"
         return SandboxResponse(status, body, headers)
+
+    def _echo_token(self, request: SandboxRequest) -> SandboxResponse:
+        """A 400 VALIDATION_ERROR quoting the caller's token, bare (no `Bearer`/`token=` around
+        it for a key-based masker to find): what a misbehaving proxy or API version might send."""
+        token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        body = self._error(
+            400, "VALIDATION_ERROR", f"Invalid input JSON for {token} on this portal"
+        )
+        body["context"] = {"credential": [token]}
+        return SandboxResponse.json(400, body)
 
     def _oauth(self, ctx: Ctx, request: SandboxRequest) -> tuple[int, Any]:
         form = {k: v[0] for k, v in parse_qs(request.body.decode(errors="replace")).items()}

@@ -13,7 +13,7 @@ from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
 from sync.pipeline import RunResult
 from sync.report.build import build_report
-from sync.report.render import to_json, write_reports
+from sync.report.render import write_reports
 
 
 def write_run_reports(
@@ -48,6 +48,5 @@ def load_report(directory: Path, run_id: str | None = None) -> dict[str, Any]:
 
 def render_saved(report: dict[str, Any], directory: Path, formats: list[str]) -> dict[str, Path]:
     folder = Path(directory) / report["run"]["id"]
-    paths = write_reports(report, folder, formats)
-    (folder / "report.json").write_text(to_json(report), encoding="utf-8")
-    return paths
+    written = write_reports(report, folder, sorted(set(formats) | {"json"}))
+    return {fmt: path for fmt, path in written.items() if fmt in formats}

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from config.secrets import redact, redact_deep
 from sync.report.charts import bar_chart, funnel_chart
 
 
@@ -309,10 +310,13 @@ FILENAMES = {"md": "report.md", "csv": "report.csv", "json": "report.json", "htm
 
 
 def write_reports(report: dict[str, Any], directory: Path, formats: list[str]) -> dict[str, Path]:
+    """Each format rendered to its file, with every configured secret value redacted (in the data
+    before rendering, and in the rendered text: whatever put it there)."""
     directory.mkdir(parents=True, exist_ok=True)
+    report = redact_deep(report)
     written = {}
     for fmt in formats:
         path = directory / FILENAMES[fmt]
-        path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        path.write_text(redact(RENDERERS[fmt](report)), encoding="utf-8")
         written[fmt] = path
     return written
