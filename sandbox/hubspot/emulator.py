@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import orjson
 
@@ -344,7 +344,9 @@ class HubSpotEmulator:
                 continue
             found = pattern.match(request.path)
             if found:
-                params = found.groupdict()
+                # Path segments arrive percent-encoded (an email as idProperty: %40); HubSpot
+                # decodes them before looking the record up.
+                params = {name: unquote(value) for name, value in found.groupdict().items()}
                 return label.format(**params), handler, params
         return "unknown", timeline_api.not_routed, {}
 

@@ -64,6 +64,16 @@ def test_get_by_id_and_404(client, emulator, seeded_portal):
     assert json.loads(caught.value.body)["category"] == "OBJECT_NOT_FOUND"
 
 
+def test_get_by_email_as_id_property(client, emulator, seeded_portal):
+    """hubspot-api-client percent-encodes the path segment (`@` -> `%40`); HubSpot decodes it."""
+    person = seeded_portal.people[3]
+    contact = client.crm.contacts.basic_api.get_by_id(
+        person.email, id_property="email", properties=["email"]
+    )
+    assert contact.id == emulator.contact_id(person.id)
+    assert contact.properties["email"] == person.email
+
+
 def test_update_bumps_lastmodifieddate_with_millisecond_precision(client, emulator, clock):
     contact_id = emulator.contact_id("p1")
     clock.advance(1.234)
