@@ -1,0 +1,173 @@
+"""Runs a scenario on one CRM variant: the sandbox over HTTPS, the real `handoff sync` command,
+the CRM read back through hubspot-api-client / simple-salesforce.
+
+The CRM lives in scenario time: the emulators' clock is set to each step's as-of instant (and to
+each human edit's time), so records Handoff writes and activities a rep logs carry the times the
+scenario states, as they would in a real portal on that day.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from crm_readback import CrmReader, HubSpotReader, PersonView, SalesforceReader
+from scenario_format import Edit, Scenario, team
+from typer.testing import CliRunner
+
+from config.cli import app
+from sandbox.fixture import load_fixture
+from sandbox.runtime import Sandbox
+from sync.demo import example_config, sandbox_environment
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    crm: str  # hubspot | salesforce
+    tier: str | None = None
+
+
+VARIANTS = {
+    "hubspot-professional": Variant("hubspot-professional", "hubspot", "professional"),
+    "hubspot-enterprise": Variant("hubspot-enterprise", "hubspot", "enterprise"),
+    "salesforce": Variant("salesforce", "salesforce"),
+}
+
+
+class ScenarioClock:
+    """The CRM's clock: a set instant that keeps ticking in real time (records written in one
+    run get distinct, increasing stamps)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.set(start)
+
+    def set(self, instant: datetime) -> None:
+        self._base, self._mark = instant, time.perf_counter()
+
+    def __call__(self) -> datetime:
+        return self._base + timedelta(seconds=time.perf_counter() - self._mark)
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key; anything else (lists included) is replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(over)
+
+
+def scenario_config(scenario: Scenario, variant: Variant) -> dict[str, Any]:
+    """The shipped example config for the CRM, the variant's tier, then the scenario's config.
+    `config.hubspot:` / `config.salesforce:` merge into that CRM's connection only."""
+    base: dict[str, Any] = yaml.safe_load(example_config(variant.crm).read_text(encoding="utf-8"))
+    domain = {k: v for k, v in scenario.config.items() if k not in ("hubspot", "salesforce")}
+    merged: dict[str, Any] = deep_merge(base, domain)
+    connection = merged["connections"][0]
+    if variant.tier:
+        connection["hubspot"]["tier"] = variant.tier
+    if variant.crm in scenario.config:
+        merged["connections"][0] = deep_merge(connection, scenario.config[variant.crm])
+    return merged
+
+
+def fixture_data(scenario: Scenario) -> dict[str, Any]:
+    data = copy.deepcopy(scenario.fixture)
+    data.setdefault("owners", team())
+    return data
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    output: str
+
+
+@dataclass
+class ScenarioRun:
+    """One scenario on one variant, inside a running sandbox."""
+
+    scenario: Scenario
+    variant: Variant
+    directory: Path
+    sandbox: Sandbox
+    clock: ScenarioClock
+    reader: CrmReader
+    config_path: Path
+    env: dict[str, str]
+    owners: dict[str, str] = field(default_factory=dict)  # handle -> email
+    runs: list[RunOutcome] = field(default_factory=list)
+
+    def sync(self, as_of: datetime) -> RunOutcome:
+        self.clock.set(as_of)
+        result = CliRunner().invoke(
+            app,
+            ["sync", "--config", str(self.config_path), "--as-of", as_of.isoformat()],
+            env=self.env,
+        )
+        output = result.output
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            output += f"\n{type(result.exception).__name__}: {result.exception}"
+        outcome = RunOutcome(result.exit_code, output)
+        self.runs.append(outcome)
+        return outcome
+
+    def apply(self, edit: Edit, as_of: datetime) -> None:
+        if edit.log is not None:
+            at = self.scenario.instant(edit.log.at)
+            self.clock.set(at)
+            if edit.log.owner is not None and edit.log.owner not in self.owners:
+                raise KeyError(
+                    f"log.owner {edit.log.owner!r} is not in the team: {list(self.owners)}"
+                )
+            self.reader.log_activity(edit.person, edit.log, at)
+        if edit.set:
+            self.clock.set(as_of)
+            self.reader.edit(edit.person, edit.set)
+
+    def person(self, person_id: str) -> PersonView:
+        return self.reader.person(person_id)
+
+
+@contextmanager
+def scenario_run(scenario: Scenario, variant: Variant, directory: Path) -> Iterator[ScenarioRun]:
+    fixture_path = directory / "fixture.yaml"
+    data = fixture_data(scenario)
+    fixture_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    portal = load_fixture(fixture_path)
+    config = scenario_config(scenario, variant)
+    config_path = directory / "handoff.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    clock = ScenarioClock(scenario.now)
+    sandbox = Sandbox(
+        portal,
+        hubspot=variant.crm == "hubspot",
+        salesforce=variant.crm == "salesforce",
+        ca_directory=directory / "ca",
+    )
+    if sandbox.hubspot is not None:
+        sandbox.hubspot.clock = clock
+        if variant.tier:
+            sandbox.hubspot.tier = variant.tier
+    if sandbox.salesforce is not None:
+        sandbox.salesforce.org.clock = clock
+    owners = {o["id"]: o["email"] for o in data["owners"]}
+    emails = {p["id"]: p["email"] for p in data.get("people", [])}
+    with sandbox, sandbox_environment(sandbox.info, directory) as env:
+        reader: CrmReader
+        if variant.crm == "hubspot":
+            reader = HubSpotReader(sandbox, config, emails, owners)
+        else:
+            reader = SalesforceReader(sandbox, config, emails, owners)
+        yield ScenarioRun(
+            scenario, variant, directory, sandbox, clock, reader, config_path, env, owners
+        )
