@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -120,6 +121,33 @@ class HubSpotSettings(StrictModel):
         return self
 
 
+class AccountEngagementSettings(StrictModel):
+    """Account Engagement (Pardot) API v5: web behaviour (page views, forms, email) of the
+    org's leads and contacts, read with the Salesforce connection's access token."""
+
+    business_unit_id: str | None = Field(
+        None,
+        description="18-character business unit id starting 0Uv (Setup > Account Engagement "
+        "Business Unit Setup): ${PARDOT_BUSINESS_UNIT_ID}; empty = skipped with a warning",
+    )
+    base_url: str = Field(
+        "https://pi.pardot.com", description="https://pi.demo.pardot.com for developer orgs"
+    )
+    page_size: int = Field(1000, ge=1, le=1000, description="visitor activities per request")
+
+    _blank = field_validator("business_unit_id", mode="before")(_blank_is_none)
+
+    @field_validator("business_unit_id")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0Uv[0-9A-Za-z]{15}", value.strip()):
+            raise ValueError(
+                f"business_unit_id {value!r} is not an Account Engagement business unit id: "
+                "18 characters starting 0Uv (Setup > Business Unit Setup)"
+            )
+        return value.strip() if value else None
+
+
 class SalesforceSettings(StrictModel):
     auth: Literal["session", "password", "jwt", "client_credentials"] = "session"
     instance_url: str | None = None
@@ -140,6 +168,9 @@ class SalesforceSettings(StrictModel):
         description="stop when less than this share of the daily API budget is left",
     )
     bulk_threshold: int = Field(2000, gt=0, description="writes above this go through Bulk API 2.0")
+    account_engagement: AccountEngagementSettings | None = Field(
+        None, description="read web behaviour from Account Engagement (Pardot) API v5"
+    )
     timeout_seconds: float = Field(30.0, gt=0)
 
     _blank_ca = field_validator("ca_file", "instance_url", mode="before")(_blank_is_none)

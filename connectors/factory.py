@@ -16,6 +16,11 @@ def build_connector(connection: Connection) -> CrmConnector:
     if connection.kind == "salesforce":
         from connectors.salesforce import SalesforceConnector
 
+        settings = connection.salesforce
+        if settings is not None and settings.account_engagement is not None:
+            from connectors.salesforce.engagement import EngagedSalesforceConnector
+
+            return EngagedSalesforceConnector(connection)
         return SalesforceConnector(connection)  # type: ignore[no-any-return]
     raise FatalError(  # pragma: no cover - Connection.kind is a closed Literal
         f"unknown connection kind '{connection.kind}': use hubspot or salesforce",

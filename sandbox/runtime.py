@@ -18,6 +18,7 @@ class SandboxInfo:
     hubspot_token: str | None = None
     salesforce_instance_url: str | None = None
     salesforce_session_id: str | None = None
+    pardot_business_unit_id: str | None = None  # Account Engagement v5, on the Salesforce host
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -25,6 +26,10 @@ class SandboxInfo:
             "salesforce": {
                 "instance_url": self.salesforce_instance_url,
                 "session_id": self.salesforce_session_id,
+                "account_engagement": {
+                    "base_url": self.salesforce_instance_url,
+                    "business_unit_id": self.pardot_business_unit_id,
+                },
             },
             "ca_file": str(self.ca_file),
         }
@@ -102,4 +107,7 @@ class Sandbox:
             hubspot_token=self.hubspot_token if hs else None,
             salesforce_instance_url=sf.base_url if sf else None,
             salesforce_session_id=self.salesforce_session if sf else None,
+            pardot_business_unit_id=(
+                self.salesforce.pardot.business_unit_id if sf and self.salesforce else None
+            ),
         )

@@ -136,4 +136,8 @@ class PullFeed:
             log.error("pull.crashed", connection=name, error=repr(exc))
             self._crash = exc
         finally:
+            warnings = getattr(connector, "warnings", None)  # a source refused, the pull went on
+            if warnings:
+                self.errors.extend(f"{name}: {warning}" for warning in warnings)
+                warnings.clear()
             self._pages.put(None)

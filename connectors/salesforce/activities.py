@@ -1,13 +1,23 @@
 """Activities of pulled people, mapped onto canonical kinds by `connection.activities`.
 
 Each mapping names a source (`Task`, `Event`, `CampaignMember`), a canonical kind and `when`
-filters (field equals value, all must match), e.g. `CampaignMember` with `Status: Attended` ->
-`webinar_attended`, `Task` with `TaskSubtype: Call` -> `call`. One query per source per chunk of
-people (the IN list is chunked to keep URLs short) selects every field the mappings filter on;
-each record takes the first mapping it matches, records matching none are not activities.
+filters (field equals value, all must match; a parent's field with a dot), e.g. `CampaignMember`
+with `Campaign.Type: Webinar, Status: Attended` -> `webinar_attended`, `Task` with
+`TaskSubtype: Call` -> `call`. One query per source per chunk of people (the IN list is chunked to
+keep URLs short) selects every field the mappings filter on; each record takes the first mapping
+it matches, records matching none are not activities.
 
 Tasks and Events are rep touches (`Actor.REP`, `owner_id` = `OwnerId`); campaign responses are
-the contact's own signals (`Actor.CONTACT`).
+the contact's own signals (`Actor.CONTACT`). A CampaignMember is read with its campaign's
+`Campaign.Name` and `Campaign.Type` and its member `Status`, so a form or webinar matches by name
+and registered differs from attended. Salesforce keeps one membership per person and campaign
+and changes its Status (Registered -> Attended), so memberships are re-read by `SystemModstamp`:
+the same activity id comes back with its new kind.
+
+Properties are canonical (`connectors.activity_keys`; docs/activity-properties.md): a membership
+gives `campaign` and `campaign_type` (Campaign.Name / Campaign.Type), `member_status` (Status,
+lower case), and `webinar_name` or `form_name` (Campaign.Name) by kind; a Task or Event gives
+`subject` (and `email_subject` for an email). Raw fields stay as `raw.<Field>` (`raw.Campaign.Name`).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from config.connections import ActivityMapping
+from connectors import activity_keys as keys
 from connectors.mapping import parse_timestamp
 from connectors.records import Activity, ActivityKind, Actor, Contact
 from connectors.salesforce.soql import chunks, datetime_literal, in_list, select
@@ -34,6 +45,7 @@ class _Source:
     when_field: str  # the timestamp the activity happened at
     fields: tuple[str, ...]
     actor: Actor
+    since_field: str = ""  # the incremental filter when not `when_field`
 
 
 SOURCES: dict[str, _Source] = {
@@ -55,9 +67,33 @@ SOURCES: dict[str, _Source] = {
         "CampaignMember",
         ("LeadId", "ContactId"),
         "CreatedDate",
-        ("Id", "LeadId", "ContactId", "CampaignId", "Status", "CreatedDate", "FirstRespondedDate"),
+        (
+            "Id",
+            "LeadId",
+            "ContactId",
+            "CampaignId",
+            "Status",
+            "CreatedDate",
+            "FirstRespondedDate",
+            "Campaign.Name",
+            "Campaign.Type",
+        ),
         Actor.CONTACT,
+        since_field="SystemModstamp",  # a status change (Registered -> Attended) is re-read
     ),
+}
+_MEMBER_KEYS: keys.Translation = {
+    keys.CAMPAIGN: ("Campaign.Name",),
+    keys.CAMPAIGN_TYPE: ("Campaign.Type",),
+    keys.MEMBER_STATUS: ("Status",),
+}
+_BY_KIND: dict[ActivityKind, keys.Translation] = {
+    ActivityKind.WEBINAR_ATTENDED: {keys.WEBINAR_NAME: ("Campaign.Name",)},
+    ActivityKind.WEBINAR_REGISTERED: {keys.WEBINAR_NAME: ("Campaign.Name",)},
+    ActivityKind.FORM_SUBMISSION: {keys.FORM_NAME: ("Campaign.Name",)},
+    ActivityKind.EMAIL: {keys.EMAIL_SUBJECT: ("Subject",)},
+    ActivityKind.EMAIL_OPEN: {keys.EMAIL_SUBJECT: ("Subject",)},
+    ActivityKind.EMAIL_CLICK: {keys.EMAIL_SUBJECT: ("Subject",)},
 }
 
 _CHANNELS: dict[ActivityKind, str] = {
@@ -101,12 +137,13 @@ class ActivityPull:
             for chunk in chunks(people):
                 where = f"({self._who(source, chunk)})"
                 if since is not None:
-                    where += f" AND {source.when_field} >= {datetime_literal(since)}"
+                    changed = source.since_field or source.when_field
+                    where += f" AND {changed} >= {datetime_literal(since)}"
                 soql = (
                     f"{fields} FROM {source.sobject} WHERE {where} ORDER BY {source.when_field}, Id"
                 )
-                for raw in self.sf.query_all_iter(soql):
-                    activity = self._activity(source, mappings, raw)
+                for record in self.sf.query_all_iter(soql):
+                    activity = self._activity(source, mappings, _flatten(record))
                     if activity is not None:
                         yield activity
 
@@ -130,11 +167,12 @@ class ActivityPull:
         when = raw.get(source.when_field)
         if mapping is None or person is None or not when:
             return None
-        properties = {
-            key: str(raw[key])
-            for key in ("Subject", "Status", "CampaignId")
-            if raw.get(key) not in (None, "")
-        }
+        translation: dict[str, Sequence[str]] = {keys.SUBJECT: ("Subject",)}
+        if source.sobject == "CampaignMember":
+            translation = dict(_MEMBER_KEYS)
+        translation |= _BY_KIND.get(mapping.kind, {})
+        shown = {name: value for name, value in raw.items() if name not in _NOT_PROPERTIES}
+        properties = keys.translate(shown, translation)
         properties["source"] = source.sobject
         owner = raw.get("OwnerId") if source.actor is Actor.REP else None
         return Activity(
@@ -148,3 +186,24 @@ class ActivityPull:
             owner_id=str(owner) if owner else None,
             properties=properties,
         )
+
+
+# Who and when are the activity's own fields, not properties a rule reads.
+_NOT_PROPERTIES = frozenset(
+    {"Id", "WhoId", "LeadId", "ContactId", "OwnerId", "CreatedDate", "StartDateTime"}
+)
+
+
+def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A query row with parent objects as dotted names (`Campaign.Name`); `attributes` dropped
+    and an empty parent (`"Campaign": null`) gives no names."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        if name == "attributes":
+            continue
+        if isinstance(value, Mapping):
+            for child, inner in _flatten(value).items():
+                out[f"{name}.{child}"] = inner
+        else:
+            out[name] = value
+    return out

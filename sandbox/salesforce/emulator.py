@@ -27,6 +27,7 @@ from sandbox.salesforce.ids import normalize
 from sandbox.salesforce.mapping import load_portal
 from sandbox.salesforce.oauth import OAuthIssuer
 from sandbox.salesforce.org import SalesforceOrg, format_value
+from sandbox.salesforce.pardot import PardotEmulator
 from sandbox.salesforce.predicates import Record
 from sandbox.salesforce.querying import QueryService
 from sandbox.salesforce.schema import DEFAULT_LEAD_STATUSES
@@ -79,6 +80,8 @@ class SalesforceEmulator:
         self._sessions: dict[str, datetime] = {session_id: self.org.now()}
         self._lock = threading.Lock()
         self._fault_turn = 0
+        # Account Engagement (Pardot) v5 on the same host, trusting the org's access tokens
+        self.pardot = PardotEmulator(portal, self.session_valid, self.org.now)
 
     # -- run-time knobs ------------------------------------------------------------------------
     def add_session(self, token: str) -> None:
@@ -186,7 +189,16 @@ class SalesforceEmulator:
         self.log.record(label, response.status)
         return response
 
+    def session_valid(self, token: str) -> bool:
+        with self._lock:
+            issued = self._sessions.get(token)
+        return issued is not None and (
+            self.session_ttl is None or self.org.now() - issued <= self.session_ttl
+        )
+
     def _dispatch(self, request: SandboxRequest, fault: str | None) -> tuple[str, SandboxResponse]:
+        if self.pardot.handles(request.path):
+            return self.pardot.handle(request)
         if request.path.rstrip("/") == "/services/oauth2/token" and request.method == "POST":
             host = request.headers.get("host", "127.0.0.1")
             status, payload, token = self.oauth.token(

@@ -6,7 +6,8 @@ webinar registered/attended -> CampaignMember (Status Registered/Attended) on a 
 form submissions -> CampaignMember with Status "Responded" on a Web campaign named after the form
 ("Demo Request", "Contact Sales", ...), one membership per person and campaign as Salesforce allows;
 PortalTask -> open Task. Salesforce has no native object for page views, email opens/clicks, trial
-milestones or notes (those live in Marketing Cloud / Pardot / ContentNote), so they are skipped.
+milestones or notes, so the org skips them: page views, form fills and email opens/clicks are
+served as Account Engagement (Pardot) visitor activities by `sandbox.salesforce.pardot`.
 """
 
 from __future__ import annotations
