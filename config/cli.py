@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from config.loader import ConfigError, check_config, load_config, read_config_text
 from config.model import HandoffConfig
@@ -128,7 +129,19 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    """`handoff`: a failure of the environment (a damaged or full store, a reports directory that
+    cannot be written) ends in one clear message and its exit code (sync/failures.py)."""
+    try:
+        app()
+    except Exception as exc:
+        from sync.failures import explain
+
+        explained = explain(exc)
+        if explained is None:
+            raise
+        message, code = explained
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -8,11 +8,15 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from config.secrets import RedactingConsole
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 out = RedactingConsole()  # every message printed has the configured secret values redacted
 err = RedactingConsole(stderr=True)
@@ -158,6 +162,25 @@ class _progress:
             self._bar.stop()
 
 
+def _report_store(url: str) -> Engine | None:
+    """The store's engine when it holds saved reports; None (read the files) when it cannot be
+    read: `handoff report` works without the store, never waits on a writer's migration."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DatabaseError
+
+    from sync.store.engine import make_engine
+    from sync.store.health import StoreDamaged
+
+    try:
+        engine = make_engine(url)
+        if inspect(engine).has_table("run_reports"):
+            return engine
+        engine.dispose()
+    except (DatabaseError, StoreDamaged):
+        pass
+    return None
+
+
 def register(app: typer.Typer) -> None:
     from config.cli import ConfigOption
 
@@ -194,20 +217,29 @@ def register(app: typer.Typer) -> None:
         ),
         run_id: str | None = typer.Option(None, "--run", help="A run id (default: the last run)."),
     ) -> None:
-        """Print the last run's report (Markdown) and say where the other formats are."""
+        """Print the last run's report (Markdown) and say where the other formats are.
+
+        Writes the report's files again from the state store, which keeps every run's report:
+        after a run whose report could not be written (exit 3), this writes it."""
         from config.cli import fail, load_or_exit
-        from sync.report.files import load_report, render_saved
+        from sync.report.files import load_report, mark_latest, render_saved
 
         cfg = load_or_exit(config)
+        engine = _report_store(cfg.state.url)
         try:
-            saved = load_report(cfg.reports.directory, run_id)
+            saved = load_report(cfg.reports.directory, run_id, engine)
         except FileNotFoundError as exc:
             raise fail(str(exc)) from None
+        finally:
+            if engine is not None:
+                engine.dispose()
         formats = fmt or list(cfg.reports.formats)
         bad = sorted(set(formats) - {"md", "csv", "json", "html"})
         if bad:
             raise fail(f"unknown report format(s) {', '.join(bad)}: use md, csv, json or html")
         paths = render_saved(saved, cfg.reports.directory, formats)
+        if run_id is None:
+            mark_latest(cfg.reports.directory, saved["run"]["id"])
         if "md" in formats:
             out.print(paths["md"].read_text(encoding="utf-8"), markup=False, highlight=False)
         for name, path in sorted(paths.items()):

@@ -1,37 +1,87 @@
-"""Where reports live: `<reports.directory>/<run id>/report.*`, plus `latest.json` naming the last run."""
+"""Where reports live: `<reports.directory>/<run id>/report.*`, plus `latest.json` naming the last run.
+
+Each run's report is also kept in the store (`run_reports`, saved before any file is written), so
+a reports directory that cannot take the files (a full disk) loses nothing: `handoff report`
+writes them again from the store, and the run's exit code says so (`ReportNotWritten`, exit 3).
+"""
 
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
+from config.secrets import redact_deep
 from routing.sla.engine import SlaEngine
+from sync.failures import ReportNotWritten
 from sync.pipeline import RunResult
 from sync.report.build import build_report
 from sync.report.render import write_reports
+from sync.store.tables import RunReport
+from sync.store.types import utc_now
 
 
 def write_run_reports(
     result: RunResult, engine: Engine, config: HandoffConfig, sla: SlaEngine
 ) -> Path:
+    """Build the run's report, keep it in the store, then write its files (ReportNotWritten when
+    the directory cannot take them: the run and its report data are recorded all the same)."""
     with Session(engine) as session:
-        report = build_report(result, session, config, sla)
+        report = redact_deep(build_report(result, session, config, sla))
+    save_report(engine, report)
     base = Path(config.reports.directory)
     folder = base / result.run_id
-    write_reports(report, folder, sorted(set(config.reports.formats) | {"json", "md"}))
-    (base / "latest.json").write_text(
-        json.dumps({"run_id": result.run_id}) + "\n", encoding="utf-8"
-    )
+    try:
+        write_reports(report, folder, sorted(set(config.reports.formats) | {"json", "md"}))
+        mark_latest(base, result.run_id)
+    except OSError as exc:
+        raise ReportNotWritten(result.run_id, folder, exc) from None
     return folder
 
 
-def load_report(directory: Path, run_id: str | None = None) -> dict[str, Any]:
+def save_report(engine: Engine, report: dict[str, Any]) -> None:
+    data = zlib.compress(json.dumps(report, sort_keys=True).encode("utf-8"), 6)
+    with Session(engine) as session:
+        session.merge(RunReport(run_id=report["run"]["id"], created_at=utc_now(), report=data))
+        session.commit()
+
+
+def stored_report(engine: Engine, run_id: str | None = None) -> dict[str, Any] | None:
+    """A run's report from the store (the newest when `run_id` is None), or None."""
+    with Session(engine) as session:
+        query = select(RunReport)
+        if run_id is None:
+            query = query.order_by(col(RunReport.created_at).desc(), col(RunReport.run_id).desc())
+        else:
+            query = query.where(RunReport.run_id == run_id)
+        row = session.exec(query.limit(1)).first()
+    if row is None:
+        return None
+    report: dict[str, Any] = json.loads(zlib.decompress(row.report))
+    return report
+
+
+def mark_latest(directory: Path, run_id: str) -> None:
+    (Path(directory) / "latest.json").write_text(
+        json.dumps({"run_id": run_id}) + "\n", encoding="utf-8"
+    )
+
+
+def load_report(
+    directory: Path, run_id: str | None = None, engine: Engine | None = None
+) -> dict[str, Any]:
+    """A run's report (the last run's by default). With the store's `engine`, the store is asked
+    first: it holds every run's report even when its files could not be written."""
     base = Path(directory)
+    if engine is not None:
+        saved = stored_report(engine, run_id)
+        if saved is not None:
+            return saved
     if run_id is None:
         latest = base / "latest.json"
         if not latest.exists():
@@ -47,6 +97,11 @@ def load_report(directory: Path, run_id: str | None = None) -> dict[str, Any]:
 
 
 def render_saved(report: dict[str, Any], directory: Path, formats: list[str]) -> dict[str, Path]:
-    folder = Path(directory) / report["run"]["id"]
-    written = write_reports(report, folder, sorted(set(formats) | {"json"}))
+    """Write a saved report's files again (ReportNotWritten when the directory cannot take them)."""
+    run_id = report["run"]["id"]
+    folder = Path(directory) / run_id
+    try:
+        written = write_reports(report, folder, sorted(set(formats) | {"json"}))
+    except OSError as exc:
+        raise ReportNotWritten(run_id, folder, exc) from None
     return {fmt: path for fmt, path in written.items() if fmt in formats}

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
+from sync.store.health import check_store_file
 from sync.store.redaction import redact_store_writes
 
 SQLITE_CACHE_KIB = 32768  # per connection, allocated as used
@@ -29,6 +30,7 @@ def json_value(text: Any) -> Any:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys on."""
+    check_store_file(url)  # a foreign or truncated SQLite file: refused before SQLite reads it
     kwargs.setdefault("json_serializer", json_text)
     kwargs.setdefault("json_deserializer", json_value)
     if url.startswith("sqlite"):

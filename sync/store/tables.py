@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from sync.store.types import UtcDateTime
@@ -149,3 +149,14 @@ class RunRecord(SQLModel, table=True):
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     api_calls: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class RunReport(SQLModel, table=True):
+    """A run's report as data (zlib-compressed JSON, secrets redacted), saved before its files are
+    written: `handoff report` writes the files again from it when the reports directory failed."""
+
+    __tablename__ = "run_reports"
+
+    run_id: str = Field(primary_key=True)
+    created_at: datetime = _ts(index=True)
+    report: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
