@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import time_machine
 import yaml
 from crm_readback import CrmReader, HubSpotReader, PersonView, SalesforceReader
 from scenario_format import Edit, Scenario, team
@@ -108,12 +109,15 @@ class ScenarioRun:
     runs: list[RunOutcome] = field(default_factory=list)
 
     def sync(self, as_of: datetime) -> RunOutcome:
+        """`handoff sync --as-of <as_of>`, run on that day: Handoff's own clock (which bounds
+        its pulls) and the CRM's agree, as they would in production."""
         self.clock.set(as_of)
-        result = CliRunner().invoke(
-            app,
-            ["sync", "--config", str(self.config_path), "--as-of", as_of.isoformat()],
-            env=self.env,
-        )
+        with time_machine.travel(as_of, tick=True):
+            result = CliRunner().invoke(
+                app,
+                ["sync", "--config", str(self.config_path), "--as-of", as_of.isoformat()],
+                env=self.env,
+            )
         output = result.output
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             output += f"\n{type(result.exception).__name__}: {result.exception}"
