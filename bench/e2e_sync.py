@@ -228,6 +228,9 @@ def bench(
                 "hubspot_token": info["hubspot"]["token"],
                 "salesforce_instance_url": info["salesforce"]["instance_url"],
                 "salesforce_session_id": info["salesforce"]["session_id"],
+                "pardot_business_unit_id": (info["salesforce"].get("account_engagement") or {}).get(
+                    "business_unit_id"
+                ),
             },
         )()
         with sandbox_environment(env_info, Path(tmp)):
