@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.connections import HubSpotSettings
+from config.secrets import register_secret
 from connectors.errors import AuthError, ConnectorError, QuotaExhaustedError, RetriableError
 
 FIX_TOKEN = (
@@ -101,5 +102,6 @@ class Credentials:
                 "connections[].hubspot.base_url points at HubSpot",
                 connection=self._connection,
             ) from None
+        register_secret(token)  # obtained at run time: redacted like a configured secret
         self._token = token
         self.refreshes += 1

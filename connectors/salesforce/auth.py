@@ -24,6 +24,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
 from config.connections import SalesforceSettings
+from config.secrets import register_secret
 from connectors.errors import AuthError, FatalError
 from connectors.salesforce.transport import GuardedSession, TokenSource
 
@@ -166,6 +167,7 @@ class OAuthGrant(TokenSource):
                 status=response.status_code,
             )
         self.token = str(body["access_token"])
+        register_secret(self.token)  # obtained at run time: redacted like a configured secret
         if body.get("instance_url") and not self.instance_url:
             self.instance_url = str(body["instance_url"]).rstrip("/")
         if not self.instance_url:

@@ -132,3 +132,20 @@ def test_log_lines_console_messages_store_rows_and_reports_are_redacted(tmp_path
 )
 def test_emails_in_any_script_and_quoted_local_parts_are_masked(text: str, expected: str) -> None:
     assert mask_text(text) == expected
+
+
+def test_a_token_obtained_by_oauth_refresh_at_run_time_is_redacted_too() -> None:
+    from types import SimpleNamespace
+
+    from config.connections import HubSpotSettings
+    from connectors.hubspot.auth import Credentials
+
+    SECRETS.forget()
+    fresh = "CKXn8a2sMhIHAAEAQAAAARjY-fresh-access"
+    settings = HubSpotSettings.model_validate(
+        {"client_id": "app-1", "client_secret": CLIENT_SECRET, "refresh_token": REFRESH}
+    )
+    answer = SimpleNamespace(data=json.dumps({"access_token": fresh, "expires_in": 1800}))
+    credentials = Credentials(settings, "hubspot", exchange=lambda form: answer)
+    assert credentials.token() == fresh
+    assert redact(f"401 for {fresh}") == "401 for ***"
