@@ -17,11 +17,6 @@ from sqlalchemy.engine import Engine
 from config.secrets import SECRETS
 
 
-def _strings(row: Any) -> list[str]:
-    values = row.values() if isinstance(row, Mapping) else row
-    return [v for v in values if isinstance(v, str)]
-
-
 def _clean_row(row: Any) -> Any:
     if isinstance(row, Mapping):
         return {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in row.items()}
@@ -35,7 +30,11 @@ def redact_parameters(parameters: Any, executemany: bool) -> Any:
     rows: Sequence[Any] = parameters if executemany else [parameters]
     if not isinstance(rows[0], Mapping | Sequence) or isinstance(rows[0], str):
         return parameters
-    joined = "\x00".join(s for row in rows for s in _strings(row))
+    if isinstance(rows[0], Mapping):
+        strings = [v for row in rows for v in row.values() if type(v) is str]
+    else:
+        strings = [v for row in rows for v in row if type(v) is str]
+    joined = "\x00".join(strings)
     if not SECRETS.found_in(joined):
         return parameters
     cleaned = [_clean_row(row) for row in rows]
