@@ -99,13 +99,16 @@ class HubSpotSettings(StrictModel):
     refresh_token: SecretStr | None = None
     base_url: str = "https://api.hubapi.com"
     ca_file: Path | None = Field(None, description="CA bundle to trust (the sandbox's CA)")
+    portal_id: int | None = Field(
+        None, gt=0, description="the HubSpot account (Hub) id: reports link each row to its record"
+    )
     tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
     requests_per_10s: int | None = Field(None, gt=0, description="override the tier's burst limit")
     search_per_second: float = Field(5.0, gt=0)
     daily_limit: int | None = Field(None, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
 
-    _blank_ca = field_validator("ca_file", mode="before")(_blank_is_none)
+    _blank_ca = field_validator("ca_file", "portal_id", mode="before")(_blank_is_none)
 
     @model_validator(mode="after")
     def _auth(self) -> HubSpotSettings:

@@ -44,6 +44,9 @@ class ReportConfig(StrictModel):
     formats: list[ReportFormat] = Field(
         default_factory=lambda: list[ReportFormat](["md", "json", "html"])
     )
+    keep: int = Field(
+        50, ge=1, description="run reports kept in the directory; older runs' folders are deleted"
+    )
 
 
 class LoggingConfig(StrictModel):

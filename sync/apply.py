@@ -161,7 +161,7 @@ class DryRunRecorder:
         if not final:
             return summary
         for item in due_items(session, now):
-            summary.items.append(PlannedChange.of(item))
+            summary.items.append(PlannedChange.of(item, settled="would_write"))
             summary.counts["would_write"] += 1
         return summary
 

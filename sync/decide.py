@@ -222,15 +222,37 @@ class DecisionStage:
         start = self._clock_start(person, decision, lane)
         self.tally.clocks_started += len(self.engines.sla.start_clocks(self.session, [start]))
 
-    def reassign(self, person: PersonView, decision: Any, lane: str) -> None:
-        """An SLA escalation picked a new owner: write it and restart the clock for them."""
+    def reassign(self, person: PersonView, decision: Any, lane: str) -> bool:
+        """An SLA escalation picked a new owner: write it and restart the clock for them. Only
+        when the owner write is planned: otherwise the CRM keeps the old owner, and so does the
+        report (a flag says why)."""
+        refused = [
+            why
+            for record in person.write_targets()
+            if (
+                why := self._write_owner(
+                    record, decision.owner_email, f"routed to {decision.owner_email}"
+                )
+            )
+        ]
+        if len(refused) == len(person.write_targets()):
+            self.tally.flags.append(
+                {
+                    "person": person.key,
+                    "owner": person.owner_email,
+                    "flag": "reassign_not_written",
+                    "detail": f"escalation chose {decision.owner_email}, but the owner stays: "
+                    + "; ".join(refused),
+                }
+            )
+            return False
         self._count_assignment(person, decision)
-        self._plan_owner(person, decision.owner_email)
         self._start_clock(person, decision, lane)
         state = self.session.get(PersonState, person.key)
         if state is not None:
             state.owner_email = decision.owner_email
             self.session.add(state)
+        return True
 
     def _count_assignment(self, person: PersonView, decision: Any) -> None:
         self.tally.routed[decision.rule] += 1
@@ -248,12 +270,13 @@ class DecisionStage:
         for record in person.write_targets():
             self._write_owner(record, owner_email, f"routed to {owner_email}")
 
-    def _write_owner(self, record: PersonRecord, owner_email: str, reason: str) -> None:
-        """Plan the record's owner as the CRM user with this email (never a guess)."""
+    def _write_owner(self, record: PersonRecord, owner_email: str, reason: str) -> str | None:
+        """Plan the record's owner as the CRM user with this email (never a guess); why not,
+        when the record keeps another owner."""
         owner_id = self.engines.owners.id_for(record.connection, owner_email)
         if owner_id is None:
             self.tally.unmatched_owners[(record.connection, owner_email)] += 1
-            return
+            return f"{record.connection} has no user {owner_email}"
         self.planner.write_field(
             record.connection,
             record.object_type,
@@ -263,6 +286,7 @@ class DecisionStage:
             record.fields.get("owner_id"),
             reason,
         )
+        return self.planner.refused
 
     def _plan_person_writes(
         self, person: PersonView, score: Any, stage: str, current: str, owner_email: str | None

@@ -35,6 +35,16 @@ def outbox_key(*parts: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+def same_in_crm(mapping: Any, a: Any, b: Any) -> bool:
+    """Equal once written: canonical values that share one CRM value (HubSpot has no SAL stage:
+    sal and mql are both `marketingqualifiedlead`) are the same value there, not drift."""
+    values = getattr(mapping, "values", None) or {}
+    if values:
+        a = values.get(str(a), a) if a is not None else a
+        b = values.get(str(b), b) if b is not None else b
+    return same_value(a, b)
+
+
 def same_value(a: Any, b: Any) -> bool:
     """CRM values come back as strings or typed values: compare them as a person would."""
     if a in (None, "") and b in (None, ""):
@@ -130,6 +140,7 @@ class OutboxPlanner:
     _known: set[tuple[str, str]] = field(default_factory=set)
     _drift_seen: set[tuple[str, str, str]] = field(default_factory=set)
     unmappable: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    refused: str | None = None  # why the last write_field planned nothing it wanted (else None)
 
     def unmappable_problems(self) -> list[str]:
         return [
@@ -190,7 +201,7 @@ class OutboxPlanner:
                 continue
             has_written, last_written = self._last_written(connection, record_id, canonical)
             crm_value = crm_fields.get(canonical)
-            if has_written and not same_value(last_written, crm_value):
+            if has_written and not same_in_crm(mapping, last_written, crm_value):
                 self._drift(
                     Drift(
                         connection,
@@ -229,15 +240,20 @@ class OutboxPlanner:
         clear_first: bool = False,
     ) -> PlannedChange | None:
         """Plan `canonical = value` unless the CRM holds it already or a human owns it now."""
-        if not self.managed(connection, object_type, canonical) or same_value(value, crm_value):
+        self.refused = None
+        if not self.managed(connection, object_type, canonical):
+            self.refused = f"{canonical} is not managed on {connection} {object_type}"
             return None
         mapping = self.connections[connection].objects[object_type][canonical]
+        if same_in_crm(mapping, value, crm_value):
+            return None
         if mapping.values and str(value) not in mapping.values:
             # The config gives this CRM no value for it: a config gap, not a write to retry.
             self.unmappable[(connection, object_type, canonical, str(value))] += 1
+            self.refused = f"{connection} has no value for {canonical} '{value}'"
             return None
         has_written, last_written = self._last_written(connection, record_id, canonical)
-        if has_written and not same_value(last_written, crm_value):
+        if has_written and not same_in_crm(mapping, last_written, crm_value):
             drift = Drift(
                 connection,
                 object_type,
@@ -250,6 +266,7 @@ class OutboxPlanner:
             )
             self._drift(drift)
             if mapping.drift == "crm_wins":
+                self.refused = f"a person changed {canonical} in {connection} (crm_wins)"
                 return None
         key = outbox_key(connection, object_type, record_id, "field", canonical, value)
         return self._add(

@@ -32,6 +32,7 @@ from sync.feed import PullFeed
 from sync.outbox import Drift, PlannedChange
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.pull import PullResult
+from sync.report.snapshot import read_store
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 from sync.webhooks import WebhookSender
@@ -83,7 +84,8 @@ class RunResult:
     drifts: list[Drift] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)  # this run's only
+    store: Any = None  # the report's view of the store as the run leaves it (sync.report.snapshot)
 
     @property
     def status(self) -> str:
@@ -136,6 +138,7 @@ class Pipeline:
         as_of = as_of or started
         mode = self.mode(dry_run)
         result = RunResult(run_id=self._run_id(as_of, dry_run), as_of=as_of, dry_run=dry_run)
+        calls_before = {n: dict(c.usage.calls) for n, c in self.connectors.items()}
         structlog.contextvars.bind_contextvars(run_id=result.run_id, dry_run=dry_run)
         with Session(self.engine) as session:
             session.add(
@@ -188,6 +191,7 @@ class Pipeline:
             result.drifts = list(planner.drifts)
             tick = time.perf_counter()
             passes.write(final=True)
+            result.store = read_store(session, self.config, self.sla, result)
             mode.finish(session)
             log.info("write.final", seconds=round(time.perf_counter() - tick, 2))
         result.errors += (
@@ -196,8 +200,13 @@ class Pipeline:
             + planner.unmappable_problems()
             + result.writes.errors
         )
-        for name, connector in sorted(self.connectors.items()):
-            result.api_calls[name] = dict(sorted(connector.usage.calls.items()))
+        for name, connector in sorted(self.connectors.items()):  # a worker's connectors live on
+            before = calls_before.get(name, {})
+            result.api_calls[name] = {
+                endpoint: n - before.get(endpoint, 0)
+                for endpoint, n in sorted(connector.usage.calls.items())
+                if n > before.get(endpoint, 0)
+            }
         self._finish(result)
         structlog.contextvars.unbind_contextvars("run_id", "dry_run")
         return result

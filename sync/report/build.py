@@ -1,7 +1,8 @@
 """The run report as plain, deterministic data (sorted, UTC, no random ids).
 
 Every renderer (Markdown, CSV, JSON, HTML) reads this one structure; its JSON form is versioned
-(`schema: handoff.report/v1`) and documented in docs/reports.md.
+(`schema: handoff.report/v2`) and documented in docs/reports.md. A dry run's report is built the
+same way: its writer recorded what it would write, and the store view was read before rollback.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
+from sync.outbox import PlannedChange
 from sync.pipeline import RunResult
-from sync.store.tables import OutboxItem, PersonState
+from sync.report.snapshot import Person, StoreView, read_store
 
-SCHEMA = "handoff.report/v1"
+SCHEMA = "handoff.report/v2"
 FUNNEL = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
 SCORE_BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 101))
+CHANGE = {"task": "create task", "webhook": "notify"}
+SF_OBJECTS = {"lead": "Lead", "contact": "Contact"}
+KEPT = ("existing_owner", "held", "unassigned")  # routing rules that give no new owner
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -42,64 +47,143 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build_report(
-    result: RunResult, session: Session, config: HandoffConfig, sla: SlaEngine
-) -> dict[str, Any]:
-    tally = result.tally
-    states = session.exec(select(PersonState)).all()
-    stages = Counter(s.stage for s in states)
+class RecordLinks:
+    """The URL of a record in its CRM: HubSpot needs the portal id, Salesforce the instance."""
+
+    def __init__(self, config: HandoffConfig) -> None:
+        self.hubspot: dict[str, int] = {}
+        self.salesforce: dict[str, str] = {}
+        for c in config.connections:
+            if c.kind == "hubspot" and c.hubspot is not None and c.hubspot.portal_id:
+                self.hubspot[c.name] = c.hubspot.portal_id
+            if c.kind == "salesforce" and c.salesforce is not None and c.salesforce.instance_url:
+                self.salesforce[c.name] = c.salesforce.instance_url.rstrip("/")
+
+    def url(self, connection: str, object_type: str, record_id: str) -> str | None:
+        if connection in self.hubspot and object_type == "contact":
+            return f"https://app.hubspot.com/contacts/{self.hubspot[connection]}/record/0-1/{record_id}"
+        if connection in self.salesforce and object_type in SF_OBJECTS:
+            base = self.salesforce[connection]
+            return f"{base}/lightning/r/{SF_OBJECTS[object_type]}/{record_id}/view"
+        return None
+
+
+def _who(person: Person | None) -> dict[str, Any]:
+    if person is None:
+        return {"person": None, "name": None, "email": None, "company": None}
+    return {
+        "person": person.key,
+        "name": person.name or None,
+        "email": person.email or None,
+        "company": person.company or None,
+    }
+
+
+def _named(rows: list[dict[str, Any]], view: StoreView) -> list[dict[str, Any]]:
+    """Rows keyed by person, with the person's name, email and company."""
+    out = []
+    for row in rows:
+        who = _who(view.people.get(str(row["person"])))
+        out.append(_plain({**row, **{k: v for k, v in who.items() if k != "person"}}))
+    return out
+
+
+def _rows(result: RunResult, view: StoreView, links: RecordLinks) -> list[dict[str, Any]]:
+    """Every change this run wrote (or would write), and every one it planned but could not."""
+    changes: dict[str, tuple[PlannedChange, str, str | None]] = {}
+    for change in result.planned:
+        status, error = view.statuses.get(change.key, (change.status, change.error))
+        changes[change.key] = (change, status, error)
+    for change in result.writes.items:  # the writer's word on its outcome wins
+        changes[change.key] = (change, change.status, change.error)
+    rows = []
+    for change, status, error in sorted(
+        changes.values(), key=lambda c: (c[0].connection, c[0].record_id, c[0].field, c[0].key)
+    ):
+        person = view.records.get((change.connection, change.record_id))
+        rows.append(
+            {
+                **_who(person),
+                "connection": change.connection,
+                "object": change.object_type,
+                "record": change.record_id,
+                "link": links.url(change.connection, change.object_type, change.record_id),
+                "field": change.field,
+                "crm_value": _plain(change.previous),
+                "handoff_value": _plain(change.value),
+                "change": CHANGE.get(change.kind, "update"),
+                "reason": change.reason,
+                "status": status,
+                "error": error,
+            }
+        )
+    return rows
+
+
+def _funnel(stages: dict[str, int]) -> list[dict[str, Any]]:
     funnel = []
     previous = None
-    for stage in FUNNEL:
-        reached = sum(n for st, n in stages.items() if st in FUNNEL[FUNNEL.index(stage) :])
+    for i, stage in enumerate(FUNNEL):
+        reached = sum(n for st, n in stages.items() if st in FUNNEL[i:])
         rate: float | None = round(reached / previous, 4) if previous else None
         funnel.append(
             {"stage": stage, "count": stages.get(stage, 0), "reached": reached, "conversion": rate}
         )
         previous = reached
-    bands = [
-        {"band": f"{lo}-{min(hi, 100)}", "count": sum(1 for s in states if lo <= s.score < hi)}
-        for lo, hi in SCORE_BANDS
-    ]
+    return funnel
+
+
+def _reps(config: HandoffConfig, result: RunResult, view: StoreView) -> list[dict[str, Any]]:
     weights = {
         rep.email: {"territory": t.name, "weight": rep.weight}
         for t in config.routing.territories
         for rep in t.reps
     }
-    per_rep = Counter(a["owner"] for a in (tally.assignments if tally else []) if a["owner"])
-    total_rr = sum(per_rep.values()) or 1
-    reps = [
+    assignments = result.tally.assignments if result.tally else []
+    per_rep = Counter(  # new owners only: a kept owner is no assignment
+        a["owner"] for a in assignments if a["owner"] and a["rule"] not in KEPT
+    )
+    total = sum(per_rep.values())
+    return [
         {
             "rep": email,
             "territory": weights.get(email, {}).get("territory"),
             "weight": weights.get(email, {}).get("weight"),
             "assigned": per_rep.get(email, 0),
-            "share": round(per_rep.get(email, 0) / total_rr, 4),
+            "share": round(per_rep.get(email, 0) / total, 4) if total else 0.0,
+            "assigned_30d": view.assigned_window.get(email, 0),
+            "open": view.open_leads.get(email, 0),
         }
-        for email in sorted(set(weights) | set(per_rep))
+        for email in sorted(set(weights) | set(per_rep) | set(view.assigned_window))
     ]
-    dead = session.exec(select(OutboxItem).where(OutboxItem.status == "dead")).all()
-    reconciliation = [
+
+
+def _stage_writes(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Lifecycle writes by connection and move, counted from the rows themselves."""
+    out: dict[str, Counter[str]] = {}
+    for row in rows:
+        if row["field"] == "lifecycle_stage":
+            move = f"{row['crm_value'] or '(none)'}->{row['handoff_value']}"
+            out.setdefault(row["connection"], Counter())[move] += 1
+    return {name: dict(sorted(c.items())) for name, c in sorted(out.items())}
+
+
+def build_report(
+    result: RunResult, session: Session, config: HandoffConfig, sla: SlaEngine
+) -> dict[str, Any]:
+    tally = result.tally
+    view: StoreView = result.store or read_store(session, config, sla, result)
+    links = RecordLinks(config)
+    rows = _rows(result, view, links)
+    sla_plain = _plain(view.sla)
+    sla_plain["until"] = _iso(result.as_of)  # the window is [since, as_of]
+    bands = [
         {
-            "connection": i.connection,
-            "object": i.object_type,
-            "record": i.record_id,
-            "field": i.field,
-            "crm_value": _plain(i.previous),
-            "handoff_value": _plain(i.value),
-            "change": {"task": "create task", "webhook": "notify"}.get(i.kind, "update"),
-            "reason": i.reason,
-            "status": i.status,
+            "band": f"{lo}-{min(hi, 100)}",
+            "count": sum(n for score, n in view.scores.items() if lo <= score < hi),
         }
-        for i in sorted(
-            result.writes.items or result.planned,
-            key=lambda i: (i.connection, i.record_id, i.field, i.key),
-        )
+        for lo, hi in SCORE_BANDS
     ]
-    drift = [
-        _plain(d) for d in sorted(result.drifts, key=lambda d: (d.connection, d.record_id, d.field))
-    ]
-    since = result.as_of - timedelta(days=30)
     report = {
         "schema": SCHEMA,
         "run": {
@@ -108,52 +192,67 @@ def build_report(
             "dry_run": result.dry_run,
             "status": result.status,
             "api_calls": _plain(result.api_calls),
+            "api_calls_total": sum(sum(c.values()) for c in result.api_calls.values()),
             "errors": sorted(result.errors),
         },
         "counts": {
             "pulled": {name: p.people for name, p in sorted(result.pulls.items())},
             "scored": tally.scored if tally else 0,
             "planned": len(result.planned),
+            "rows": len(rows),
             "writes": dict(sorted(result.writes.counts.items())),
-            "stage_changes": dict(sorted(tally.stage_changes.items())) if tally else {},
+            "by_status": dict(sorted(Counter(r["status"] for r in rows).items())),
+            "by_field": dict(sorted(Counter(r["field"] for r in rows).items())),
+            "stage_decisions": dict(sorted(tally.stage_changes.items())) if tally else {},
+            "stage_writes": _stage_writes(rows),
             "routed": dict(sorted(tally.routed.items())) if tally else {},
             "sla_actions": dict(sorted(tally.sla_actions.items())) if tally else {},
         },
-        "funnel": funnel,
+        "funnel": _funnel(view.stages),
         "scores": bands,
         "assignments": {
-            "per_rep": reps,
+            "per_rep": _reps(config, result, view),
             "decisions": sorted(
-                (_plain(a) for a in (tally.assignments if tally else [])), key=lambda a: a["person"]
+                _named(tally.assignments if tally else [], view), key=lambda a: a["person"]
             ),
         },
-        "sla": _plain(sla.metrics(session, since, result.as_of)),
+        "sla": sla_plain,
         "rejections": [
             {"reason": reason or "(no reason code)", "count": n}
             for reason, n in sorted((tally.rejections if tally else Counter()).items())
         ],
-        "drift": drift,
+        "drift": [
+            {
+                **_plain(d),
+                **_who(view.records.get((d.connection, d.record_id))),
+                "link": links.url(d.connection, d.object_type, d.record_id),
+            }
+            for d in sorted(result.drifts, key=lambda d: (d.connection, d.record_id, d.field))
+        ],
         "dead_letters": [
             {
+                **_who(view.records.get((d.connection, d.record_id))),
                 "key": d.key,
                 "connection": d.connection,
                 "record": d.record_id,
+                "link": links.url(d.connection, d.object_type, d.record_id),
                 "field": d.field,
+                "attempts": d.attempts,
                 "error": d.last_error,
             }
-            for d in sorted(dead, key=lambda d: d.key)
+            for d in view.dead
         ],
-        "reconciliation": reconciliation,
+        "reconciliation": rows,
         "duplicates": sorted(
-            (_plain(d) for d in (tally.duplicates if tally else [])),
+            _named(tally.duplicates if tally else [], view),
             key=lambda d: (d["person"], d["connection"]),
         ),
         "disagreements": sorted(
-            (_plain(d) for d in (tally.disagreements if tally else [])),
+            _named(tally.disagreements if tally else [], view),
             key=lambda d: (d["person"], d["field"]),
         ),
         "flags": sorted(
-            (_plain(f) for f in (tally.flags if tally else [])), key=lambda f: f["person"]
+            _named(tally.flags if tally else [], view), key=lambda f: (f["person"], f["flag"])
         ),
     }
     return report

@@ -3,15 +3,20 @@
 Each run's report is also kept in the store (`run_reports`, saved before any file is written), so
 a reports directory that cannot take the files (a full disk) loses nothing: `handoff report`
 writes them again from the store, and the run's exit code says so (`ReportNotWritten`, exit 3).
+
+Only the newest `reports.keep` runs stay, as folders and in the store: a worker reporting every
+minute keeps both bounded.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import zlib
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -41,7 +46,40 @@ def write_run_reports(
         mark_latest(base, result.run_id)
     except OSError as exc:
         raise ReportNotWritten(result.run_id, folder, exc) from None
+    prune_reports(base, config.reports.keep, current=result.run_id)
+    prune_stored_reports(engine, config.reports.keep)
     return folder
+
+
+def prune_reports(base: Path, keep: int, *, current: str) -> list[Path]:
+    """Delete all but the newest `keep` run folders (by when they were written; the current
+    run's always stays). Only folders holding a run report are touched."""
+    runs = [
+        p
+        for p in base.iterdir()
+        if p.is_dir() and p.name != current and (p / "report.json").is_file()
+    ]
+    runs.sort(key=lambda p: ((p / "report.json").stat().st_mtime_ns, p.name), reverse=True)
+    doomed = runs[max(keep - 1, 0) :]
+    for folder in doomed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return doomed
+
+
+def prune_stored_reports(engine: Engine, keep: int) -> int:
+    """Keep the newest `keep` reports in the store as well."""
+    with Session(engine) as session:
+        old = session.exec(
+            select(RunReport.run_id)
+            .order_by(col(RunReport.created_at).desc(), col(RunReport.run_id).desc())
+            .offset(keep)
+        ).all()
+        for start in range(0, len(old), 500):
+            session.execute(
+                delete(RunReport).where(col(RunReport.run_id).in_(old[start : start + 500]))
+            )
+        session.commit()
+    return len(old)
 
 
 def save_report(engine: Engine, report: dict[str, Any]) -> None:

@@ -5,32 +5,16 @@ Regenerate after an intended change with HANDOFF_UPDATE_GOLDEN=1 pytest tests/re
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from sqlmodel import Session
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
-from pipeline_harness import NOW, make_config, make_crm, seed_people
-
-from sync.pipeline import Pipeline
-from sync.report.build import build_report
 from sync.report.render import to_csv, to_json, to_markdown
-from sync.store.engine import make_engine
-from sync.store.schema import upgrade
+from tests.reports.report_runs import Bench
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def _report(url: str) -> dict:  # type: ignore[type-arg]
-    engine = make_engine(url)
-    upgrade(engine)
-    crm = make_crm()
-    seed_people(crm)
-    pipeline = Pipeline(make_config(), engine, {"crm": crm}, clock=lambda: NOW)
-    result = pipeline.run()
-    with Session(engine) as session:
-        return build_report(result, session, pipeline.config, pipeline.sla)
+    return Bench(url).run()
 
 
 def test_reports_match_golden_files(sqlite_url: str) -> None:

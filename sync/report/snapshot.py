@@ -1,0 +1,171 @@
+"""What the report needs from the state store, read by the pipeline at the run's end.
+
+The pipeline reads it inside its decision session, after the final write and before the session
+commits (live) or rolls back (dry run): so a dry run reports the funnel, scores, SLA clocks and
+assignments its decisions would leave, exactly as a live run reports the ones it left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from config.model import HandoffConfig
+from routing.sla.engine import SlaEngine
+from routing.sla.tables import SlaClock
+from routing.tables import Assignment
+from sync.store.tables import OutboxItem, PersonRecord, PersonState
+
+if TYPE_CHECKING:
+    from sync.pipeline import RunResult
+
+WINDOW = timedelta(days=30)  # SLA clocks and assignments: the last 30 days up to the run
+CHUNK = 500  # keys per IN (...) list
+
+
+@dataclass
+class Person:
+    """Who a CRM record is, for a manager reading the report."""
+
+    key: str
+    name: str
+    email: str
+    company: str
+
+
+@dataclass
+class StoreView:
+    stages: dict[str, int] = field(default_factory=dict)  # person_state.stage -> people
+    scores: dict[int, int] = field(default_factory=dict)  # score -> people
+    sla: Any = None  # SlaMetrics over [as_of - WINDOW, as_of]
+    assigned_window: dict[str, int] = field(default_factory=dict)  # rep -> assignments in WINDOW
+    open_leads: dict[str, int] = field(default_factory=dict)  # rep -> running untouched clocks
+    dead: list[OutboxItem] = field(default_factory=list)
+    statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # key -> status
+    records: dict[tuple[str, str], Person] = field(default_factory=dict)  # (connection, id)
+    people: dict[str, Person] = field(default_factory=dict)  # person key
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = sorted(set(values))
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _person(row: PersonRecord | Any) -> Person:
+    fields = row.fields or {}
+    name = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
+    email = str(fields.get("email") or row.email or "")
+    return Person(row.person_key, name, email, str(fields.get("company") or ""))
+
+
+def read_store(
+    session: Session, config: HandoffConfig, sla: SlaEngine, result: RunResult
+) -> StoreView:
+    """The store as this run leaves it (or, in a dry run, would leave it)."""
+    view = StoreView()
+    view.stages = {
+        str(stage): int(n)
+        for stage, n in session.execute(
+            sa_select(col(PersonState.stage), func.count()).group_by(col(PersonState.stage))
+        )
+    }
+    view.scores = {
+        int(score): int(n)
+        for score, n in session.execute(
+            sa_select(col(PersonState.score), func.count()).group_by(col(PersonState.score))
+        )
+    }
+    since = result.as_of - WINDOW
+    # [since, as_of]: this run's own clocks and rungs count (the engine's window is half-open)
+    view.sla = sla.metrics(session, since, result.as_of + timedelta(microseconds=1))
+    view.assigned_window = {
+        str(email): int(n)
+        for email, n in session.execute(
+            sa_select(col(Assignment.owner_email), func.count())
+            .where(
+                col(Assignment.assigned_at) >= since, col(Assignment.assigned_at) <= result.as_of
+            )
+            .group_by(col(Assignment.owner_email))
+        )
+    }
+    view.open_leads = {
+        str(email): int(n)
+        for email, n in session.execute(
+            sa_select(col(SlaClock.owner_email), func.count())
+            .where(col(SlaClock.ended_at).is_(None), col(SlaClock.first_touch_at).is_(None))
+            .group_by(col(SlaClock.owner_email))
+        )
+    }
+    view.dead = list(
+        session.scalars(
+            sa_select(OutboxItem)
+            .where(col(OutboxItem.status) == "dead")
+            .order_by(col(OutboxItem.key))
+        )
+    )
+    written = {item.key for item in result.writes.items}
+    unsettled = [c.key for c in result.planned if c.key not in written]
+    for keys in _chunks(unsettled):  # planned, not written: rejected, dead, left pending ...
+        for key, status, error in session.execute(
+            sa_select(
+                col(OutboxItem.key), col(OutboxItem.status), col(OutboxItem.last_error)
+            ).where(col(OutboxItem.key).in_(keys))
+        ):
+            view.statuses[str(key)] = (str(status), error)
+    _read_people(session, view, result)
+    return view
+
+
+def _read_people(session: Session, view: StoreView, result: RunResult) -> None:
+    """Name, email and company of every record and person the report lists."""
+    records: set[tuple[str, str]] = set()
+    for change in [*result.planned, *result.writes.items]:
+        records.add((change.connection, change.record_id))
+    records.update((d.connection, d.record_id) for d in result.drifts)
+    records.update((d.connection, d.record_id) for d in view.dead)
+    by_connection: dict[str, list[str]] = {}
+    for connection, record_id in records:
+        by_connection.setdefault(connection, []).append(record_id)
+    columns: tuple[Any, ...] = (
+        PersonRecord.connection,
+        PersonRecord.crm_id,
+        PersonRecord.person_key,
+        PersonRecord.email,
+        PersonRecord.fields,
+    )
+    for connection, ids in sorted(by_connection.items()):
+        for chunk in _chunks(ids):
+            for row in session.execute(
+                sa_select(*columns).where(
+                    col(PersonRecord.connection) == connection, col(PersonRecord.crm_id).in_(chunk)
+                )
+            ):
+                view.records[(row.connection, row.crm_id)] = _person(row)
+    tally = result.tally
+    keys: set[str] = {p.key for p in view.records.values()}
+    if tally is not None:
+        for rows in (tally.assignments, tally.flags, tally.disagreements, tally.duplicates):
+            keys.update(str(r["person"]) for r in rows)
+    found: dict[str, list[Any]] = {}
+    for chunk in _chunks(keys):
+        for row in session.execute(
+            sa_select(*columns)
+            .where(col(PersonRecord.person_key).in_(chunk))
+            .order_by(col(PersonRecord.connection), col(PersonRecord.crm_id))
+        ):
+            found.setdefault(row.person_key, []).append(row)
+    for key, rows in found.items():
+        people = [_person(r) for r in rows]
+        view.people[key] = Person(
+            key,
+            next((p.name for p in people if p.name), ""),
+            next((p.email for p in people if p.email), ""),
+            next((p.company for p in people if p.company), ""),
+        )
