@@ -108,12 +108,16 @@ def db_upgrade(config: str = ConfigOption) -> None:
     """Bring the state store to the current schema (also done on every start)."""
     from sync.store.engine import make_engine
     from sync.store.schema import StoreUnavailable, upgrade
+    from sync.store.writer_lock import hold_or_exit
 
     cfg = load_or_exit(config)
+    writer = hold_or_exit(cfg, "db upgrade")  # never migrates under a running sync or worker
     try:
         upgrade(make_engine(cfg.state.url))
     except StoreUnavailable as exc:
         raise fail(str(exc)) from None
+    finally:
+        writer.release()
     out.print(f"state store at {cfg.state.url.split('@')[-1]} is up to date", highlight=False)
 
 

@@ -39,7 +39,9 @@ def parse_as_of(value: str | None) -> datetime | None:
 class Runtime:
     """Config, store and connectors opened for running; every user mistake exits 2 with the fix."""
 
-    def __init__(self, config_path: str) -> None:
+    def __init__(self, config_path: str, command: str = "sync", *, hold_store: bool = True) -> None:
+        """`hold_store`: take the store's writer lock for this process's life (sync, run);
+        replicas take it per job instead (sync/replicas.py)."""
         from config.cli import fail, load_or_exit
         from config.logs import configure_logging
         from connectors.errors import FatalError
@@ -47,17 +49,19 @@ class Runtime:
         from sync.pipeline import Pipeline
         from sync.store.engine import make_engine
         from sync.store.schema import StoreUnavailable, upgrade
+        from sync.store.writer_lock import hold_or_exit
 
         self.config = load_or_exit(config_path)
         configure_logging(self.config.logging.level, self.config.logging.format)
+        self.writer = hold_or_exit(self.config, command) if hold_store else None
         self.engine = make_engine(self.config.state.url)
         try:
             upgrade(self.engine)
-        except StoreUnavailable as exc:
-            raise fail(str(exc)) from None
-        try:
             self.connectors = {c.name: build_connector(c) for c in self.config.connections}
-        except FatalError as exc:
+        except (StoreUnavailable, FatalError) as exc:
+            self.engine.dispose()
+            if self.writer is not None:
+                self.writer.release()
             raise fail(str(exc)) from None
         self.pipeline = Pipeline(self.config, self.engine, self.connectors)
         self.last_status = "ok"
@@ -115,6 +119,8 @@ class Runtime:
         for connector in self.connectors.values():
             connector.close()
         self.engine.dispose()
+        if self.writer is not None:
+            self.writer.release()
 
 
 def run_once(config_path: str, *, dry_run: bool, as_of: datetime | None, full: bool) -> Path:
@@ -201,7 +207,7 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when the run was partial (a connection stopped, writes refused): the report and
         the warnings above say what and why; the next run resumes."""
-        runtime = Runtime(config)
+        runtime = Runtime(config, "sync --dry-run" if dry_run else "sync")
         try:
             runtime.run(dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
         finally:
@@ -285,9 +291,12 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from config.cli import fail
-        from sync.worker import Heartbeat, SqliteRunLock, StoreLocked, Worker
+        from sync.worker import Heartbeat, Worker
 
-        runtime = Runtime(config)
+        if replicas:  # each job holds its connection of the store (sync/replicas.py)
+            runtime = Runtime(config, "run --replicas", hold_store=False)
+        else:
+            runtime = Runtime(config, "run")
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
@@ -313,17 +322,6 @@ def register(app: typer.Typer) -> None:
             run_replica(app_, stalled_after=stalled_after)
             runtime.close()
             return
-        lock = (
-            SqliteRunLock(runtime.config.state.url)
-            if runtime.config.state.url.startswith("sqlite")
-            else None
-        )
-        try:
-            if lock is not None:
-                lock.acquire()
-        except StoreLocked as exc:
-            runtime.close()
-            raise fail(str(exc)) from None
 
         def job(kind: str) -> None:
             if kind in ("sync", "decay"):
@@ -357,8 +355,6 @@ def register(app: typer.Typer) -> None:
         stop.wait()
         err.print("stopping: finishing the batch in flight", highlight=False)
         worker.stop()
-        if lock is not None:
-            lock.release()
         runtime.close()
 
     @app.command()

@@ -5,6 +5,10 @@
   periodic id and timestamp).
 - A per-connection `lock` makes each portal/org sync on one replica at a time, and a
   `queueing_lock` keeps at most one waiting job per connection and kind.
+- Each job (but the report) holds its connection's writer lock while it runs
+  (sync/store/writer_lock.py), so a `handoff sync` or a single `handoff run` on the same store never
+  writes that connection at the same time: whichever comes second is refused (the job is skipped
+  with a warning and runs again next period).
 - Workers send heartbeats; a periodic `recover_stalled` job retries the jobs of a replica that
   died (no heartbeat for `stalled_after` seconds). The outbox makes that retry safe: items the dead
   replica marked `sending` are resent with a task-key lookup, so nothing is written twice.
@@ -25,6 +29,7 @@ from procrastinate.jobs import Status
 from sqlalchemy.engine import make_url
 
 from config.model import HandoffConfig
+from sync.store.writer_lock import StoreBusy, StoreWriter
 
 log = structlog.get_logger("handoff.replicas")
 QUEUE = "handoff"
@@ -75,7 +80,19 @@ def build_app(
             connection=connection, job=kind, worker=f"{socket.gethostname()}:{os.getpid()}"
         )
         try:
-            run_job(connection, kind)
+            if kind == "report":  # reads the saved report only
+                run_job(connection, kind)
+                return
+            try:
+                writer = StoreWriter(config.state.url, f"run --replicas ({kind})", [connection])
+                writer.acquire()
+            except StoreBusy as exc:  # a `handoff sync` or a single worker writes it now
+                log.warning("job.skipped", reason=str(exc))
+                return
+            try:
+                run_job(connection, kind)
+            finally:
+                writer.release()
         finally:
             structlog.contextvars.unbind_contextvars("connection", "job", "worker")
 

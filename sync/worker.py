@@ -2,65 +2,27 @@
 
 Jobs come from `schedules:` in config: sync every N minutes, an SLA check every minute (decides from
 the store, no pull), the daily decay pass and the daily report. One pipeline run at a time; SIGTERM
-lets the batch in flight finish, then stops. A heartbeat file feeds the Docker HEALTHCHECK. With
-SQLite a second worker on the same database refuses to start (an exclusive file lock).
+lets the batch in flight finish, then stops. A heartbeat file feeds the Docker HEALTHCHECK. The
+worker holds the store's writer lock for its life (sync/store/writer_lock.py): a second worker or a
+`handoff sync` on the same store is refused.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.engine import make_url
 
 from config.model import HandoffConfig
 
 log = structlog.get_logger("handoff.worker")
-
-
-class StoreLocked(Exception):
-    """Another worker holds this SQLite store."""
-
-
-class SqliteRunLock:
-    """An exclusive, non-blocking lock beside the SQLite file: one worker per database."""
-
-    def __init__(self, url: str) -> None:
-        database = make_url(url).database or "handoff.db"
-        self.path = Path(database).resolve().with_suffix(".lock")
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StoreLocked(
-                f"another `handoff run` is using {self.path.with_suffix('.db')} (lock {self.path}): "
-                "stop it first, or move to PostgreSQL for several replicas (docs/deploy.md)"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 class Heartbeat:

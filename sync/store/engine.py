@@ -13,6 +13,7 @@ from sync.store.health import check_store_file
 from sync.store.redaction import redact_store_writes
 
 SQLITE_CACHE_KIB = 32768  # per connection, allocated as used
+SQLITE_BUSY_SECONDS = 30  # how long a statement waits for another writer ("database is locked")
 
 
 def json_text(value: Any) -> str:
@@ -35,7 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_deserializer", json_value)
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+            url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}, **kwargs
         )
 
         @event.listens_for(engine, "connect")

@@ -10,7 +10,10 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from sync.store.engine import SQLITE_BUSY_SECONDS
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 7220311  # pg advisory lock id: one migrator at a time
 TABLE_MODULES = ("sync.store.tables", "routing.tables", "routing.sla.tables")
 
 
@@ -36,13 +39,18 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Run every pending migration. Safe to call on each start and from several replicas."""
+    """Run every pending migration. Safe to call on each start and from several processes at
+    once: one migrates, the others wait for it, then find the schema current."""
     import_all_tables()
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                # One migrator at a time across replicas.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7220311)")
+                # One migrator at a time: held until this transaction ends.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            elif engine.dialect.name == "sqlite":
+                # Take the write lock before reading the schema version (waits up to the busy
+                # timeout); without it two fresh starts both see no tables and race to create them.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = connection
             if any((MIGRATIONS / "versions").glob("*.py")):
@@ -52,8 +60,25 @@ def upgrade(engine: Engine) -> None:
 
                 SQLModel.metadata.create_all(connection)
     except OperationalError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise StoreUnavailable(
-            f"cannot open the state store {where}: {exc.orig}. Check state.url in handoff.yaml "
-            "and that the database server is running."
-        ) from None
+        raise StoreUnavailable(unavailable_message(engine, exc)) from None
+
+
+def unavailable_message(engine: Engine, exc: OperationalError) -> str:
+    """What went wrong opening the store, in terms of what the user can check."""
+    where = engine.url.render_as_string(hide_password=True)
+    reason = str(exc.orig).strip()
+    if engine.dialect.name == "sqlite":
+        if "locked" in reason or "busy" in reason:
+            return (
+                f"the state store {where} stayed locked by another process for "
+                f"{SQLITE_BUSY_SECONDS} s ({reason}): another process is writing it. Wait for "
+                "it to finish, or stop it, then run again."
+            )
+        return (
+            f"cannot open the state store {where}: {reason}. Check state.url in handoff.yaml and "
+            "that its directory exists and is writable."
+        )
+    return (
+        f"cannot open the state store {where}: {reason}. Check state.url in handoff.yaml "
+        "and that the database server is running."
+    )

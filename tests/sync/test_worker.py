@@ -70,7 +70,7 @@ def test_run_schedules_jobs_stops_on_sigterm_and_refuses_a_second_runner(tmp_pat
                 cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False
             )
             assert second.returncode == 2
-            assert "another `handoff run` is using" in second.stderr
+            assert "is in use by `handoff run` (pid" in second.stderr
             assert "Traceback" not in second.stderr
         finally:
             worker.send_signal(signal.SIGTERM)
