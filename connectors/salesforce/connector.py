@@ -46,6 +46,9 @@ from connectors.salesforce.writes import FieldWriter
 DEFAULT_CALLS_PER_SECOND = 100
 
 
+WEB_BEHAVIOUR = "web behaviour (page views, forms, email)"
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -185,6 +188,15 @@ class SalesforceConnector:
         pull = ActivityPull(self.sf, self.name, self.connection.activities)
         with self._translated("the activity pull", fields_from="activities[].when"):
             yield from pull.activities(contacts, since)
+
+    def behaviour_sources(self) -> dict[str, str]:
+        """Behaviour source -> what reads it (`handoff crm setup --check`)."""
+        return {
+            "rep touches": "Task and Event (SOQL)",
+            "campaign responses": "CampaignMember with Campaign.Name, Campaign.Type and Status",
+            WEB_BEHAVIOUR: "not read: Salesforce keeps none; set "
+            "salesforce.account_engagement.business_unit_id to read Account Engagement (Pardot)",
+        }
 
     def pull_owners(self) -> Sequence[Owner]:
         # Standard users only: automated-process and integration users own records created

@@ -43,7 +43,7 @@ from connectors import activity_keys as keys
 from connectors.base import ApiUsage
 from connectors.mapping import parse_timestamp
 from connectors.records import Activity, ActivityKind, Actor, Contact
-from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.connector import WEB_BEHAVIOUR, SalesforceConnector
 
 log = structlog.get_logger("handoff.salesforce.engagement")
 PATH = "/api/v5/objects/visitor-activities"
@@ -116,6 +116,24 @@ class EngagementReader:
                     f"{refused}; no web behaviour from it this run, the rest of the run continues"
                 )
                 log.warning("engagement.refused", connection=self.connection, reason=str(refused))
+
+    def probe(self) -> str:
+        """Whether the business unit answers a one-record read (`handoff crm setup --check`)."""
+        unit = self.settings.business_unit_id
+        if unit is None:
+            return "not read: salesforce.account_engagement.business_unit_id is empty"
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = self.ca_file or True
+            try:
+                self._get(http, unit, {"fields": "id", "limit": "1"})
+            except EngagementRefused as refused:
+                return f"Account Engagement business unit {unit}: {refused}"
+        return (
+            f"Account Engagement visitor activities (business unit {unit} at "
+            f"{self.settings.base_url}): page views, form and form-handler fills, email opens "
+            "and clicks"
+        )
 
     def _stream(
         self, http: requests.Session, unit: str, since: datetime | None
@@ -258,6 +276,9 @@ class EngagedSalesforceConnector(SalesforceConnector):
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
         return self.engagement.activities(since)
+
+    def behaviour_sources(self) -> dict[str, str]:
+        return {**super().behaviour_sources(), WEB_BEHAVIOUR: self.engagement.probe()}
 
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None

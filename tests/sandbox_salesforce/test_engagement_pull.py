@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from config.connections import Connection
 from connectors.factory import build_connector
 from connectors.records import ActivityKind, Contact
@@ -168,3 +171,18 @@ def test_a_refusing_or_silent_business_unit_is_a_warning(sandbox: SalesforceSand
     assert list(closed.pull_event_stream(None)) == []
     assert "did not answer" in closed.warnings[0]
     assert "the rest of the run continues" in closed.warnings[0]
+
+
+def test_crm_setup_check_names_the_behaviour_sources(sandbox: SalesforceSandbox) -> None:
+    sources = engaged(sandbox).behaviour_sources()
+    assert sources["campaign responses"].startswith("CampaignMember with Campaign.Name")
+    assert "page views" in sources["web behaviour (page views, forms, email)"]
+    refused = engaged(sandbox, business_unit_id="0Uv5g000000OTHERBU").behaviour_sources()
+    assert "code 201" in refused["web behaviour (page views, forms, email)"]
+
+
+def test_a_malformed_business_unit_id_is_a_config_error_naming_the_fix(
+    sandbox: SalesforceSandbox,
+) -> None:
+    with pytest.raises(ValidationError, match=r"18 characters starting 0Uv"):
+        connection(sandbox, business_unit_id="12345")
