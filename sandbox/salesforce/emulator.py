@@ -80,6 +80,9 @@ class SalesforceEmulator:
         self._sessions: dict[str, datetime] = {session_id: self.org.now()}
         self._lock = threading.Lock()
         self._fault_turn = 0
+        # Request labels ("query", "collections.update") answered 400 with a message quoting the
+        # caller's session id, bare (secret redaction drill: a CRM error echoing a credential).
+        self.echo_session_on: set[str] = set()
         # Account Engagement (Pardot) v5 on the same host, trusting the org's access tokens
         self.pardot = PardotEmulator(portal, self.session_valid, self.org.now)
 
@@ -224,6 +227,9 @@ class SalesforceEmulator:
         label = _label(request.method, rest)
         try:
             self._authorize(request)
+            if label in self.echo_session_on:
+                session = request.headers.get("authorization", "").partition(" ")[2].strip()
+                raise ApiError(400, "MALFORMED_QUERY", f"unexpected token: {session}")
             if fault == "throttle":
                 if self._next_fault_turn() % 2:
                     raise _CONCURRENCY_ERROR
