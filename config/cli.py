@@ -134,7 +134,11 @@ _register_commands()
 
 def main() -> None:
     """`handoff`: a failure of the environment (a damaged or full store, a reports directory that
-    cannot be written) ends in one clear message and its exit code (sync/failures.py)."""
+    cannot be written) ends in one clear message and its exit code (sync/failures.py). Anything
+    else is a bug and keeps its traceback, with secret values redacted from it too."""
+    from config.secrets import redacting_excepthooks
+
+    redacting_excepthooks()
     try:
         app()
     except Exception as exc:

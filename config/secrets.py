@@ -21,7 +21,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -122,3 +124,18 @@ class RedactingConsole(Console):
 
     def log(self, *objects: Any, **kwargs: Any) -> None:
         super().log(*(redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+def redacting_excepthooks() -> None:
+    """Uncaught exceptions (a bug's traceback, in the main thread or another) print with every
+    secret value redacted."""
+
+    def show(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+    def show_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None and args.exc_type is not SystemExit:
+            show(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = show
+    threading.excepthook = show_thread

@@ -149,3 +149,21 @@ def test_a_token_obtained_by_oauth_refresh_at_run_time_is_redacted_too() -> None
     credentials = Credentials(settings, "hubspot", exchange=lambda form: answer)
     assert credentials.token() == fresh
     assert redact(f"401 for {fresh}") == "401 for ***"
+
+
+def test_a_bugs_traceback_keeps_its_text_but_not_the_secret() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from config.secrets import register_secret, redacting_excepthooks\n"
+        f"register_secret({TOKEN!r})\n"
+        "redacting_excepthooks()\n"
+        f"raise RuntimeError('crm said ' + {TOKEN!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: crm said ***" in result.stderr
+    assert TOKEN not in result.stderr
