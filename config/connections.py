@@ -171,6 +171,12 @@ class SalesforceSettings(StrictModel):
         description="stop when less than this share of the daily API budget is left",
     )
     bulk_threshold: int = Field(2000, gt=0, description="writes above this go through Bulk API 2.0")
+    campaign_stage_field: str | None = Field(
+        None,
+        description="Campaign field holding the funnel stage (top, middle, bottom) of the "
+        "campaign's asset, e.g. Funnel_Stage__c: fills asset_stage of campaign responses and "
+        "Account Engagement form fills",
+    )
     account_engagement: AccountEngagementSettings | None = Field(
         None, description="read web behaviour from Account Engagement (Pardot) API v5"
     )

@@ -118,6 +118,7 @@ class ActivityPull:
     sf: Salesforce
     connection: str
     mappings: Sequence[ActivityMapping]
+    stage_field: str | None = None  # a Campaign field with the asset's funnel stage
 
     def sources(self) -> dict[str, list[ActivityMapping]]:
         grouped: dict[str, list[ActivityMapping]] = {}
@@ -133,7 +134,10 @@ class ActivityPull:
         for name, mappings in self.sources().items():
             source = SOURCES[name]
             filter_fields = [f for m in mappings for f in m.when]
-            fields = select([*source.fields, *filter_fields])
+            stage = [f"Campaign.{self.stage_field}"] if self.stage_field else []
+            fields = select(
+                [*source.fields, *(stage if name == "CampaignMember" else []), *filter_fields]
+            )
             for chunk in chunks(people):
                 where = f"({self._who(source, chunk)})"
                 if since is not None:
@@ -170,6 +174,8 @@ class ActivityPull:
         translation: dict[str, Sequence[str]] = {keys.SUBJECT: ("Subject",)}
         if source.sobject == "CampaignMember":
             translation = dict(_MEMBER_KEYS)
+            if self.stage_field:
+                translation[keys.ASSET_STAGE] = (f"Campaign.{self.stage_field}",)
         translation |= _BY_KIND.get(mapping.kind, {})
         shown = {name: value for name, value in raw.items() if name not in _NOT_PROPERTIES}
         properties = keys.translate(shown, translation)

@@ -8,7 +8,7 @@ session refresh, usage counting) and a token from `connectors.salesforce.auth`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,7 @@ from connectors.salesforce.bulk import BulkUpdater
 from connectors.salesforce.collections import CollectionWriter, describe_error
 from connectors.salesforce.pull import SOBJECTS, ContactPull
 from connectors.salesforce.schema import MissingField, missing_fields
+from connectors.salesforce.soql import chunks, in_list
 from connectors.salesforce.tasks import TaskWriter
 from connectors.salesforce.transport import DailyBudget, GuardedSession
 from connectors.salesforce.writes import FieldWriter
@@ -185,9 +186,25 @@ class SalesforceConnector:
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
-        pull = ActivityPull(self.sf, self.name, self.connection.activities)
+        pull = ActivityPull(
+            self.sf, self.name, self.connection.activities, self.settings.campaign_stage_field
+        )
         with self._translated("the activity pull", fields_from="activities[].when"):
             yield from pull.activities(contacts, since)
+
+    def campaign_stages(self, ids: Collection[str]) -> dict[str, str]:
+        """Campaign id -> its asset's funnel stage (`salesforce.campaign_stage_field`)."""
+        field = self.settings.campaign_stage_field
+        if not field or not ids:
+            return {}
+        stages: dict[str, str] = {}
+        with self._translated("reading campaign stages"):
+            for chunk in chunks(sorted(ids)):
+                soql = f"SELECT Id, {field} FROM Campaign WHERE Id IN {in_list(chunk)}"
+                for raw in self.sf.query_all_iter(soql):
+                    if raw.get(field):
+                        stages[str(raw["Id"])] = str(raw[field]).strip().lower()
+        return stages
 
     def behaviour_sources(self) -> dict[str, str]:
         """Behaviour source -> what reads it (`handoff crm setup --check`)."""

@@ -22,7 +22,9 @@ Contact); an activity of a prospect not synced to Salesforce is skipped.
 | 11 Open | email open | email_open | email_subject (`details`) |
 | 1 Click with `emailId` | email link click | email_click | email_subject (`details`) |
 
-`campaign.name` feeds `campaign`; every raw field stays reachable as `raw.<field>`. A business
+`campaign.name` feeds `campaign`; with `salesforce.campaign_stage_field` a form fill's connected
+Salesforce campaign (`campaign.salesforceId`) gives `asset_stage`, one Campaign query per page.
+Every raw field stays reachable as `raw.<field>`. A business
 unit that refuses (bad token, wrong business unit id or host, daily limit) or does not answer is a
 warning in the run and its report (`warnings`), never a stopped run: Salesforce's own records are
 pulled and decided as usual.
@@ -31,7 +33,7 @@ pulled and decided as usual.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +51,7 @@ log = structlog.get_logger("handoff.salesforce.engagement")
 PATH = "/api/v5/objects/visitor-activities"
 FIELDS = (
     "id,type,typeName,details,createdAt,prospectId,prospect.salesforceId,formId,formHandlerId,"
-    "emailId,visitorPageView.url,visitorPageView.title,campaign.name"
+    "emailId,visitorPageView.url,visitorPageView.title,campaign.name,campaign.salesforceId"
 )
 TYPES = "1,2,4,11"
 _HINTS = {
@@ -93,6 +95,8 @@ class EngagementReader:
     timeout: float = 30.0
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0  # activities of prospects not synced to a Salesforce lead or contact
+    # Salesforce campaign ids -> their asset's funnel stage (`salesforce.campaign_stage_field`)
+    stages: Callable[[set[str]], dict[str, str]] | None = None
 
     def activities(self, since: datetime | None) -> Iterator[Activity]:
         """Visitor activities at or after `since`, oldest first; a refusal ends the stream with
@@ -149,6 +153,7 @@ class EngagementReader:
             capped = False
             while True:
                 body, warning = self._get(http, unit, params)
+                page: list[Activity] = []
                 for raw in body.get("values") or []:
                     if int(raw.get("id") or 0) in seen_at_start:
                         continue
@@ -162,7 +167,8 @@ class EngagementReader:
                     ids_at_last.add(int(raw.get("id") or 0))
                     activity = self._activity(raw, created)
                     if activity is not None:
-                        yield activity
+                        page.append(activity)
+                yield from self._staged(page)
                 token = body.get("nextPageToken")
                 capped = warning.startswith("203")
                 if not token:
@@ -171,6 +177,24 @@ class EngagementReader:
             if not capped or last is None or last == start:
                 return
             start, seen_at_start = last, ids_at_last  # past the 100,000-record token ceiling
+
+    def _staged(self, page: list[Activity]) -> list[Activity]:
+        """A page's form fills with their campaign's funnel stage (`asset_stage`), read from the
+        connected Salesforce campaign in one query per page."""
+        ids = {
+            a.properties["raw.campaign.salesforceId"]
+            for a in page
+            if "raw.campaign.salesforceId" in a.properties and keys.ASSET_STAGE not in a.properties
+        }
+        if self.stages is None or not ids:
+            return page
+        stages = self.stages(ids)
+        return [
+            replace(a, properties={**a.properties, keys.ASSET_STAGE: stage})
+            if (stage := stages.get(a.properties.get("raw.campaign.salesforceId", "")))
+            else a
+            for a in page
+        ]
 
     def _get(
         self, http: requests.Session, unit: str, params: Mapping[str, str]
@@ -265,6 +289,7 @@ class EngagedSalesforceConnector(SalesforceConnector):
             self.usage,
             ca_file=str(self.settings.ca_file) if self.settings.ca_file else None,
             timeout=self.settings.timeout_seconds,
+            stages=self.campaign_stages if self.settings.campaign_stage_field else None,
         )
         self.warnings = self.engagement.warnings
 

@@ -51,6 +51,9 @@ TASK_STATUS = {
     "DEFERRED": "Deferred",
     "COMPLETED": "Completed",
 }
+# A custom Campaign field with the funnel stage (top/middle/bottom) of the campaign's asset, as
+# orgs commonly add; fixtures' `asset_stage` on a form or webinar fills it.
+FUNNEL_STAGE_FIELD = "Funnel_Stage__c"
 SKIPPED_KINDS = frozenset({"page_view", "email_open", "email_click", "trial_milestone", "note"})
 
 
@@ -251,20 +254,37 @@ def _activity(org: SalesforceOrg, activity: PortalActivity, person: Record) -> N
             name = props.get("webinar_name") or props.get("webinar") or "Product Webinar"
             ctype = "Webinar"
             status = "Attended" if kind == "webinar_attended" else "Registered"
-        _membership(org, _campaign(org, name, ctype, at), person, status, at)
+        campaign = _campaign(org, name, ctype, at, props.get("asset_stage"))
+        _membership(org, campaign, person, status, at)
         _bump(person, at, activity=False)
 
 
-def _campaign(org: SalesforceOrg, name: str, ctype: str, at: datetime) -> str:
-    campaign_id = derived_id("Campaign", f"{ctype}:{name}")
-    if campaign_id not in org.records["Campaign"]:
+def campaign_id(name: str, ctype: str) -> str:
+    """The id of the sandbox campaign for a form (`Web`) or webinar (`Webinar`) name."""
+    return derived_id("Campaign", f"{ctype}:{name}")
+
+
+def _campaign(
+    org: SalesforceOrg, name: str, ctype: str, at: datetime, stage: str | None = None
+) -> str:
+    """The campaign named `name`; an asset's funnel stage goes to the custom Campaign field
+    `FUNNEL_STAGE_FIELD` (added to the org's schema on first use)."""
+    record_id = campaign_id(name, ctype)
+    values: dict[str, Any] = {"Name": name, "Type": ctype, "Status": "In Progress"}
+    if stage:
+        if org.schema["Campaign"].get(FUNNEL_STAGE_FIELD) is None:
+            org.schema["Campaign"].add(custom_field(FUNNEL_STAGE_FIELD))
+        values[FUNNEL_STAGE_FIELD] = stage
+    if record_id not in org.records["Campaign"]:
         org.insert(
             "Campaign",
-            {"Name": name, "Type": ctype, "Status": "In Progress", "IsActive": True},
+            {**values, "IsActive": True},
             at=min(at, org.created_at),
-            record_id=campaign_id,
+            record_id=record_id,
         )
-    return campaign_id
+    elif stage and not org.records["Campaign"][record_id].get(FUNNEL_STAGE_FIELD):
+        org.records["Campaign"][record_id][FUNNEL_STAGE_FIELD] = stage
+    return record_id
 
 
 def _membership(

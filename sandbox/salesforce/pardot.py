@@ -36,6 +36,7 @@ from typing import Any
 
 from sandbox.portal import Portal
 from sandbox.salesforce.ids import derived_id
+from sandbox.salesforce.mapping import campaign_id
 from sandbox.server import SandboxRequest, SandboxResponse
 
 PATH = "/api/v5/objects/visitor-activities"
@@ -80,6 +81,7 @@ FIELDS = frozenset(
         "visitorPageView.title",
         "campaignId",
         "campaign.name",
+        "campaign.salesforceId",
     }
 )
 
@@ -158,9 +160,12 @@ class PardotEmulator:
             }
         elif activity.kind == "form_submission":
             handler = props.get("form_handler")
-            name = handler or props.get("form_name") or "Contact Us"
+            name = handler or props.get("form_name") or "Contact Sales"
             row["details"] = name
             row["formHandlerId" if handler else "formId"] = _number(name)
+            if not handler:  # a form's connected campaign: the org's Web campaign of that name
+                form_campaign = {"name": name, "salesforceId": campaign_id(name, "Web")}
+                row |= {"campaignId": _number(name), "campaign": form_campaign}
         else:
             subject = props.get("subject") or props.get("email_subject") or "Newsletter"
             row |= {"details": subject, "emailId": _number(subject)}

@@ -22,7 +22,9 @@ from tests.sandbox_salesforce.conftest import NOW, SID, SalesforceSandbox, make_
 UNIT = "0Uv5g000000SANDBOX"
 
 
-def connection(box: SalesforceSandbox, **engagement: Any) -> Connection:
+def connection(
+    box: SalesforceSandbox, stage_field: str | None = None, **engagement: Any
+) -> Connection:
     return Connection.model_validate(
         {
             "name": "sfdc",
@@ -32,6 +34,7 @@ def connection(box: SalesforceSandbox, **engagement: Any) -> Connection:
                 "instance_url": box.server.base_url,
                 "session_id": SID,
                 "ca_file": str(box.server.ca.ca_file),
+                "campaign_stage_field": stage_field,
                 "account_engagement": {
                     "business_unit_id": UNIT,
                     "base_url": box.server.base_url,
@@ -60,8 +63,10 @@ def connection(box: SalesforceSandbox, **engagement: Any) -> Connection:
     )
 
 
-def engaged(box: SalesforceSandbox, **engagement: Any) -> EngagedSalesforceConnector:
-    connector = build_connector(connection(box, **engagement))
+def engaged(
+    box: SalesforceSandbox, stage_field: str | None = None, **engagement: Any
+) -> EngagedSalesforceConnector:
+    connector = build_connector(connection(box, stage_field, **engagement))
     assert isinstance(connector, EngagedSalesforceConnector)
     return connector
 
@@ -186,3 +191,31 @@ def test_a_malformed_business_unit_id_is_a_config_error_naming_the_fix(
 ) -> None:
     with pytest.raises(ValidationError, match=r"18 characters starting 0Uv"):
         connection(sandbox, business_unit_id="12345")
+
+
+def test_a_campaign_stage_field_gives_form_fills_their_asset_stage(
+    start_sandbox: Callable[..., SalesforceSandbox],
+) -> None:
+    portal = make_portal(leads=3, contacts=0)
+    portal.activities += [
+        PortalActivity("w1", "p0", "form_submission", NOW - timedelta(days=2), None,
+                       {"form_name": "Whitepaper: Territories", "asset_stage": "top"}),
+        PortalActivity("w2", "p0", "form_submission", NOW - timedelta(days=1), None,
+                       {"form_name": "Case study: Northwave", "asset_stage": "Bottom"}),
+    ]  # fmt: skip
+    box = start_sandbox(portal)
+    connector = engaged(box, "Funnel_Stage__c")
+    forms = {
+        a.properties["form_name"]: a.properties.get("asset_stage")
+        for a in connector.pull_event_stream(None)
+        if a.kind is ActivityKind.FORM_SUBMISSION
+    }
+    assert forms == {
+        "Whitepaper: Territories": "top",
+        "Case study: Northwave": "bottom",
+        "Demo Request": None,  # its campaign has no stage
+    }
+    assert connector.usage.calls["query"] == 1  # one Campaign query for the page
+    plain = engaged(box, "Funnel_Stage__c", business_unit_id="")
+    members = [a for a in plain.pull_activities([lead("p0")], None)]
+    assert [a.properties.get("asset_stage") for a in members] == ["top", "bottom"]
