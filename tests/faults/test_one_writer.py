@@ -304,3 +304,28 @@ def test_sync_and_replica_jobs_never_write_one_connection_at_once(
         assert first.returncode == 0, output[-2000:]
         job(connection="hubspot", kind="sync")
         assert ran == [("hubspot", "sync")]
+
+
+def test_a_store_locked_past_the_busy_timeout_is_said_to_be_locked(tmp_path: Path) -> None:
+    """Another process keeps SQLite's write lock past the busy timeout (here 0.2 s): the start
+    fails with a message saying so, not "check that the database server is running"."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from sync.store.schema import StoreUnavailable, upgrade
+
+    database = tmp_path / "handoff.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        engine = create_engine(f"sqlite:///{database}", connect_args={"timeout": 0.2})
+        with pytest.raises(StoreUnavailable) as caught:
+            upgrade(engine)
+        engine.dispose()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    message = str(caught.value)
+    assert "stayed locked by another process" in message and "database is locked" in message
+    assert MISLEADING not in message
