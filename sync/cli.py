@@ -77,6 +77,8 @@ class Runtime:
         from config.logs import bound_job
         from sync.report.files import write_run_reports
 
+        if self.writer is not None:
+            self.writer.reassert()  # a long-lived worker's PostgreSQL lock can be lost
         with (
             bound_job(run_id="pending", connection="all", job="sync", dry_run=dry_run),
             _progress() as progress,

@@ -14,6 +14,7 @@ store while they run; a second writer is refused with a message naming the holde
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -102,6 +103,13 @@ class StoreWriter:
         if self._lock is not None:
             self._lock.acquire(self)
         return self
+
+    def reassert(self) -> None:
+        """Before each job of a long-lived holder (`handoff run`): take the lock again if it was
+        lost (PostgreSQL: the server restarted or ended the idle session). Raises `StoreBusy`
+        when another writer took the store meanwhile."""
+        if isinstance(self._lock, _AdvisoryLocks):
+            self._lock.reassert(self)
 
     def release(self) -> None:
         if self._lock is not None:
@@ -217,6 +225,19 @@ class _AdvisoryLocks:
                 raise StoreBusy(busy_message(writer.url, holder, label))
         self._session = session
 
+    def reassert(self, writer: StoreWriter) -> None:
+        import psycopg
+
+        if self._session is not None:
+            try:
+                self._session.execute("SELECT 1")
+                return  # the session lives, so do its locks
+            except psycopg.Error:
+                with contextlib.suppress(Exception):
+                    self._session.close()
+                self._session = None
+        self.acquire(writer)
+
     @staticmethod
     def _holder(session: Any, connection: str) -> Holder | None:
         row = session.execute(
@@ -241,9 +262,7 @@ class _AdvisoryLocks:
     def release(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
-            try:
+            with contextlib.suppress(Exception):  # the server went away: its locks went with it
                 session.execute("SELECT pg_advisory_unlock_all()")
-            except Exception:  # the server went away: its locks went with it
-                pass
-            finally:
+            with contextlib.suppress(Exception):
                 session.close()

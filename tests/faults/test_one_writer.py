@@ -329,3 +329,38 @@ def test_a_store_locked_past_the_busy_timeout_is_said_to_be_locked(tmp_path: Pat
     message = str(caught.value)
     assert "stayed locked by another process" in message and "database is locked" in message
     assert MISLEADING not in message
+
+
+@pytest.mark.postgres
+def test_a_worker_whose_lock_session_ended_takes_the_store_again_or_is_refused(
+    pg_url: str,
+) -> None:
+    """A long-lived `handoff run` on PostgreSQL loses its lock with its session (a server restart,
+    `idle_session_timeout`): before its next job it takes the lock again, or is refused while a
+    `handoff sync` holds the store meanwhile."""
+    import psycopg
+
+    from sync.store.writer_lock import StoreBusy, StoreWriter
+
+    worker = StoreWriter(pg_url, "run", ["hubspot"]).acquire()
+    admin = psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True)
+    try:
+
+        def end_lock_sessions() -> None:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'handoff|%|run|%' AND datname = current_database()"
+            )
+
+        end_lock_sessions()
+        sync = StoreWriter(pg_url, "sync", ["hubspot"]).acquire()  # the lock went with it
+        with pytest.raises(StoreBusy, match=r"in use by `handoff sync` \(pid \d+ on "):
+            worker.reassert()
+        sync.release()
+        worker.reassert()  # taken again
+        with pytest.raises(StoreBusy, match=r"in use by `handoff run` \(pid \d+ on "):
+            StoreWriter(pg_url, "sync", ["hubspot"]).acquire()
+        worker.reassert()  # still held: nothing to do
+    finally:
+        worker.release()
+        admin.close()
