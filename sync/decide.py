@@ -28,6 +28,7 @@ from sync.store.tables import PersonRecord, PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
 LANE_FAST = "fast"
+SALES_OWNED = frozenset({"sal", "sql", "opportunity", "customer"})
 LANE_MQL = "mql"
 
 
@@ -155,12 +156,11 @@ class DecisionStage:
             now=self.now,
         )
         stage = str(review.changes[-1].to_stage) if review.changes else current
-        became_ready = (score.fast_lane and not score.disqualified and not state.fast_lane) or (
-            stage == "mql" and current != "mql"
-        )
-        needs_owner = became_ready or (
-            (stage == "mql" or score.fast_lane) and not person.owner_active
-        )
+        # A demo request from a lead sales already owns (SAL and beyond) is the rep's to work:
+        # no new handoff, no fast-lane clock that would escalate it away from the rep.
+        fast = score.fast_lane and not score.disqualified and stage not in SALES_OWNED
+        became_ready = (fast and not state.fast_lane) or (stage == "mql" and current != "mql")
+        needs_owner = became_ready or ((stage == "mql" or fast) and not person.owner_active)
         if needs_owner and defer_routing:
             tick = perf_counter()
             for record in person.write_targets():
