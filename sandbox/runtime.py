@@ -16,13 +16,18 @@ class SandboxInfo:
     ca_file: Path
     hubspot_base_url: str | None = None
     hubspot_token: str | None = None
+    hubspot_portal_id: int | None = None  # the account id in HubSpot's record URLs
     salesforce_instance_url: str | None = None
     salesforce_session_id: str | None = None
     pardot_business_unit_id: str | None = None  # Account Engagement v5, on the Salesforce host
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "hubspot": {"base_url": self.hubspot_base_url, "token": self.hubspot_token},
+            "hubspot": {
+                "base_url": self.hubspot_base_url,
+                "token": self.hubspot_token,
+                "portal_id": self.hubspot_portal_id,
+            },
             "salesforce": {
                 "instance_url": self.salesforce_instance_url,
                 "session_id": self.salesforce_session_id,
@@ -105,6 +110,7 @@ class Sandbox:
             ca_file=self.ca.ca_file,
             hubspot_base_url=hs.base_url if hs else None,
             hubspot_token=self.hubspot_token if hs else None,
+            hubspot_portal_id=self.hubspot.portal_id if hs and self.hubspot else None,
             salesforce_instance_url=sf.base_url if sf else None,
             salesforce_session_id=self.salesforce_session if sf else None,
             pardot_business_unit_id=(

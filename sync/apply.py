@@ -26,11 +26,12 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
 
+from config.connections import Connection
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
 from sync.echo import Echo, remember_echoes
-from sync.outbox import PlannedChange
+from sync.outbox import PlannedChange, as_read_back
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import upsert
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
@@ -178,8 +179,10 @@ class CrmApplier:
         retry_backoff: timedelta = timedelta(minutes=10),
         stopping: threading.Event | None = None,
         webhook: WebhookSender | None = None,
+        connections: Mapping[str, Connection] | None = None,
     ) -> None:
         self.webhook = webhook
+        self.connections = connections or {}  # field mappings: how our writes read back
         self.stopping = stopping or threading.Event()
         self.engine = engine
         self.connectors = connectors
@@ -312,7 +315,7 @@ class CrmApplier:
                         (item.connection, item.record_id), Echo(outcome.modified_at)
                     )
                     echo.stamp = max(echo.stamp, outcome.modified_at)
-                    echo.fields[item.field] = item.value
+                    echo.fields[item.field] = as_read_back(self.connections, item)
                 if item.kind == "field":
                     written.append(
                         {

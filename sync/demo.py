@@ -41,6 +41,8 @@ def sandbox_environment(info: object, directory: Path) -> Iterator[dict[str, str
     if getattr(info, "hubspot_base_url", None):
         values["HUBSPOT_BASE_URL"] = info.hubspot_base_url  # type: ignore[attr-defined]
         values["HUBSPOT_TOKEN"] = info.hubspot_token  # type: ignore[attr-defined]
+        if getattr(info, "hubspot_portal_id", None):  # rows in reports link to the record
+            values["HUBSPOT_PORTAL_ID"] = str(info.hubspot_portal_id)  # type: ignore[attr-defined]
     if getattr(info, "salesforce_instance_url", None):
         values["SALESFORCE_INSTANCE_URL"] = info.salesforce_instance_url  # type: ignore[attr-defined]
         values["SALESFORCE_SESSION_ID"] = info.salesforce_session_id  # type: ignore[attr-defined]

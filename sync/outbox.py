@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,18 @@ def same_in_crm(mapping: Any, a: Any, b: Any) -> bool:
         a = values.get(str(a), a) if a is not None else a
         b = values.get(str(b), b) if b is not None else b
     return same_value(a, b)
+
+
+def as_read_back(connections: Mapping[str, Connection], item: Any) -> Any:
+    """The canonical value the next pull reads for what `item` wrote: where several canonical
+    values share one CRM value (HubSpot `other` for recycled and disqualified), the first
+    listed."""
+    connection = connections.get(item.connection)
+    mapping = connection.objects.get(item.object_type, {}).get(item.field) if connection else None
+    if mapping is None or not mapping.values or item.value is None:
+        return item.value
+    crm = mapping.values.get(str(item.value))
+    return next((k for k, v in mapping.values.items() if v == crm), item.value)
 
 
 def same_value(a: Any, b: Any) -> bool:

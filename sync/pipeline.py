@@ -121,6 +121,7 @@ class Pipeline:
                 retry_backoff=self.config.sync.retry_backoff,
                 stopping=self.stopping,
                 webhook=WebhookSender(url) if (url := self.config.sla.webhook_url) else None,
+                connections={c.name: c for c in self.config.connections},
             )
         )
 
