@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -26,7 +27,7 @@ from sync.identity import person_key
 from sync.prefetch import read_ahead
 from sync.store.activities import bulk_load, ensure_indexes, store_activities
 from sync.store.engine import json_text, json_value
-from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
+from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, PersonState, SyncCursor
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
@@ -214,15 +215,20 @@ class PullStage:
         with closing(pages), bulk_load(self.engine) if cursor is None else nullcontext():
             for page in pages:
                 kept = [a for a in page if a.occurred_at <= until]
-                self._store_events(kept, now, result)
+                self._store_events(kept, now, result, first_load=cursor is None)
                 if len(kept) < len(page) or self.stopping.is_set():
                     return  # the stream is ascending: the rest is past the run's start
 
-    def _store_events(self, page: list[Activity], now: datetime, result: PullResult) -> None:
+    def _store_events(
+        self, page: list[Activity], now: datetime, result: PullResult, first_load: bool
+    ) -> None:
         if not page:
             return
         with Session(self.engine) as session:
+            name = self.connector.name
+            fresh = page if first_load else _unheld(session, name, page)
             store_activities(session, page)
+            _redecide(session, name, {a.contact_id for a in fresh})
             _advance_cursor(session, self.connector.name, "events", page[-1].occurred_at, now)
             session.commit()
         result.activities += len(page)
@@ -292,6 +298,45 @@ class PullStage:
                 )
             }
         return [c for c in contacts if c.archived or not _holds(held.get(c.id), c)]
+
+
+def _unheld(session: Session, connection: str, page: list[Activity]) -> list[Activity]:
+    """The activities of `page` the store does not hold yet (the cursor's overlap re-reads)."""
+    ids = sorted({a.id for a in page})
+    held: set[str] = set()
+    for start in range(0, len(ids), 500):
+        held.update(
+            session.execute(
+                sa_select(col(ActivityRecord.crm_id)).where(
+                    col(ActivityRecord.connection) == connection,
+                    col(ActivityRecord.crm_id).in_(ids[start : start + 500]),
+                )
+            ).scalars()
+        )
+    return [a for a in page if a.id not in held]
+
+
+def _redecide(session: Session, connection: str, crm_ids: set[str]) -> None:
+    """People already decided whose record did not change but who have new streamed activity
+    (an Account Engagement page view does not touch the Salesforce lead) are decided again."""
+    ids = sorted(crm_ids)
+    keys: set[str] = set()
+    for start in range(0, len(ids), 500):
+        keys.update(
+            session.execute(
+                sa_select(col(PersonRecord.person_key)).where(
+                    col(PersonRecord.connection) == connection,
+                    col(PersonRecord.crm_id).in_(ids[start : start + 500]),
+                )
+            ).scalars()
+        )
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        session.execute(
+            sa_update(PersonState)
+            .where(col(PersonState.person_key).in_(ordered[start : start + 500]))
+            .values(source_modified_at=None)
+        )
 
 
 def _holds(held: tuple[datetime, dict[str, Any]] | None, contact: Contact) -> bool:

@@ -153,3 +153,22 @@ def test_a_refusing_business_unit_is_a_warning_and_the_run_goes_on(
     with Session(engine) as session:
         report = build_report(result, session, pipeline.config, pipeline.sla)
     assert warning.split(":")[0] in to_markdown(report)
+
+
+def test_web_behaviour_of_an_unchanged_lead_is_decided_on_the_next_run(
+    org_run: tuple[Sandbox, Pipeline, Any],
+) -> None:
+    """Account Engagement activity does not touch the Salesforce lead, so the lead itself does not
+    change: its new activity must still bring it back to the decision."""
+    sandbox, pipeline, _ = org_run
+    assert sandbox.salesforce is not None
+    pardot = sandbox.salesforce.pardot
+    pardot.down = True
+    first = _run(pipeline)
+    assert any("Account Engagement" in e for e in first.errors)
+    assert Org(sandbox).lead("dana")["Status"] != "MQL"  # no pricing, no demo form yet
+    pardot.down = False
+    second = _run(pipeline)
+    assert not second.errors, second.errors
+    dana = Org(sandbox).lead("dana")
+    assert dana["Status"] == "MQL" and "Requested a demo" in dana["Handoff_Score_Reasons__c"]
