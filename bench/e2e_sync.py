@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 PRO_BURST = 190 / 10.0  # calls per second, HubSpot Professional
 PAGE = 100  # list page and batch size
 SEARCH_PAGE = 200  # CRM search page
-EVENTS_PAGE = 1000
+HISTORY_BATCH = 50  # contacts per batch read with propertiesWithHistory
 
 
 @contextmanager
@@ -162,9 +162,9 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
         page = SEARCH_PAGE  # an incremental HubSpot pull reads search pages of 200
     minimum = {
         "contact pages": math.ceil(people / page) if people else 0,
-        "event pages": 0
-        if salesforce
-        else (math.ceil(activities / EVENTS_PAGE) if activities else 0),
+        # HubSpot below Enterprise: page views are the last-URL history of the people pulled,
+        # 50 a batch read (form submissions add a page per form and 50 submissions)
+        "event pages": 0 if salesforce else (math.ceil(people / HISTORY_BATCH) if people else 0),
         "write batches": math.ceil(records_written / batch) if records_written else 0,
     }
     total = sum(calls.values())

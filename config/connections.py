@@ -102,7 +102,11 @@ class HubSpotSettings(StrictModel):
     portal_id: int | None = Field(
         None, gt=0, description="the HubSpot account (Hub) id: reports link each row to its record"
     )
-    tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
+    tier: Literal["free", "starter", "professional", "enterprise"] = Field(
+        "professional",
+        description="the portal's subscription: rate limits and behaviour sources (page views "
+        "and email events need enterprise; docs/activity-properties.md)",
+    )
     requests_per_10s: int | None = Field(None, gt=0, description="override the tier's burst limit")
     search_per_second: float = Field(5.0, gt=0)
     daily_limit: int | None = Field(None, gt=0)

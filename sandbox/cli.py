@@ -30,6 +30,12 @@ def register(app: typer.Typer) -> None:
         hubspot_port: int = typer.Option(0, "--hubspot-port", help="0: any free port"),
         salesforce_port: int = typer.Option(0, "--salesforce-port", help="0: any free port"),
         ca_dir: Path | None = typer.Option(None, "--ca-dir", help="Where to write the CA file."),
+        tier: str | None = typer.Option(
+            None,
+            "--tier",
+            help="HubSpot portal tier: starter, professional or enterprise (default: the "
+            "fixture's tier:, else professional). Below enterprise the Events API is refused.",
+        ),
     ) -> None:
         """Start both emulators on loopback and serve until Ctrl-C / SIGTERM."""
         from sandbox.fixture import FixtureError, load_fixture
@@ -37,6 +43,9 @@ def register(app: typer.Typer) -> None:
         from sandbox.runtime import Sandbox
         from sandbox.seed import generate_portal
 
+        if tier is not None and tier not in ("free", "starter", "professional", "enterprise"):
+            typer.echo(f"error: --tier {tier!r}: use starter, professional or enterprise", err=True)
+            raise typer.Exit(2)
         if fixture is not None:
             try:
                 portal = load_fixture(fixture)
@@ -54,6 +63,7 @@ def register(app: typer.Typer) -> None:
             host=host,
             hubspot_port=hubspot_port,
             salesforce_port=salesforce_port,
+            hubspot_tier=tier,
         ).start()
         info = sandbox.info
         if as_json:

@@ -99,6 +99,7 @@ class _Task(StrictModel):
 class _Fixture(StrictModel):
     version: Literal[1] = 1
     now: str | None = None
+    tier: Literal["free", "starter", "professional", "enterprise"] | None = None
     owners: list[_Owner] = Field(default_factory=list)
     companies: list[_Company] = Field(default_factory=list)
     people: list[_Person] = Field(default_factory=list)
@@ -210,7 +211,7 @@ def load_fixture(path: str | Path, *, now: datetime | None = None) -> Portal:
     times = _Times(path, now)
     if times.now is None and fixture.now is not None:
         times.now = times(fixture.now, "now")
-    portal = Portal()
+    portal = Portal(tier=fixture.tier)
     portal.owners = [
         PortalOwner(o.id, o.email, o.first_name, o.last_name, o.active, o.territory)
         for o in fixture.owners

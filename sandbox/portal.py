@@ -81,3 +81,4 @@ class Portal:
     people: list[PortalPerson] = field(default_factory=list)
     activities: list[PortalActivity] = field(default_factory=list)
     tasks: list[PortalTask] = field(default_factory=list)
+    tier: str | None = None  # the HubSpot portal's subscription tier (None: the emulator's default)

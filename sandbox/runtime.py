@@ -54,6 +54,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         hubspot_port: int = 0,
         salesforce_port: int = 0,
+        hubspot_tier: str | None = None,
     ) -> None:
         from sandbox.hubspot import HubSpotEmulator
         from sandbox.salesforce import SalesforceEmulator
@@ -62,7 +63,9 @@ class Sandbox:
         self.hubspot_token = "pat-sandbox-" + secrets.token_hex(12)
         self.salesforce_session = "00Dsandbox!" + secrets.token_hex(16)
         self.hubspot = (
-            HubSpotEmulator(portal, token=self.hubspot_token, limits_enabled=limits_enabled)
+            HubSpotEmulator(
+                portal, token=self.hubspot_token, limits_enabled=limits_enabled, tier=hubspot_tier
+            )
             if hubspot
             else None
         )

@@ -390,7 +390,9 @@ def register(app: typer.Typer) -> None:
         config: str = ConfigOption,
         check: bool = typer.Option(False, "--check", help="Only list what is missing."),
     ) -> None:
-        """Create the custom score and task-key properties Handoff writes (or say what to add)."""
+        """Create the custom score and task-key properties Handoff writes (or say what to add);
+        with --check, also which behaviour sources (forms, page views, email events) the token
+        can read."""
         from config.cli import fail, load_or_exit
         from connectors.errors import FatalError
         from connectors.factory import build_connector
@@ -400,6 +402,9 @@ def register(app: typer.Typer) -> None:
         for connection in cfg.connections:
             connector = build_connector(connection)
             try:
+                if check and hasattr(connector, "behaviour_sources"):
+                    for source, how in connector.behaviour_sources().items():
+                        out.print(f"{connection.name}: {source}: {how}", highlight=False)
                 missing = list(getattr(connector, "missing_fields", list)())
                 if not missing:
                     out.print(

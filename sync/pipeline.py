@@ -83,6 +83,8 @@ class RunResult:
     planned: list[PlannedChange] = field(default_factory=list)
     drifts: list[Drift] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # sources a connection could not read (its CRM tier, its scopes): the run still counts
+    warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)  # this run's only
     store: Any = None  # the report's view of the store as the run leaves it (sync.report.snapshot)
@@ -179,6 +181,9 @@ class Pipeline:
                 passes.first(chunk)
             result.timings["pull"] = time.perf_counter() - tick
             result.pulls, result.errors = feed.results, feed.errors
+            result.warnings = sorted(
+                {f"{name}: {w}" for name, pull in feed.results.items() for w in pull.warnings}
+            )
             passes = passes or begin()
             passes.after_pull(result.pulls, full, feed.handed)
             tick = time.perf_counter()
@@ -240,6 +245,8 @@ class Pipeline:
             record.errors = result.errors
             session.add(record)
             session.commit()
+        for warning in result.warnings:
+            log.warning("run.warning", warning=warning)
         log.info("run.done", status=result.status, **record_counts(result))
 
 

@@ -1,15 +1,23 @@
 """HubSpot activities as canonical `Activity`s, mapped by `connection.activities`.
 
-- Engagements (calls, emails, meetings, notes, tasks): contact -> engagement ids through the v4
-  associations batch read (1,000 contacts per call), then the engagements through the object
-  batch read (100 per call), filtered on `hs_timestamp >= since` and the mapping's `when`.
-- Web/marketing events (page_views, form_submissions, email_events, webinars...): one ascending
-  stream from the Events API (`GET /events/v3/events`, up to 1,000 per page) since `since`,
-  filtered to the requested contacts. A mapping's `when: {eventType: ...}` overrides the
-  default event type of its source.
+- Engagements (calls, emails, meetings, notes, tasks; every tier): contact -> engagement ids
+  through the v4 associations batch read (1,000 contacts per call), then the engagements through
+  the object batch read (100 per call), filtered on `hs_timestamp >= since` and the mapping's
+  `when`.
+- Web and marketing behaviour, from the best source the portal's `tier` can read
+  (docs/activity-properties.md, with HubSpot's sources):
+  form submissions through the Forms API on every tier (`forms.py`: one portal-wide stream per
+  run with its own cursor); page views, email opens/clicks and custom events (webinars, trial
+  milestones) on Enterprise through the Events API, one query per contact that changed
+  (`web.RecordEvents`); below Enterprise page views come from the `hs_analytics_last_url`
+  history (`web.LastUrlHistory`) and email/custom events are not readable. Whatever is
+  unavailable or refused is a run warning (`warnings`), never silence.
 
-Who did it: engagements are rep touches (an inbound email is the contact's signal); events are
-the contact's signals.
+Every property is translated to the canonical keys of `connectors.activity_keys`; the raw ones
+stay as `raw.<name>`. A mapping's `when:` conditions test the raw names.
+
+Who did it: engagements are rep touches (an inbound email is the contact's signal); web and
+marketing activity is the contact's signal.
 """
 
 from __future__ import annotations
@@ -17,45 +25,30 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+import structlog
+
 from config.connections import ActivityMapping
-from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
-from connectors.mapping import format_timestamp, parse_timestamp
-from connectors.records import Activity, ActivityKind, Actor, Contact
+from connectors import activity_keys as keys
+from connectors.errors import ConnectorError
+from connectors.hubspot.forms import FormSubmissions
+from connectors.hubspot.transport import HubSpotTransport, read_json
+from connectors.hubspot.web import (
+    CHANNELS,
+    CONTACT_KINDS,
+    LAST_URL,
+    LastUrlHistory,
+    RecordEvents,
+    matches,
+)
+from connectors.mapping import parse_timestamp
+from connectors.records import Activity, Actor, Contact
+
+log = structlog.get_logger("handoff.hubspot")
 
 ENGAGEMENTS = ("calls", "emails", "meetings", "notes", "tasks")
-EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    "page_views": ("e_visited_page",),
-    "form_submissions": ("e_submitted_form",),
-    "email_events": ("e_opened_email", "e_clicked_email"),
-}
-CONTACT_KINDS = frozenset(
-    {
-        ActivityKind.PAGE_VIEW,
-        ActivityKind.FORM_SUBMISSION,
-        ActivityKind.EMAIL_OPEN,
-        ActivityKind.EMAIL_CLICK,
-        ActivityKind.WEBINAR_REGISTERED,
-        ActivityKind.WEBINAR_ATTENDED,
-        ActivityKind.TRIAL_MILESTONE,
-    }
-)
-CHANNELS = {
-    ActivityKind.PAGE_VIEW: "web",
-    ActivityKind.FORM_SUBMISSION: "form",
-    ActivityKind.EMAIL_OPEN: "email",
-    ActivityKind.EMAIL_CLICK: "email",
-    ActivityKind.WEBINAR_REGISTERED: "event",
-    ActivityKind.WEBINAR_ATTENDED: "event",
-    ActivityKind.TRIAL_MILESTONE: "product",
-    ActivityKind.CALL: "phone",
-    ActivityKind.EMAIL: "email",
-    ActivityKind.MEETING: "meeting",
-    ActivityKind.NOTE: "note",
-    ActivityKind.TASK: "task",
-}
 ENGAGEMENT_PROPERTIES = {
     "calls": ("hs_call_title", "hs_call_disposition", "hs_call_direction"),
     "emails": ("hs_email_subject", "hs_email_direction", "hs_email_status"),
@@ -63,23 +56,64 @@ ENGAGEMENT_PROPERTIES = {
     "notes": (),
     "tasks": ("hs_task_subject", "hs_task_status", "hs_task_type"),
 }
+ENGAGEMENT_KEYS: dict[str, keys.Translation] = {
+    "calls": {keys.SUBJECT: ("hs_call_title",)},
+    "emails": {keys.EMAIL_SUBJECT: ("hs_email_subject",), keys.SUBJECT: ("hs_email_subject",)},
+    "meetings": {keys.SUBJECT: ("hs_meeting_title",)},
+    "notes": {},
+    "tasks": {keys.SUBJECT: ("hs_task_subject",)},
+}
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
-EVENTS_PAGE = 1000
+ENTERPRISE = "enterprise"
 
 
-def _matches(mapping: ActivityMapping, props: dict[str, Any]) -> bool:
-    return all(str(props.get(k, "")) == v for k, v in mapping.when.items() if k != "eventType")
+def refused(exc: ConnectorError) -> bool:
+    """HubSpot said no to this source (scope or tier), as opposed to a failing call."""
+    return exc.status == 403
 
 
 class ActivityReader:
-    def __init__(self, transport: HubSpotTransport, mappings: Sequence[ActivityMapping]) -> None:
+    def __init__(
+        self,
+        transport: HubSpotTransport,
+        mappings: Sequence[ActivityMapping],
+        *,
+        tier: str = "professional",
+    ) -> None:
         self._t = transport
         self._mappings = list(mappings)
+        self._tier = tier
         self._assoc = transport.client.crm.associations.v4.batch_api
-        self._events = transport.client.events.events_api
         self._objects: dict[str, Any] = {}
         self._pool = ThreadPoolExecutor(max_workers=len(ENGAGEMENTS), thread_name_prefix="hs-eng")
+        self.warnings: list[str] = []  # what this portal cannot give, for the run's report
+        web = {s: m for s, m in self._by_source().items() if s not in ENGAGEMENTS}
+        forms = web.pop("form_submissions", [])
+        self._page_mappings = web.get("page_views", [])
+        self._forms = FormSubmissions(transport, forms) if forms else None
+        self._events: RecordEvents | None = None
+        self._history: LastUrlHistory | None = None
+        if tier == ENTERPRISE and web:
+            self._events = RecordEvents(transport, web)
+        else:
+            self._below_enterprise(web)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("hubspot.behaviour_source", connection=self._t.name, warning=message)
+
+    def _below_enterprise(self, web: dict[str, list[ActivityMapping]], why: str = "") -> None:
+        why = why or (f"on a {self._tier} HubSpot portal (the Events API is Enterprise-only)")
+        if self._page_mappings:
+            self._history = LastUrlHistory(self._t, self._page_mappings)
+            self._warn(
+                f"page views unavailable {why}: using the {LAST_URL} history "
+                "(one page view per change of the contact's last page seen)"
+            )
+        for source in sorted(set(web) - {"page_views"}):
+            self._warn(f"{source} unavailable {why}: not read")
 
     def _batch_api(self, source: str) -> Any:
         if source not in self._objects:
@@ -92,15 +126,47 @@ class ActivityReader:
             by_source.setdefault(mapping.source, []).append(mapping)
         return by_source
 
+    def probe(self) -> dict[str, str]:
+        """Which behaviour sources this token can read, asked of HubSpot (one call each)."""
+        out: dict[str, str] = {}
+        try:
+            self._t.client.marketing.forms.forms_api.get_page(limit=1, _preload_content=False)
+            out["form_submissions"] = "readable: Forms API (every tier)"
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            out["form_submissions"] = f"refused: Forms API ({exc}); grant the forms scope"
+        try:
+            self._t.client.events.events_api.get_types(_preload_content=False)
+            events, why = True, ""
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            events, why = False, str(exc)
+        if events:
+            note = "" if self._tier == ENTERPRISE else " (set tier: enterprise to use it)"
+            out["page_views"] = f"readable: Events API, per contact{note}"
+            out["email_events, webinars, custom events"] = f"readable: Events API{note}"
+        else:
+            mismatch = " although tier is enterprise" if self._tier == ENTERPRISE else ""
+            out["page_views"] = (
+                f"readable: {LAST_URL} history (the Events API refused{mismatch}: {why})"
+            )
+            out["email_events, webinars, custom events"] = (
+                "unavailable: the Events API is Enterprise-only"
+            )
+        out["engagements (calls, emails, meetings, notes, tasks)"] = "readable: CRM objects"
+        return out
+
     def pull(
         self, contacts: Sequence[Contact], since: datetime | None, *, events: bool = True
     ) -> Iterator[Activity]:
-        """Engagements of these contacts, and (unless `events=False`) their web events."""
+        """Engagements and web behaviour of these contacts; form submissions too unless
+        `events=False` (then they come from the run's `event_stream`)."""
         ids = list(dict.fromkeys(c.id for c in contacts))
         if not ids or not self._mappings:
             return
-        by_source = self._by_source()
-        sources = [(s, m) for s, m in by_source.items() if s in ENGAGEMENTS]
+        sources = [(s, m) for s, m in self._by_source().items() if s in ENGAGEMENTS]
         # each engagement type is two calls in a row (associations, then the objects); the
         # types go side by side, so a page costs two round trips instead of 2 x types
         futures = [
@@ -112,16 +178,50 @@ class ActivityReader:
         ]
         for future in futures:  # in source order: the result does not depend on timing
             yield from future.result()
-        event_mappings = {s: m for s, m in by_source.items() if s not in ENGAGEMENTS}
-        if event_mappings and events:
-            yield from self._web_events(event_mappings, set(ids), since)
+        yield from self._web(ids, since)
+        if events and self._forms is not None:
+            yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
 
     def event_stream(self, since: datetime | None) -> Iterator[Activity]:
-        """Every contact's web/marketing events since `since`, in one ascending stream: one
-        call per 1,000 events, however many contacts (the per-batch read costs a stream each)."""
-        event_mappings = {s: m for s, m in self._by_source().items() if s not in ENGAGEMENTS}
-        if event_mappings:
-            yield from self._web_events(event_mappings, None, since)
+        """Every contact's form submissions since `since`, ascending (the Forms API is
+        portal-wide: one pass over the forms per run, however many contacts)."""
+        if self._forms is not None:
+            yield from self._read_forms(lambda f: f.stream(since))
+
+    def _read_forms(self, read: Any) -> Iterator[Activity]:
+        assert self._forms is not None
+        try:
+            found = list(read(self._forms))
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            self._warn(
+                f"form submissions unavailable: the Forms API refused ({exc}); "
+                "grant the app the forms scope"
+            )
+            self._forms = None
+            return
+        yield from found
+
+    def _web(self, ids: list[str], since: datetime | None) -> Iterator[Activity]:
+        if self._events is not None:
+            try:
+                yield from list(self._events.pull(ids, since))
+                return
+            except ConnectorError as exc:
+                if not refused(exc):
+                    raise
+                web = {s: m for s, m in self._by_source().items() if s not in ENGAGEMENTS}
+                web.pop("form_submissions", None)
+                self._events.close()
+                self._events = None
+                self._below_enterprise(
+                    web,
+                    f"although tier is {self._tier}: the Events API refused this portal "
+                    f"({exc}; check connections[].hubspot.tier and the app's scopes)",
+                )
+        if self._history is not None:
+            yield from self._history.pull(ids, since)
 
     # --- engagements -----------------------------------------------------------------------------
 
@@ -186,12 +286,14 @@ class ActivityReader:
         occurred = parse_timestamp(stamp)
         if since is not None and occurred < since:
             return
-        mapping = next((m for m in mappings if _matches(m, props)), None)
+        mapping = next((m for m in mappings if matches(m, props)), None)
         if mapping is None:
             return
         inbound = str(props.get("hs_email_direction", "")).upper() == "INCOMING_EMAIL"
         actor = Actor.CONTACT if inbound or mapping.kind in CONTACT_KINDS else Actor.REP
-        extra = {k: str(v) for k, v in props.items() if v not in (None, "") and k != "hs_timestamp"}
+        extra = keys.translate(
+            {k: v for k, v in props.items() if k != "hs_timestamp"}, ENGAGEMENT_KEYS.get(source, {})
+        )
         for contact_id in links.get(str(raw["id"]), []):
             yield Activity(
                 connection=self._t.name,
@@ -204,70 +306,3 @@ class ActivityReader:
                 owner_id=str(props["hubspot_owner_id"]) if props.get("hubspot_owner_id") else None,
                 properties=extra,
             )
-
-    # --- web and marketing events ----------------------------------------------------------------
-
-    def _web_events(
-        self,
-        mappings: dict[str, list[ActivityMapping]],
-        ids: set[str] | None,
-        since: datetime | None,
-    ) -> Iterator[Activity]:
-        explicit: dict[str, list[ActivityMapping]] = {}
-        by_suffix: list[tuple[str, ActivityMapping]] = []
-        for source, group in mappings.items():
-            for mapping in group:
-                if "eventType" in mapping.when:
-                    explicit.setdefault(mapping.when["eventType"], []).append(mapping)
-                elif source in EVENT_TYPES:
-                    for event_type in EVENT_TYPES[source]:
-                        explicit.setdefault(event_type, []).append(mapping)
-                else:  # custom events: pe<portalId>_<source>
-                    by_suffix.append((f"_{source}", mapping))
-
-        def candidates(event_type: str) -> list[ActivityMapping]:
-            found = list(explicit.get(event_type, []))
-            found += [m for suffix, m in by_suffix if event_type.endswith(suffix)]
-            return found
-
-        after: str | None = None
-        occurred_after = None if since is None else since - timedelta(milliseconds=1)
-        while True:
-            kwargs: dict[str, Any] = {
-                "object_type": "contact",
-                "limit": EVENTS_PAGE,
-                "sort": ["ASCENDING"],
-                "_preload_content": False,
-            }
-            if not by_suffix:  # every type is known: let HubSpot filter
-                kwargs["event_type"] = ",".join(sorted(explicit))
-            if occurred_after is not None:
-                kwargs["occurred_after"] = format_timestamp(occurred_after)
-            if after:
-                kwargs["after"] = after
-            try:
-                page = read_json(self._events.get_page(**kwargs))
-            except HubSpotRejected:
-                return  # no Events API access on this portal: nothing to read
-            for raw in page.get("results", []):
-                contact_id = str(raw.get("objectId"))
-                if ids is not None and contact_id not in ids:
-                    continue
-                props = {str(k): str(v) for k, v in (raw.get("properties") or {}).items()}
-                group = candidates(str(raw.get("eventType")))
-                matched = next((m for m in group if _matches(m, props)), None)
-                if matched is None:
-                    continue
-                yield Activity(
-                    connection=self._t.name,
-                    id=f"event:{raw.get('id')}",
-                    contact_id=contact_id,
-                    kind=matched.kind,
-                    occurred_at=parse_timestamp(raw["occurredAt"]),
-                    actor=Actor.CONTACT if matched.kind in CONTACT_KINDS else Actor.REP,
-                    channel=CHANNELS.get(matched.kind, "web"),
-                    properties=props,
-                )
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return

@@ -69,7 +69,8 @@ class HubSpotConnector:
             )
             for object_type, codec in self._codecs.items()
         }
-        self._activities = ActivityReader(self.transport, connection.activities)
+        tier = connection.hubspot.tier if connection.hubspot else "professional"
+        self._activities = ActivityReader(self.transport, connection.activities, tier=tier)
         self._fields = FieldWriter(self.transport, self._codecs)
         self._tasks = TaskWriter(self.transport)
         self._owners = self.transport.client.crm.owners.owners_api
@@ -96,7 +97,7 @@ class HubSpotConnector:
     ) -> Iterator[Activity]:
         return self._activities.pull(contacts, since, events=not self.streams_events)
 
-    # Web events are read as one stream per run (`pull_event_stream`) by the pipeline, not per
+    # Form submissions are read as one stream per run (`pull_event_stream`) by the pipeline, not per
     # batch of contacts; set False to read them per batch (the contract suite does).
     streams_events = False
     # The next contact page may be read while this one's activities are (the transport, its
@@ -108,8 +109,18 @@ class HubSpotConnector:
     activity_batch = ASSOCIATION_BATCH
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
-        """Every contact's web and marketing events since `since`, ascending (ActivityStream)."""
+        """Every contact's form submissions since `since`, ascending (ActivityStream): the
+        Forms API is portal-wide; per-contact behaviour is read with each page of contacts."""
         return self._activities.event_stream(since)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Behaviour this portal cannot give (tier, scopes), for the run's report."""
+        return list(self._activities.warnings)
+
+    def behaviour_sources(self) -> dict[str, str]:
+        """Behaviour source -> what reads it, after probing the token (`crm setup --check`)."""
+        return self._activities.probe()
 
     def pull_owners(self) -> Sequence[Owner]:
         owners: list[Owner] = []

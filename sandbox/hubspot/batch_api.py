@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.hubspot.context import Ctx, flag
+from sandbox.hubspot.forms_api import history_of
 from sandbox.hubspot.objects_api import (
     body_of,
     checked_properties,
@@ -50,6 +51,13 @@ def batch_read(ctx: Ctx, req: SandboxRequest, object_type: str) -> tuple[int, An
     object_type = object_type_of(object_type)
     body, inputs = _inputs(ctx, req)
     props = body.get("properties") or default_properties(object_type)
+    with_history = body.get("propertiesWithHistory") or []
+    if with_history and len(inputs) > ctx.knobs.history_batch_max:
+        # HubSpot's own words, as reported in PipedreamHQ/pipedream#8462
+        raise validation_error(
+            "The maximum number of inputs supported in a batch request for property histories "
+            f"is {ctx.knobs.history_batch_max}. Please reduce the number of items and try again"
+        )
     id_property = body.get("idProperty")
     archived = flag(req, "archived")
     results, missing = [], []
@@ -63,7 +71,12 @@ def batch_read(ctx: Ctx, req: SandboxRequest, object_type: str) -> tuple[int, An
         if obj is None:
             missing.append(key)
         else:
-            results.append(render_object(ctx.store, obj, props))
+            row = render_object(ctx.store, obj, props)
+            if with_history:
+                row["propertiesWithHistory"] = {
+                    str(name): history_of(ctx.store, obj, str(name)) for name in with_history
+                }
+            results.append(row)
     errors = []
     if missing:
         errors.append(

@@ -26,6 +26,8 @@ class Knobs:
     # Endpoint labels ("contacts.batch_update", "contacts.search") answered 400 with a body that
     # echoes the request's access token: a CRM error quoting a credential (secret redaction drill).
     echo_token_on: set[str] = field(default_factory=set)
+    forms_max: int = 100  # /marketing/v3/forms page size (no documented maximum)
+    history_batch_max: int = 50  # batch read inputs when propertiesWithHistory is asked
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Ctx:
     knobs: Knobs
     now_ms: int
     portal_id: int
+    tier: str = "professional"  # the portal's subscription: starter | professional | enterprise
 
 
 Handler = Callable[..., tuple[int, Any]]

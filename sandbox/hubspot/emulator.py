@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from sandbox.faults import Faults, RequestLog
-from sandbox.hubspot import batch_api, catalog_api, objects_api, timeline_api
+from sandbox.hubspot import batch_api, catalog_api, forms_api, objects_api, timeline_api
 from sandbox.hubspot.context import Ctx, Handler, Knobs
 from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limit_body
 from sandbox.hubspot.loader import load_portal, record_activity
@@ -122,6 +122,13 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ),
         ("GET", r"^/events/v3/events/event-types/?$", "events.types", timeline_api.event_types),
         ("GET", r"^/events/v3/events/?$", "events.list", timeline_api.list_events),
+        ("GET", r"^/marketing/v3/forms/?$", "forms.list", forms_api.list_forms),
+        (
+            "GET",
+            r"^/form-integrations/v1/submissions/forms/(?P<form_guid>[^/]+)/?$",
+            "forms.submissions",
+            forms_api.form_submissions,
+        ),
     )
 ]
 
@@ -138,7 +145,7 @@ class HubSpotEmulator:
         portal: Portal,
         *,
         token: str,
-        tier: str = "professional",
+        tier: str | None = None,
         limits_enabled: bool = True,
         faults: Faults | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -151,6 +158,8 @@ class HubSpotEmulator:
         self.faults = faults
         self.log = RequestLog()
         self.knobs = Knobs()
+        # the portal's subscription: the argument, else the fixture's `tier:`, else professional
+        tier = tier or portal.tier or "professional"
         self.limits = RateLimits(tier=tier, enabled=limits_enabled, daily=daily_limit)
         self.tokens = AccessTokens()
         self.tokens.allow(token)
@@ -399,7 +408,7 @@ class HubSpotEmulator:
                     return SandboxResponse.json(429, refused, headers)
             if label in self.knobs.echo_token_on:
                 return self._echo_token(request)
-            ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id)
+            ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id, self.tier)
             try:
                 status, payload = handler(ctx, request, **params)
             except ApiError as exc:

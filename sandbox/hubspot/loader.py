@@ -1,6 +1,8 @@
 """Present a neutral `Portal` as HubSpot data: contacts, companies, owners, engagements, events.
 
 Representation (documented in sandbox/fixtures/README.md):
+- form submissions also become Forms API submissions (`forms_api`), page views versions of
+  `hs_analytics_last_url` (`propertiesWithHistory`);
 - contact signals become Events API instances: page_view `e_visited_page`, form_submission
   `e_submitted_form`, email_open `e_opened_email`, email_click `e_clicked_email`, webinars and
   trial milestones custom events `pe<portalId>_webinar_registered|_webinar_attended|_trial_milestone`;
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.hubspot.forms_api import LAST_URL, record_history, record_submission, sort_forms
 from sandbox.hubspot.schema import LIFECYCLE_STAGES, PropertyDef, iso_of_ms, ms_of, parse_ms
 from sandbox.hubspot.store import HsObject, OwnerRecord, PortalStore
 from sandbox.portal import Portal, PortalActivity
@@ -279,6 +282,7 @@ def load_portal(
                 tally=tally,
             )
     store.sort_events()
+    sort_forms(store)
     for task in portal.tasks:
         contact = people.get(task.person_id)
         if contact is None:
@@ -336,6 +340,10 @@ def record_activity(
                 mapped[key] = hs_props
         event = store.add_event(contact.id, event_type, at_ms, hs_props, keep_sorted=tally is None)
         ident = str(event.id)
+        if activity.kind == "form_submission":  # the Forms API holds it too, on every tier
+            record_submission(store, contact, at_ms, props, keep_sorted=tally is None)
+        elif activity.kind == "page_view" and props.get("url"):
+            record_history(store, contact, LAST_URL, at_ms, props["url"])
     else:
         engagement = ENGAGEMENT_OF_KIND.get(activity.kind)
         if engagement is None:

@@ -132,6 +132,26 @@ class WebEvent:
 event_key = attrgetter("occurred_ms", "id")  # events are ordered by (occurredAt, id)
 
 
+@dataclass(slots=True)
+class FormRecord:
+    """A marketing form (`/marketing/v3/forms`, spec Marketing Forms v3 `HubSpotFormDefinition`)."""
+
+    id: str  # the form's guid
+    name: str
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(slots=True)
+class FormSubmission:
+    """One submission (`/form-integrations/v1/submissions/forms/{form_guid}`)."""
+
+    conversion_id: str
+    submitted_ms: int
+    values: list[dict[str, str]]  # [{name, value}], email included
+    page_url: str
+
+
 class PropertyErrors(Exception):
     def __init__(self, problems: list[InvalidValue]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
@@ -152,6 +172,12 @@ class PortalStore:
     events: list[WebEvent] = field(default_factory=list)
     events_by_contact: dict[int, list[WebEvent]] = field(default_factory=dict)
     emails: dict[str, int] = field(default_factory=dict)  # lower-cased email -> contact id
+    forms: dict[str, FormRecord] = field(default_factory=dict)  # guid -> form, in creation order
+    submissions: dict[str, list[FormSubmission]] = field(
+        default_factory=dict
+    )  # guid -> oldest first
+    # (contact id, property) -> [(ms, value)], oldest first: propertiesWithHistory
+    history: dict[tuple[int, str], list[tuple[int, str]]] = field(default_factory=dict)
     # (updated_ms, id) in order, per type: the search index for lastmodifieddate ranges.
     modified: dict[str, list[tuple[int, int]]] = field(
         default_factory=lambda: {t: [] for t in OBJECT_TYPES}

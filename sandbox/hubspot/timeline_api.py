@@ -1,7 +1,13 @@
 """Associations v4 (spec associations.json v4) and the Events API (spec Events v3
-`GET /events/v3/events`: objectType, objectId, eventType, occurredAfter/Before, after, limit,
-sort), which is how the sandbox exposes page views, form submissions, email opens/clicks and
-webinar activity (see sandbox/fixtures/README.md)."""
+`GET /events/v3/events`: objectType, objectId | objectProperty.email, eventType, occurredAfter/
+Before, after, limit, sort), which is how the sandbox exposes page views, form submissions, email
+opens/clicks and webinar activity (see sandbox/fixtures/README.md).
+
+The Events API follows its contract: the spec's `x-hubspot-product-tier-requirements` list
+ENTERPRISE for marketing, sales, service and CMS, so a Starter or Professional portal gets HubSpot's
+403 scope refusal (the body a Free portal got, PipedreamHQ/pipedream#11810); and HubSpot's event
+analytics guide answers for one CRM record per query, so a query without `objectType` plus
+`objectId` or `objectProperty.email` is a 400."""
 
 from __future__ import annotations
 
@@ -118,9 +124,36 @@ def _uncursor(raw: str) -> tuple[int, int]:
         raise validation_error("after must be a cursor from paging.next.after.") from None
 
 
+ENTERPRISE_TIERS = ("enterprise",)
+
+
+def events_refused(ctx: Ctx) -> ApiError | None:
+    """HubSpot's refusal of the Events API below Enterprise (status 403, MISSING_SCOPES)."""
+    if ctx.tier in ENTERPRISE_TIERS:
+        return None
+    return ApiError(
+        403,
+        "MISSING_SCOPES",
+        "Your app doesn't the have scopes needed to make this call. Do you have access to the "
+        "'business-intelligence' scope?  Missing auth details: event-detail-read,"
+        "web-analytics-api-access",
+        context={"requiredScopes": ["business-intelligence"]},
+    )
+
+
 def list_events(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
-    """One stream of contact events; ASCENDING or DESCENDING (default) by occurredAt."""
-    object_type = (req.param("objectType") or "contact").lower()
+    """One CRM record's events; ASCENDING or DESCENDING (default) by occurredAt."""
+    refused = events_refused(ctx)
+    if refused is not None:
+        raise refused
+    object_type = (req.param("objectType") or "").lower()
+    object_id = req.param("objectId")
+    email = req.param("objectProperty.email")
+    if not object_type or (object_id is None and email is None):
+        raise validation_error(
+            "The Events API returns one CRM record's events per query: give objectType=contact "
+            "and objectId (or objectProperty.email)."
+        )
     if object_type not in ("contact", "contacts", "0-1"):
         raise validation_error("The sandbox records events for objectType=contact only.")
     try:
@@ -137,12 +170,14 @@ def list_events(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
     ):
         raise validation_error("occurredAfter/occurredBefore must be ISO-8601 date-times.")
     wanted = set(multi_param(req, "eventType"))
-    object_id = req.param("objectId")
+    if len(wanted) > 1:
+        raise validation_error("eventType takes one event type name per query.")
     if object_id is not None:
         contact = ctx.store.lookup("contacts", object_id)
-        pool = ctx.store.events_by_contact.get(contact.id, []) if contact else []
     else:
-        pool = ctx.store.events
+        found = ctx.store.emails.get(str(email).strip().lower())
+        contact = ctx.store.lookup("contacts", str(found)) if found else None
+    pool = ctx.store.events_by_contact.get(contact.id, []) if contact else []
     descending = sort == "DESCENDING"
     low = (after_ms + 1, 0) if after_ms is not None else None
     high = (before_ms, 0) if before_ms is not None else None
@@ -176,6 +211,9 @@ def list_events(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
 
 
 def event_types(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
+    refused = events_refused(ctx)
+    if refused is not None:
+        raise refused
     return 200, {"eventTypes": sorted({e.event_type for e in ctx.store.events})}
 
 

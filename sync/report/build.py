@@ -194,6 +194,7 @@ def build_report(
             "api_calls": _plain(result.api_calls),
             "api_calls_total": sum(sum(c.values()) for c in result.api_calls.values()),
             "errors": sorted(result.errors),
+            "warnings": sorted(result.warnings),
         },
         "counts": {
             "pulled": {name: p.people for name, p in sorted(result.pulls.items())},

@@ -183,6 +183,8 @@ def to_markdown(report: dict[str, Any], max_rows: int = 50) -> str:
     )
     if len(rec) > max_rows:
         out.append(f"… {len(rec) - max_rows} more in report.csv")
+    if report["run"].get("warnings"):
+        out += ["", "## Warnings", ""] + [f"- {w}" for w in report["run"]["warnings"]]
     if report["run"]["errors"]:
         out += ["", "## Errors", ""] + [f"- {e}" for e in report["run"]["errors"]]
     return "\n".join(out) + "\n"

@@ -26,6 +26,8 @@ def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
             "--json",
             "--contacts",
             "25",
+            "--tier",
+            "enterprise",
             "--ca-dir",
             str(tmp_path),
         ],
@@ -45,6 +47,10 @@ def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
         )
         page = client.crm.contacts.basic_api.get_page(limit=100)
         assert len(page.results) == 25
+        events = client.events.events_api.get_page(
+            object_type="contact", object_id=int(page.results[0].id), _preload_content=False
+        )
+        assert events.status == 200  # an enterprise portal: the Events API answers
         session = requests.Session()
         session.trust_env = False  # the environment's CA bundle must not replace ours
         session.verify = info["ca_file"]
@@ -62,3 +68,13 @@ def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_serve_refuses_an_unknown_tier() -> None:
+    from typer.testing import CliRunner
+
+    from config.cli import app
+
+    result = CliRunner().invoke(app, ["sandbox", "serve", "--tier", "gold", "--contacts", "0"])
+    assert result.exit_code == 2
+    assert "starter, professional or enterprise" in result.output
