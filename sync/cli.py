@@ -94,6 +94,8 @@ class Runtime:
             f"report: {folder / 'report.md'}",
             highlight=False,
         )
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", highlight=False, markup=False)
         for error in result.errors:
             err.print(f"warning: {error}", highlight=False, markup=False)
         self.last_status = result.status

@@ -66,6 +66,9 @@ class PullFeed:
         )
         self.results: dict[str, PullResult] = {}
         self.errors: list[str] = []
+        # sources a connection could not read (a refused business unit, a HubSpot tier without
+        # the Events API): the run goes on and counts as ok; the report lists them
+        self.warnings: list[str] = []
         self.handed: set[str] = set()  # person keys already handed to the decide stage
         self._pages: queue.Queue[list[str] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -138,6 +141,6 @@ class PullFeed:
         finally:
             warnings = getattr(connector, "warnings", None)  # a source refused, the pull went on
             if warnings:
-                self.errors.extend(f"{name}: {warning}" for warning in warnings)
+                self.warnings.extend(f"{name}: {warning}" for warning in warnings)
                 warnings.clear()
             self._pages.put(None)

@@ -181,9 +181,7 @@ class Pipeline:
                 passes.first(chunk)
             result.timings["pull"] = time.perf_counter() - tick
             result.pulls, result.errors = feed.results, feed.errors
-            result.warnings = sorted(
-                {f"{name}: {w}" for name, pull in feed.results.items() for w in pull.warnings}
-            )
+            result.warnings = sorted(set(feed.warnings))
             passes = passes or begin()
             passes.after_pull(result.pulls, full, feed.handed)
             tick = time.perf_counter()

@@ -45,8 +45,6 @@ class PullResult:
     changed_keys: set[str] = field(default_factory=set)
     ended_keys: dict[str, str] = field(default_factory=dict)  # person key -> why its clocks stop
     merged: dict[str, str] = field(default_factory=dict)  # loser key -> survivor key
-    # what the connection could not read (e.g. a source its CRM tier lacks): run warnings
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_cursor(session: Session, connection: str, stream: str) -> datetime | None:
@@ -110,19 +108,6 @@ class PullStage:
         """Owners, then the web-event stream, then people page by page with their activities:
         once a page is stored (`on_stored` gets its person keys) those people are complete."""
         result = PullResult()
-        try:
-            return self._run(result, until, now, progress, on_stored)
-        finally:
-            result.warnings = list(getattr(self.connector, "warnings", None) or [])
-
-    def _run(
-        self,
-        result: PullResult,
-        until: datetime,
-        now: datetime,
-        progress: Callable[[int], None] | None,
-        on_stored: Callable[[list[str]], None] | None,
-    ) -> PullResult:
         name = self.connector.name
         ensure_indexes(self.engine)  # an earlier run's bulk load may have been cut short
         if isinstance(self.connector, ActivityStream):

@@ -9,8 +9,8 @@
   form submissions through the Forms API on every tier (`forms.py`: one portal-wide stream per
   run with its own cursor); page views, email opens/clicks and custom events (webinars, trial
   milestones) on Enterprise through the Events API, one query per contact that changed
-  (`web.RecordEvents`); below Enterprise page views come from the `hs_analytics_last_url`
-  history (`web.LastUrlHistory`) and email/custom events are not readable. Whatever is
+  (`web.RecordEvents`); below Enterprise page views and email opens/clicks come from the
+  contact analytics history (`web.AnalyticsHistory`) and custom events are not readable. Whatever is
   unavailable or refused is a run warning (`warnings`), never silence.
 
 Every property is translated to the canonical keys of `connectors.activity_keys`; the raw ones
@@ -38,8 +38,10 @@ from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import (
     CHANNELS,
     CONTACT_KINDS,
+    LAST_CLICK,
+    LAST_OPEN,
     LAST_URL,
-    LastUrlHistory,
+    AnalyticsHistory,
     RecordEvents,
     matches,
 )
@@ -93,7 +95,7 @@ class ActivityReader:
         self._page_mappings = web.get("page_views", [])
         self._forms = FormSubmissions(transport, forms) if forms else None
         self._events: RecordEvents | None = None
-        self._history: LastUrlHistory | None = None
+        self._history: AnalyticsHistory | None = None
         if tier == ENTERPRISE and web:
             self._events = RecordEvents(transport, web)
         else:
@@ -105,14 +107,26 @@ class ActivityReader:
             log.warning("hubspot.behaviour_source", connection=self._t.name, warning=message)
 
     def _below_enterprise(self, web: dict[str, list[ActivityMapping]], why: str = "") -> None:
-        why = why or (f"on a {self._tier} HubSpot portal (the Events API is Enterprise-only)")
+        why = why or f"on a {self._tier} HubSpot portal (the Events API is Enterprise-only)"
+        self._history = AnalyticsHistory(self._t, web)
+        read = set(self._history.properties)
         if self._page_mappings:
-            self._history = LastUrlHistory(self._t, self._page_mappings)
-            self._warn(
-                f"page views unavailable {why}: using the {LAST_URL} history "
-                "(one page view per change of the contact's last page seen)"
-            )
-        for source in sorted(set(web) - {"page_views"}):
+            if LAST_URL in read:
+                self._warn(
+                    f"page views unavailable {why}: using the {LAST_URL} history "
+                    "(one page view per change of the contact's last page seen)"
+                )
+            else:
+                self._warn(f"page views unavailable {why}: not read")
+        if "email_events" in web:
+            if read & {LAST_OPEN, LAST_CLICK}:
+                self._warn(
+                    f"email_events unavailable {why}: using the {LAST_OPEN} and {LAST_CLICK} "
+                    "history (one open / click per change; no subject or campaign)"
+                )
+            else:
+                self._warn(f"email_events unavailable {why}: not read")
+        for source in sorted(set(web) - {"page_views", "email_events"}):
             self._warn(f"{source} unavailable {why}: not read")
 
     def _batch_api(self, source: str) -> Any:
@@ -146,15 +160,15 @@ class ActivityReader:
         if events:
             note = "" if self._tier == ENTERPRISE else " (set tier: enterprise to use it)"
             out["page_views"] = f"readable: Events API, per contact{note}"
-            out["email_events, webinars, custom events"] = f"readable: Events API{note}"
+            out["email_events"] = f"readable: Events API{note}"
+            out["webinars, custom events"] = f"readable: Events API{note}"
         else:
             mismatch = " although tier is enterprise" if self._tier == ENTERPRISE else ""
             out["page_views"] = (
                 f"readable: {LAST_URL} history (the Events API refused{mismatch}: {why})"
             )
-            out["email_events, webinars, custom events"] = (
-                "unavailable: the Events API is Enterprise-only"
-            )
+            out["email_events"] = f"readable: {LAST_OPEN} / {LAST_CLICK} history"
+            out["webinars, custom events"] = "unavailable: the Events API is Enterprise-only"
         out["engagements (calls, emails, meetings, notes, tasks)"] = "readable: CRM objects"
         return out
 

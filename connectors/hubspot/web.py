@@ -7,9 +7,10 @@ docs/activity-properties.md has the tier -> source matrix with HubSpot's sources
   changed, one query per contact (`objectType=contact&objectId=...`, ascending, since the
   cursor). Rate limited by the transport's ten-secondly limiter like any call.
 - Contact analytics history (every tier): each version of `hs_analytics_last_url` ("last page
-  seen") is one page view at that time, read through the contacts batch read with
-  `propertiesWithHistory` (at most 50 contacts a call): the Starter/Professional page views.
-  It sees the last page of each change, not every page of a visit.
+  seen") is one page view at that time, of `hs_email_last_open_date` / `_click_date` one email
+  open / click, read through the contacts batch read with `propertiesWithHistory` (at most 50
+  contacts a call): the Starter/Professional page views and email events. It sees the last page
+  of each change, not every page of a visit, and no email subject or campaign.
 
 Form submissions come from the Forms API on every tier (`connectors.hubspot.forms`).
 """
@@ -52,7 +53,15 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "email_events": ("e_opened_email", "e_clicked_email"),
 }
 LAST_URL = "hs_analytics_last_url"
-LAST_URL_KEYS: keys.Translation = {keys.URL: (LAST_URL,)}
+LAST_OPEN = "hs_email_last_open_date"
+LAST_CLICK = "hs_email_last_click_date"
+# contact analytics property -> the event type each of its versions stands for
+HISTORY_EVENTS = {
+    LAST_URL: "e_visited_page",
+    LAST_OPEN: "e_opened_email",
+    LAST_CLICK: "e_clicked_email",
+}
+HISTORY_KEYS: dict[str, keys.Translation] = {LAST_URL: {keys.URL: (LAST_URL,)}}
 HISTORY_BATCH = 50  # HubSpot: "maximum number of inputs ... for property histories is 50"
 EVENTS_PAGE = 1000
 EVENT_WORKERS = 4
@@ -178,21 +187,41 @@ class RecordEvents:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class LastUrlHistory:
-    """Every tier: page views as the versions of `hs_analytics_last_url`, 50 contacts a call."""
+class AnalyticsHistory:
+    """Every tier: behaviour as the versions of HubSpot's contact analytics properties, 50
+    contacts a call: each version of `hs_analytics_last_url` is a page view, of
+    `hs_email_last_open_date` an email open, of `hs_email_last_click_date` an email click."""
 
-    def __init__(self, transport: HubSpotTransport, mappings: list[ActivityMapping]) -> None:
+    def __init__(
+        self, transport: HubSpotTransport, mappings: dict[str, list[ActivityMapping]]
+    ) -> None:
         self._t = transport
         self._api = transport.client.crm.contacts.batch_api
-        self._mappings = mappings
+        self._by_property: dict[str, list[ActivityMapping]] = {}
+        for prop, event_type in HISTORY_EVENTS.items():
+            found = [
+                m
+                for source, group in mappings.items()
+                for m in group
+                if m.when.get("eventType") == event_type
+                or ("eventType" not in m.when and event_type in EVENT_TYPES.get(source, ()))
+            ]
+            if found:
+                self._by_property[prop] = found
+
+    @property
+    def properties(self) -> list[str]:
+        return sorted(self._by_property)
 
     def pull(self, ids: Sequence[str], since: datetime | None) -> Iterator[Activity]:
+        if not self._by_property:
+            return
         for start in range(0, len(ids), HISTORY_BATCH):
             chunk = ids[start : start + HISTORY_BATCH]
             body = {
                 "inputs": [{"id": i} for i in chunk],
-                "properties": [LAST_URL],
-                "propertiesWithHistory": [LAST_URL],
+                "properties": self.properties,
+                "propertiesWithHistory": self.properties,
             }
             page = read_json(
                 self._api.read(
@@ -203,23 +232,24 @@ class LastUrlHistory:
             )
             for row in page.get("results", []):
                 contact_id = str(row["id"])
-                versions = (row.get("propertiesWithHistory") or {}).get(LAST_URL) or []
-                for version in versions:
-                    yield from self._views(contact_id, version, since)
+                history = row.get("propertiesWithHistory") or {}
+                for prop in self.properties:
+                    for version in history.get(prop) or []:
+                        yield from self._signal(contact_id, prop, version, since)
 
-    def _views(
-        self, contact_id: str, version: dict[str, Any], since: datetime | None
+    def _signal(
+        self, contact_id: str, prop: str, version: dict[str, Any], since: datetime | None
     ) -> Iterator[Activity]:
-        url, stamp = version.get("value"), version.get("timestamp")
-        if not url or not stamp:
+        value, stamp = version.get("value"), version.get("timestamp")
+        if not value or not stamp:
             return
         occurred = parse_timestamp(stamp)
         if since is not None and occurred < since:
             return
-        raw = {LAST_URL: str(url)}
-        mapping = next((m for m in self._mappings if matches(m, raw)), None)
+        raw = {prop: str(value)}
+        mapping = next((m for m in self._by_property[prop] if matches(m, raw)), None)
         if mapping is None:
             return
-        props = keys.translate(raw, LAST_URL_KEYS)
-        ident = f"lasturl:{contact_id}:{int(occurred.timestamp() * 1000)}"
+        props = keys.translate(raw, HISTORY_KEYS.get(prop, {}))
+        ident = f"history:{prop}:{contact_id}:{int(occurred.timestamp() * 1000)}"
         yield signal(self._t.name, ident, contact_id, mapping, occurred, props)

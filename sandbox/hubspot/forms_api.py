@@ -35,6 +35,10 @@ _FORM_NAMESPACE = uuid.UUID("6f1c1a52-7f39-4c34-9a0e-2b7d1f0c5e11")
 HIDDEN_FIELDS = ("asset_stage",)
 # Contact analytics properties whose history the sandbox keeps (propertiesWithHistory).
 LAST_URL = "hs_analytics_last_url"
+HISTORY_OF_KIND = {
+    "email_open": "hs_email_last_open_date",
+    "email_click": "hs_email_last_click_date",
+}
 
 
 def form_guid(name: str, given: str | None = None) -> str:

@@ -2,7 +2,8 @@
 
 Representation (documented in sandbox/fixtures/README.md):
 - form submissions also become Forms API submissions (`forms_api`), page views versions of
-  `hs_analytics_last_url` (`propertiesWithHistory`);
+  `hs_analytics_last_url`, email opens/clicks of `hs_email_last_open_date` / `_click_date`
+  (`propertiesWithHistory`);
 - contact signals become Events API instances: page_view `e_visited_page`, form_submission
   `e_submitted_form`, email_open `e_opened_email`, email_click `e_clicked_email`, webinars and
   trial milestones custom events `pe<portalId>_webinar_registered|_webinar_attended|_trial_milestone`;
@@ -15,7 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.hubspot.forms_api import LAST_URL, record_history, record_submission, sort_forms
+from sandbox.hubspot.forms_api import (
+    HISTORY_OF_KIND,
+    LAST_URL,
+    record_history,
+    record_submission,
+    sort_forms,
+)
 from sandbox.hubspot.schema import LIFECYCLE_STAGES, PropertyDef, iso_of_ms, ms_of, parse_ms
 from sandbox.hubspot.store import HsObject, OwnerRecord, PortalStore
 from sandbox.portal import Portal, PortalActivity
@@ -344,6 +351,8 @@ def record_activity(
             record_submission(store, contact, at_ms, props, keep_sorted=tally is None)
         elif activity.kind == "page_view" and props.get("url"):
             record_history(store, contact, LAST_URL, at_ms, props["url"])
+        elif activity.kind in HISTORY_OF_KIND:
+            record_history(store, contact, HISTORY_OF_KIND[activity.kind], at_ms, iso_of_ms(at_ms))
     else:
         engagement = ENGAGEMENT_OF_KIND.get(activity.kind)
         if engagement is None:
