@@ -22,8 +22,9 @@ Contact); an activity of a prospect not synced to Salesforce is skipped.
 | 11 Open | email open | email_open | email_subject (`details`) |
 | 1 Click with `emailId` | email link click | email_click | email_subject (`details`) |
 
-`campaign.name` feeds `campaign`; with `salesforce.campaign_stage_field` a form fill's connected
-Salesforce campaign (`campaign.salesforceId`) gives `asset_stage`, one Campaign query per page.
+`campaign.name` feeds `campaign`; with `salesforce.campaign_stage_field` an activity's connected
+Salesforce campaign (`campaign.salesforceId`: a form's, a tracked page's) gives `asset_stage`, one
+Campaign query per page.
 Every raw field stays reachable as `raw.<field>`. A business
 unit that refuses (bad token, wrong business unit id or host, daily limit) or does not answer is a
 warning in the run and its report (`warnings`), never a stopped run: Salesforce's own records are

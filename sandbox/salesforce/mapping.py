@@ -156,6 +156,11 @@ def load_portal(org: SalesforceOrg, portal: Portal) -> None:
         person_record = people.get(activity.person_id)
         if person_record is not None and activity.kind not in SKIPPED_KINDS:
             _activity(org, activity, person_record)
+        elif activity.kind == "page_view" and activity.properties.get("asset_stage"):
+            # the page's tracking campaign, connected to Salesforce, with the funnel stage
+            at = utc_ms(activity.occurred_at)
+            stage = activity.properties["asset_stage"]
+            _campaign(org, content_campaign(activity.properties), "Content", at, stage)
     now = org.now()
     for task in portal.tasks:
         person_record = people.get(task.person_id)
@@ -257,6 +262,11 @@ def _activity(org: SalesforceOrg, activity: PortalActivity, person: Record) -> N
         campaign = _campaign(org, name, ctype, at, props.get("asset_stage"))
         _membership(org, campaign, person, status, at)
         _bump(person, at, activity=False)
+
+
+def content_campaign(props: dict[str, str]) -> str:
+    """The name of the campaign a staged page's views are tracked under."""
+    return props.get("campaign") or f"Web content: {props.get('title') or props.get('url') or '/'}"
 
 
 def campaign_id(name: str, ctype: str) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 
 from sandbox.portal import Portal
 from sandbox.salesforce.ids import derived_id
-from sandbox.salesforce.mapping import campaign_id
+from sandbox.salesforce.mapping import campaign_id, content_campaign
 from sandbox.server import SandboxRequest, SandboxResponse
 
 PATH = "/api/v5/objects/visitor-activities"
@@ -158,6 +158,10 @@ class PardotEmulator:
                 "visitorPageViewId": 80_000_000 + number,
                 "visitorPageView": {"url": url, "title": props.get("title") or ""},
             }
+            if props.get("asset_stage"):  # tracked under a connected content campaign
+                name = content_campaign(props)
+                page_campaign = {"name": name, "salesforceId": campaign_id(name, "Content")}
+                row |= {"campaignId": _number(name), "campaign": page_campaign}
         elif activity.kind == "form_submission":
             handler = props.get("form_handler")
             name = handler or props.get("form_name") or "Contact Sales"
@@ -169,7 +173,7 @@ class PardotEmulator:
         else:
             subject = props.get("subject") or props.get("email_subject") or "Newsletter"
             row |= {"details": subject, "emailId": _number(subject)}
-        if props.get("campaign"):
+        if props.get("campaign") and "campaign" not in row:
             row |= {
                 "campaignId": _number(props["campaign"]),
                 "campaign": {"name": props["campaign"]},

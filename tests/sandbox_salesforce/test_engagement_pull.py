@@ -202,14 +202,24 @@ def test_a_campaign_stage_field_gives_form_fills_their_asset_stage(
                        {"form_name": "Whitepaper: Territories", "asset_stage": "top"}),
         PortalActivity("w2", "p0", "form_submission", NOW - timedelta(days=1), None,
                        {"form_name": "Case study: Northwave", "asset_stage": "Bottom"}),
+        PortalActivity("w3", "p0", "page_view", NOW - timedelta(hours=5), None,
+                       {"url": "/compare/leadrelay", "title": "Handoff vs LeadRelay",
+                        "asset_stage": "middle"}),
     ]  # fmt: skip
     box = start_sandbox(portal)
     connector = engaged(box, "Funnel_Stage__c")
+    stream = list(connector.pull_event_stream(None))
     forms = {
         a.properties["form_name"]: a.properties.get("asset_stage")
-        for a in connector.pull_event_stream(None)
+        for a in stream
         if a.kind is ActivityKind.FORM_SUBMISSION
     }
+    pages = {
+        a.properties["url"]: a.properties.get("asset_stage")
+        for a in stream
+        if a.kind is ActivityKind.PAGE_VIEW
+    }
+    assert pages == {"/pricing": None, "/compare/leadrelay": "middle"}  # by its tracking campaign
     assert forms == {
         "Whitepaper: Territories": "top",
         "Case study: Northwave": "bottom",
