@@ -189,7 +189,8 @@ class SalesforceConnector:
         pull = ActivityPull(
             self.sf, self.name, self.connection.activities, self.settings.campaign_stage_field
         )
-        with self._translated("the activity pull", fields_from="activities[].when"):
+        where = "activities[].when (or salesforce.campaign_stage_field)"
+        with self._translated("the activity pull", fields_from=where):
             yield from pull.activities(contacts, since)
 
     def campaign_stages(self, ids: Collection[str]) -> dict[str, str]:
@@ -198,7 +199,9 @@ class SalesforceConnector:
         if not field or not ids:
             return {}
         stages: dict[str, str] = {}
-        with self._translated("reading campaign stages"):
+        with self._translated(
+            "reading campaign stages", fields_from="salesforce.campaign_stage_field"
+        ):
             for chunk in chunks(sorted(ids)):
                 soql = f"SELECT Id, {field} FROM Campaign WHERE Id IN {in_list(chunk)}"
                 for raw in self.sf.query_all_iter(soql):

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from config.connections import Connection
+from connectors.errors import FatalError
 from connectors.factory import build_connector
 from connectors.records import ActivityKind, Contact
 from connectors.salesforce.engagement import EngagedSalesforceConnector
@@ -229,3 +230,9 @@ def test_a_campaign_stage_field_gives_form_fills_their_asset_stage(
     plain = engaged(box, "Funnel_Stage__c", business_unit_id="")
     members = [a for a in plain.pull_activities([lead("p0")], None)]
     assert [a.properties.get("asset_stage") for a in members] == ["top", "bottom"]
+
+
+def test_a_stage_field_the_org_lacks_names_the_config_key(sandbox: SalesforceSandbox) -> None:
+    connector = engaged(sandbox, "Stage_Missing__c", business_unit_id="")
+    with pytest.raises(FatalError, match=r"salesforce\.campaign_stage_field"):
+        list(connector.pull_activities([lead("p1")], None))
