@@ -10,7 +10,7 @@ PALETTE = ("#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#d
 def bar_chart(title: str, data: list[tuple[str, float]], width: int = 360) -> str:
     """Horizontal bars, one per label; an empty data set says so instead of drawing nothing."""
     if not data:
-        return '<p class="empty">no data</p>'
+        return '<p class="empty">none</p>'
     row, label_w = 22, 120
     top = max((v for _, v in data), default=0) or 1
     height = row * len(data) + 8
@@ -33,7 +33,7 @@ def bar_chart(title: str, data: list[tuple[str, float]], width: int = 360) -> st
 def funnel_chart(stages: list[tuple[str, int]], width: int = 360) -> str:
     """Centred bars narrowing stage by stage, with counts."""
     if not stages or not any(n for _, n in stages):
-        return '<p class="empty">no data</p>'
+        return '<p class="empty">none</p>'
     row = 26
     top = max(n for _, n in stages) or 1
     shapes = []

@@ -25,7 +25,7 @@ from config.secrets import redact_deep
 from routing.sla.engine import SlaEngine
 from sync.failures import ReportNotWritten
 from sync.pipeline import RunResult
-from sync.report.build import build_report
+from sync.report.build import SCHEMA, build_report
 from sync.report.render import write_reports
 from sync.store.tables import RunReport
 from sync.store.types import utc_now
@@ -119,7 +119,7 @@ def load_report(
     if engine is not None:
         saved = stored_report(engine, run_id)
         if saved is not None:
-            return saved
+            return _current(saved, base)
     if run_id is None:
         latest = base / "latest.json"
         if not latest.exists():
@@ -131,6 +131,21 @@ def load_report(
     if not path.exists():
         raise FileNotFoundError(f"no report for run {run_id} in {base}")
     report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return _current(report, base)
+
+
+class OutdatedReport(FileNotFoundError):
+    """A report saved by an older Handoff, in a format this one does not render."""
+
+
+def _current(report: dict[str, Any], base: Path) -> dict[str, Any]:
+    if report.get("schema") != SCHEMA:
+        run_id = report.get("run", {}).get("id", "?")
+        raise OutdatedReport(
+            f"the report of run {run_id} is in {report.get('schema') or 'an unknown format'}, "
+            f"written by an older Handoff: its files in {base / str(run_id)} are as written then; "
+            f"`handoff sync` writes a {SCHEMA} report"
+        )
     return report
 
 

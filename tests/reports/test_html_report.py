@@ -128,6 +128,8 @@ def test_dry_run_funnel_and_named_rows(
     funnel = {r[0]: r[1:] for r in _table(browser, "#funnel tbody")}
     assert funnel["lead"] == ["1", "3", "100.0%"]  # the student stays a lead
     assert funnel["mql"] == ["2", "2", "66.7%"]  # the VP and the director would become MQLs
+    sla = browser.evaluate("document.querySelector('#sla').innerText")
+    assert "No clock judged yet: 2 running" in sla  # the two handoffs' clocks, in the dry run
     scores = browser.evaluate("document.querySelector('#scores svg').textContent")
     assert scores.strip(), "the score chart draws bars with counts"
     rows = _table(browser, "#change-rows tbody")

@@ -6,9 +6,10 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
-from sync.report.files import load_report, stored_report, write_run_reports
+from sync.report.files import OutdatedReport, load_report, stored_report, write_run_reports
 from sync.store.tables import RunReport
 from tests.reports.report_runs import NOW, Bench
 
@@ -42,3 +43,13 @@ def test_each_run_reports_its_own_api_calls(tmp_path: Path) -> None:
     assert "contacts.batch_update" not in again.api_calls["crm"]  # nothing left to write
     total = sum(first.api_calls["crm"].values()) + sum(again.api_calls["crm"].values())
     assert total == sum(bench.crm.usage.calls.values())
+
+
+def test_a_report_from_an_older_handoff_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "reports" / "20261101T000000Z-live-crm-1"
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text(
+        json.dumps({"schema": "handoff.report/v1", "run": {"id": folder.name}})
+    )
+    with pytest.raises(OutdatedReport, match=r"handoff.report/v1, written by an older Handoff"):
+        load_report(tmp_path / "reports", folder.name)
