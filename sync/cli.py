@@ -206,6 +206,11 @@ def register(app: typer.Typer) -> None:
         full: bool = typer.Option(
             False, "--full", help="Full resync: ignore cursors and re-decide everyone."
         ),
+        only: str | None = typer.Option(
+            None,
+            "--only",
+            help="One person (email or CRM record id): pull, decide, write them alone.",
+        ),
     ) -> None:
         """Run the pipeline once: pull, score, route, SLA, plan, apply.
 
@@ -213,7 +218,12 @@ def register(app: typer.Typer) -> None:
         the warnings above say what and why; the next run resumes."""
         runtime = Runtime(config, "sync --dry-run" if dry_run else "sync")
         try:
-            runtime.run(dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
+            if only is not None:
+                from sync.only import run_only
+
+                run_only(runtime, only, dry_run=dry_run, as_of=parse_as_of(as_of))
+            else:
+                runtime.run(dry_run=dry_run, as_of=parse_as_of(as_of), full=full)
         finally:
             runtime.close()
         if runtime.last_status != "ok":

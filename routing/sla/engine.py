@@ -20,7 +20,7 @@ from sqlmodel import col
 from config.sla import SlaConfig, SlaPolicy
 from routing.sla.actions import Flag, SlaAction, Touch
 from routing.sla.calendar import BusinessCalendar
-from routing.sla.ladder import rung_actions, rung_schedule
+from routing.sla.ladder import RungDue, rung_actions, rung_schedule
 from routing.sla.metrics import SlaMetrics, compute_metrics
 from routing.sla.starts import ClockStart, start_clocks
 from routing.sla.tables import SlaClock, SlaRungFired, SlaTouch
@@ -115,6 +115,16 @@ class SlaEngine:
         """`start_clock` for a chunk of handoffs, in order, in two statements; the running
         clocks' ids (see `routing.sla.starts`)."""
         return start_clocks(self, session, starts)
+
+    def schedule(self, clock: SlaClock) -> tuple[SlaPolicy, BusinessCalendar, list[RungDue]] | None:
+        """The clock's policy, calendar and ladder with each rung's due time (what `evaluate`
+        fires), for explaining one lead; None when no policy watches it any more."""
+        policy = self._policy(clock)
+        if policy is None:
+            return None
+        calendar = self._calendar(clock, policy)
+        schedule = rung_schedule(policy, calendar, started_at=clock.started_at, due_at=clock.due_at)
+        return policy, calendar, schedule
 
     def open_clocks(self, session: Session, lead_key: str) -> list[SlaClock]:
         """The lead's running clocks (normally one), oldest first."""

@@ -1,0 +1,143 @@
+"""`handoff sync --only <email | CRM id>`: the pipeline for one person, nobody else.
+
+Pull: the person's records and activities are read again through their connectors and mirrored
+into the store. Decide: the same decision stage a run uses (score, lifecycle, route, SLA clock)
+for that person alone. Apply: only this run's outbox items are written (items other runs left
+pending wait for the next full run). The SLA ladder is not evaluated: it acts for every clock,
+so it runs with the next full sync or the worker's SLA check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from sync.apply import CrmApplier, WriteSummary
+from sync.decide import unmatched_owner_problems
+from sync.explain.live import pull_person
+from sync.explain.lookup import find_person
+from sync.passes import DecisionPasses, decision_lock
+from sync.people import OwnerBook, account_owners
+from sync.pipeline import RunResult
+from sync.store.activities import store_activities
+from sync.store.tables import PersonRecord, RunRecord
+from sync.store.types import utc_now
+
+if TYPE_CHECKING:
+    from sync.cli import Runtime
+
+
+def sync_one(
+    runtime: Runtime, who: str, *, as_of: datetime | None, dry_run: bool
+) -> tuple[str, RunResult]:
+    """Pull, decide and write one person; their person key and the run's result."""
+    config, engine, pipeline = runtime.config, runtime.engine, runtime.pipeline
+    started = utc_now()
+    as_of = as_of or started
+    with Session(engine) as session:
+        key = find_person(session, who)
+        person, notes = pull_person(
+            session, config, key, OwnerBook.load(session), runtime.connectors
+        )
+        for record in person.records:  # mirror what the CRM holds now, as a pull would
+            row = session.get(PersonRecord, (record.connection, record.crm_id))
+            if row is not None:
+                row.fields = dict(record.fields)
+                session.add(row)
+        store_activities(session, person.activities)
+        session.commit()
+    mode = pipeline.mode(dry_run)
+    result = RunResult(
+        run_id=_run_id(engine, list(runtime.connectors), as_of, dry_run),
+        as_of=as_of,
+        dry_run=dry_run,
+    )
+    result.errors += notes
+    with Session(engine) as session:
+        session.add(RunRecord(id=result.run_id, started_at=started, as_of=as_of, dry_run=dry_run))
+        session.commit()
+    domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
+    with decision_lock(engine), Session(engine) as session:
+        passes = DecisionPasses(config, domain, session, mode, result)
+        try:
+            engines = passes.engines
+            free_mail = frozenset(config.scoring.negative.free_mail.domains)
+            engines.account_owners = account_owners(session, engines.owners, free_mail)
+            passes.stage.decide_many([key], defer_routing=False)
+            passes.planner.flush()
+            result.tally = passes.stage.tally
+            result.planned = list(passes.planner.planned)
+            result.drifts = list(passes.planner.drifts)
+            if dry_run:
+                mode.finish(session)
+            else:
+                session.commit()  # the decisions land before any CRM call
+                result.writes.add(_write_this_run(runtime, mode.writer, result))
+        finally:
+            passes.close()
+    result.errors += (
+        result.tally.problems
+        + unmatched_owner_problems(result.tally)
+        + passes.planner.unmappable_problems()
+        + result.writes.errors
+    )
+    pipeline._finish(result)
+    return key, result
+
+
+def _write_this_run(runtime: Runtime, writer: object, result: RunResult) -> WriteSummary:
+    """Only this run's items: a send that is not final writes this run's pending items in full
+    chunks; with one record per chunk every chunk is full."""
+    for connector in runtime.connectors.values():
+        connector.write_chunk_records = 1  # type: ignore[attr-defined]
+    assert isinstance(writer, CrmApplier)
+    return writer.send(result.as_of, run_id=result.run_id, final=False)
+
+
+def _run_id(engine: Engine, connections: list[str], as_of: datetime, dry_run: bool) -> str:
+    scope = "+".join(sorted(connections)) or "store"
+    prefix = f"{as_of:%Y%m%dT%H%M%SZ}-{'dry' if dry_run else 'live'}-only-{scope}"
+    with Session(engine) as session:
+        n = session.exec(
+            select(func.count()).select_from(RunRecord).where(col(RunRecord.id).startswith(prefix))
+        ).one()
+    return f"{prefix}-{n + 1}"
+
+
+def run_only(runtime: Runtime, who: str, *, dry_run: bool, as_of: datetime | None) -> None:
+    """The command: one person's run, what it changed (or would), and its warnings."""
+    from config.cli import fail
+    from connectors.errors import ConnectorError
+    from sync.cli import err, out
+
+    try:
+        key, result = sync_one(runtime, who, as_of=as_of, dry_run=dry_run)
+    except (LookupError, ConnectorError) as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    verb = "would write" if dry_run else "written"
+    written = len(result.planned) if dry_run else len(result.writes.items)
+    out.print(
+        f"run {result.run_id} (only {key}{', dry run' if dry_run else ''}): "
+        f"{len(result.planned)} change(s) planned, {written} {verb}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    for change in result.planned:
+        what = (
+            f"task {change.value!r}"
+            if change.kind == "task"
+            else f"{change.field} = {change.value!r}"
+        )
+        out.print(
+            f"  {change.connection} {change.object_type} {change.record_id}: {what} ({change.reason})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    for error in result.errors:
+        err.print(f"warning: {error}", highlight=False, markup=False, soft_wrap=True)
+    runtime.last_status = result.status
