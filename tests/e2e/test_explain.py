@@ -163,7 +163,9 @@ def test_sync_only_changes_that_person_alone(synced: Synced) -> None:
     changed = [ref for ref in everyone if after[ref] != before[ref]]
     assert changed == [(one.object_type, one.crm_id)]
     mine = after[(one.object_type, one.crm_id)]
-    assert "Unsubscribed" in mine.reasons
+    explained = json.loads(synced.cli("explain", one.email, "--json", "--as-of", AS_OF))
+    assert "unsubscribed" in {rule["rule_id"] for rule in explained["score"]["rules"]}
+    assert explained["score"]["total"] == mine.score and explained["pending"] == []
     assert mine.score == max(0, (before[(one.object_type, one.crm_id)].score or 0) - 10)
     assert mine.owner == before[(one.object_type, one.crm_id)].owner
 
