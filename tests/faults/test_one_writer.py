@@ -364,3 +364,47 @@ def test_a_worker_whose_lock_session_ended_takes_the_store_again_or_is_refused(
     finally:
         worker.release()
         admin.close()
+
+
+@pytest.mark.postgres
+def test_sync_is_refused_while_a_replica_process_writes_the_connection(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A real `handoff run --replicas`, held at its first HubSpot batch write: `handoff sync` on
+    the same PostgreSQL store is refused naming the replica's job and pid."""
+    import os
+    import signal
+
+    with drill(tmp_path, pg_url) as d:
+        config = tmp_path / "replica.yaml"
+        config.write_text(
+            d.config_path.read_text().replace(
+                'schedules: {sync_every: 5m, sla_every: 1m, decay_at: "02:00", report_at: "06:00"}',
+                'schedules: {sync_every: 2s, sla_every: 1m, decay_at: "02:00", report_at: "06:00"}',
+            )
+        )
+        assert "sync_every: 2s" in config.read_text()
+        hold = HoldFirst("batch/update")
+        d.sandbox.server("hubspot").before_request.append(hold)
+        env = {**os.environ, **d.env, "HANDOFF_STATE_URL": pg_url}
+        replica = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", "run", "--replicas", "-c", str(config),
+             "--heartbeat", str(tmp_path / "heartbeat")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            hold.wait_reached(replica)
+            refused = handoff(d, "sync", "--as-of", AS_OF)
+            assert refused.returncode == 2, refused.stderr
+            assert (
+                f"is in use by `handoff run --replicas (sync)` (pid {replica.pid} on "
+                in refused.stderr
+            ), refused.stderr
+            assert "Traceback" not in refused.stderr
+        finally:
+            hold.release.set()
+            replica.send_signal(signal.SIGTERM)
+            output, _ = replica.communicate(timeout=120)
+        assert replica.returncode == 0, output[-3000:]
+        routed = assignments_per_lead(pg_url)
+        assert routed and max(routed.values()) == 1, routed.most_common(3)
