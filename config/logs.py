@@ -293,6 +293,9 @@ class _HandoffLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the root handler configure_logging installed, so a second call replaces it."""
 
 
+CHATTY_LIBRARIES = ("alembic", "apscheduler")
+
+
 def configure_logging(
     level: str | int = "info", fmt: str = "auto", stream: TextIO | None = None
 ) -> None:
@@ -334,6 +337,9 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
+    for name in CHATTY_LIBRARIES:  # their info lines (migration steps, job runs) only at debug
+        quiet = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        logging.getLogger(name).setLevel(quiet)
 
 
 def get_logger(name: str) -> FilteringBoundLogger:

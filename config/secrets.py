@@ -120,6 +120,8 @@ class RedactingConsole(Console):
     """A rich console whose printed strings are redacted before rich renders (and wraps) them."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not self.is_terminal:  # off a terminal, no wrapping at 80 columns (paths stay whole)
+            kwargs.setdefault("soft_wrap", True)
         super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
     def log(self, *objects: Any, **kwargs: Any) -> None:

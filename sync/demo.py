@@ -18,6 +18,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sync.demo_story import RunStory, read_story
+from sync.explain.render import RULE_WORDS, stage_word
+
+PLACEHOLDER = "not-needed-to-explain"
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
 
 
@@ -63,7 +67,6 @@ def sandbox_environment(info: object, directory: Path) -> Iterator[dict[str, str
 def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Console) -> None:
     from sandbox.runtime import Sandbox
     from sandbox.seed import generate_portal
-    from sync.cli import run_once
 
     if directory.exists():
         shutil.rmtree(directory)
@@ -79,7 +82,7 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
         ca_directory=directory / "ca",
     )
     config = example_config(crm)
-    with sandbox, sandbox_environment(sandbox.info, directory):
+    with sandbox, sandbox_environment(sandbox.info, directory) as env:
         info = sandbox.info
         if info.hubspot_base_url:
             console.print(f"HubSpot sandbox     {info.hubspot_base_url}")
@@ -89,20 +92,23 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
             f"Config              {config} (pointed at the sandbox through the environment)"
         )
         console.rule("1. Dry run: every change Handoff would make, nothing written")
-        dry = run_once(str(config), dry_run=True, as_of=None, full=False)
+        dry, _ = _run(config, dry_run=True, as_of=None)
         console.print(f"Reconciliation report: {dry / 'report.md'}  (also {dry / 'report.html'})")
-        console.rule("2. Live run: apply")
-        live = run_once(str(config), dry_run=False, as_of=None, full=False)
-        _show_crm(sandbox, console)
+        console.rule("2. Live run: score, stage, route, write")
+        live, story = _run(config, dry_run=False, as_of=None)
+        _tell(console, story)
+        _tell_example(console, story, config, crm, env["HANDOFF_STATE_URL"])
+        _show_crm(sandbox, console, config)
         later = now + timedelta(days=5)
         console.rule(f"3. Five days later (--as-of {later:%Y-%m-%dT%H:%M}Z): the SLA ladder acts")
         console.print(
             "Leads nobody touched get a task for their owner, then go to the backup rep (SLA ladder)."
         )
-        run_once(str(config), dry_run=False, as_of=later, full=False)
-        _show_crm(sandbox, console)
+        _, story = _run(config, dry_run=False, as_of=later)
+        _tell(console, story)
+        _show_crm(sandbox, console, config)
         console.rule("4. Run again: nothing left to do")
-        again = run_once(str(config), dry_run=False, as_of=later, full=False)
+        again, _ = _run(config, dry_run=False, as_of=later)
         console.print(f"Reports: {live / 'report.html'} · {again / 'report.md'}")
         console.print(
             "Try your own config against the sandbox: `handoff sandbox serve` prints the URLs, "
@@ -110,17 +116,96 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
         )
 
 
-def _show_crm(sandbox: object, console: Console) -> None:
-    """What the CRM holds now: stages, scores, owners and tasks, read back from the emulators."""
+def _run(config: Path, *, dry_run: bool, as_of: datetime | None) -> tuple[Path, RunStory]:
+    """One `handoff sync` of the example config; its report folder and what it did. Handoff's
+    own info lines stay quiet: the story is told here (warnings still show)."""
+    from config.logs import configure_logging
+    from sync.cli import Runtime
+
+    runtime = Runtime(str(config), "sync --dry-run" if dry_run else "sync")
+    try:
+        configure_logging("warning", runtime.config.logging.format)
+        folder = runtime.run(dry_run=dry_run, as_of=as_of)
+        return folder, read_story(runtime.engine, folder.name)
+    finally:
+        runtime.close()
+
+
+def _tell(console: Console, story: RunStory) -> None:
+    for line in story.lines():
+        console.print(line, markup=False, highlight=False)
+
+
+def _tell_example(console: Console, story: RunStory, config: Path, crm: str, state: str) -> None:
+    """One person handed to a rep: who, why their score, why that rep; and how to ask again."""
+    example = story.example
+    if example is None:
+        return
+    role = " at ".join(x for x in (example.title, example.company) if x)
+    lines = [
+        f"For example, {example.name} ({role}) went to {example.owner}, "
+        f"by {RULE_WORDS.get(example.rule, example.rule)}: {example.route}",
+        f"  score {example.score}"
+        + (" (fast lane)" if example.lane == "fast" else "")
+        + f": {example.reasons}",
+        "Why, for anyone (points per rule, stage, routing path, SLA deadline):",
+        f"  {explain_command(example.email, config, crm, state)}",
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+def explain_command(email: str, config: Path, crm: str, state: str) -> str:
+    """`handoff explain` for a demo person, runnable once the demo is over: the store is the
+    demo's; explaining from the store calls no CRM, so the credentials are placeholders."""
+    env = [f"HANDOFF_STATE_URL={state}"]
+    if crm in ("hubspot", "both"):
+        env.append(f"HUBSPOT_TOKEN={PLACEHOLDER}")
+    if crm in ("salesforce", "both"):
+        env += [
+            "SALESFORCE_INSTANCE_URL=https://example.my.salesforce.com",
+            f"SALESFORCE_SESSION_ID={PLACEHOLDER}",
+        ]
+    return f"{' '.join(env)} handoff explain {email} --config {_relative(config)}"
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _show_crm(sandbox: object, console: Console, config: Path) -> None:
+    """What the CRM holds now, read back from the emulators, its stages in the domain's words."""
     hubspot = getattr(sandbox, "hubspot", None)
     salesforce = getattr(sandbox, "salesforce", None)
+    words = _stage_words(config)
     for name, emulator in (("HubSpot", hubspot), ("Salesforce", salesforce)):
         if emulator is None or not hasattr(emulator, "summary"):
             continue
-        summary = emulator.summary()
+        summary: Counter[str] = Counter()
+        for key, value in emulator.summary().items():
+            prefix, _, stage = key.partition(" in stage ")
+            summary[f"{prefix} at {words.get(stage, stage)}" if stage else key] += value
         table = Table(title=f"{name} now holds", show_lines=False)
         table.add_column("what")
         table.add_column("count", justify="right")
-        for key, value in sorted(Counter(summary).items()):
-            table.add_row(str(key), str(value))
+        for key, value in sorted(summary.items()):
+            table.add_row(key, str(value))
         console.print(table)
+
+
+def _stage_words(config: Path) -> dict[str, str]:
+    """A CRM stage value -> the stages it stands for ("MQL or SAL": HubSpot has no SAL stage)."""
+    from config.loader import load_config
+
+    meaning: dict[str, list[str]] = {}
+    for connection in load_config(config).connections:
+        for mapping in connection.objects.values():
+            stage = mapping.get("lifecycle_stage")
+            for canonical, value in (stage.values if stage is not None else {}).items():
+                words = meaning.setdefault(str(value), [])
+                if stage_word(canonical) not in words:
+                    words.append(stage_word(canonical))
+    return {value: " or ".join(words) for value, words in meaning.items()}
