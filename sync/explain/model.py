@@ -124,6 +124,7 @@ class RoutingExplanation:
     territory: str | None  # the territory the person's place matches
     place: str  # e.g. "(country us, state ca, 300 employees)"
     reps: list[RepOption] = field(default_factory=list)
+    rotation_turn: int = 0  # round-robin assignments the territory has made so far
     router: RouterDecision | None = None
     assignments: list[Assignment] = field(default_factory=list)  # newest first
 

@@ -17,6 +17,7 @@ from routing.router import Router
 from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock, SlaRungFired
 from routing.tables import Assignment as AssignmentRow
+from routing.tables import RotationState
 from routing.territory import by_rank, first_match
 from scoring.score import Score
 from sync.explain.model import (
@@ -69,6 +70,7 @@ def explain_routing(
             open_leads=partial(_open_leads, session, directory, rep.email),
         )
         reps.append(RepOption(rep.email, position, rep.weight, why))
+    rotation = session.get(RotationState, territory.name) if territory else None
     return RoutingExplanation(
         owner=person.owner_email,
         owner_active=person.owner_active,
@@ -77,6 +79,7 @@ def explain_routing(
         territory=territory.name if territory else None,
         place=lead.place.describe(),
         reps=reps,
+        rotation_turn=rotation.turn if rotation is not None else 0,
         router=_route_now(session, config, directory, person, score, as_of),
         assignments=_assignments(session, person.key),
     )

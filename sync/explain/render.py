@@ -120,7 +120,10 @@ def _routing(r: RoutingExplanation) -> list[str]:
     if r.company_domain:
         lines.append(f"  account owner of {r.company_domain}: {r.account_owner or 'none'}")
     if r.territory:
-        lines.append(f"  territory: {r.territory} {r.place}")
+        lines.append(
+            f"  territory: {r.territory} {r.place}; its round robin has made {r.rotation_turn} "
+            "assignments"
+        )
         for rep in r.reps:
             state = f"skipped: {rep.skipped}" if rep.skipped else "available"
             lines.append(f"    {rep.position}. {rep.email} (weight {rep.weight}) {state}")

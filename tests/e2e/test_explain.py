@@ -26,7 +26,7 @@ from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sync.demo import example_config, sandbox_environment
 from sync.store.engine import make_engine
-from sync.store.tables import PersonRecord
+from sync.store.tables import OutboxItem, PersonRecord
 
 AS_OF = SEED_NOW.isoformat().replace("+00:00", "Z")
 
@@ -177,3 +177,31 @@ def test_explain_unknown_person_says_what_to_do(synced: Synced) -> None:
     assert result.exit_code == 2
     assert "nobody in the state store answers to 'nobody@nowhere.example'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_explain_lists_the_writes_still_pending(synced: Synced) -> None:
+    record, assignment, _ = synced.routed()[0]
+    assert record.email is not None
+    with Session(synced.engine) as session:  # the CRM refused this record's score write
+        item = session.exec(
+            select(OutboxItem).where(
+                col(OutboxItem.connection) == record.connection,
+                col(OutboxItem.record_id) == record.crm_id,
+                col(OutboxItem.field) == "score",
+            )
+        ).one()
+        item.status, item.last_error = "rejected", "PROPERTY_DOESNT_EXIST: handoff_score"
+        session.add(item)
+        session.commit()
+    data = json.loads(synced.cli("explain", record.email, "--json", "--as-of", AS_OF))
+    (pending,) = data["pending"]
+    assert (pending["field"], pending["status"], pending["record_id"]) == (
+        "score",
+        "rejected",
+        record.crm_id,
+    )
+    assert pending["value"] == data["score"]["total"]
+    text = synced.cli("explain", record.email, "--as-of", AS_OF)
+    assert "Pending writes: 1" in text and "PROPERTY_DOESNT_EXIST" in text
+    if assignment.rule == "round_robin":
+        assert f"turn {assignment.turn}" in text
