@@ -205,3 +205,17 @@ def test_explain_lists_the_writes_still_pending(synced: Synced) -> None:
     assert "Pending writes: 1" in text and "PROPERTY_DOESNT_EXIST" in text
     if assignment.rule == "round_robin":
         assert f"turn {assignment.turn}" in text
+
+
+def test_explain_without_a_store_says_so_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "handoff.db"
+    monkeypatch.setenv("HUBSPOT_TOKEN", "token-for-the-config-only")
+    monkeypatch.setenv("HANDOFF_STATE_URL", f"sqlite:///{store}")
+    result = CliRunner().invoke(
+        app, ["explain", "dana@ledgerly.com", "--config", str(example_config("hubspot"))]
+    )
+    assert result.exit_code == 2
+    assert f"no state store at {store}: run `handoff sync` first" in result.output
+    assert not store.exists()
