@@ -314,3 +314,18 @@ def test_default_stream_is_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPa
 def test_bad_level_or_format_names_the_setting(level: str, fmt: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         configure_logging(level=level, fmt=fmt, stream=io.StringIO())
+
+
+def test_library_info_lines_only_at_debug() -> None:
+    """alembic's migration steps and APScheduler's job runs are noise at the default level."""
+    shown = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=shown)
+    for name in ("alembic.runtime.migration", "apscheduler.executors.default"):
+        logging.getLogger(name).info("Running upgrade")
+        logging.getLogger(name).warning("kept")
+    assert [line["event"] for line in json_lines(shown.getvalue())] == ["kept", "kept"]
+    debug = io.StringIO()
+    configure_logging(level="debug", fmt="json", stream=debug)
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade")
+    assert [line["event"] for line in json_lines(debug.getvalue())] == ["Running upgrade"]
+    configure_logging(level="info", fmt="json", stream=io.StringIO())
