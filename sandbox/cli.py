@@ -69,7 +69,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info.as_json(), sort_keys=True), nl=True)
         else:
-            typer.echo(f"HubSpot     {info.hubspot_base_url}  token: {info.hubspot_token}")
+            tier_name = sandbox.hubspot.tier if sandbox.hubspot else ""
+            typer.echo(
+                f"HubSpot     {info.hubspot_base_url}  token: {info.hubspot_token}  "
+                f"tier: {tier_name}"
+            )
             typer.echo(
                 f"Salesforce  {info.salesforce_instance_url}  session: {info.salesforce_session_id}"
             )

@@ -45,7 +45,8 @@ from connectors.ratelimit import RateLimiter
 
 TIER_BURST = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 TOKEN_PATH = "/oauth/v1/token"
-_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+# numeric record ids and guids (a form's guid) are one label: usage counts stay few
+_ID_SEGMENT = re.compile(r"/(?:\d+|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})(?=/|$)")
 # Non-idempotent creates: an answer lost after sending leaves the outcome unknown.
 _CREATE = re.compile(r"^/crm/v3/objects/[^/]+(/batch/create)?$")
 # Reads sent as POST; any other call that is not a GET writes, and writes take slots first.

@@ -133,6 +133,8 @@ def test_pricing_and_demo_make_an_mql_on_every_tier(
         used_events = emulator.log.total("events.list") > 0
         assert used_events == (page_views_from == "Events API")
         assert emulator.log.total("forms.submissions") > 0  # forms through the Forms API
+        calls = result.api_calls["hubspot"]
+        assert calls["GET /form-integrations/v1/submissions/forms/{id}"] > 0  # one label
         if page_views_from != "Events API":
             assert any(
                 "page views unavailable" in w and "hs_analytics_last_url" in w
