@@ -340,6 +340,11 @@ class LifecycleConfig(StrictModel):
         default_factory=lambda: cast(dict[str, RejectionOutcome], dict(REJECTION_CODES)),
         description="valid rejection reason code -> recycle | disqualify",
     )
+    working_statuses: list[str] = Field(
+        default_factory=list,
+        description="values of the rejection reason field that mean sales is working the lead, "
+        "not rejecting it (HubSpot's lead status: NEW, OPEN, IN_PROGRESS, CONNECTED ...): no flag",
+    )
     recycle_cooldown: Duration = Field(
         default=timedelta(days=90), description="a recycled lead may re-MQL after this"
     )

@@ -23,8 +23,8 @@ from connectors.records import ActivityKind, Actor
 from routing.sla.actions import Touch
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
-from sync.outbox import OutboxPlanner, same_in_crm
-from sync.people import PersonView, load_people
+from sync.outbox import OutboxPlanner
+from sync.people import PersonView, current_stage, load_people, rejection_reason
 from sync.person_state import StateRow, load_states, save_states
 from sync.store.tables import PersonRecord, PersonState
 
@@ -51,25 +51,6 @@ class DecisionTally:
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     stages: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-
-def rejection_reason(config: HandoffConfig, person: PersonView) -> str | None:
-    """The rejection code sales left on the person. A field mapped with `values` (HubSpot's lead
-    status) names rejections by the values it lists: the statuses of a lead being worked (NEW,
-    CONNECTED ...) are no rejection. A free-text reason field: any value is one."""
-    connections = {c.name: c for c in config.connections}
-    order = list(connections)
-    for record in sorted(
-        person.records, key=lambda r: order.index(r.connection) if r.connection in order else 99
-    ):
-        value = record.fields.get("rejection_reason")
-        if value in (None, "") or record.connection not in connections:
-            continue
-        objects = connections[record.connection].objects
-        mapping = objects.get(record.object_type, {}).get("rejection_reason")
-        if mapping is None or not mapping.values or str(value) in mapping.values:
-            return str(value)
-    return None
 
 
 def unmatched_owner_problems(tally: DecisionTally) -> list[str]:
@@ -168,7 +149,7 @@ class DecisionStage:
         else:
             score = self.engines.scoring.score(person.contact, person.activities, self.now)
             seconds["score"] += perf_counter() - tick
-        current = self._current_stage(person, state)
+        current = current_stage(self.config, person, state.stage)
         review = self.engines.lifecycle.review(
             current,
             score,
@@ -213,19 +194,6 @@ class DecisionStage:
         self._update_state(state, score, stage, current, owner_email)
         state.source_modified_at = person.source_modified_at
         return True
-
-    def _current_stage(self, person: PersonView, state: StateRow) -> str:
-        """The CRM's stage; ours where the two share one CRM value (HubSpot's `other` is both
-        recycled and disqualified; reading it back gives the first listed)."""
-        if not person.stage or not state.stage or person.stage == state.stage:
-            return person.stage or state.stage
-        for record in person.records:
-            if record.connection == person.lifecycle_from:
-                objects = self.planner.connections[record.connection].objects
-                mapping = objects.get(record.object_type, {}).get("lifecycle_stage")
-                if mapping is not None and same_in_crm(mapping, person.stage, state.stage):
-                    return state.stage
-        return person.stage
 
     def _route(
         self, person: PersonView, fast: bool, state: StateRow, owner: str | None

@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from config.model import HandoffConfig
 from connectors.records import Activity, Contact, Owner
 from routing.router import RoutingLead
+from scoring.lifecycle import normalise_code
+from sync.outbox import same_in_crm
 from sync.store.activities import read_activities
 from sync.store.tables import OwnerRecord, PersonRecord
 
@@ -234,3 +236,41 @@ def _view(
         lifecycle_from=lifecycle_from,
         owner_from=owner_from,
     )
+
+
+def _by_precedence(config: HandoffConfig, person: PersonView) -> list[PersonRecord]:
+    order = [c.name for c in config.connections]
+    return sorted(
+        person.records, key=lambda r: order.index(r.connection) if r.connection in order else 99
+    )
+
+
+def _mapping(config: HandoffConfig, record: PersonRecord, name: str) -> Any:
+    for connection in config.connections:
+        if connection.name == record.connection:
+            return connection.objects.get(record.object_type, {}).get(name)
+    return None
+
+
+def rejection_reason(config: HandoffConfig, person: PersonView) -> str | None:
+    """The rejection code sales left on the person: none while the field holds a status of a
+    lead being worked (`lifecycle.working_statuses`, e.g. HubSpot's NEW or CONNECTED)."""
+    working = {normalise_code(s) for s in config.lifecycle.working_statuses}
+    for record in _by_precedence(config, person):
+        value = record.fields.get("rejection_reason")
+        if value not in (None, "") and normalise_code(str(value)) not in working:
+            return str(value)
+    return None
+
+
+def current_stage(config: HandoffConfig, person: PersonView, decided: str | None) -> str:
+    """The CRM's stage; the one Handoff decided where the two share one CRM value (HubSpot's
+    `other` is both recycled and disqualified, and reads back as the first listed)."""
+    if not person.stage or not decided or person.stage == decided:
+        return person.stage or decided or "lead"
+    for record in person.records:
+        if record.connection == person.lifecycle_from:
+            mapping = _mapping(config, record, "lifecycle_stage")
+            if mapping is not None and same_in_crm(mapping, person.stage, decided):
+                return decided
+    return person.stage
