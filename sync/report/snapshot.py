@@ -39,6 +39,17 @@ class Person:
     company: str
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    key: str
+    connection: str
+    object_type: str
+    record_id: str
+    field: str
+    attempts: int
+    last_error: str | None
+
+
 @dataclass
 class StoreView:
     stages: dict[str, int] = field(default_factory=dict)  # person_state.stage -> people
@@ -46,7 +57,7 @@ class StoreView:
     sla: Any = None  # SlaMetrics over [as_of - WINDOW, as_of]
     assigned_window: dict[str, int] = field(default_factory=dict)  # rep -> assignments in WINDOW
     open_leads: dict[str, int] = field(default_factory=dict)  # rep -> running untouched clocks
-    dead: list[OutboxItem] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # key -> status
     records: dict[tuple[str, str], Person] = field(default_factory=dict)  # (connection, id)
     people: dict[str, Person] = field(default_factory=dict)  # person key
@@ -103,13 +114,22 @@ def read_store(
             .group_by(col(SlaClock.owner_email))
         )
     }
-    view.dead = list(
-        session.scalars(
-            sa_select(OutboxItem)
+    view.dead = [  # plain rows: the session commits (expiring its objects) before the report
+        DeadLetter(*row)
+        for row in session.execute(
+            sa_select(
+                col(OutboxItem.key),
+                col(OutboxItem.connection),
+                col(OutboxItem.object_type),
+                col(OutboxItem.record_id),
+                col(OutboxItem.field),
+                col(OutboxItem.attempts),
+                col(OutboxItem.last_error),
+            )
             .where(col(OutboxItem.status) == "dead")
             .order_by(col(OutboxItem.key))
         )
-    )
+    ]
     written = {item.key for item in result.writes.items}
     unsettled = [c.key for c in result.planned if c.key not in written]
     for keys in _chunks(unsettled):  # planned, not written: rejected, dead, left pending ...

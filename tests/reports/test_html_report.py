@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,26 @@ import pytest
 from sync.report.page import HTML_ROWS
 from sync.report.render import to_csv, to_html, write_reports
 from tests.reports.browser import CHROMIUM, Browser
-from tests.reports.report_runs import PORTAL_ID, Bench, sla_run_report
+from tests.reports.report_runs import NOW, PORTAL_ID, Bench, sla_run_report
 
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
 )
 WIDTHS = (1400, 400)
+
+
+def _trouble_report(url: str) -> dict[str, Any]:
+    """HubSpot refuses the student's score (a dead letter after one attempt), and a person gave
+    Vera to Ana before her escalation: a flag instead of a reassignment."""
+    bench = Bench(url, "sync: {max_attempts: 1}\n")
+    bench.crm.reject_writes("c3", "score", "INVALID_INTEGER: handoff_score must be a number")
+    bench.run()
+    vera = bench.crm.contact("c1")
+    assert vera is not None
+    bench.crm.put_contact(
+        "c1", {**vera.fields, "owner_id": "o1"}, modified_at=NOW + timedelta(minutes=30)
+    )
+    return bench.run(at=NOW + timedelta(hours=3))
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +46,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {
         "sla": sla_run_report(f"sqlite:///{base / 'sla.db'}"),
         "dry": Bench(f"sqlite:///{base / 'dry.db'}").run(dry_run=True),
+        "trouble": _trouble_report(f"sqlite:///{base / 'trouble.db'}"),
     }
 
 
@@ -165,3 +181,17 @@ def test_rows_filter_by_what_a_manager_types(
     rows = _table(browser, "#change-rows tbody")
     assert [(r[1], r[4]) for r in rows] == [("dir@midco.com", "owner_id")]
     assert browser.evaluate("document.getElementById('shown').innerText") == "1 shown"
+
+
+@needs_chromium
+def test_flags_and_dead_letters_are_on_the_page(
+    browser: Browser, reports: dict[str, Any], tmp_path: Path
+) -> None:
+    browser.open(_page(reports["trouble"], tmp_path), 400)
+    dead = _table(browser, "#dead-letters tbody")
+    assert [(r[0], r[3], r[4]) for r in dead] == [("kid@uni.edu", "score", "1")]
+    assert "INVALID_INTEGER" in dead[0][5]
+    flags = _table(browser, "#flags tbody")
+    assert [(r[0], r[2]) for r in flags] == [("Vera", "reassign_not_written")]
+    assert "mia@acme.test" in flags[0][3]
+    assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
