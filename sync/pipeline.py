@@ -195,7 +195,9 @@ class Pipeline:
             result.drifts = list(planner.drifts)
             tick = time.perf_counter()
             passes.write(final=True)
+            tick = time.perf_counter()
             result.store = read_store(session, self.config, self.sla, result)
+            result.timings["report_view"] = time.perf_counter() - tick
             mode.finish(session)
             log.info("write.final", seconds=round(time.perf_counter() - tick, 2))
         result.errors += (
