@@ -180,6 +180,21 @@ class PardotEmulator:
             }
         return row
 
+    def add_activity(self, activity: Any) -> None:
+        """A visitor activity that happens now (a `PortalActivity` of a portal person; tests
+        and drills): served from the next request on, in `createdAt` order."""
+        kind = _TYPES.get(activity.kind)
+        if kind is None:
+            raise ValueError(f"Account Engagement records {sorted(_TYPES)}, not {activity.kind}")
+        index, person = next(
+            (i, p) for i, p in enumerate(self.portal.people) if p.id == activity.person_id
+        )
+        sobject = "Contact" if person.kind == "contact" else "Lead"
+        with self._lock:
+            row = self._row(len(self.activities) + 1, kind, activity, index, person, sobject)
+            self.activities.append(row)
+            self.activities.sort(key=lambda r: (r["createdAt"], r["id"]))
+
     # -- HTTP ----------------------------------------------------------------------------------
     def handles(self, path: str) -> bool:
         return path.startswith("/api/v5/")

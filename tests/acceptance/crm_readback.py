@@ -17,6 +17,7 @@ from hubspot import HubSpot
 from scenario_format import ActivityEdit
 from simple_salesforce import Salesforce
 
+from sandbox.portal import PortalActivity
 from sandbox.runtime import Sandbox
 
 
@@ -269,6 +270,11 @@ class SalesforceReader:
                 StartDateTime=at,
                 EndDateTime=at,
                 DurationInMinutes=0,
+            )
+        elif log.kind in ("page_view", "form_submission", "email_open", "email_click"):
+            # web behaviour lives in Account Engagement: a visitor activity of the prospect
+            self.emulator.pardot.add_activity(
+                PortalActivity("", person_id, log.kind, at, None, dict(log.properties))
             )
         else:
             raise NotImplementedError(f"logging a {log.kind} in Salesforce is not supported yet")
