@@ -75,7 +75,9 @@ class Edit(StrictModel):
 
 class Step(StrictModel):
     sync: str = Field(description="the --as-of instant: ISO-8601 with a zone, or +2h from now")
-    edits: list[Edit] = Field(default_factory=list, description="made in the CRM before the run")
+    edits: list[Edit] = Field(
+        default_factory=list, description="made in the CRM before the run (`set`: a minute before)"
+    )
     expect: dict[str, PersonExpectation] = Field(min_length=1)
 
 

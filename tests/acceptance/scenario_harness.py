@@ -20,7 +20,7 @@ from typing import Any
 import time_machine
 import yaml
 from crm_readback import CrmReader, HubSpotReader, PersonView, SalesforceReader
-from scenario_format import Edit, Scenario, team
+from scenario_format import Edit, Scenario, ScenarioError, team
 from typer.testing import CliRunner
 
 from config.cli import app
@@ -128,6 +128,10 @@ class ScenarioRun:
     def apply(self, edit: Edit, as_of: datetime) -> None:
         if edit.log is not None:
             at = self.scenario.instant(edit.log.at)
+            if at >= as_of:
+                raise ScenarioError(
+                    f"{self.scenario.name}: log.at {edit.log.at} is not before the run at {as_of}"
+                )
             self.clock.set(at)
             if edit.log.owner is not None and edit.log.owner not in self.owners:
                 raise KeyError(
@@ -135,7 +139,9 @@ class ScenarioRun:
                 )
             self.reader.log_activity(edit.person, edit.log, at)
         if edit.set:
-            self.clock.set(as_of)
+            # a minute before the run: an edit stamped at the run's own instant could fall
+            # after the run's pull window (Handoff's clock starts at as_of too)
+            self.clock.set(as_of - timedelta(minutes=1))
             self.reader.edit(edit.person, edit.set)
 
     def person(self, person_id: str) -> PersonView:
