@@ -111,8 +111,25 @@ class HubSpotSettings(StrictModel):
     search_per_second: float = Field(5.0, gt=0)
     daily_limit: int | None = Field(None, gt=0)
     timeout_seconds: float = Field(30.0, gt=0)
+    asset_stages: dict[Literal["top", "middle", "bottom"], list[str]] = Field(
+        default_factory=dict,
+        description="funnel stage of your pages by URL, e.g. {bottom: [/case-studies/, /compare/]}"
+        " (any of these, case-insensitive; the first stage listed wins): HubSpot stores none, so "
+        "page views and forms get their asset_stage from their url",
+    )
 
     _blank_ca = field_validator("ca_file", "portal_id", mode="before")(_blank_is_none)
+
+    @field_validator("asset_stages")
+    @classmethod
+    def _stage_urls(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for stage, needles in value.items():
+            if not needles or any(not str(n).strip() for n in needles):
+                raise ValueError(
+                    f"asset_stages.{stage}: list URL parts such as /pricing or /case-studies/ "
+                    "(no empty entries)"
+                )
+        return {stage: [n.strip().lower() for n in needles] for stage, needles in value.items()}
 
     @model_validator(mode="after")
     def _auth(self) -> HubSpotSettings:

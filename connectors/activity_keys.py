@@ -82,6 +82,23 @@ def translate(raw: Mapping[str, object], translation: Translation) -> dict[str, 
     return out
 
 
+def stage_by_url(
+    props: dict[str, str], stages: Mapping[str, Sequence[str]]
+) -> dict[str, str] | None:
+    """`props` with an `asset_stage` taken from its `url` by `stages` (stage -> lower-case URL
+    parts, first match wins), or None when it has a stage already, no url or no match."""
+    if not stages or ASSET_STAGE in props:
+        return None
+    url = props.get(URL)
+    if not url:
+        return None
+    lowered = url.lower()
+    for stage, needles in stages.items():
+        if any(n in lowered for n in needles):
+            return {**props, ASSET_STAGE: stage}
+    return None
+
+
 def property_name_problem(name: str) -> str | None:
     """Why `name` cannot appear in a rule's `properties:` filter, or None when it can."""
     if name in CANONICAL_KEYS:

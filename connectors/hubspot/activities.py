@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -82,10 +83,12 @@ class ActivityReader:
         mappings: Sequence[ActivityMapping],
         *,
         tier: str = "professional",
+        stages: dict[str, list[str]] | None = None,
     ) -> None:
         self._t = transport
         self._mappings = list(mappings)
         self._tier = tier
+        self._stages = dict(stages or {})
         self._assoc = transport.client.crm.associations.v4.batch_api
         self._objects: dict[str, Any] = {}
         self._pool = ThreadPoolExecutor(max_workers=len(ENGAGEMENTS), thread_name_prefix="hs-eng")
@@ -172,11 +175,25 @@ class ActivityReader:
         out["engagements (calls, emails, meetings, notes, tasks)"] = "readable: CRM objects"
         return out
 
+    def _staged(self, found: Iterator[Activity]) -> Iterator[Activity]:
+        """Activities with the funnel stage `hubspot.asset_stages` gives their url."""
+        if not self._stages:
+            yield from found
+            return
+        for activity in found:
+            staged = keys.stage_by_url(dict(activity.properties), self._stages)
+            yield activity if staged is None else replace(activity, properties=staged)
+
     def pull(
         self, contacts: Sequence[Contact], since: datetime | None, *, events: bool = True
     ) -> Iterator[Activity]:
         """Engagements and web behaviour of these contacts; form submissions too unless
         `events=False` (then they come from the run's `event_stream`)."""
+        yield from self._staged(self._pull(contacts, since, events=events))
+
+    def _pull(
+        self, contacts: Sequence[Contact], since: datetime | None, *, events: bool
+    ) -> Iterator[Activity]:
         ids = list(dict.fromkeys(c.id for c in contacts))
         if not ids or not self._mappings:
             return
@@ -200,7 +217,7 @@ class ActivityReader:
         """Every contact's form submissions since `since`, ascending (the Forms API is
         portal-wide: one pass over the forms per run, however many contacts)."""
         if self._forms is not None:
-            yield from self._read_forms(lambda f: f.stream(since))
+            yield from self._staged(self._read_forms(lambda f: f.stream(since)))
 
     def _read_forms(self, read: Any) -> Iterator[Activity]:
         assert self._forms is not None

@@ -69,8 +69,13 @@ class HubSpotConnector:
             )
             for object_type, codec in self._codecs.items()
         }
-        tier = connection.hubspot.tier if connection.hubspot else "professional"
-        self._activities = ActivityReader(self.transport, connection.activities, tier=tier)
+        settings = connection.hubspot
+        self._activities = ActivityReader(
+            self.transport,
+            connection.activities,
+            tier=settings.tier if settings else "professional",
+            stages={str(k): v for k, v in settings.asset_stages.items()} if settings else None,
+        )
         self._fields = FieldWriter(self.transport, self._codecs)
         self._tasks = TaskWriter(self.transport)
         self._owners = self.transport.client.crm.owners.owners_api

@@ -79,3 +79,27 @@ def test_memory_adapter_translates_the_portal_vocabulary() -> None:
     assert view.properties["raw.title"] == "Pricing"
     assert email.properties["email_subject"] == "Q4 launch"
     assert email.properties["campaign"] == "Launch"
+
+
+def test_a_pages_funnel_stage_comes_from_its_url_when_the_crm_names_none() -> None:
+    stages = {"bottom": ["/case-studies/", "/compare/"], "top": ["/blog/"]}
+    staged = keys.stage_by_url({"url": "https://x.io/Compare/leadrelay"}, stages)
+    assert staged == {"url": "https://x.io/Compare/leadrelay", "asset_stage": "bottom"}
+    assert keys.stage_by_url({"url": "https://x.io/pricing"}, stages) is None
+    kept = {"url": "https://x.io/blog/a", "asset_stage": "middle"}
+    assert keys.stage_by_url(kept, stages) is None  # the CRM's own stage wins
+    assert keys.stage_by_url({"form_name": "Demo"}, stages) is None
+
+
+def test_hubspot_asset_stages_need_url_parts() -> None:
+    from config.connections import HubSpotSettings
+
+    ok = HubSpotSettings.model_validate(
+        {"access_token": "x", "asset_stages": {"bottom": [" /Compare/ "]}}
+    )
+    assert ok.asset_stages == {"bottom": ["/compare/"]}
+    with pytest.raises(ValidationError) as info:
+        HubSpotSettings.model_validate({"access_token": "x", "asset_stages": {"top": [""]}})
+    assert "asset_stages.top" in str(info.value)
+    with pytest.raises(ValidationError):
+        HubSpotSettings.model_validate({"access_token": "x", "asset_stages": {"hot": ["/x"]}})
