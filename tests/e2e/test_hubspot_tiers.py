@@ -188,3 +188,34 @@ def test_a_configured_enterprise_tier_refused_by_the_portal_falls_back_and_warns
         assert contact["lifecyclestage"] == "marketingqualifiedlead", contact
     finally:
         next(stack_iter, None)
+
+
+def test_enterprise_reads_events_only_for_contacts_that_changed(
+    tmp_path: Path, store_url: str
+) -> None:
+    stack_iter = _stack(_portal("enterprise"), tmp_path, store_url, "enterprise")
+    stack = next(stack_iter)
+    try:
+        pipeline = stack.pipeline()
+        emulator = stack.sandbox.hubspot
+        assert emulator is not None
+        first = pipeline.run()
+        assert not first.errors, first.errors
+        contacts = len(emulator.store.objects["contacts"])
+        assert emulator.log.total("events.list") == contacts  # one query per contact, full pull
+        idle = emulator.log.total("events.list")
+        pipeline.run()
+        assert emulator.log.total("events.list") == idle  # nothing changed: no Events API call
+        contact = emulator.contact_id("vp")
+        emulator.add_activity(
+            contact,
+            "page_view",
+            datetime.now(UTC),
+            properties={"url": "https://www.handoff-demo.com/pricing"},
+        )
+        again = pipeline.run()
+        assert not again.errors, again.errors
+        assert emulator.log.total("events.list") == idle + 1  # the one contact that changed
+        assert "pricing 3x" in _read_back(stack, "vp")["handoff_score_reasons"].lower()
+    finally:
+        next(stack_iter, None)
