@@ -26,6 +26,9 @@ class Knobs:
     # Endpoint labels ("contacts.batch_update", "contacts.search") answered 400 with a body that
     # echoes the request's access token: a CRM error quoting a credential (secret redaction drill).
     echo_token_on: set[str] = field(default_factory=set)
+    # scope -> endpoint label prefixes the token lacks it for (e.g. {"forms": ["forms."]}):
+    # answered 403 MISSING_SCOPES, the refusal of a private app created without that scope
+    missing_scopes: dict[str, list[str]] = field(default_factory=dict)
     forms_max: int = 100  # /marketing/v3/forms page size (no documented maximum)
     history_batch_max: int = 50  # batch read inputs when propertiesWithHistory is asked
 

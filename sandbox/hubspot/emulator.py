@@ -408,6 +408,15 @@ class HubSpotEmulator:
                     return SandboxResponse.json(429, refused, headers)
             if label in self.knobs.echo_token_on:
                 return self._echo_token(request)
+            for scope, prefixes in self.knobs.missing_scopes.items():
+                if any(label.startswith(p) for p in prefixes):
+                    scope_error = self._error(
+                        403,
+                        "MISSING_SCOPES",
+                        "This app hasn't been granted all required scopes to make this call.",
+                    )
+                    scope_error["context"] = {"missingScopes": [scope]}
+                    return SandboxResponse.json(403, scope_error, self.limits.headers(now_ms))
             ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id, self.tier)
             try:
                 status, payload = handler(ctx, request, **params)

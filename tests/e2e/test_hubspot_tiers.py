@@ -219,3 +219,23 @@ def test_enterprise_reads_events_only_for_contacts_that_changed(
         assert "pricing 3x" in _read_back(stack, "vp")["handoff_score_reasons"].lower()
     finally:
         next(stack_iter, None)
+
+
+def test_a_token_without_the_forms_scope_is_a_warning_and_the_run_goes_on(
+    tmp_path: Path, store_url: str
+) -> None:
+    stack_iter = _stack(_portal("professional"), tmp_path, store_url, None)
+    stack = next(stack_iter)
+    try:
+        emulator = stack.sandbox.hubspot
+        assert emulator is not None
+        emulator.knobs.missing_scopes = {"forms": ["forms."]}
+        result = stack.pipeline().run()
+        assert not result.errors, result.errors
+        refusal = next(w for w in result.warnings if "form submissions unavailable" in w)
+        assert "MISSING_SCOPES" in refusal and "forms scope" in refusal
+        contact = _read_back(stack, "vp")
+        assert "pricing" in contact["handoff_score_reasons"].lower()  # page views still count
+        assert "demo" not in contact["handoff_score_reasons"].lower()
+    finally:
+        next(stack_iter, None)
