@@ -195,3 +195,15 @@ def test_flags_and_dead_letters_are_on_the_page(
     assert [(r[0], r[2]) for r in flags] == [("Vera", "reassign_not_written")]
     assert "mia@acme.test" in flags[0][3]
     assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_run_warnings_show_on_the_page_and_in_markdown(reports: dict[str, Any]) -> None:
+    from sync.report.render import to_markdown
+
+    report = copy.deepcopy(reports["dry"])
+    warning = "hubspot: page views unavailable on a professional HubSpot portal <tier>"
+    report["run"]["warnings"] = [warning]
+    assert "Warnings (1)" in to_html(report) and "&lt;tier&gt;" in to_html(report)
+    assert f"- {warning}" in to_markdown(report)
+    report["run"].pop("warnings")  # a report from before warnings existed
+    assert "Warnings" not in to_html(report)
