@@ -345,6 +345,12 @@ class LifecycleConfig(StrictModel):
         description="values of the rejection reason field that mean sales is working the lead, "
         "not rejecting it (HubSpot's lead status: NEW, OPEN, IN_PROGRESS, CONNECTED ...): no flag",
     )
+    accepted_statuses: list[str] = Field(
+        default_factory=list,
+        description="values of the rejection reason field that mean sales accepted the lead: an "
+        "MQL holding one is a SAL (HubSpot keeps MQL and SAL as one lifecycle stage; its lead "
+        "status says which: IN_PROGRESS, ATTEMPTED_TO_CONTACT, CONNECTED ...)",
+    )
     recycle_cooldown: Duration = Field(
         default=timedelta(days=90), description="a recycled lead may re-MQL after this"
     )

@@ -265,7 +265,24 @@ def rejection_reason(config: HandoffConfig, person: PersonView) -> str | None:
 
 def current_stage(config: HandoffConfig, person: PersonView, decided: str | None) -> str:
     """The CRM's stage; the one Handoff decided where the two share one CRM value (HubSpot's
-    `other` is both recycled and disqualified, and reads back as the first listed)."""
+    `other` is both recycled and disqualified, and reads back as the first listed); an MQL
+    whose lead status says sales accepted it (`lifecycle.accepted_statuses`) is a SAL."""
+    stage = _crm_stage(config, person, decided)
+    if stage == "mql" and _status_in(config, person, config.lifecycle.accepted_statuses):
+        return "sal"
+    return stage
+
+
+def _status_in(config: HandoffConfig, person: PersonView, statuses: list[str]) -> bool:
+    wanted = {normalise_code(s) for s in statuses}
+    return bool(wanted) and any(
+        normalise_code(str(value)) in wanted
+        for record in _by_precedence(config, person)
+        if (value := record.fields.get("rejection_reason")) not in (None, "")
+    )
+
+
+def _crm_stage(config: HandoffConfig, person: PersonView, decided: str | None) -> str:
     if not person.stage or not decided or person.stage == decided:
         return person.stage or decided or "lead"
     for record in person.records:
