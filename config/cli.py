@@ -125,7 +125,7 @@ def _register_commands() -> None:
     """Commands owned by other packages register themselves on `app`."""
     import importlib
 
-    for module in ("sandbox.cli", "sync.cli", "sync.explain.cli"):
+    for module in ("sandbox.cli", "sync.cli", "sync.explain.cli", "sync.ops.cli"):
         importlib.import_module(module).register(app)
 
 

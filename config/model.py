@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import Duration, StrictModel
 from config.connections import Connection
+from config.ops import AlertsConfig, MonitoringConfig
 from config.routing import RoutingConfig
 from config.scoring import LifecycleConfig, ScoringConfig
 from config.sla import SlaConfig
@@ -63,6 +64,11 @@ class SyncConfig(StrictModel):
     owner_owner: str | None = Field(
         None, description="connection that owns record owners when several are configured"
     )
+    first_run: Literal["dry_run", "live"] = Field(
+        "dry_run",
+        description="`handoff run` on a store that never applied a run: dry run first and wait "
+        "for `--confirm` (dry_run), or write at once (live)",
+    )
 
 
 class HandoffConfig(StrictModel):
@@ -77,6 +83,8 @@ class HandoffConfig(StrictModel):
     schedules: ScheduleConfig = ScheduleConfig()
     reports: ReportConfig = ReportConfig()
     logging: LoggingConfig = LoggingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _unique_connections(self) -> HandoffConfig:

@@ -36,6 +36,10 @@ class ApiUsage:
     calls: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     retries: int = 0
+    # the CRM's daily quota as its last response reported it (HubSpot's X-HubSpot-RateLimit-Daily
+    # headers, Salesforce's Sforce-Limit-Info); None until a response carried it
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, endpoint: str, n: int = 1) -> None:
@@ -45,6 +49,14 @@ class ApiUsage:
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+    def observe_quota(self, limit: str | int | None, remaining: str | int | None) -> None:
+        """Keep the daily quota a response reported (headers arrive as text; bad ones ignored)."""
+        try:
+            if limit is not None and remaining is not None:
+                self.daily_limit, self.daily_remaining = int(limit), int(remaining)
+        except ValueError:
+            pass
 
 
 @runtime_checkable

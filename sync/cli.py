@@ -299,18 +299,63 @@ def register(app: typer.Typer) -> None:
             "--stalled-after",
             help="Replicas: retry a dead replica's job after this many seconds.",
         ),
+        confirm: bool = typer.Option(
+            False,
+            "--confirm",
+            help="Write on a store's first run (else a first run is a dry run; sync.first_run).",
+        ),
+        listen: str | None = typer.Option(
+            None,
+            "--listen",
+            help="host:port for /metrics, /healthz and /readyz (default: monitoring.listen).",
+        ),
     ) -> None:
-        """The scheduled worker: sync, SLA checks, decay and reports until SIGTERM."""
+        """The scheduled worker: sync, SLA checks, decay and reports until SIGTERM.
+
+        On a store that never ran live, it dry-runs once and stops: read the report, then run
+        again with --confirm (or set sync.first_run: live)."""
         import signal
         import threading
 
         from config.cli import fail
+        from sync.ops.first_run import first_run_message, never_ran_live
+        from sync.ops.service import Operations
         from sync.worker import Heartbeat, Worker
 
         if replicas:  # each job holds its connection of the store (sync/replicas.py)
             runtime = Runtime(config, "run --replicas", hold_store=False)
         else:
             runtime = Runtime(config, "run")
+        if (
+            not confirm
+            and runtime.config.sync.first_run == "dry_run"
+            and never_ran_live(runtime.engine)
+        ):
+            if replicas:
+                runtime.close()
+                raise fail(
+                    "this store never ran live: run `handoff sync --dry-run` and read its "
+                    "report, then start the replicas with --confirm (or set sync.first_run: live)"
+                )
+            try:
+                folder = runtime.run(dry_run=True)
+            finally:
+                runtime.close()
+            out.print(first_run_message(folder / "report.md", config), highlight=False)
+            return
+        try:
+            ops = Operations(
+                runtime.config,
+                runtime.engine,
+                lambda: runtime.connectors,
+                heartbeat=heartbeat,
+                listen=listen or runtime.config.monitoring.listen,
+            )
+        except ValueError as exc:
+            runtime.close()
+            raise fail(str(exc)) from None
+        if ops.address:
+            out.print(f"metrics and health on http://{ops.address}/metrics", highlight=False)
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
@@ -319,12 +364,18 @@ def register(app: typer.Typer) -> None:
             def replica_job(connection: str, kind: str) -> None:
                 try:
                     runtime.run_connection(connection, kind)
+                except Exception as exc:
+                    ops.after_job(exc)
+                    raise
+                else:
+                    ops.after_job(None)
                 finally:
                     beat.beat()  # every job (the SLA check runs each minute) feeds the health check
 
             try:
                 app_ = build_app(runtime.config, replica_job, stalled_after=stalled_after)
             except ValueError as exc:
+                ops.close()
                 runtime.close()
                 raise fail(str(exc)) from None
             ensure_queue_schema(app_, runtime.config.state.url)
@@ -334,10 +385,19 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
             run_replica(app_, stalled_after=stalled_after)
+            ops.close()
             runtime.close()
             return
 
         def job(kind: str) -> None:
+            try:
+                scheduled_job(kind)
+            except Exception as exc:
+                ops.after_job(exc)
+                raise
+            ops.after_job(None)
+
+        def scheduled_job(kind: str) -> None:
             if kind in ("sync", "decay"):
                 runtime.run()
             elif kind == "sla":
@@ -369,6 +429,7 @@ def register(app: typer.Typer) -> None:
         stop.wait()
         err.print("stopping: finishing the batch in flight", highlight=False)
         worker.stop()
+        ops.close()
         runtime.close()
 
     @app.command()

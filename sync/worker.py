@@ -9,6 +9,7 @@ worker holds the store's writer lock for its life (sync/store/writer_lock.py): a
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,12 +27,21 @@ log = structlog.get_logger("handoff.worker")
 
 
 class Heartbeat:
+    """A file touched by the worker: its time on the first line, then (JSON) when each job runs
+    next, for `handoff status`; replaced whole, so a reader never sees half of it."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.next_jobs: Callable[[], dict[str, str]] | None = None
 
     def beat(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(datetime.now(UTC).isoformat() + "\n", encoding="utf-8")
+        text = datetime.now(UTC).isoformat() + "\n"
+        if self.next_jobs is not None:
+            text += json.dumps({"next_jobs": self.next_jobs()}, sort_keys=True) + "\n"
+        partial = self.path.with_name(f".{self.path.name}.{threading.get_ident()}")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(self.path)
 
 
 class Worker:
@@ -88,9 +98,17 @@ class Worker:
             )
         self.scheduler.add_job(self.heartbeat.beat, IntervalTrigger(seconds=15), id="heartbeat")
 
+    def next_jobs(self) -> dict[str, str]:
+        return {
+            job.id: job.next_run_time.astimezone(UTC).isoformat()
+            for job in self.scheduler.get_jobs()
+            if job.id != "heartbeat" and job.next_run_time is not None
+        }
+
     def start(self) -> None:
         self.heartbeat.beat()
         self.schedule()
+        self.heartbeat.next_jobs = self.next_jobs
         self.scheduler.start()
         log.info("worker.started", jobs=sorted(j.id for j in self.scheduler.get_jobs()))
 

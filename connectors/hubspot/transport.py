@@ -200,6 +200,11 @@ class HubSpotTransport:
                 response = original(method, url, **call)
                 # Read and parse inside the retry scope; read_json reuses the parsed body.
                 response.handoff_json = _parse_json(response.data, label, safe, self.name)
+                headers = getattr(response, "headers", None) or {}
+                self.usage.observe_quota(  # sent on non-search responses (changelog 2018-11-06)
+                    headers.get("X-HubSpot-RateLimit-Daily"),
+                    headers.get("X-HubSpot-RateLimit-Daily-Remaining"),
+                )
                 return response
             finally:
                 limiter.settle(stamp)

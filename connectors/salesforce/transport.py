@@ -267,6 +267,8 @@ class GuardedSession(requests.Session):
                     raise RetriableError(message, connection=self.connection) from None
                 raise UnknownOutcomeError(message, connection=self.connection) from None
             self.budget.observe(response.headers.get("Sforce-Limit-Info"))
+            if self.budget.limit is not None and self.budget.used is not None:
+                self.usage.observe_quota(self.budget.limit, self.budget.limit - self.budget.used)
             status = response.status_code
             if status == 401 and not refreshed and self._expired(response):
                 self._refresh()

@@ -131,6 +131,9 @@ def batch_update(ctx: Ctx, req: SandboxRequest, object_type: str) -> tuple[int, 
             if obj is None:
                 raise ApiError(404, "OBJECT_NOT_FOUND", f"Object {object_type} {key} not found.")
             values = checked_properties(ctx, object_type, (item or {}).get("properties"))
+            refused = ctx.knobs.refuse_updates.get(key)
+            if refused is not None:
+                raise ApiError(400, "VALIDATION_ERROR", refused)
             if dry:
                 return None
             ctx.store.apply(obj, values, ctx.now_ms)

@@ -31,6 +31,9 @@ class Knobs:
     missing_scopes: dict[str, list[str]] = field(default_factory=dict)
     forms_max: int = 100  # /marketing/v3/forms page size (no documented maximum)
     history_batch_max: int = 50  # batch read inputs when propertiesWithHistory is asked
+    # Record id -> message: updates of these records are refused per input (VALIDATION_ERROR
+    # in the batch's errors[]), as a portal's validation rule or a locked record would.
+    refuse_updates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sync.store.engine import SQLITE_BUSY_SECONDS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 7220311  # pg advisory lock id: one migrator at a time
-TABLE_MODULES = ("sync.store.tables", "routing.tables", "routing.sla.tables")
+TABLE_MODULES = ("sync.store.tables", "routing.tables", "routing.sla.tables", "sync.ops.tables")
 
 
 class StoreUnavailable(Exception):

@@ -150,7 +150,7 @@ def test_sync_is_refused_while_run_holds_the_store(tmp_path: Path, store_url: st
     with drill(tmp_path, store_url) as d:
         env = {**os.environ, **d.env, "HANDOFF_STATE_URL": d.store_url}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "config.cli", "run", "-c", str(d.config_path),
+            [sys.executable, "-m", "config.cli", "run", "--confirm", "-c", str(d.config_path),
              "--heartbeat", str(tmp_path / "heartbeat")],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -388,7 +388,7 @@ def test_sync_is_refused_while_a_replica_process_writes_the_connection(
         d.sandbox.server("hubspot").before_request.append(hold)
         env = {**os.environ, **d.env, "HANDOFF_STATE_URL": pg_url}
         replica = subprocess.Popen(
-            [sys.executable, "-m", "config.cli", "run", "--replicas", "-c", str(config),
+            [sys.executable, "-m", "config.cli", "run", "--replicas", "--confirm", "-c", str(config),
              "--heartbeat", str(tmp_path / "heartbeat")],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

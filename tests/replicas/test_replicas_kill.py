@@ -80,6 +80,7 @@ def test_three_replicas_one_killed(tmp_path: Path, pg_url: str) -> None:
             "config.cli",
             "run",
             "--replicas",
+            "--confirm",
             "--stalled-after",
             "6",
             "-c",

@@ -40,6 +40,7 @@ def test_run_schedules_jobs_stops_on_sigterm_and_refuses_a_second_runner(tmp_pat
             "-m",
             "config.cli",
             "run",
+            "--confirm",  # write from the first run (a fresh store dry-runs first otherwise)
             "-c",
             str(config),
             "--heartbeat",

@@ -1,0 +1,1 @@
+"""Operating Handoff: metrics and health over HTTP, alerts, `handoff status`, `handoff outbox`."""

@@ -1,0 +1,200 @@
+"""Alerts to a webhook (e.g. a Slack incoming webhook), once per incident.
+
+After each worker job the conditions are checked against the store and the connectors' quota:
+
+- `run_failed`: the last live run ended partial or failed, or the job raised;
+- `dead_letters`: outbox items are dead-lettered (`handoff outbox list` shows them);
+- `quota_low:<connection>`: the CRM's daily quota left is below `alerts.quota_low_share`;
+- `sla_breach_rate`: of the SLA clocks started in `alerts.sla_window`, at least
+  `alerts.sla_breach_rate` breached (and at least `alerts.sla_min_clocks` started).
+
+A condition that starts holding opens an incident (a store row) and posts one alert; while the
+incident is open nothing more is posted, across restarts. When the condition clears the incident
+is resolved (and a short "resolved" post says so); if it holds again later, that is a new incident
+and a new alert. A post that fails is tried again at the next check. The webhook URL is a secret:
+it is registered for redaction when the config is read and never logged; only the HTTP status is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from config.ops import AlertsConfig
+from connectors.base import CrmConnector
+from sync.ops.metrics import sla_counts
+from sync.ops.tables import Incident
+from sync.store.tables import OutboxItem, RunRecord
+from sync.store.types import utc_now
+
+log = structlog.get_logger("handoff.alerts")
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    holds: bool
+    summary: str = ""
+
+
+def check_conditions(
+    engine: Engine,
+    config: AlertsConfig,
+    connectors: Mapping[str, CrmConnector],
+    *,
+    now: datetime,
+    job_error: str | None = None,
+) -> list[Condition]:
+    """Every alert condition as it stands now."""
+    found: list[Condition] = []
+    with Session(engine) as session:
+        last = session.exec(
+            select(RunRecord)
+            .where(col(RunRecord.dry_run).is_(False))
+            .order_by(col(RunRecord.started_at).desc())
+            .limit(1)
+        ).first()
+        if job_error is not None:
+            found.append(Condition("run_failed", True, f"a worker job failed: {job_error}"))
+        elif last is not None and last.status not in ("ok", "running"):
+            first = (last.errors or ["no error recorded"])[0]
+            found.append(
+                Condition(
+                    "run_failed",
+                    True,
+                    f"run {last.id} ended {last.status}: {first}"
+                    + (f" (and {len(last.errors) - 1} more)" if len(last.errors) > 1 else ""),
+                )
+            )
+        else:
+            found.append(Condition("run_failed", False))
+        dead = session.exec(
+            select(func.count()).select_from(OutboxItem).where(col(OutboxItem.status) == "dead")
+        ).one()
+    found.append(
+        Condition(
+            "dead_letters",
+            dead > 0,
+            f"{dead} CRM write(s) dead-lettered after sync.max_attempts; "
+            "see `handoff outbox list`, then `handoff outbox retry` or `drop`",
+        )
+    )
+    for name, connector in sorted(connectors.items()):
+        usage = connector.usage
+        limit, left = usage.daily_limit, usage.daily_remaining
+        low = bool(limit and left is not None and left / limit < config.quota_low_share)
+        found.append(
+            Condition(
+                f"quota_low:{name}",
+                low,
+                f"{name}: {left} of {limit} daily API calls left "
+                f"(below alerts.quota_low_share {config.quota_low_share:.0%})",
+            )
+        )
+    sla = sla_counts(engine, now, config.sla_window)
+    started, breached = sla["window_started"], sla["window_breached"]
+    rate = breached / started if started else 0.0
+    found.append(
+        Condition(
+            "sla_breach_rate",
+            started >= config.sla_min_clocks and rate >= config.sla_breach_rate,
+            f"{breached} of {started} SLA clocks started in the last "
+            f"{config.sla_window} breached ({rate:.0%}, threshold {config.sla_breach_rate:.0%})",
+        )
+    )
+    return found
+
+
+def post_json(url: str, body: dict[str, Any]) -> bool:
+    """POST `body`; True on a 2xx. The URL is never logged, only the answer's status."""
+    try:
+        answer = requests.post(url, json=body, timeout=10)
+    except requests.RequestException as exc:
+        log.warning("alert.post_failed", error=type(exc).__name__)
+        return False
+    if not 200 <= answer.status_code < 300:
+        log.warning("alert.post_failed", status=answer.status_code)
+        return False
+    return True
+
+
+class Alerter:
+    """Opens, notifies and resolves incidents in the store for a list of conditions."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: AlertsConfig,
+        *,
+        post: Callable[[str, dict[str, Any]], bool] = post_json,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.post = post
+        self.clock = clock
+
+    def check(
+        self, connectors: Mapping[str, CrmConnector], *, job_error: str | None = None
+    ) -> list[str]:
+        """Check every condition; returns the kinds alerted now (opened or resolved)."""
+        now = self.clock()
+        conditions = check_conditions(
+            self.engine, self.config, connectors, now=now, job_error=job_error
+        )
+        return self.apply(conditions, now)
+
+    def apply(self, conditions: list[Condition], now: datetime) -> list[str]:
+        posted: list[str] = []
+        with Session(self.engine) as session:
+            open_ = {
+                i.kind: i
+                for i in session.exec(select(Incident).where(col(Incident.resolved_at).is_(None)))
+            }
+            for condition in conditions:
+                incident = open_.get(condition.kind)
+                if condition.holds:
+                    if incident is None:
+                        incident = Incident(
+                            kind=condition.kind, summary=condition.summary, opened_at=now
+                        )
+                        session.add(incident)
+                        log.warning("alert.opened", kind=condition.kind, summary=condition.summary)
+                    if incident.notified_at is None and self._send(incident, "alert.opened"):
+                        incident.notified_at = now
+                        posted.append(condition.kind)
+                elif incident is not None:
+                    incident.resolved_at = now
+                    log.info("alert.resolved", kind=condition.kind)
+                    if incident.notified_at is not None and self._send(incident, "alert.resolved"):
+                        posted.append(f"{condition.kind} resolved")
+                session.commit()
+        return posted
+
+    def _send(self, incident: Incident, event: str) -> bool:
+        url = self.config.webhook_url
+        if url is None:
+            return False
+        resolved = event == "alert.resolved"
+        text = (
+            f"Handoff resolved: {incident.kind} (opened {incident.opened_at:%Y-%m-%d %H:%M} UTC)"
+            if resolved
+            else f"Handoff alert: {incident.summary}"
+        )
+        return self.post(
+            url,
+            {
+                "text": text,
+                "event": event,
+                "kind": incident.kind,
+                "summary": incident.summary,
+                "opened_at": incident.opened_at.isoformat(),
+            },
+        )
