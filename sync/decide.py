@@ -443,7 +443,10 @@ def _is_forward(current: Any, stage: str) -> bool:
 def _is_regression(current: str, stage: str) -> bool:
     if current in STAGE_ORDER and stage in STAGE_ORDER:
         return STAGE_ORDER.index(stage) < STAGE_ORDER.index(current)
-    return stage == "recycled"
+    # The side exits sit past the funnel in a CRM's own order (HubSpot's `other` follows
+    # `customer`), so a recycled lead re-opened as an MQL moves backwards there: HubSpot ignores
+    # that write over the API unless the stage is cleared first.
+    return stage == "recycled" or (current in ("recycled", "disqualified") and stage in STAGE_ORDER)
 
 
 @dataclass
