@@ -51,6 +51,26 @@ def funnel_rank(stage: LifecycleStage) -> int | None:
     return FUNNEL.index(stage) if stage in FUNNEL else None
 
 
+def is_forward(current: object, stage: str) -> bool:
+    """`stage` is ahead of `current` on the forward ladder (or nothing is set yet)."""
+    if stage not in FUNNEL:
+        return False
+    if current in (None, ""):
+        return True
+    return current in FUNNEL and FUNNEL.index(stage) > FUNNEL.index(str(current))  # type: ignore[arg-type]
+
+
+def is_regression(current: str, stage: str) -> bool:
+    """A deliberate move back: down the ladder, into recycling, or a recycled or disqualified
+    lead re-opened. A CRM whose lifecycle only moves forward over its API (HubSpot) must clear
+    the stage before it takes an earlier one (HubSpot sorts its side-exit value `other` last)."""
+    if current in FUNNEL and stage in FUNNEL:
+        return FUNNEL.index(stage) < FUNNEL.index(current)  # type: ignore[arg-type]
+    if stage == LifecycleStage.RECYCLED:
+        return True
+    return current in (LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED) and stage in FUNNEL
+
+
 def normalise_code(value: str) -> str:
     """ "Bad Timing" / "bad-timing" -> "bad_timing"."""
     return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")

@@ -23,6 +23,7 @@ from connectors.records import ActivityKind, Actor
 from routing.sla.actions import Touch
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
+from scoring.lifecycle import is_forward, is_regression
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView, current_stage, load_people, rejection_reason
 from sync.person_state import StateRow, load_states, save_states
@@ -315,9 +316,9 @@ class DecisionStage:
                         stage,
                         crm.get("lifecycle_stage"),
                         f"lifecycle {current} -> {stage}",
-                        clear_first=_is_regression(current, stage),
+                        clear_first=is_regression(current, stage),
                     )
-            elif _is_forward(crm.get("lifecycle_stage"), stage):
+            elif is_forward(crm.get("lifecycle_stage"), stage):
                 # Another system owns lifecycle: mirror its stage here, forward only.
                 self.planner.write_field(
                     record.connection,
@@ -428,25 +429,6 @@ class DecisionStage:
 
 
 TOUCH_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})
-STAGE_ORDER = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
-
-
-def _is_forward(current: Any, stage: str) -> bool:
-    """True when `stage` is ahead of `current` on the forward ladder (or current is empty)."""
-    if stage not in STAGE_ORDER:
-        return False
-    if current in (None, ""):
-        return True
-    return current in STAGE_ORDER and STAGE_ORDER.index(stage) > STAGE_ORDER.index(str(current))
-
-
-def _is_regression(current: str, stage: str) -> bool:
-    if current in STAGE_ORDER and stage in STAGE_ORDER:
-        return STAGE_ORDER.index(stage) < STAGE_ORDER.index(current)
-    # The side exits sit past the funnel in a CRM's own order (HubSpot's `other` follows
-    # `customer`), so a recycled lead re-opened as an MQL moves backwards there: HubSpot ignores
-    # that write over the API unless the stage is cleared first.
-    return stage == "recycled" or (current in ("recycled", "disqualified") and stage in STAGE_ORDER)
 
 
 @dataclass

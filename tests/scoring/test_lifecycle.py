@@ -8,7 +8,13 @@ import pytest
 from scoring_builders import NOW, days
 
 from config.scoring import LifecycleConfig
-from scoring.lifecycle import LifecyclePolicy, LifecycleStage, normalise_code
+from scoring.lifecycle import (
+    LifecyclePolicy,
+    LifecycleStage,
+    is_forward,
+    is_regression,
+    normalise_code,
+)
 from scoring.score import Score
 
 S = LifecycleStage
@@ -127,3 +133,30 @@ def test_cooldown_comes_from_config() -> None:
     short = LifecyclePolicy.from_config(LifecycleConfig(recycle_cooldown="7d"))  # type: ignore[arg-type]
     fresh = make_score(mql=True, last_signal_at=NOW - days(1))
     assert short.decide("recycled", fresh, stage_changed_at=NOW - days(8), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("current", "stage", "clear_first"),
+    [
+        ("mql", "sql", False),  # forward on the ladder
+        ("sql", "lead", True),  # down the ladder
+        ("mql", "recycled", True),  # into recycling
+        (
+            "recycled",
+            "mql",
+            True,
+        ),  # a recycled lead re-opened: HubSpot keeps `other` unless cleared
+        ("disqualified", "lead", True),
+        ("recycled", "disqualified", False),  # side exit to side exit
+    ],
+)
+def test_a_deliberate_move_back_is_a_regression(
+    current: str, stage: str, clear_first: bool
+) -> None:
+    assert is_regression(current, stage) is clear_first
+
+
+def test_forward_only_from_nothing_or_down_the_ladder() -> None:
+    assert is_forward(None, "lead") and is_forward("", "mql")
+    assert is_forward("lead", "mql") and not is_forward("sql", "mql")
+    assert not is_forward("recycled", "mql")  # re-opening is a decision, never a mirror
