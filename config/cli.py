@@ -6,7 +6,6 @@ mistake (bad config, unreachable store) prints a clear message and exits 2, neve
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -95,12 +94,9 @@ def config_validate(
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of handoff.yaml (for editor completion)."""
-    from config.docs import config_schema
+    from config.editor_schema import render
 
-    schema = config_schema()  # durations written as 5m, factory defaults shown
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "handoff.yaml"
-    typer.echo(json.dumps(schema, indent=2, sort_keys=True))
+    typer.echo(render(), nl=False)  # durations as 5m, defaults, canonical field names
 
 
 @db_app.command("upgrade")
@@ -125,7 +121,7 @@ def _register_commands() -> None:
     """Commands owned by other packages register themselves on `app`."""
     import importlib
 
-    for module in ("sandbox.cli", "sync.cli", "sync.explain.cli", "sync.ops.cli"):
+    for module in ("config.init", "sandbox.cli", "sync.cli", "sync.explain.cli", "sync.ops.cli"):
         importlib.import_module(module).register(app)
 
 

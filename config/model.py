@@ -98,6 +98,22 @@ class HandoffConfig(StrictModel):
                 raise ValueError(f"sync.{key}: '{value}' is not a connection name")
         return self
 
+    @model_validator(mode="after")
+    def _known_territories(self) -> HandoffConfig:
+        """Every territory named outside routing is one routing.territories defines."""
+        from difflib import get_close_matches
+
+        names = [t.name for t in self.routing.territories]
+        for name in self.sla.territory_calendars:
+            if name not in names:
+                close = get_close_matches(name, names, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(
+                    f"sla.territory_calendars.{name}: unknown territory {name!r}; {hint}"
+                    f"routing.territories defines {', '.join(repr(n) for n in names) or 'none'}"
+                )
+        return self
+
     def connection(self, name: str) -> Connection:
         for conn in self.connections:
             if conn.name == name:

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, func, select
 
 from config.ops import AlertsConfig
 from connectors.base import CrmConnector
-from sync.ops.metrics import sla_counts
+from sync.ops.store_counts import sla_counts
 from sync.ops.tables import Incident
 from sync.store.tables import OutboxItem, RunRecord
 from sync.store.types import utc_now

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, make_wsgi_app
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +22,6 @@ from config.secrets import redact
 from connectors.base import CrmConnector
 from sync.ops.alerts import Alerter
 from sync.ops.http import HttpServer, json_app
-from sync.ops.metrics import HandoffCollector
 
 log = structlog.get_logger("handoff.ops")
 
@@ -65,7 +63,11 @@ class Operations:
         alerts = config.alerts
         self.alerter = Alerter(engine, alerts) if alerts.webhook_url else None
         self.server: HttpServer | None = None
-        if listen:
+        if listen:  # prometheus_client is imported only when metrics are served
+            from prometheus_client import CollectorRegistry, make_wsgi_app
+
+            from sync.ops.metrics import HandoffCollector
+
             registry = CollectorRegistry(auto_describe=True)
             registry.register(
                 HandoffCollector(

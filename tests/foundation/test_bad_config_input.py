@@ -42,7 +42,8 @@ def test_a_latin1_config_names_the_file_the_line_and_the_fix(tmp_path: Path, com
     result = handoff(*args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert f"{path}:1:" in result.stderr
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "Händoff" in t)
+    assert f"{path}:{line}:" in result.stderr
     assert "not UTF-8" in result.stderr and "save it as UTF-8" in result.stderr
 
 

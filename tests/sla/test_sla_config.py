@@ -93,9 +93,15 @@ def test_sla_section_is_part_of_the_root_config() -> None:
                 }
             ],
             "sla": EXAMPLE,
+            "routing": {  # territory_calendars names a territory routing defines
+                "territories": [{"name": "emea", "reps": [{"email": "ana@example.com"}]}],
+                "fallback": {"owner": "queue@example.com"},
+            },
         }
     )
     assert set(root.sla.policies) == {"fast", "mql"}
+    with pytest.raises(ValidationError, match="unknown territory 'emea'"):
+        HandoffConfig.model_validate({**root.model_dump(by_alias=True), "routing": {}})
     assert HandoffConfig.model_fields["sla"].default == SlaConfig()
 
 
