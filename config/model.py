@@ -71,6 +71,30 @@ class SyncConfig(StrictModel):
     )
 
 
+class HttpConfig(StrictModel):
+    """`handoff run`'s HTTP endpoint (plain HTTP: TLS is terminated in front of it)."""
+
+    listen: str = Field(
+        "127.0.0.1:8080",
+        pattern=r"^[^\s:]+:\d{1,5}$",
+        description="host:port to listen on (0.0.0.0 in a container)",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the URL HubSpot posts to, before the TLS proxy (signatures cover it); "
+        "default: the request's Host and X-Forwarded-Proto",
+    )
+    hubspot_webhooks: list[str] = Field(
+        default_factory=list,
+        description="HubSpot connections whose app webhooks are served at "
+        "/webhooks/hubspot/<name> (their client_secret checks the signature)",
+    )
+    queue: int = Field(
+        10_000, ge=1, description="webhook events waiting for the fast path; beyond: 429, retried"
+    )
+
+
 class HandoffConfig(StrictModel):
     version: Literal[1] = 1
     state: StateConfig = StateConfig()
@@ -85,6 +109,7 @@ class HandoffConfig(StrictModel):
     logging: LoggingConfig = LoggingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     alerts: AlertsConfig = AlertsConfig()
+    http: HttpConfig | None = None
 
     @model_validator(mode="after")
     def _unique_connections(self) -> HandoffConfig:
@@ -96,6 +121,16 @@ class HandoffConfig(StrictModel):
             value = getattr(self.sync, key)
             if value is not None and value not in names:
                 raise ValueError(f"sync.{key}: '{value}' is not a connection name")
+        for name in self.http.hubspot_webhooks if self.http else []:
+            conn = next((c for c in self.connections if c.name == name), None)
+            if conn is None or conn.hubspot is None:
+                raise ValueError(f"http.hubspot_webhooks: '{name}' is not a HubSpot connection")
+            if conn.hubspot.client_secret is None:
+                raise ValueError(
+                    f"http.hubspot_webhooks: connection '{name}' needs hubspot.client_secret "
+                    "(the app's client secret, e.g. ${HUBSPOT_CLIENT_SECRET}): it checks "
+                    "the webhook signatures"
+                )
         return self
 
     @model_validator(mode="after")

@@ -92,6 +92,8 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        if self.hubspot is not None:
+            self.hubspot.disable_webhooks()
         for server in self._servers.values():
             server.stop()
 

@@ -421,15 +421,27 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        worker.start()
-        out.print(
-            f"handoff worker running (state {runtime.config.state.url.split('@')[-1]}); SIGTERM stops it",
-            highlight=False,
-        )
-        stop.wait()
-        err.print("stopping: finishing the batch in flight", highlight=False)
-        worker.stop()
-        ops.close()
+        from sync.speed import serving
+
+        with contextlib.ExitStack() as held:
+            try:  # the webhook endpoint and its fast path, with `http:` in config
+                http = held.enter_context(serving(runtime, worker.exclusive))
+            except OSError as exc:
+                ops.close()
+                runtime.close()
+                raise fail(str(exc)) from None
+            worker.start()
+            out.print(
+                f"handoff worker running (state {runtime.config.state.url.split('@')[-1]})"
+                + (f"; webhooks on http://{http.host}:{http.port}" if http else "")
+                + "; SIGTERM stops it",
+                highlight=False,
+            )
+            stop.wait()
+            err.print("stopping: finishing the batch in flight", highlight=False)
+            held.close()  # the endpoint and the fast path first: it takes the job gate
+            worker.stop()
+            ops.close()
         runtime.close()
 
     @app.command()

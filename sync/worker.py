@@ -64,6 +64,11 @@ class Worker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
         )
 
+    def exclusive(self) -> threading.Lock:
+        """The one-job-at-a-time gate, for work beside the schedule (the webhook fast path):
+        held, no scheduled job runs; taken while one runs, it waits for that job to end."""
+        return self._one_at_a_time
+
     def _job(self, kind: str) -> None:
         with self._one_at_a_time:
             if self._stopped.is_set():

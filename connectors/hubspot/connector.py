@@ -170,6 +170,11 @@ class HubSpotConnector:
             out[record_id] = values
         return out
 
+    def read_contacts(self, object_type: str, ids: Sequence[str]) -> list[Contact]:
+        """These records as a pull maps them (the webhook fast path); missing ones absent."""
+        reader = self._reader(object_type)
+        return [reader.to_contact(raw) for raw in reader.read(ids).values()]
+
     def apply_changes(self, changes: Sequence[FieldChange]) -> Sequence[WriteOutcome]:
         return self._fields.apply(changes)
 

@@ -27,11 +27,15 @@ from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limi
 from sandbox.hubspot.loader import load_portal, record_activity
 from sandbox.hubspot.schema import ms_of
 from sandbox.hubspot.store import PortalStore
+from sandbox.hubspot.webhooks import WebhookApp, observer_for
 from sandbox.hubspot.wire import ApiError
 from sandbox.portal import Portal, PortalActivity
 from sandbox.server import SandboxRequest, SandboxResponse
 
 _T = r"(?P<object_type>[A-Za-z0-9_-]+)"
+# The Forms API's unauthenticated submit (its own 50 / 10 s limit, not modelled) and the token
+# exchange take no access token.
+UNAUTHENTICATED = frozenset({"oauth.token", "forms.submit"})
 # (method, path pattern, label template, handler); first match wins.
 ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     (m, re.compile(p), label, h)
@@ -124,6 +128,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("GET", r"^/events/v3/events/?$", "events.list", timeline_api.list_events),
         ("GET", r"^/marketing/v3/forms/?$", "forms.list", forms_api.list_forms),
         (
+            "POST",
+            r"^/submissions/v3/integration/submit/(?P<portal_id>[^/]+)/(?P<form_guid>[^/]+)/?$",
+            "forms.submit",
+            forms_api.submit_form,
+        ),
+        (
             "GET",
             r"^/form-integrations/v1/submissions/forms/(?P<form_guid>[^/]+)/?$",
             "forms.submissions",
@@ -169,6 +179,7 @@ class HubSpotEmulator:
             self.store.add_custom_properties(now_ms)
         self.ids = load_portal(self.store, portal, portal_id=portal_id, now_ms=now_ms)
         self._lock = threading.RLock()
+        self.webhooks: WebhookApp | None = None
         self._fault_rng = random.Random(faults.seed if faults else 0)
 
     # -- run-time knobs ---------------------------------------------------------------------
@@ -234,6 +245,21 @@ class HubSpotEmulator:
     ) -> None:
         self.tokens.apps[client_id] = OAuthApp(client_id, client_secret, refresh_token)
         self.tokens.oauth_ttl_seconds = ttl_seconds
+
+    def enable_webhooks(self, target_url: str, secret: str, **options: Any) -> WebhookApp:
+        """Deliver the app's contact webhooks to `target_url`, signed with `secret`."""
+        app = WebhookApp(target_url, secret, portal_id=self.portal_id, **options)
+        with self._lock:
+            self.store.observer = observer_for(app, self._now_ms)
+        self.webhooks = app
+        return app
+
+    def disable_webhooks(self) -> None:
+        with self._lock:
+            self.store.observer = None
+        if self.webhooks is not None:
+            self.webhooks.close()
+            self.webhooks = None
 
     # -- direct state access for tests ------------------------------------------------------
     def contact_id(self, person_id: str) -> str:
@@ -396,7 +422,7 @@ class HubSpotEmulator:
         search = label.endswith(".search")
         with self._lock:
             now_ms = self._now_ms()
-            if label != "oauth.token":
+            if label not in UNAUTHENTICATED:
                 problem = self.tokens.problem(request.headers.get("authorization"), now_ms)
                 if problem:
                     return SandboxResponse.json(

@@ -198,3 +198,70 @@ def form_submissions(ctx: Ctx, req: SandboxRequest, form_guid: str) -> tuple[int
     if start + limit < len(rows):
         payload["paging"] = _paging(req.path, start + limit)
     return 200, payload
+
+
+def submit_form(ctx: Ctx, req: SandboxRequest, portal_id: str, form_guid: str) -> tuple[int, Any]:
+    """`POST /submissions/v3/integration/submit/{portalId}/{formGuid}` (Forms API v3 legacy,
+    "Submit data to a form", unauthenticated): `{fields: [{objectTypeId, name, value}],
+    submittedAt?, context?: {pageUri, pageName}}` -> 200 `{inlineMessage}`. The contact is found
+    by its `email` field or created; the contact fields are written (webhooks: creation or
+    property changes), the submission is recorded on the form, and the conversion rollups move
+    (`recent_conversion_date`, `num_conversion_events`, ...) as one more property change."""
+    from sandbox.hubspot.loader import record_activity
+    from sandbox.portal import PortalActivity
+
+    store = ctx.store
+    if str(portal_id) != str(ctx.portal_id) or form_guid not in store.forms:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"Form {form_guid} not found in portal {portal_id}")
+    body = _json_body(req)
+    fields = body.get("fields") if isinstance(body, dict) else None
+    if not isinstance(fields, list) or not fields:
+        raise validation_error("The request is not valid: 'fields' must be a non-empty list")
+    values = {
+        str(f.get("name")): str(f.get("value") or "")
+        for f in fields
+        if isinstance(f, dict) and f.get("objectTypeId", "0-1") == "0-1" and f.get("name")
+    }
+    email = values.get("email", "").strip()
+    if "@" not in email:
+        raise validation_error("Error in 'fields.email'. Invalid email address")
+    known = store.properties["contacts"]
+    props = {k: v for k, v in values.items() if k in known and not known[k].read_only and v}
+    hidden = {k: values[k] for k in HIDDEN_FIELDS if values.get(k)}
+    at_ms = int(body.get("submittedAt") or ctx.now_ms)
+    contact = store.find_by("contacts", "email", email)
+    if contact is None:
+        contact = store.insert("contacts", {**props, "lifecyclestage": "lead"}, ctx.now_ms)
+    else:
+        store.apply(contact, props, ctx.now_ms)
+    context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    form = store.forms[form_guid]
+    before = dict(contact.properties)
+    activity_props = {
+        "form_name": form.name,
+        "form_id": form_guid,
+        "url": str(context.get("pageUri") or ""),
+        **hidden,
+    }
+    activity = PortalActivity("", "", "form_submission", _dt(at_ms), None, activity_props)
+    record_activity(store, contact, activity, portal_id=ctx.portal_id, owners={})
+    store.touch(contact, ctx.now_ms)
+    rollups = {k: v for k, v in contact.properties.items() if before.get(k) != v}
+    if rollups and store.observer is not None:
+        store.observer("contact.propertyChange", contact, {**rollups, "_source": "FORM"})
+    return 200, {"inlineMessage": "Thanks for submitting the form."}
+
+
+def _json_body(req: SandboxRequest) -> Any:
+    import json
+
+    try:
+        return json.loads(req.body or b"{}")
+    except ValueError:
+        raise validation_error("Invalid input JSON: the body is not JSON") from None
+
+
+def _dt(ms: int) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -183,6 +184,8 @@ class PortalStore:
         default_factory=lambda: {t: [] for t in OBJECT_TYPES}
     )
     indexing: bool = True  # off during bulk loads; reindex() afterwards
+    # (event kind, object, info) on contact changes: the app's webhooks (sandbox/hubspot/webhooks.py)
+    observer: Callable[[str, HsObject, dict[str, str]], None] | None = None
     lifecycle_forward_only: bool = True
     _next_id: int = 1001
     _next_event_id: int = 1
@@ -260,6 +263,8 @@ class PortalStore:
             bisect.insort(self.modified[object_type], (obj.updated_ms, obj.id))
         if object_type == "contacts" and props.get("email"):
             self.emails[props["email"].lower()] = obj.id
+        if self.observer is not None:
+            self.observer("contact.creation", obj, dict(props))
         return obj
 
     def lookup(
@@ -291,6 +296,7 @@ class PortalStore:
 
     def apply(self, obj: HsObject, values: dict[str, str], now_ms: int) -> None:
         """Write validated values and bump lastmodifieddate (every write does)."""
+        changed: dict[str, str] = {}
         for name, value in values.items():
             if name == "lifecyclestage" and self.lifecycle_forward_only:
                 # Lifecycle stage cannot move backwards unless cleared to "" first
@@ -307,8 +313,12 @@ class PortalStore:
                 self.emails.pop(obj.properties.get("email", "").lower(), None)
                 if value:
                     self.emails[value.lower()] = obj.id
+            if obj.properties.get(name, "") != value:
+                changed[name] = value
             obj.properties[name] = value
         self.touch(obj, now_ms)
+        if changed and self.observer is not None:
+            self.observer("contact.propertyChange", obj, changed)
 
     def archive(self, obj: HsObject, now_ms: int) -> None:
         obj.archived = True
@@ -316,6 +326,8 @@ class PortalStore:
         self.touch(obj, now_ms)
         if obj.object_type == "contacts":
             self.emails.pop(obj.properties.get("email", "").lower(), None)
+        if self.observer is not None:
+            self.observer("contact.deletion", obj, {})
 
     def merge(self, primary: HsObject, secondary: HsObject, now_ms: int) -> HsObject:
         """Contacts merge: the primary keeps its values, fills blanks from the secondary."""
@@ -335,6 +347,8 @@ class PortalStore:
             event.contact_id = primary.id
             bisect.insort(self.events_by_contact.setdefault(primary.id, []), event, key=event_key)
         self.touch(primary, now_ms)
+        if self.observer is not None:
+            self.observer("contact.merge", primary, {"mergedObjectIds": str(secondary.id)})
         return primary
 
     # -- associations ------------------------------------------------------------------------

@@ -160,3 +160,14 @@ class RunReport(SQLModel, table=True):
     run_id: str = Field(primary_key=True)
     created_at: datetime = _ts(index=True)
     report: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class WebhookEventSeen(SQLModel, table=True):
+    """A webhook event the fast path has handled (HubSpot redelivers on timeouts and errors):
+    a redelivery finds its key here and is skipped. Kept a week (HubSpot retries for a day)."""
+
+    __tablename__ = "webhook_events"
+
+    connection: str = Field(primary_key=True)
+    event_key: str = Field(primary_key=True)  # eventId/subscriptionId/objectId
+    handled_at: datetime = _ts(index=True)

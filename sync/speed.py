@@ -1,0 +1,330 @@
+"""Speed to lead: HubSpot webhooks feed a fast path beside the scheduled sync (`handoff run`).
+
+The endpoint (`/webhooks/hubspot/<connection>`, mounted on sync/serve.py) checks the v3
+signature (401 and nothing done otherwise), parses the batch (400 if malformed), queues its events
+and answers 204 at once: HubSpot retries a delivery that takes over 5 s or fails. The queue is
+bounded: when full the delivery is answered 429 with Retry-After, and HubSpot's retries carry the
+overflow.
+
+One thread drains the queue: events already handled (`webhook_events` in the state store) are
+dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
+scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
+store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
+stage, its own outbox items written at once): owner, stage, score, SLA clock and task. Contacts are
+decided inside the worker's one-job-at-a-time gate (`Worker.exclusive`), so a person is never
+decided by the fast path and a scheduled run at once; a fast-path pass waits for a running job
+to finish (bench/RESULTS.md measures what that costs). Deletions and merges are left to the
+scheduled sync, which reads them with their history; a merge's survivor is decided now.
+
+If the listener is down, HubSpot retries for a day, and the scheduled sync's cursor catches up in
+any case: no event is needed for correctness, only for speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connectors.errors import ConnectorError
+from connectors.hubspot.webhooks import (
+    MalformedDelivery,
+    SignatureRejected,
+    WebhookEvent,
+    parse_events,
+    verify_v3,
+)
+from connectors.records import Contact
+from sync.pull import _person_row, read_cursor
+from sync.store.activities import store_activities
+from sync.store.tables import PersonRecord, WebhookEventSeen
+from sync.store.types import utc_now
+from sync.store.upsert import upsert
+
+if TYPE_CHECKING:
+    from sync.cli import Runtime
+    from sync.serve import HttpServer
+
+log = structlog.get_logger("handoff.speed")
+DRAIN = 500  # events taken from the queue per pass
+FORMS_OVERLAP = timedelta(minutes=5)
+KEEP_SEEN = timedelta(days=7)
+Queued = tuple[str, WebhookEvent]  # (connection, event)
+
+
+class FastPath:
+    """The queue of webhook events and the thread that decides their contacts."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        exclusive: Callable[[], AbstractContextManager[object]],
+        *,
+        size: int,
+    ) -> None:
+        self.runtime = runtime
+        self.exclusive = exclusive
+        self._queue: queue.Queue[Queued] = queue.Queue(maxsize=size)
+        self._queued: set[tuple[str, str]] = set()
+        self._guard = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="fast-path", daemon=True)
+        self.decided = 0  # contacts decided (tests, the demo)
+
+    # -- the endpoint's side: never blocks ---------------------------------------------------
+    def offer(self, connection: str, events: list[WebhookEvent]) -> bool:
+        """Queue these events (one already queued is not queued twice); False when full."""
+        with self._guard:
+            fresh = [e for e in events if (connection, e.key) not in self._queued]
+            fresh = list({e.key: e for e in fresh}.values())
+            if self._queue.maxsize - self._queue.qsize() < len(fresh):
+                return False
+            for event in fresh:
+                self._queued.add((connection, event.key))
+                self._queue.put_nowait((connection, event))
+        return True
+
+    # -- the fast path's thread ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the contact in hand; what is still queued is left to the scheduled sync."""
+        self._stopped.set()
+        self._thread.join(timeout=120)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                batch = [self._queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < DRAIN:
+                    batch.append(self._queue.get_nowait())
+            try:
+                self.handle(batch)
+            except Exception as exc:  # logged; the scheduled sync catches up
+                log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
+            finally:
+                with self._guard:
+                    self._queued.difference_update((c, e.key) for c, e in batch)
+
+    def handle(self, batch: list[Queued]) -> None:
+        """Decide the contacts these events name (each once), then mark the events handled."""
+        fresh = self._unseen(batch)
+        by_connection: dict[str, dict[str, WebhookEvent]] = {}
+        for connection, event in fresh:
+            if not event.decides_contact:
+                log.info(
+                    "speed.left_to_sync",
+                    connection=connection,
+                    subscription=event.subscription_type,
+                    record_id=event.object_id,
+                )
+                continue
+            by_connection.setdefault(connection, {}).setdefault(event.object_id, event)
+        with self.exclusive():
+            if self.runtime.writer is not None:
+                self.runtime.writer.reassert()
+            for connection, contacts in sorted(by_connection.items()):
+                self._forms(connection)
+                for contact_id, event in contacts.items():
+                    if self._stopped.is_set():
+                        return  # not marked handled: the scheduled sync decides them
+                    self._decide(connection, contact_id, event)
+        self._mark_handled(fresh)
+
+    def _unseen(self, batch: list[Queued]) -> list[Queued]:
+        with Session(self.runtime.engine) as session:
+            out: list[Queued] = []
+            for connection in sorted({c for c, _ in batch}):
+                keys = [e.key for c, e in batch if c == connection]
+                seen = set(
+                    session.exec(
+                        select(WebhookEventSeen.event_key).where(
+                            col(WebhookEventSeen.connection) == connection,
+                            col(WebhookEventSeen.event_key).in_(keys),
+                        )
+                    )
+                )
+                out += [(c, e) for c, e in batch if c == connection and e.key not in seen]
+        if len(out) < len(batch):
+            log.info("speed.duplicates", skipped=len(batch) - len(out))
+        return out
+
+    def _mark_handled(self, handled: list[Queued]) -> None:
+        if not handled:
+            return
+        now = utc_now()
+        rows = [
+            {"connection": c, "event_key": e.key, "handled_at": now}
+            for c, e in {(c, e.key): (c, e) for c, e in handled}.values()
+        ]
+        with Session(self.runtime.engine) as session:
+            upsert(session, WebhookEventSeen, rows)
+            stale = select(WebhookEventSeen).where(
+                col(WebhookEventSeen.handled_at) < now - KEEP_SEEN
+            )
+            for row in session.exec(stale.limit(1000)):
+                session.delete(row)
+            session.commit()
+
+    def _forms(self, connection: str) -> None:
+        """The portal's form submissions since the scheduled run's cursor, stored: a demo request
+        is a form submission, and the per-contact read leaves forms to this stream."""
+        connector = self.runtime.connectors[connection]
+        stream = getattr(connector, "pull_event_stream", None)
+        if stream is None:
+            return
+        with Session(self.runtime.engine) as session:
+            cursor = read_cursor(session, connection, "events")
+        since = None if cursor is None else cursor - FORMS_OVERLAP
+        try:
+            found = list(stream(since))
+        except ConnectorError as exc:
+            log.warning("speed.forms_unread", connection=connection, error=str(exc))
+            return
+        with Session(self.runtime.engine) as session:
+            store_activities(session, found)
+            session.commit()
+
+    def _decide(self, connection: str, contact_id: str, event: WebhookEvent) -> None:
+        from sync.only import sync_one
+
+        tick = time.perf_counter()
+        contact = self._read(connection, contact_id)
+        if contact is None:
+            log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
+            return
+        with Session(self.runtime.engine) as session:
+            upsert(session, PersonRecord, [_person_row(contact)])
+            session.commit()
+        try:
+            key, result = sync_one(
+                self.runtime, f"{connection}:{contact.id}", as_of=None, dry_run=False
+            )
+        except (LookupError, ConnectorError) as exc:
+            log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
+            return
+        self.decided += 1
+        lag = (utc_now() - event.occurred_at).total_seconds()
+        log.info(
+            "speed.decided",
+            connection=connection,
+            record_id=contact.id,
+            person=key,
+            run_id=result.run_id,
+            planned=len(result.planned),
+            written=len(result.writes.items),
+            seconds=round(time.perf_counter() - tick, 2),
+            since_event_seconds=round(lag, 2),
+            subscription=event.subscription_type,
+        )
+        for error in result.errors:
+            log.warning("speed.warning", record_id=contact.id, warning=error)
+
+    def _read(self, connection: str, contact_id: str) -> Contact | None:
+        connector = self.runtime.connectors[connection]
+        read = getattr(connector, "read_contacts", None)
+        if read is None:
+            return None
+        object_type = next(iter(connector.object_types()), "contact")
+        found: list[Contact] = read(object_type, [contact_id])
+        return found[0] if found else None
+
+
+# -- the endpoint ------------------------------------------------------------------------------
+def signed_uri(request: Request, public_url: str | None) -> str:
+    """The URL HubSpot called: the configured public URL (TLS ends in front of us), else the
+    request's Host and X-Forwarded-Proto; path and query as sent (still percent-encoded)."""
+    path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    tail = path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+    if public_url:
+        return public_url.rstrip("/") + tail
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return f"{scheme}://{host}{tail}"
+
+
+def mount_hubspot_webhooks(server: HttpServer, fast: FastPath, *, public_url: str | None) -> None:
+    config = fast.runtime.config
+    for name in config.http.hubspot_webhooks if config.http else []:
+        settings = config.connection(name).hubspot
+        assert settings is not None and settings.client_secret is not None  # config checks it
+        server.mount(
+            f"/webhooks/hubspot/{name}",
+            _endpoint(fast, name, settings.client_secret.get_secret_value(), public_url),
+            methods=["POST"],
+        )
+
+
+def _endpoint(fast: FastPath, connection: str, secret: str, public_url: str | None):  # type: ignore[no-untyped-def]
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            verify_v3(
+                secret,
+                method=request.method,
+                uri=signed_uri(request, public_url),
+                body=body,
+                headers=headers,
+            )
+        except SignatureRejected as exc:
+            log.warning("webhook.rejected", connection=connection, why=str(exc))
+            return JSONResponse({"error": f"unauthorized: {exc}"}, status_code=401)
+        try:
+            events = parse_events(body)
+        except MalformedDelivery as exc:
+            log.warning("webhook.malformed", connection=connection, why=str(exc))
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if not fast.offer(connection, events):
+            log.warning("webhook.queue_full", connection=connection, events=len(events))
+            return JSONResponse(
+                {"error": "fast path queue full: retry later"},
+                status_code=429,
+                headers={"Retry-After": "60"},
+            )
+        return Response(status_code=204)
+
+    return receive
+
+
+@contextlib.contextmanager
+def serving(
+    runtime: Runtime, exclusive: Callable[[], AbstractContextManager[object]]
+) -> Iterator[HttpServer | None]:
+    """The HTTP endpoint and the fast path for this worker's life (none without `http:`)."""
+    from sync.serve import HttpServer
+
+    http = runtime.config.http
+    if http is None:
+        yield None
+        return
+    host, _, port = http.listen.rpartition(":")
+    server = HttpServer(host, int(port))
+    fast = FastPath(runtime, exclusive, size=http.queue)
+    mount_hubspot_webhooks(server, fast, public_url=http.public_url)
+    fast.start()
+    try:
+        server.start()
+    except OSError:
+        fast.stop()
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+        fast.stop()

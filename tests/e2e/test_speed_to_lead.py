@@ -1,0 +1,259 @@
+"""Speed to lead end to end: `handoff run` (a subprocess) serving HubSpot webhooks from the sandbox.
+
+A demo request submitted through the sandbox's Forms API reaches the worker as a signed webhook
+batch and is decided on the fast path: the contact has an owner, stage MQL and a task in that
+owner's queue, read back through hubspot-api-client. The scheduled sync is set to once an hour so
+only the fast path can have done it. A redelivered batch changes nothing; a wrong signature, an old
+timestamp and a malformed body are refused (401, 401, 400) and nothing is done for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from crm_clients import CrmPerson, HubSpotClient
+from e2e_stack import SEED_NOW
+from hubspot import HubSpot
+from sqlmodel import Session, select
+
+from config.loader import load_config
+from routing.tables import Assignment
+from sandbox.hubspot.webhooks import WebhookApp
+from sandbox.runtime import Sandbox
+from sandbox.seed import generate_portal
+from sync.demo import example_config, sandbox_environment
+from sync.store.engine import make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "sandbox-app-secret-" + "5f2c9a"
+DEADLINE = 40.0  # a guard against a hung worker, not a timing: the outcome is asserted
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(tmp: Path, port: int) -> Path:
+    text = example_config("hubspot").read_text()
+    text = text.replace(
+        "access_token: ${HUBSPOT_TOKEN}",
+        "access_token: ${HUBSPOT_TOKEN}\n      client_secret: ${HUBSPOT_CLIENT_SECRET}",
+        1,
+    )
+    # the fast lane's first rung asks the owner for a task right after the handoff, on a calendar
+    # open now whatever the wall clock says (the example's waits for business hours)
+    text = text.replace(
+        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
+        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
+        1,
+    )
+    text = text.replace(
+        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
+    )
+    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)  # no dry run first
+    text = re.sub(r"(?m)^schedules:.*$", "", text)
+    text += (
+        f"\nhttp: {{listen: '127.0.0.1:{port}', hubspot_webhooks: [hubspot]}}\n"
+        "schedules: {sync_every: 1h, sla_every: 5s}\n"
+    )
+    path = tmp / "handoff.yaml"
+    path.write_text(text)
+    load_config(path)  # the test's own config must be valid before a worker reads it
+    return path
+
+
+class Worker:
+    """`handoff run` as a subprocess; its output lines are collected as they come."""
+
+    def __init__(self, config: Path, env: dict[str, str], heartbeat: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", "run", "-c", str(config),
+             "--heartbeat", str(heartbeat)],
+            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, count: int = 1) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while self.output().count(needle) < count:
+            assert self.proc.poll() is None, self.output()[-3000:]
+            assert time.monotonic() < deadline, f"no {needle!r}:\n{self.output()[-3000:]}"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]]:
+    portal = generate_portal(3, 80, SEED_NOW)
+    sandbox = Sandbox(portal, hubspot=True, salesforce=False, ca_directory=tmp_path / "ca")
+    port = _free_port()
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
+    with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
+        config = _config(tmp_path, port)
+        run_env = {
+            **os.environ,
+            **env,
+            "HANDOFF_STATE_URL": store_url,
+            "HUBSPOT_CLIENT_SECRET": SECRET,
+            "PYTHONPATH": str(ROOT),
+        }
+        worker = Worker(config, run_env, tmp_path / "heartbeat")
+        try:
+            worker.wait_for("handoff worker running")
+            worker.wait_for("(applied)")  # the first scheduled sync is done
+            assert sandbox.hubspot is not None
+            app = sandbox.hubspot.enable_webhooks(
+                f"http://127.0.0.1:{port}/webhooks/hubspot/hubspot",
+                SECRET,
+                retry_base_seconds=0.2,
+            )
+            client = HubSpotClient(sandbox, load_config(config))
+            yield sandbox, worker, app, client, store_url
+        finally:
+            worker.stop()
+    assert SECRET not in worker.output()  # the client secret is never logged
+
+
+def _demo_form(api: HubSpot) -> str:
+    forms = api.marketing.forms.forms_api.get_page(limit=100).results
+    return next(f.id for f in forms if f.name == "Demo request")
+
+
+def _submit(sandbox: Sandbox, form: str, email: str) -> None:
+    info = sandbox.info
+    fields = {
+        "email": email,
+        "firstname": "Avery",
+        "lastname": "Quinn",
+        "jobtitle": "VP of Sales",
+        "company": "Northwind Analytics",
+        "numemployees": "450",
+        "country": "US",
+        "state": "NY",
+        "asset_stage": "bottom",
+    }
+    answer = requests.post(
+        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
+        json={
+            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()],
+            "context": {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"},
+        },
+        verify=str(info.ca_file),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _routed(client: HubSpotClient, email: str, worker: Worker) -> CrmPerson:
+    """Poll the CRM through hubspot-api-client until the contact has an owner and a task."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            found = client.api.crm.contacts.basic_api.get_by_id(email, id_property="email")
+            person = client.person("contact", found.id)
+            if person.owner and person.tasks:
+                return person
+        except Exception as exc:  # not created yet
+            if "404" not in str(exc) and "Not Found" not in str(exc):
+                raise
+        assert time.monotonic() < deadline, f"{email} not routed:\n{worker.output()[-4000:]}"
+        time.sleep(0.25)
+
+
+def _assignments(store_url: str) -> Counter[str]:
+    engine = make_engine(store_url)
+    try:
+        with Session(engine) as session:
+            return Counter(a.lead_key for a in session.exec(select(Assignment)))
+    finally:
+        engine.dispose()
+
+
+def test_a_demo_request_is_routed_by_the_webhook_fast_path(live) -> None:  # type: ignore[no-untyped-def]
+    sandbox, worker, app, client, store_url = live
+    form = _demo_form(client.api)
+    email = "avery.quinn@northwind-analytics.com"
+    _submit(sandbox, form, email)
+    person = _routed(client, email, worker)
+    assert person.stage == "marketingqualifiedlead", person
+    assert [owner for owner, _ in person.tasks] == [person.owner], person.tasks
+    assert "speed.decided" in worker.output()
+    assert _assignments(store_url)[f"email:{email}"] == 1
+
+    # a redelivery of the same batch (same eventIds) changes nothing
+    first = next(d for d in app.deliveries if b"contact.creation" in d.body)
+    assert app.post(first.body) == 204
+    worker.wait_for("speed.duplicates")
+    again = client.person("contact", person.record_id)
+    assert again.tasks == person.tasks and again.owner == person.owner
+    assert _assignments(store_url)[f"email:{email}"] == 1
+
+
+def test_bad_signatures_old_timestamps_and_malformed_bodies_are_refused(live) -> None:  # type: ignore[no-untyped-def]
+    sandbox, worker, app, client, _ = live
+    assert sandbox.hubspot is not None
+    hub = sandbox.hubspot
+    with hub._lock:  # a contact the app sends no event for: it reaches the worker only below
+        observer, hub.store.observer = hub.store.observer, None
+        forged = hub.store.insert(
+            "contacts",
+            {"email": "forged@northwind-analytics.com", "jobtitle": "CEO", "numemployees": "900"},
+            int(time.time() * 1000),
+        )
+        hub.store.observer = observer
+    event = {
+        "eventId": 990001, "subscriptionId": 1, "portalId": app.portal_id, "appId": app.app_id,
+        "occurredAt": int(time.time() * 1000), "subscriptionType": "contact.creation",
+        "attemptNumber": 0, "objectId": forged.id, "changeSource": "CRM", "changeFlag": "NEW",
+    }  # fmt: skip
+    body = json.dumps([event]).encode()
+    assert app.post(body, secret="not-the-app-secret") == 401
+    stale = int(time.time() * 1000) - 6 * 60 * 1000
+    assert app.post(body, timestamp_ms=stale) == 401
+    assert app.post(b'{"not": "an array"}') == 400
+    assert app.post(b'[{"eventId": 1}]') == 400
+
+    # a valid delivery for another contact, queued after the refused ones: once it is decided,
+    # the refused contact would have been decided before it had any of them been accepted
+    form = _demo_form(client.api)
+    _submit(sandbox, form, "jules.martin@northwind-analytics.com")
+    _routed(client, "jules.martin@northwind-analytics.com", worker)
+    refused = client.person("contact", str(forged.id))
+    assert refused.owner is None and not refused.tasks
+    assert worker.output().count("webhook.rejected") == 2
