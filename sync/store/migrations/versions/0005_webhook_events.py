@@ -1,7 +1,7 @@
 """webhook events the fast path has handled
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05 00:40:00
 
 HubSpot redelivers a webhook batch after a timeout or an error answer; the fast path records each
@@ -16,8 +16,8 @@ from alembic import op
 
 import sync.store.types
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
