@@ -117,6 +117,7 @@ class Runtime:
         from sync.report.files import write_run_reports
 
         result = pipeline.run(pull=kind != "sla")
+        self.last_status = result.status
         write_run_reports(result, self.engine, self.config, pipeline.sla)
 
     def close(self) -> None:
@@ -365,10 +366,10 @@ def register(app: typer.Typer) -> None:
                 try:
                     runtime.run_connection(connection, kind)
                 except Exception as exc:
-                    ops.after_job(exc)
+                    ops.after_job(kind, exc)
                     raise
                 else:
-                    ops.after_job(None)
+                    ops.after_job(kind, None, runtime.last_status)
                 finally:
                     beat.beat()  # every job (the SLA check runs each minute) feeds the health check
 
@@ -390,12 +391,13 @@ def register(app: typer.Typer) -> None:
             return
 
         def job(kind: str) -> None:
+            runtime.last_status = "ok"  # the report job runs no pipeline
             try:
                 scheduled_job(kind)
             except Exception as exc:
-                ops.after_job(exc)
+                ops.after_job(kind, exc)
                 raise
-            ops.after_job(None)
+            ops.after_job(kind, None, runtime.last_status)
 
         def scheduled_job(kind: str) -> None:
             if kind in ("sync", "decay"):

@@ -2,7 +2,8 @@
 
 After each worker job the conditions are checked against the store and the connectors' quota:
 
-- `run_failed`: the last live run ended partial or failed, or the job raised;
+- `run_failed:<job>`: the job (sync, sla, decay, report) ended partial or raised; judged each
+  time that job runs, so it resolves when that same job next goes through;
 - `dead_letters`: outbox items are dead-lettered (`handoff outbox list` shows them);
 - `quota_low:<connection>`: the CRM's daily quota left is below `alerts.quota_low_share`;
 - `sla_breach_rate`: of the SLA clocks started in `alerts.sla_window`, at least
@@ -50,31 +51,33 @@ def check_conditions(
     connectors: Mapping[str, CrmConnector],
     *,
     now: datetime,
+    job: str | None = None,
+    job_status: str | None = None,
     job_error: str | None = None,
 ) -> list[Condition]:
-    """Every alert condition as it stands now."""
+    """Every alert condition as it stands now. `run_failed:<job>` is judged only for the job
+    that just ran (`job`), by its outcome: a failing sync is not resolved by the minutely SLA
+    check going through, and an incident is left open until its own job goes through."""
     found: list[Condition] = []
     with Session(engine) as session:
-        last = session.exec(
-            select(RunRecord)
-            .where(col(RunRecord.dry_run).is_(False))
-            .order_by(col(RunRecord.started_at).desc())
-            .limit(1)
-        ).first()
-        if job_error is not None:
-            found.append(Condition("run_failed", True, f"a worker job failed: {job_error}"))
-        elif last is not None and last.status not in ("ok", "running"):
-            first = (last.errors or ["no error recorded"])[0]
-            found.append(
-                Condition(
-                    "run_failed",
-                    True,
-                    f"run {last.id} ended {last.status}: {first}"
-                    + (f" (and {len(last.errors) - 1} more)" if len(last.errors) > 1 else ""),
-                )
-            )
-        else:
-            found.append(Condition("run_failed", False))
+        if job is not None:
+            kind = f"run_failed:{job}"
+            if job_error is not None:
+                found.append(Condition(kind, True, f"the {job} job failed: {job_error}"))
+            elif job_status not in (None, "ok"):
+                last = session.exec(
+                    select(RunRecord)
+                    .where(col(RunRecord.dry_run).is_(False))
+                    .order_by(col(RunRecord.started_at).desc())
+                    .limit(1)
+                ).first()
+                errors = list(last.errors) if last is not None else []
+                first = errors[0] if errors else "no error recorded"
+                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                name = f"run {last.id}" if last is not None else f"the {job} run"
+                found.append(Condition(kind, True, f"{name} ended {job_status}: {first}{more}"))
+            else:
+                found.append(Condition(kind, False))
         dead = session.exec(
             select(func.count()).select_from(OutboxItem).where(col(OutboxItem.status) == "dead")
         ).one()
@@ -142,12 +145,24 @@ class Alerter:
         self.clock = clock
 
     def check(
-        self, connectors: Mapping[str, CrmConnector], *, job_error: str | None = None
+        self,
+        connectors: Mapping[str, CrmConnector],
+        *,
+        job: str | None = None,
+        job_status: str | None = None,
+        job_error: str | None = None,
     ) -> list[str]:
-        """Check every condition; returns the kinds alerted now (opened or resolved)."""
+        """Check the conditions (`run_failed:<job>` for the job that just ran, given its run
+        status or error); returns the kinds alerted now (opened, or "<kind> resolved")."""
         now = self.clock()
         conditions = check_conditions(
-            self.engine, self.config, connectors, now=now, job_error=job_error
+            self.engine,
+            self.config,
+            connectors,
+            now=now,
+            job=job,
+            job_status=job_status,
+            job_error=job_error,
         )
         return self.apply(conditions, now)
 

@@ -81,7 +81,8 @@ class Operations:
             }
             self.server = HttpServer(listen, routes).start()
 
-    def after_job(self, error: BaseException | None) -> None:
+    def after_job(self, job: str, error: BaseException | None, status: str = "ok") -> None:
+        """After each worker job: its outcome (`status` of its run, or the error it raised)."""
         from connectors.errors import FatalError
 
         if isinstance(error, FatalError):
@@ -92,7 +93,7 @@ class Operations:
             return
         try:
             message = None if error is None else redact(f"{type(error).__name__}: {error}")
-            self.alerter.check(self.connectors(), job_error=message)
+            self.alerter.check(self.connectors(), job=job, job_status=status, job_error=message)
         except SQLAlchemyError as exc:  # the store is down: /readyz says so; alert next time
             log.warning("alert.check_failed", error=type(exc).__name__)
 

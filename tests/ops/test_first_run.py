@@ -3,6 +3,7 @@ write until --confirm; then the confirmed worker writes, and its /metrics say wh
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -88,6 +89,17 @@ def test_first_run_is_a_dry_run_until_confirmed(tmp_path: Path, sqlite_url: str)
                 metric(samples, "handoff_writes_total", outcome="applied")
                 == received.values["accepted"]
             )
+            status = subprocess.run(  # beside the running worker: reads, takes no lock
+                [sys.executable, "-m", "config.cli", "status", "--json", "-c", str(config),
+                 "--heartbeat", str(tmp_path / "heartbeat")],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert status.returncode == 0, status.stderr
+            found = json.loads(status.stdout)
+            assert found["next_jobs"]["source"] == "the worker"
+            assert {"sync", "sla", "decay", "report"} <= set(found["next_jobs"])
+            assert found["heartbeat"]["age_seconds"] is not None
+            assert [r["dry_run"] for r in found["runs"]][-2:] == [True, True]
         finally:
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=120)

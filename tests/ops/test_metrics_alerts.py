@@ -79,7 +79,9 @@ def test_metrics_after_sandbox_runs_match_what_the_crm_saw(tmp_path: Path, sqlit
             assert ready.json()["checks"] == {"store": "ok", "migrations": "ok", "config": "ok"}
             from connectors.errors import FatalError
 
-            ops.after_job(FatalError("hubspot: HubSpot refused access (403)", connection="x"))
+            ops.after_job(
+                "sync", FatalError("hubspot: HubSpot refused access (403)", connection="x")
+            )
             refused = requests.get(f"{base}/readyz", timeout=10)
             assert refused.status_code == 503 and "403" in refused.json()["checks"]["config"]
         finally:
@@ -126,16 +128,30 @@ def test_alerts_once_per_incident_across_restarts_and_again_when_it_recurs(
         hubspot.limits_enabled = True
         hubspot.daily_limit = 3  # HubSpot's DAILY 429: the run stops, partial
         hubspot.update_contact(victim, {"jobtitle": "VP Sales"})
-        assert pipeline.run().status == "partial"
-        assert restarted.check(pipeline.connectors) == ["run_failed"]
-        failed = next(p for p in receiver.posts if p["kind"] == "run_failed")
+        partial = pipeline.run()
+        assert partial.status == "partial"
+        assert restarted.check(pipeline.connectors, job="sync", job_status=partial.status) == [
+            "run_failed:sync"
+        ]
+        failed = next(p for p in receiver.posts if p["kind"] == "run_failed:sync")
         assert "ended partial" in failed["summary"] and "daily" in failed["summary"].lower()
-        assert pipeline.run().status == "partial"
-        assert restarted.check(pipeline.connectors) == []  # the same incident
+        sla_check = pipeline.run(pull=False)  # the minutely SLA check goes through meanwhile
+        assert sla_check.status == "ok"
+        assert restarted.check(pipeline.connectors, job="sla", job_status="ok") == []
+        again = pipeline.run()
+        assert again.status == "partial"
+        assert restarted.check(pipeline.connectors, job="sync", job_status=again.status) == []
         hubspot.limits_enabled = False
-        assert pipeline.run().status == "ok"
-        assert restarted.check(pipeline.connectors) == ["run_failed resolved"]
-        assert receiver.opened("run_failed") == 1 and receiver.resolved("run_failed") == 1
+        healed = pipeline.run()
+        assert healed.status == "ok"
+        assert restarted.check(pipeline.connectors, job="sync", job_status=healed.status) == [
+            "run_failed:sync resolved"
+        ]
+        assert receiver.opened("run_failed:sync") == 1
+        assert receiver.resolved("run_failed:sync") == 1
+        crashed = restarted.check(pipeline.connectors, job="decay", job_error="OSError: disk full")
+        assert crashed == ["run_failed:decay"]
+        assert any("the decay job failed: OSError: disk full" in p["text"] for p in receiver.posts)
         assert receiver.url not in str(receiver.posts)
 
 
