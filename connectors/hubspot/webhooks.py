@@ -45,6 +45,7 @@ DECODED = {
     "%2C": ",",
     "%3B": ";",
 }
+CONTACT_TYPE_ID = "0-1"  # generic `object.*` subscriptions name the object type by id
 # Events that say a contact is new or changed: its decision may change, decide it now.
 CONTACT_CHANGES = ("contact.creation", "contact.propertyChange", "contact.restore")
 # Events the scheduled sync settles (it reads merges and deletions with their history).
@@ -120,9 +121,9 @@ class WebhookEvent:
     @property
     def decides_contact(self) -> bool:
         """Whether this event asks for the contact's decision now (the fast path)."""
-        if self.subscription_type in CONTACT_CHANGES:
-            return True
-        return self.subscription_type == "contact.merge"
+        return (
+            self.subscription_type in CONTACT_CHANGES or self.subscription_type == "contact.merge"
+        )
 
 
 def parse_events(body: bytes) -> list[WebhookEvent]:
@@ -143,6 +144,8 @@ def _event(item: Any, n: int) -> WebhookEvent:
         raise MalformedDelivery(f"event [{n}] is not an object")
     missing = [k for k in ("eventId", "subscriptionType", "occurredAt") if item.get(k) is None]
     kind = str(item.get("subscriptionType"))
+    if kind.startswith("object.") and str(item.get("objectTypeId")) == CONTACT_TYPE_ID:
+        kind = "contact." + kind.removeprefix("object.")  # the generic format, for contacts
     # a merge names its survivor; every other contact event its object
     object_id = item.get("primaryObjectId") if kind == "contact.merge" else item.get("objectId")
     if object_id is None:

@@ -85,6 +85,16 @@ def test_events_are_parsed_with_a_redelivery_key() -> None:
         b'[{"eventId": 3, "subscriptionType": "contact.deletion", "occurredAt": 1, "objectId": 5}]'
     )
     assert not deletion[0].decides_contact
+    generic = parse_events(
+        b'[{"eventId": 4, "subscriptionType": "object.propertyChange", "objectTypeId": "0-1", '
+        b'"occurredAt": 1, "objectId": 6, "propertyName": "jobtitle"}]'
+    )
+    assert generic[0].subscription_type == "contact.propertyChange" and generic[0].decides_contact
+    deal = parse_events(
+        b'[{"eventId": 5, "subscriptionType": "object.creation", "objectTypeId": "0-3", '
+        b'"occurredAt": 1, "objectId": 7}]'
+    )
+    assert not deal[0].decides_contact
 
 
 @pytest.mark.parametrize(
