@@ -9,6 +9,11 @@
   cached for this transaction up to date. Queued rows are inserted in one statement before the
   session runs any query (`do_orm_execute`) and before it commits, so whoever reads through the
   session sees them; only SQL sent around the session (its raw connection) would not.
+- `decided` finds a decision already recorded under its key (lead, moment, purpose): a run killed
+  after its decision committed and resumed at the same moment reuses it instead of routing the
+  lead again, so the ledger, the rotation and the per-rep counts take each decision once (the key
+  is unique in the table too: a second row for one decision is never inserted).
+- `latest` reads each lead's last assignment: the owner Handoff decided and the one it overrode.
 - `assignments_since` counts a rep's assignments since a moment (capacity), read once per
   transaction and rep, then counted forward in memory. A rep listed in two territories that two
   workers route at the same moment may therefore be over capacity by the few leads in flight.
@@ -31,7 +36,6 @@ from routing.tables import Assignment, RotationState
 _STATE_KEY = "handoff.routing.transaction"
 _HOOKED = "handoff.routing.hooked"
 _ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
-_INSERT = _ASSIGNMENTS.insert()
 
 
 @dataclass
@@ -45,7 +49,9 @@ class _TransactionState:
     def write_pending(self) -> None:
         if self.pending:
             rows, self.pending = self.pending, []
-            self.connection.execute(_INSERT, rows)
+            dialect = self.connection.dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            self.connection.execute(insert(_ASSIGNMENTS).on_conflict_do_nothing(), rows)
 
 
 def _state(session: Session) -> _TransactionState:
@@ -114,6 +120,37 @@ def assignments_since(session: Session, email: str, since: datetime) -> int:
         count = int(session.execute(query).scalar_one())  # writes pending rows first
         per_rep[since] = count
     return count
+
+
+def decided(session: Session, decision_key: str) -> Assignment | None:
+    """The assignment already recorded for this decision (this transaction's included)."""
+    query = select(Assignment).where(col(Assignment.decision_key) == decision_key)
+    return session.execute(query).scalars().first()  # writes pending rows first
+
+
+@dataclass(frozen=True, slots=True)
+class LastAssignment:
+    owner_email: str
+    source_owner_email: str | None  # what the owning CRM held when Handoff decided
+
+
+def latest(session: Session, lead_keys: list[str]) -> dict[str, LastAssignment]:
+    """Each lead's last assignment (by moment, then insertion), a chunk in a few queries."""
+    out: dict[str, LastAssignment] = {}
+    columns: tuple[Any, ...] = (
+        Assignment.lead_key,
+        Assignment.owner_email,
+        Assignment.source_owner_email,
+    )
+    for start in range(0, len(lead_keys), 500):
+        query = (
+            select(*columns)
+            .where(col(Assignment.lead_key).in_(lead_keys[start : start + 500]))
+            .order_by(col(Assignment.assigned_at), col(Assignment.id))
+        )
+        for key, owner, source in session.execute(query):
+            out[key] = LastAssignment(owner, source)
+    return out
 
 
 def record(session: Session, **row: Any) -> None:

@@ -42,6 +42,8 @@ class RoutingLead:
     current_owner_email: str | None = None
     account_owner_email: str | None = None
     is_mql: bool = True  # nurture leads are only routed once they are MQL
+    decision_key: str | None = None  # one decision (lead, moment, purpose): recorded once
+    source_owner_email: str | None = None  # the owner the owning CRM holds now
 
     @property
     def place(self) -> LeadPlace:
@@ -99,9 +101,12 @@ class Router:
         exclude: frozenset[str] = frozenset(),
         lane: Lane = "fast",
     ) -> RoutingDecision:
-        """Decide `lead`'s owner; record it in `session` when a new owner is chosen."""
+        """Decide `lead`'s owner; record it in `session` when a new owner is chosen. A decision
+        already recorded under `lead.decision_key` is returned as it was (never made twice)."""
         if now.tzinfo is None:
             raise ValueError("Router.route needs a tz-aware `now`")
+        if (earlier := _recorded(session, lead)) is not None:
+            return earlier
         if lane == "nurture" and not lead.is_mql:
             return RoutingDecision(None, None, "held", "nurture lead: routed when it becomes MQL")
         excluded = frozenset(e.strip().lower() for e in exclude)
@@ -176,6 +181,8 @@ class Router:
         """
         if now.tzinfo is None:
             raise ValueError("Router.escalate needs a tz-aware `now`")
+        if (earlier := _recorded(session, lead)) is not None:
+            return earlier
         previous = previous_owner.strip().lower()
         lead = replace(lead, current_owner_email=previous)
         excluded = frozenset({previous})
@@ -379,5 +386,18 @@ class Router:
             lane=lane,
             reason=full_reason,
             assigned_at=now,
+            decision_key=lead.decision_key,
+            source_owner_email=_lower(lead.source_owner_email),
         )
         return RoutingDecision(owner, territory, rule, full_reason, skipped or [], slot)
+
+
+def _recorded(session: Session, lead: RoutingLead) -> RoutingDecision | None:
+    """The decision recorded under the lead's decision key, when an earlier run made it."""
+    if lead.decision_key is None:
+        return None
+    row = ledger.decided(session, lead.decision_key)
+    if row is None:
+        return None
+    rule: Rule = row.rule  # type: ignore[assignment]
+    return RoutingDecision(row.owner_email, row.territory, rule, row.reason, [], row.turn)

@@ -33,6 +33,7 @@ class Assignment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("territory", "turn", name="uq_routing_assignment_slot"),
         Index("ix_routing_assignment_owner_at", "owner_email", "assigned_at"),
+        Index("uq_routing_assignment_decision", "decision_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -45,3 +46,15 @@ class Assignment(SQLModel, table=True):
     lane: str = Field(max_length=16)
     reason: str
     assigned_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    decision_key: str | None = Field(
+        default=None,
+        max_length=64,
+        description="one routing decision (lead, moment, purpose): recorded once however often "
+        "a killed run is resumed",
+    )
+    source_owner_email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="the owner the owning CRM held when Handoff decided: while it still holds "
+        "that one, Handoff's decision stands (a record whose owner Handoff cannot write)",
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -75,3 +78,55 @@ class RequestLog:
     def reset(self) -> None:
         with self._lock:
             self.counts.clear()
+
+
+class KillSwitch:
+    """A fault drill's `kill -9`: SIGKILL the worker process at the Nth request that matches
+    (method and a path fragment), counted from when it is armed, so every case is deterministic.
+
+    `after=False`: the worker dies before the CRM sees the request (the emulator never handles
+    it; the connection is dropped). `after=True`: the CRM has processed the request and the
+    worker dies before the answer reaches it. The sandbox must run in another process than the
+    worker: install `before` and `after` as the server's request hooks, then `arm` a process."""
+
+    def __init__(self, method: str, path: str, nth: int = 1, *, after: bool = False) -> None:
+        self.method, self.path, self.nth, self.after = method.upper(), path, nth, after
+        self.seen = 0
+        self.fired = False
+        self._process: Any = None
+        self._lock = threading.Lock()
+
+    def arm(self, process: Any) -> None:
+        """Watch requests from now on, for this worker (a `subprocess.Popen`)."""
+        with self._lock:
+            self._process, self.seen, self.fired = process, 0, False
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._process = None
+
+    def _hit(self, request: Any) -> bool:
+        if request.method != self.method or self.path not in request.path:
+            return False
+        with self._lock:
+            if self._process is None or self.fired:
+                return False
+            self.seen += 1
+            if self.seen < self.nth:
+                return False
+            self.fired = True
+            process, self._process = self._process, None
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)  # dead before anything else of this request happens
+        return True
+
+    def before(self, request: Any) -> Any:
+        if not self.after and self._hit(request):
+            from sandbox.server import SandboxResponse
+
+            return SandboxResponse(status=503, reset=True)  # never reaches the emulator
+        return None
+
+    def after_answer(self, request: Any, response: Any) -> None:
+        if self.after:
+            self._hit(request)

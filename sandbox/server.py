@@ -99,10 +99,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
+        response: SandboxResponse | None = None
         for hook in list(self.server.before_request):
-            hook(request)
+            response = hook(request) or response  # a hook's answer: the emulator never sees it
         try:
-            response = self.server.handler(request)
+            response = response or self.server.handler(request)
         except Exception as exc:  # an emulator bug must look like a 500, not kill the thread
             response = SandboxResponse.json(500, {"status": "error", "message": repr(exc)})
         for after in list(self.server.after_request):
@@ -132,8 +133,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
         self.handler = handler
         # Fault drills: called before the emulator sees a request / after it answered, before
-        # the answer is sent (e.g. to kill a worker after the CRM accepted its write).
-        self.before_request: list[Callable[[SandboxRequest], None]] = []
+        # the answer is sent (e.g. to kill a worker after the CRM accepted its write). A before
+        # hook that returns a response answers instead of the emulator, which never sees it.
+        self.before_request: list[Callable[[SandboxRequest], SandboxResponse | None]] = []
         self.after_request: list[Callable[[SandboxRequest, SandboxResponse], None]] = []
         self.socket = ctx.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
@@ -157,7 +159,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     @property
-    def before_request(self) -> list[Callable[[SandboxRequest], None]]:
+    def before_request(self) -> list[Callable[[SandboxRequest], SandboxResponse | None]]:
         return self._server.before_request
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from time import perf_counter
 from typing import Any
@@ -20,7 +20,8 @@ from sqlmodel import Session, col
 
 from config.model import HandoffConfig
 from connectors.records import ActivityKind, Actor
-from routing.sla.actions import Touch
+from routing import ledger
+from routing.sla.actions import Touch, stable_key
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
 from scoring.lifecycle import is_forward, is_regression
@@ -106,7 +107,7 @@ class DecisionStage:
             load_people(self.session, held, self.config, self.engines.owners, with_activities=False)
         )
         states = load_states(self.session, keys)
-        self.planner.prefetch((r.connection, r.crm_id) for p in people.values() for r in p.records)
+        self.settle(people.values())
         for view in people.values():
             domain = view.contact.fields.get("company_domain")
             if domain:
@@ -135,6 +136,23 @@ class DecisionStage:
                 self._touches = []
             seconds["state"] += perf_counter() - tick
         return deferred
+
+    def settle(self, people: Iterable[PersonView]) -> None:
+        """Read these people as their CRMs will be once Handoff's own unconfirmed writes land,
+        with Handoff's last owner decision (see `PersonView.settle`): a decision already made
+        and committed by a run that was killed is not made again."""
+        people = list(people)
+        intended = self.planner.intended(
+            (r.connection, r.crm_id) for p in people for r in p.records
+        )
+        last = ledger.latest(self.session, [p.key for p in people])
+        for view in people:
+            ours = {
+                (r.connection, r.crm_id): intended[(r.connection, r.crm_id)]
+                for r in view.records
+                if (r.connection, r.crm_id) in intended
+            }
+            view.settle(ours, self.engines.owners, last.get(view.key))
 
     def decide(self, person: PersonView, state: StateRow, *, defer_routing: bool = False) -> bool:
         """Decide one person; False when routing is needed and deferred: then only the score
@@ -200,14 +218,19 @@ class DecisionStage:
         self, person: PersonView, fast: bool, state: StateRow, owner: str | None
     ) -> str | None:
         lane = LANE_FAST if fast else LANE_MQL
+        lead = replace(person.routing_lead(), decision_key=self.decision_key(person, "route"))
         decision = self.engines.router.route(
-            self.session, person.routing_lead(), self.now, lane="fast" if fast else "nurture"
+            self.session, lead, self.now, lane="fast" if fast else "nurture"
         )
         self._count_assignment(person, decision)
         if not decision.owner_email:
             return owner
         self._starts.append(self._clock_start(person, decision, lane))
         return decision.owner_email
+
+    def decision_key(self, person: PersonView, purpose: str) -> str:
+        """One routing decision: this person, at this moment, for this purpose."""
+        return stable_key("routing-decision", person.key, self.now.isoformat(), purpose)
 
     def _clock_start(self, person: PersonView, decision: Any, lane: str) -> ClockStart:
         """The handoff: the new owner's SLA clock starts now (a running one ends as reassigned)."""
@@ -318,7 +341,7 @@ class DecisionStage:
                         f"lifecycle {current} -> {stage}",
                         clear_first=is_regression(current, stage),
                     )
-            elif is_forward(crm.get("lifecycle_stage"), stage):
+            elif is_forward(person.held(record, "lifecycle_stage"), stage):
                 # Another system owns lifecycle: mirror its stage here, forward only.
                 self.planner.write_field(
                     record.connection,
@@ -358,7 +381,7 @@ class DecisionStage:
         """Records in other systems follow the owner of the owning system (same email)."""
         for record in person.write_targets():
             current = self.engines.owners.email_for(
-                record.connection, record.fields.get("owner_id")
+                record.connection, person.held(record, "owner_id")
             )
             if record.connection == person.owner_from or current == owner_email:
                 continue

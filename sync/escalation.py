@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel import Session
 
 from config.model import HandoffConfig
@@ -18,6 +20,8 @@ def plan_sla_actions(
     for action in engines.sla.evaluate(session, planner.now):
         stage.tally.sla_actions[type(action).__name__] += 1
         person = load_person(session, action.lead_key, config, engines.owners)
+        if person is not None:
+            stage.settle([person])
         if isinstance(action, Flag):
             stage.tally.flags.append(
                 {
@@ -72,9 +76,13 @@ def plan_sla_actions(
                         reason=f"SLA {action.rung}: manager notified by webhook",
                     )
         elif isinstance(action, Reassign):
+            lead = replace(
+                person.routing_lead(),
+                decision_key=stage.decision_key(person, f"escalate {action.clock_id}"),
+            )
             decision = engines.router.escalate(
                 session,
-                person.routing_lead(),
+                lead,
                 planner.now,
                 previous_owner=action.from_email,
                 lane="fast" if action.lane == "fast" else "nurture",

@@ -148,6 +148,8 @@ class OutboxPlanner:
     _new: dict[str, dict[str, Any]] = field(default_factory=dict)
     _new_by_field: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _open_fields: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    # our latest unconfirmed value per field (pending, in flight, to retry), with its time
+    _intended: dict[tuple[str, str, str], tuple[datetime, Any]] = field(default_factory=dict)
     _superseded: list[str] = field(default_factory=list)  # stored items a new decision replaces
     _known: set[tuple[str, str]] = field(default_factory=set)
     _drift_seen: set[tuple[str, str, str]] = field(default_factory=set)
@@ -179,18 +181,46 @@ class OutboxPlanner:
                     )
                 ):
                     self._written[(connection, record_id, name)] = value
-                for key, record_id, kind, name, status in link.execute(
+                for key, record_id, kind, name, status, run_id, value, created in link.execute(
                     sa_select(
                         _OUTBOX.c.key,
                         _OUTBOX.c.record_id,
                         _OUTBOX.c.kind,
                         _OUTBOX.c.field,
                         _OUTBOX.c.status,
+                        _OUTBOX.c.run_id,
+                        _OUTBOX.c.value,
+                        _OUTBOX.c.created_at,
                     ).where(_OUTBOX.c.connection == connection, _OUTBOX.c.record_id.in_(chunk))
                 ):
                     self._items.add(key)
-                    if kind == "field" and status in ("pending", "rejected"):
-                        self._open_fields.setdefault((connection, record_id, name), []).append(key)
+                    if kind != "field" or status not in OPEN_STATUSES:
+                        continue
+                    slot = (connection, record_id, name)
+                    # A send of an earlier run left `sending` (killed, or its answer lost) is
+                    # replaced by a newer decision like a pending one; this run's own sends are
+                    # in the write-behind's hands.
+                    if status != "sending" or run_id != self.run_id:
+                        self._open_fields.setdefault(slot, []).append(key)
+                    if slot not in self._intended or self._intended[slot][0] <= created:
+                        self._intended[slot] = (created, value)
+
+    def intended(self, records: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Handoff's own unconfirmed field values (pending, in flight, to retry) of these
+        (connection, record id)s: what each record will hold once they land."""
+        wanted = set(records)
+        self.prefetch(wanted)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for (connection, record_id, name), (_, value) in self._intended.items():
+            if (connection, record_id) in wanted:
+                out.setdefault((connection, record_id), {})[name] = value
+        return out
+
+    def _ours(self, connection: str, record_id: str, canonical: str, crm_value: Any) -> bool:
+        """The CRM holds a value Handoff sent and has not confirmed yet (the answer was lost):
+        our own write, not a human's edit."""
+        ours = self._intended.get((connection, record_id, canonical))
+        return ours is not None and same_value(ours[1], crm_value)
 
     def _last_written(self, connection: str, record_id: str, canonical: str) -> tuple[bool, Any]:
         if (connection, record_id) not in self._known:
@@ -297,6 +327,18 @@ class OutboxPlanner:
             )
         )
 
+    def _settled(self, connection: str, record_id: str, canonical: str, value: Any) -> None:
+        """The CRM holds the decided value already: an open older write of another value for the
+        field would overwrite it once sent, so it is superseded."""
+        if (connection, record_id) not in self._known:
+            self.prefetch([(connection, record_id)])
+        slot = (connection, record_id, canonical)
+        ours = self._intended.get(slot)
+        if ours is None or same_value(ours[1], value):
+            return
+        self._superseded += self._open_fields.pop(slot, [])
+        del self._intended[slot]
+
     def create_task(
         self,
         connection: str,
@@ -373,6 +415,7 @@ class OutboxPlanner:
             if earlier is not None:  # a later decision in this same run wins
                 self._new[earlier]["status"] = "superseded"
             self._new_by_field[slot] = row["key"]
+            self._intended[slot] = (self.now, row["value"])
         row.update(status="pending", attempts=0, created_at=self.now)
         self._new[row["key"]] = row
         return PlannedChange.from_row(row)
@@ -397,4 +440,5 @@ class OutboxPlanner:
         self._items.clear()
         self._written.clear()
         self._open_fields.clear()
+        self._intended.clear()
         self._known.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
 from connectors.records import Activity, Contact, Owner
+from routing.ledger import LastAssignment
 from routing.router import RoutingLead
 from scoring.lifecycle import normalise_code
 from sync.outbox import same_in_crm
@@ -71,6 +72,49 @@ class PersonView:
     account_owner_email: str | None = None
     lifecycle_from: str = ""
     owner_from: str = ""
+    converted: bool = False
+    # Handoff's own writes not confirmed yet (pending, in flight, to retry): (connection, record
+    # id) -> canonical field -> value. Decisions read a record as it will be once they land.
+    intended: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    source_owner_email: str | None = None  # the owning record's owner (ours in flight included)
+
+    def held(self, record: PersonRecord, name: str) -> Any:
+        """The record's `name` as the CRM will hold it once Handoff's own writes land."""
+        ours = self.intended.get((record.connection, record.crm_id))
+        if ours is not None and name in ours:
+            return ours[name]
+        return record.fields.get(name)
+
+    def settle(
+        self,
+        intended: dict[tuple[str, str], dict[str, Any]],
+        owners: OwnerBook,
+        last: LastAssignment | None = None,
+    ) -> None:
+        """Read stage and owner through Handoff's own unconfirmed writes, and keep Handoff's last
+        owner decision while the owning record still holds the owner that decision overrode
+        (a record whose owner Handoff cannot write, or a write the CRM refused)."""
+        self.intended = intended
+        stage = owner = None
+        for record in self.records:
+            if record.connection == self.lifecycle_from and self.held(record, "lifecycle_stage"):
+                stage = str(self.held(record, "lifecycle_stage"))
+            if record.connection == self.owner_from and self.held(record, "owner_id"):
+                owner = owners.email_for(record.connection, self.held(record, "owner_id"))
+        if self.converted and (
+            stage not in STAGES or STAGES.index(stage) < STAGES.index(CONVERTED_STAGE)
+        ):
+            stage = CONVERTED_STAGE  # a converted lead became a contact with an opportunity
+        self.source_owner_email = owner
+        if last is not None and owner != last.owner_email and owner == last.source_owner_email:
+            owner = last.owner_email  # the owning record has not moved since Handoff decided
+        self.stage = stage
+        if self.contact.fields.get("lifecycle_stage") != stage:
+            self.contact = replace(
+                self.contact, fields={**self.contact.fields, "lifecycle_stage": stage}
+            )
+        self.owner_email = owner
+        self.owner_active = owners.is_active(owner)
 
     @property
     def rejected(self) -> bool:
@@ -110,6 +154,7 @@ class PersonView:
             company_domain=_text(f.get("company_domain")) or _domain(self.contact.email),
             current_owner_email=self.owner_email if self.owner_active else None,
             account_owner_email=self.account_owner_email,
+            source_owner_email=self.source_owner_email,
         )
 
 
@@ -202,16 +247,7 @@ def _view(
         for name, value in record.fields.items():
             if merged.get(name) in (None, "") and value not in (None, ""):
                 merged[name] = value
-    stage = owner_email = None
-    for record in records:
-        if record.connection == lifecycle_from and record.fields.get("lifecycle_stage"):
-            stage = str(record.fields["lifecycle_stage"])
-        if record.connection == owner_from and record.fields.get("owner_id"):
-            owner_email = owners.email_for(record.connection, record.fields["owner_id"])
-    if converted and (stage not in STAGES or STAGES.index(stage) < STAGES.index(CONVERTED_STAGE)):
-        stage = CONVERTED_STAGE  # a converted lead became a contact with an opportunity
     primary = records[0]
-    merged["lifecycle_stage"] = stage
     contact = Contact(
         connection=primary.connection,
         object_type=primary.object_type,
@@ -224,18 +260,21 @@ def _view(
         (a for r in records for a in activities_by_record.get((r.connection, r.crm_id), [])),
         key=lambda a: (a.occurred_at, a.connection, a.id),
     )
-    return PersonView(
+    view = PersonView(
         key=key,
         records=records,
         contact=contact,
         activities=activities,
-        owner_email=owner_email,
-        owner_active=owners.is_active(owner_email),
-        stage=stage,
+        owner_email=None,
+        owner_active=False,
+        stage=None,
         source_modified_at=contact.modified_at,
         lifecycle_from=lifecycle_from,
         owner_from=owner_from,
+        converted=converted,
     )
+    view.settle({}, owners)
+    return view
 
 
 def _by_precedence(config: HandoffConfig, person: PersonView) -> list[PersonRecord]:
