@@ -99,15 +99,20 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
         _tell(console, story)
         _tell_example(console, story, config, crm, env["HANDOFF_STATE_URL"])
         _show_crm(sandbox, console, config)
+        if info.hubspot_base_url:
+            from sync.demo_live import live_demo_request
+
+            console.rule("3. A demo request, live: a HubSpot webhook, routed in seconds")
+            live_demo_request(sandbox, config, console)
         later = now + timedelta(days=5)
-        console.rule(f"3. Five days later (--as-of {later:%Y-%m-%dT%H:%M}Z): the SLA ladder acts")
+        console.rule(f"4. Five days later (--as-of {later:%Y-%m-%dT%H:%M}Z): the SLA ladder acts")
         console.print(
             "Leads nobody touched get a task for their owner, then go to the backup rep (SLA ladder)."
         )
         _, story = _run(config, dry_run=False, as_of=later)
         _tell(console, story)
         _show_crm(sandbox, console, config)
-        console.rule("4. Run again: nothing left to do")
+        console.rule("5. Run again: nothing left to do")
         again, _ = _run(config, dry_run=False, as_of=later)
         console.print(f"Reports: {live / 'report.html'} · {again / 'report.md'}")
         console.print(

@@ -265,12 +265,12 @@ def mount_hubspot_webhooks(server: HttpServer, fast: FastPath, *, public_url: st
         assert settings is not None and settings.client_secret is not None  # config checks it
         server.mount(
             f"/webhooks/hubspot/{name}",
-            _endpoint(fast, name, settings.client_secret.get_secret_value(), public_url),
+            webhook_endpoint(fast, name, settings.client_secret.get_secret_value(), public_url),
             methods=["POST"],
         )
 
 
-def _endpoint(fast: FastPath, connection: str, secret: str, public_url: str | None):  # type: ignore[no-untyped-def]
+def webhook_endpoint(fast: FastPath, connection: str, secret: str, public_url: str | None):  # type: ignore[no-untyped-def]
     async def receive(request: Request) -> Response:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}

@@ -41,7 +41,7 @@ def _number(pattern: str, text: str) -> int:
 
 def test_demo_tells_mql_owner_and_task_counts_in_words(demo: tuple[str, str, Path]) -> None:
     out, _, _ = demo
-    live, later = out.split("3. Five days later")
+    live, later = out.split("4. Five days later")
     assert _number(r"(\d+) became MQL", live) > 0
     assert _number(r"(\d+) of the leads handed to reps took the fast lane", live) >= 0
     handed = _number(r"(\d+) leads handed to \d+ reps:", live)
@@ -54,6 +54,10 @@ def test_demo_tells_mql_owner_and_task_counts_in_words(demo: tuple[str, str, Pat
     assert tasks > 0
     assert _number(r"tasks created by Handoff\s*│\s*(\d+)", later) == tasks  # as the CRM holds
     assert "at MQL or SAL" in out  # the CRM's stages in the domain's words
+    routed = re.search(
+        r"submitted the 'Demo request' form\. .* routed to \S+@\S+ in ([\d.]+) s", out
+    )
+    assert routed, out  # the live demo request, through a signed webhook and the fast path
     assert "marketingqualifiedlead" not in out and "salesqualifiedlead" not in out
 
 
