@@ -117,12 +117,11 @@ class Worker:
 
 @pytest.fixture
 def live(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> Iterator[tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]]:
     portal = generate_portal(3, 80, SEED_NOW)
     sandbox = Sandbox(portal, hubspot=True, salesforce=False, ca_directory=tmp_path / "ca")
     port = _free_port()
-    store_url = f"sqlite:///{tmp_path / 'state.db'}"
     monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
         config = _config(tmp_path, port)
@@ -248,6 +247,8 @@ def test_bad_signatures_old_timestamps_and_malformed_bodies_are_refused(live) ->
     assert app.post(body, timestamp_ms=stale) == 401
     assert app.post(b'{"not": "an array"}') == 400
     assert app.post(b'[{"eventId": 1}]') == 400
+    unknown = {**event, "eventId": 990002, "objectId": 987654321}  # no such contact
+    assert app.post(json.dumps([unknown]).encode()) == 204
 
     # a valid delivery for another contact, queued after the refused ones: once it is decided,
     # the refused contact would have been decided before it had any of them been accepted
@@ -257,3 +258,4 @@ def test_bad_signatures_old_timestamps_and_malformed_bodies_are_refused(live) ->
     refused = client.person("contact", str(forged.id))
     assert refused.owner is None and not refused.tasks
     assert worker.output().count("webhook.rejected") == 2
+    assert '"record_id": "987654321"' in worker.output() and "speed.skipped" in worker.output()
