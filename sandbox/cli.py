@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from datetime import UTC, datetime
@@ -36,6 +37,13 @@ def register(app: typer.Typer) -> None:
             help="HubSpot portal tier: starter, professional or enterprise (default: the "
             "fixture's tier:, else professional). Below enterprise the Events API is refused.",
         ),
+        webhook_url: str | None = typer.Option(
+            None,
+            "--webhook-url",
+            help="Deliver the HubSpot app's contact webhooks here (e.g. `handoff run`'s "
+            "http://127.0.0.1:8080/webhooks/hubspot/hubspot), signed with the secret in "
+            "HUBSPOT_CLIENT_SECRET; docs/speed-to-lead.md.",
+        ),
     ) -> None:
         """Start both emulators on loopback and serve until Ctrl-C / SIGTERM."""
         from sandbox.fixture import FixtureError, load_fixture
@@ -45,6 +53,14 @@ def register(app: typer.Typer) -> None:
 
         if tier is not None and tier not in ("free", "starter", "professional", "enterprise"):
             typer.echo(f"error: --tier {tier!r}: use starter, professional or enterprise", err=True)
+            raise typer.Exit(2)
+        secret = os.environ.get("HUBSPOT_CLIENT_SECRET", "")
+        if webhook_url is not None and (not secret or not webhook_url.startswith("http")):
+            typer.echo(
+                "error: --webhook-url needs an http(s) URL and the app secret in "
+                "HUBSPOT_CLIENT_SECRET (the same value `handoff run` checks signatures with)",
+                err=True,
+            )
             raise typer.Exit(2)
         if fixture is not None:
             try:
@@ -66,6 +82,8 @@ def register(app: typer.Typer) -> None:
             hubspot_tier=tier,
         ).start()
         info = sandbox.info
+        if webhook_url is not None and sandbox.hubspot is not None:
+            sandbox.hubspot.enable_webhooks(webhook_url, secret)
         if as_json:
             typer.echo(json.dumps(info.as_json(), sort_keys=True), nl=True)
         else:
@@ -78,6 +96,8 @@ def register(app: typer.Typer) -> None:
                 f"Salesforce  {info.salesforce_instance_url}  session: {info.salesforce_session_id}"
             )
             typer.echo(f"CA file     {info.ca_file}")
+            if webhook_url is not None:
+                typer.echo(f"Webhooks    HubSpot contact events -> {webhook_url}")
             typer.echo(
                 "Point a config at them: see README 'Trying a config on the sandbox'. Ctrl-C stops."
             )

@@ -78,3 +78,67 @@ def test_serve_refuses_an_unknown_tier() -> None:
     result = CliRunner().invoke(app, ["sandbox", "serve", "--tier", "gold", "--contacts", "0"])
     assert result.exit_code == 2
     assert "starter, professional or enterprise" in result.output
+
+
+def test_serve_delivers_signed_webhooks_to_the_given_url(tmp_path: Path) -> None:
+    import os
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from hubspot.crm.contacts import SimplePublicObjectInput
+    from hubspot.utils.signature import Signature
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Target(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{target.server_address[1]}/webhooks/hubspot/hubspot"
+    secret = "serve-webhook-secret-3"
+    command = [sys.executable, "-m", "config.cli", "sandbox", "serve", "--json", "--contacts",
+               "5", "--ca-dir", str(tmp_path), "--webhook-url", url]  # fmt: skip
+    refused = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "HUBSPOT_CLIENT_SECRET"},
+    )  # fmt: skip
+    assert refused.returncode == 2 and "HUBSPOT_CLIENT_SECRET" in refused.stderr
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HUBSPOT_CLIENT_SECRET": secret},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        client = HubSpot(
+            access_token=info["hubspot"]["token"],
+            host=info["hubspot"]["base_url"],
+            ssl_ca_cert=info["ca_file"],
+        )
+        contact = client.crm.contacts.basic_api.get_page(limit=1).results[0]
+        client.crm.contacts.basic_api.update(
+            contact.id, SimplePublicObjectInput(properties={"jobtitle": "Chief Revenue Officer"})
+        )
+        deadline = time.monotonic() + 30  # a guard, not a timing
+        while not received:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        target.shutdown()
+    headers, body = received[0]
+    assert Signature.is_valid(
+        headers["x-hubspot-signature-v3"], secret, body.decode(), url, "POST", "v3",
+        headers["x-hubspot-request-timestamp"],
+    )  # fmt: skip
+    assert json.loads(body)[0]["objectId"] == int(contact.id)
