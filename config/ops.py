@@ -16,6 +16,7 @@ class MonitoringConfig(StrictModel):
         description=(
             "host:port where `handoff run` serves /metrics (Prometheus), /healthz and /readyz, "
             "e.g. 127.0.0.1:9464, or 0.0.0.0:9464 in a container; off when unset (the default). "
+            "The same value as http.listen serves them on the webhook endpoint (one port). "
             "`handoff run --listen` overrides it"
         ),
     )

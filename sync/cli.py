@@ -427,11 +427,16 @@ def register(app: typer.Typer) -> None:
 
         with contextlib.ExitStack() as held:
             try:  # the webhook endpoint and its fast path, with `http:` in config
-                http = held.enter_context(serving(runtime, worker.exclusive))
+                http = held.enter_context(serving(runtime, worker.exclusive, ops.shared_routes))
             except OSError as exc:
                 ops.close()
                 runtime.close()
                 raise fail(str(exc)) from None
+            if http is not None and ops.shared_routes:
+                out.print(
+                    f"metrics and health on http://{http.host}:{http.port}/metrics",
+                    highlight=False,
+                )
             worker.start()
             out.print(
                 f"handoff worker running (state {runtime.config.state.url.split('@')[-1]})"

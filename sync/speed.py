@@ -26,10 +26,10 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlmodel import Session, col, select
@@ -304,9 +304,12 @@ def webhook_endpoint(fast: FastPath, connection: str, secret: str, public_url: s
 
 @contextlib.contextmanager
 def serving(
-    runtime: Runtime, exclusive: Callable[[], AbstractContextManager[object]]
+    runtime: Runtime,
+    exclusive: Callable[[], AbstractContextManager[object]],
+    extra_routes: Sequence[tuple[str, Any, list[str]]] = (),
 ) -> Iterator[HttpServer | None]:
-    """The HTTP endpoint and the fast path for this worker's life (none without `http:`)."""
+    """The HTTP endpoint and the fast path for this worker's life (none without `http:`);
+    `extra_routes` are mounted beside the webhooks (/metrics when it shares the port)."""
     from sync.serve import HttpServer
 
     http = runtime.config.http
@@ -315,6 +318,8 @@ def serving(
         return
     host, _, port = http.listen.rpartition(":")
     server = HttpServer(host, int(port))
+    for path, endpoint, methods in extra_routes:
+        server.mount(path, endpoint, methods)
     fast = FastPath(runtime, exclusive, size=http.queue)
     mount_hubspot_webhooks(server, fast, public_url=http.public_url)
     fast.start()

@@ -63,23 +63,53 @@ class Operations:
         alerts = config.alerts
         self.alerter = Alerter(engine, alerts) if alerts.webhook_url else None
         self.server: HttpServer | None = None
+        # the same host:port as the webhook endpoint (`http.listen`): served there, one port
+        self.shared_routes: list[tuple[str, Any, list[str]]] = []
         if listen:  # prometheus_client is imported only when metrics are served
             from prometheus_client import CollectorRegistry, make_wsgi_app
 
             from sync.ops.metrics import HandoffCollector
 
-            registry = CollectorRegistry(auto_describe=True)
-            registry.register(
+            self.registry = CollectorRegistry(auto_describe=True)
+            self.registry.register(
                 HandoffCollector(
                     engine, connectors, heartbeat=heartbeat, sla_window=alerts.sla_window
                 )
             )
-            routes = {
-                "/metrics": make_wsgi_app(registry),
-                "/healthz": json_app(self.health),
-                "/readyz": json_app(self.ready),
-            }
-            self.server = HttpServer(listen, routes).start()
+            http = getattr(config, "http", None)
+            if http is not None and http.listen == listen:
+                self.shared_routes = self._starlette_routes()
+            else:
+                routes = {
+                    "/metrics": make_wsgi_app(self.registry),
+                    "/healthz": json_app(self.health),
+                    "/readyz": json_app(self.ready),
+                }
+                self.server = HttpServer(listen, routes).start()
+
+    def _starlette_routes(self) -> list[tuple[str, Any, list[str]]]:
+        """/metrics, /healthz and /readyz as endpoints of the webhook server (sync/serve.py)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response
+
+        async def metrics(request: Request) -> Response:  # store reads off the event loop
+            data = await run_in_threadpool(generate_latest, self.registry)
+            return Response(data, media_type=CONTENT_TYPE_LATEST)
+
+        def checked(check: Callable[[], tuple[bool, dict[str, Any]]]) -> Any:
+            async def endpoint(request: Request) -> Response:
+                ok, body = await run_in_threadpool(check)
+                return JSONResponse(body, status_code=200 if ok else 503)
+
+            return endpoint
+
+        return [
+            ("/metrics", metrics, ["GET"]),
+            ("/healthz", checked(self.health), ["GET"]),
+            ("/readyz", checked(self.ready), ["GET"]),
+        ]
 
     def after_job(self, job: str, error: BaseException | None, status: str = "ok") -> None:
         """After each worker job: its outcome (`status` of its run, or the error it raised)."""

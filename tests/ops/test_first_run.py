@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import requests
 from faults.fault_stack import ROOT, drill
 from ops_support import WritesReceived, metric, scrape
 
@@ -100,6 +101,61 @@ def test_first_run_is_a_dry_run_until_confirmed(tmp_path: Path, sqlite_url: str)
             assert {"sync", "sla", "decay", "report"} <= set(found["next_jobs"])
             assert found["heartbeat"]["age_seconds"] is not None
             assert [r["dry_run"] for r in found["runs"]][-2:] == [True, True]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0, output[-2000:]
+
+
+def test_first_run_live_by_config_and_metrics_beside_the_webhooks_on_one_port(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """sync.first_run: live writes at once; monitoring.listen equal to http.listen serves
+    /metrics, /healthz and /readyz on the webhook endpoint's port (one server)."""
+    with drill(tmp_path, sqlite_url, contacts=30) as d:
+        received = WritesReceived(d.sandbox)
+        text = d.config_path.read_text().replace(
+            "sync_every: 5m, sla_every: 1m", "sync_every: 1h, sla_every: 1h"
+        )
+        assert "max_attempts: 5" in text
+        text = text.replace("max_attempts: 5", "max_attempts: 5\n  first_run: live")
+        text += "\nhttp: {listen: '127.0.0.1:0'}\nmonitoring: {listen: '127.0.0.1:0'}\n"
+        config = d.directory / "handoff.yaml"
+        config.write_text(text)
+        env = {**os.environ, **d.env, "HANDOFF_STATE_URL": d.store_url, "PYTHONUNBUFFERED": "1"}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", "run", "-c", str(config), "--heartbeat",
+             str(tmp_path / "heartbeat")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            assert worker.stdout is not None
+            lines = []
+            address = None
+            for line in worker.stdout:
+                lines.append(line)
+                found = re.search(r"metrics and health on http://(\S+)/metrics", line)
+                if found:
+                    address = found.group(1)
+                    break
+            assert address and not address.endswith(":0"), "".join(lines)[-2000:]
+            deadline = time.monotonic() + 120
+            samples = scrape(address)
+            while time.monotonic() < deadline and not metric(
+                samples, "handoff_runs_total", status="ok", mode="live"
+            ):
+                time.sleep(0.5)
+                samples = scrape(address)
+            assert metric(samples, "handoff_runs_total", status="ok", mode="live") == 1
+            assert metric(samples, "handoff_runs_total", status="ok", mode="dry_run") == 0
+            assert (
+                metric(samples, "handoff_writes_total", outcome="applied")
+                == received.values["accepted"]
+                > 0
+            )
+            ready = requests.get(f"http://{address}/readyz", timeout=10)
+            assert ready.status_code == 200 and ready.json()["status"] == "ready"
+            assert requests.get(f"http://{address}/healthz", timeout=10).status_code == 200
         finally:
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=120)
