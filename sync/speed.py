@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -80,6 +80,7 @@ class FastPath:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fast-path", daemon=True)
         self.decided = 0  # contacts decided (tests, the demo)
+        self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
 
     # -- the endpoint's side: never blocks ---------------------------------------------------
     def offer(self, connection: str, events: list[WebhookEvent]) -> bool:
@@ -189,12 +190,17 @@ class FastPath:
             return
         with Session(self.runtime.engine) as session:
             cursor = read_cursor(session, connection, "events")
-        since = None if cursor is None else cursor - FORMS_OVERLAP
+        # from the later of the scheduled run's cursor and this path's last read (the cursor
+        # moves only with scheduled runs, an hour apart maybe), each with the run's overlap
+        marks = [m for m in (cursor, self._forms_read.get(connection)) if m is not None]
+        since = max(marks) - FORMS_OVERLAP if marks else None
+        started = utc_now()
         try:
             found = list(stream(since))
         except ConnectorError as exc:
             log.warning("speed.forms_unread", connection=connection, error=str(exc))
             return
+        self._forms_read[connection] = started
         with Session(self.runtime.engine) as session:
             store_activities(session, found)
             session.commit()
