@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -271,3 +272,33 @@ def test_assignments_are_visible_to_queries_before_commit_and_gone_after_rollbac
     with Session(engine) as session:
         row = session.exec(select(Assignment)).one()
     assert (row.lead_key, row.owner_email, row.turn) == ("p4", "ann@x.com", 1)
+
+
+def test_a_decision_is_recorded_once_under_its_key(engine: Engine) -> None:
+    """A run killed after its routing committed, resumed at the same moment: the lead keeps
+    the first decision, the ledger one row, the rotation one turn (the per-rep counts too)."""
+    router = Router(CONFIG, everyone(CONFIG))
+    lead = replace(emea_lead("p1"), decision_key="p1@now:route", source_owner_email="Old@X.com")
+    with Session(engine) as session:
+        first = router.route(session, lead, NOW)
+        session.commit()
+    with Session(engine) as session:  # the resumed run: a new transaction, same decision
+        again = router.route(session, lead, NOW)
+        other = router.route(session, replace(emea_lead("p2"), decision_key="p2@now:route"), NOW)
+        session.commit()
+        rows = session.exec(select(Assignment).order_by(Assignment.id)).all()  # type: ignore[arg-type]
+        rotation = session.get(RotationState, "EMEA-mid")
+    assert (again.owner_email, again.rule, again.slot) == (first.owner_email, first.rule, 1)
+    assert [(r.lead_key, r.turn) for r in rows] == [("p1", 1), ("p2", 2)]
+    assert rows[0].decision_key == "p1@now:route" and rows[0].source_owner_email == "old@x.com"
+    assert other.owner_email != first.owner_email  # the rotation moved on by one turn only
+    assert rotation is not None and rotation.turn == 2
+
+
+def test_a_new_moment_is_a_new_decision(engine: Engine) -> None:
+    router = Router(CONFIG, everyone(CONFIG))
+    with Session(engine) as session:
+        router.route(session, replace(emea_lead("p1"), decision_key="a"), NOW)
+        router.route(session, replace(emea_lead("p1"), decision_key="b"), NOW + timedelta(hours=1))
+        session.commit()
+        assert len(session.exec(select(Assignment)).all()) == 2
