@@ -92,6 +92,7 @@ class DecisionPasses:
         self.deferred: set[str] = set()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._behind: Future[tuple[WriteSummary, float]] | None = None
+        self.between: Callable[[], None] | None = None  # after each checkpointed chunk
 
     def first(self, keys: list[str]) -> None:
         """Decide these people, deferring the ones who need routing."""
@@ -198,3 +199,5 @@ class DecisionPasses:
             if self.progress:
                 self.progress("decide", len(chunk) - len(deferred))
             self.write(final=False)
+            if self.between is not None:
+                self.between()

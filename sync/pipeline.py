@@ -111,6 +111,9 @@ class Pipeline:
         self.lifecycle = LifecyclePolicy.from_config(config.lifecycle)
         self.sla = SlaEngine(config.sla)
         self.stopping = threading.Event()  # set on SIGTERM: finish the batch in flight, then stop
+        # Called between a live run's decision chunks with the people this run holds (the
+        # webhook fast path decides the others meanwhile, in this thread: sync/speed.py).
+        self.between_chunks: Callable[[frozenset[str]], None] | None = None
 
     def mode(self, dry_run: bool) -> RunMode:
         if dry_run:
@@ -172,6 +175,9 @@ class Pipeline:
                 held.enter_context(decision_lock(self.engine))
                 passes = DecisionPasses(self.config, domain, session, mode, result, progress)
                 held.callback(passes.close)
+                if self.between_chunks is not None and not dry_run:
+                    between = self.between_chunks
+                    passes.between = lambda: between(frozenset(feed.handed | passes.deferred))
                 return passes
 
             passes: DecisionPasses | None = None

@@ -10,11 +10,15 @@ One thread drains the queue: events already handled (`webhook_events` in the sta
 dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
 scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
 store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
-stage, its own outbox items written at once): owner, stage, score, SLA clock and task. Contacts are
-decided inside the worker's one-job-at-a-time gate (`Worker.exclusive`), so a person is never
-decided by the fast path and a scheduled run at once; a fast-path pass waits for a running job
-to finish (bench/RESULTS.md measures what that costs). Deletions and merges are left to the
-scheduled sync, which reads them with their history; a merge's survivor is decided now.
+stage, its own outbox items written at once): owner, stage, score, SLA clock and task.
+
+One decision at a time, in one thread at a time: when no job runs, the fast path takes the
+worker's one-job-at-a-time gate (`Worker.exclusive`); while a scheduled run holds it, that run
+calls `interleave` between its decision chunks (`Pipeline.between_chunks`), so waiting webhooks
+are decided in the run's own thread, after its chunk is committed. People the run holds (handed
+to it by its pull, or waiting for its routing pass with a kept score) are held back until it
+ends. Deletions and merges are left to the scheduled sync, which reads them with their history;
+a merge's survivor is decided now.
 
 If the listener is down, HubSpot retries for a day, and the scheduled sync's cursor catches up in
 any case: no event is needed for correctness, only for speed.
@@ -27,7 +31,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,7 @@ from connectors.hubspot.webhooks import (
     verify_v3,
 )
 from connectors.records import Contact
+from sync.identity import person_key
 from sync.pull import _person_row, read_cursor
 from sync.store.activities import store_activities
 from sync.store.tables import PersonRecord, WebhookEventSeen
@@ -68,7 +72,7 @@ class FastPath:
     def __init__(
         self,
         runtime: Runtime,
-        exclusive: Callable[[], AbstractContextManager[object]],
+        exclusive: Callable[[], Any],
         *,
         size: int,
     ) -> None:
@@ -80,6 +84,7 @@ class FastPath:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fast-path", daemon=True)
         self.decided = 0  # contacts decided (tests, the demo)
+        self._held_back: list[Queued] = []  # events for people a running run holds
         self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
 
     # -- the endpoint's side: never blocks ---------------------------------------------------
@@ -105,24 +110,55 @@ class FastPath:
         self._thread.join(timeout=120)
 
     def _loop(self) -> None:
+        """Take the worker's gate when events wait; a scheduled run that holds it calls
+        `interleave` between its chunks instead."""
         while not self._stopped.is_set():
-            try:
-                batch = [self._queue.get(timeout=0.2)]
-            except queue.Empty:
+            if self._queue.empty() and not self._held_back:
+                time.sleep(0.05)
                 continue
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < DRAIN:
-                    batch.append(self._queue.get_nowait())
+            gate = self.exclusive()
+            if not gate.acquire(timeout=0.2):
+                continue
             try:
-                self.handle(batch)
-            except Exception as exc:  # logged; the scheduled sync catches up
-                log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
+                if self.runtime.writer is not None:
+                    self.runtime.writer.reassert()
+                with self._guard:  # what a run held back is decided now that it is over
+                    held, self._held_back = self._held_back, []
+                for item in held:
+                    self._queue.put(item)
+                self._drain_and_decide(frozenset())
             finally:
-                with self._guard:
-                    self._queued.difference_update((c, e.key) for c, e in batch)
+                gate.release()
+
+    def interleave(self, busy: frozenset[str]) -> None:
+        """Between a scheduled run's chunks, in its thread (it holds the gate): decide what
+        waits, except the people that run holds (`busy` person keys): they wait for its end."""
+        if not self._queue.empty():
+            self._drain_and_decide(busy)
+
+    def _drain_and_decide(self, busy: frozenset[str]) -> None:
+        batch: list[Queued] = []
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < DRAIN:
+                batch.append(self._queue.get_nowait())
+        if not batch:
+            return
+        try:
+            self._decide_batch(batch, busy)
+        except Exception as exc:  # logged; the scheduled sync catches up
+            log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
+        finally:
+            with self._guard:
+                self._queued.difference_update((c, e.key) for c, e in batch)
 
     def handle(self, batch: list[Queued]) -> None:
-        """Decide the contacts these events name (each once), then mark the events handled."""
+        """Decide the contacts these events name, taking the worker's gate."""
+        with self.exclusive():
+            self._decide_batch(batch, frozenset())
+
+    def _decide_batch(self, batch: list[Queued], busy: frozenset[str]) -> None:
+        """Decide the contacts these events name (each once), then mark the events handled;
+        events for a person in `busy` are held back, unmarked, for after the run."""
         fresh = self._unseen(batch)
         by_connection: dict[str, dict[str, WebhookEvent]] = {}
         for connection, event in fresh:
@@ -135,16 +171,20 @@ class FastPath:
                 )
                 continue
             by_connection.setdefault(connection, {}).setdefault(event.object_id, event)
-        with self.exclusive():
-            if self.runtime.writer is not None:
-                self.runtime.writer.reassert()
-            for connection, contacts in sorted(by_connection.items()):
-                self._forms(connection)
-                for contact_id, event in contacts.items():
-                    if self._stopped.is_set():
-                        return  # not marked handled: the scheduled sync decides them
-                    self._decide(connection, contact_id, event)
-        self._mark_handled(fresh)
+        held: set[tuple[str, str]] = set()
+        for connection, contacts in sorted(by_connection.items()):
+            self._forms(connection)
+            for contact_id, event in contacts.items():
+                if self._stopped.is_set():
+                    return  # not marked handled: the scheduled sync decides them
+                if not self._decide(connection, contact_id, event, busy):
+                    held.add((connection, contact_id))
+        if held:
+            back = [(c, e) for c, e in fresh if (c, e.object_id) in held]
+            with self._guard:
+                self._held_back += back
+            log.info("speed.held_for_run", contacts=len(held))
+        self._mark_handled([(c, e) for c, e in fresh if (c, e.object_id) not in held])
 
     def _unseen(self, batch: list[Queued]) -> list[Queued]:
         with Session(self.runtime.engine) as session:
@@ -205,14 +245,19 @@ class FastPath:
             store_activities(session, found)
             session.commit()
 
-    def _decide(self, connection: str, contact_id: str, event: WebhookEvent) -> None:
+    def _decide(
+        self, connection: str, contact_id: str, event: WebhookEvent, busy: frozenset[str]
+    ) -> bool:
+        """Read, mirror and decide one contact; False when a running run holds the person."""
         from sync.only import sync_one
 
         tick = time.perf_counter()
         contact = self._read(connection, contact_id)
         if contact is None:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
-            return
+            return True
+        if person_key(contact) in busy:
+            return False
         with Session(self.runtime.engine) as session:
             upsert(session, PersonRecord, [_person_row(contact)])
             session.commit()
@@ -222,7 +267,7 @@ class FastPath:
             )
         except (LookupError, ConnectorError) as exc:
             log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
-            return
+            return True
         self.decided += 1
         lag = (utc_now() - event.occurred_at).total_seconds()
         log.info(
@@ -239,6 +284,7 @@ class FastPath:
         )
         for error in result.errors:
             log.warning("speed.warning", record_id=contact.id, warning=error)
+        return True
 
     def _read(self, connection: str, contact_id: str) -> Contact | None:
         connector = self.runtime.connectors[connection]
@@ -311,7 +357,7 @@ def webhook_endpoint(fast: FastPath, connection: str, secret: str, public_url: s
 @contextlib.contextmanager
 def serving(
     runtime: Runtime,
-    exclusive: Callable[[], AbstractContextManager[object]],
+    exclusive: Callable[[], Any],
     extra_routes: Sequence[tuple[str, Any, list[str]]] = (),
 ) -> Iterator[HttpServer | None]:
     """The HTTP endpoint and the fast path for this worker's life (none without `http:`);
@@ -334,8 +380,10 @@ def serving(
     except OSError:
         fast.stop()
         raise
+    runtime.pipeline.between_chunks = fast.interleave  # decide webhooks inside long runs too
     try:
         yield server
     finally:
+        runtime.pipeline.between_chunks = None
         server.stop()
         fast.stop()

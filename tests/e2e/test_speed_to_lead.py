@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,10 @@ from routing.tables import Assignment
 from sandbox.hubspot.webhooks import WebhookApp
 from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
+from sandbox.server import SandboxRequest
 from sync.demo import example_config, sandbox_environment
 from sync.store.engine import make_engine
+from sync.store.tables import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sandbox-app-secret-" + "5f2c9a"
@@ -115,14 +118,25 @@ class Worker:
                 self.proc.kill()
 
 
-@pytest.fixture
-def live(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
-) -> Iterator[tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]]:
-    portal = generate_portal(3, 80, SEED_NOW)
+Live = tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]
+
+
+@contextmanager
+def _running(
+    tmp_path: Path, store_url: str, *, contacts: int, slow_pages: float = 0.0
+) -> Iterator[Live]:
+    """A sandbox portal and `handoff run` on it, the sandbox app's webhooks pointed at the
+    worker. `slow_pages`: each contact page of the bulk pull answers this much later."""
+    portal = generate_portal(3, contacts, SEED_NOW)
     sandbox = Sandbox(portal, hubspot=True, salesforce=False, ca_directory=tmp_path / "ca")
+    if slow_pages:
+
+        def slow(request: SandboxRequest) -> None:
+            if request.method == "GET" and request.path.rstrip("/") == "/crm/v3/objects/contacts":
+                time.sleep(slow_pages)
+
+        sandbox.server("hubspot").before_request.append(slow)
     port = _free_port()
-    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
         config = _config(tmp_path, port)
         run_env = {
@@ -132,21 +146,26 @@ def live(
             "HUBSPOT_CLIENT_SECRET": SECRET,
             "PYTHONPATH": str(ROOT),
         }
+        assert sandbox.hubspot is not None
+        app = sandbox.hubspot.enable_webhooks(
+            f"http://127.0.0.1:{port}/webhooks/hubspot/hubspot", SECRET, retry_base_seconds=0.2
+        )
         worker = Worker(config, run_env, tmp_path / "heartbeat")
         try:
             worker.wait_for("handoff worker running")
-            worker.wait_for("(applied)")  # the first scheduled sync is done
-            assert sandbox.hubspot is not None
-            app = sandbox.hubspot.enable_webhooks(
-                f"http://127.0.0.1:{port}/webhooks/hubspot/hubspot",
-                SECRET,
-                retry_base_seconds=0.2,
-            )
-            client = HubSpotClient(sandbox, load_config(config))
-            yield sandbox, worker, app, client, store_url
+            yield sandbox, worker, app, HubSpotClient(sandbox, load_config(config)), store_url
         finally:
             worker.stop()
     assert SECRET not in worker.output()  # the client secret is never logged
+
+
+@pytest.fixture
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Iterator[Live]:
+    """After the worker's first (full) sync."""
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
+    with _running(tmp_path, store_url, contacts=80) as running:
+        running[1].wait_for("(applied)")
+        yield running
 
 
 def _demo_form(api: HubSpot) -> str:
@@ -259,3 +278,31 @@ def test_bad_signatures_old_timestamps_and_malformed_bodies_are_refused(live) ->
     assert refused.owner is None and not refused.tasks
     assert worker.output().count("webhook.rejected") == 2
     assert '"record_id": "987654321"' in worker.output() and "speed.skipped" in worker.output()
+
+
+def test_a_demo_request_is_decided_between_the_chunks_of_a_running_bulk_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's first full sync is slowed down (each contact page answers late); a demo
+    request submitted while it runs is decided between its chunks, before it ends."""
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with _running(tmp_path, store_url, contacts=3000, slow_pages=0.3) as live:
+        sandbox, worker, _, client, _ = live
+        assert "(applied)" not in worker.output()  # the bulk sync is still running
+        form = _demo_form(client.api)
+        email = "casey.lin@northwind-analytics.com"
+        _submit(sandbox, form, email)
+        person = _routed(client, email, worker)
+        assert person.stage == "marketingqualifiedlead" and person.owner, person
+        worker.wait_for("(applied)")
+    engine = make_engine(store_url)
+    try:
+        with Session(engine) as session:
+            runs = list(session.exec(select(RunRecord)))
+    finally:
+        engine.dispose()
+    bulk = min((r for r in runs if "-only-" not in r.id), key=lambda r: r.started_at)
+    fast = [r for r in runs if "-only-" in r.id]
+    assert fast and bulk.finished_at is not None
+    assert all(bulk.started_at < r.started_at < bulk.finished_at for r in fast), (bulk, fast)
