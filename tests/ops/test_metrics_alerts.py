@@ -89,9 +89,9 @@ def test_metrics_after_sandbox_runs_match_what_the_crm_saw(tmp_path: Path, sqlit
 
 
 def test_alerts_once_per_incident_across_restarts_and_again_when_it_recurs(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, store_url: str
 ) -> None:
-    with drill(tmp_path, sqlite_url, contacts=40) as d, Receiver() as receiver:
+    with drill(tmp_path, store_url, contacts=40) as d, Receiver() as receiver:
         hubspot = d.sandbox.hubspot
         assert hubspot is not None
         base = d.config()

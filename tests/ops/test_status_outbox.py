@@ -42,9 +42,9 @@ def one_attempt_config(d: Drill) -> Path:
 
 
 def test_status_and_retry_of_a_dead_letter_then_a_run_sends_it(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, store_url: str
 ) -> None:
-    with drill(tmp_path, sqlite_url, contacts=40) as d:
+    with drill(tmp_path, store_url, contacts=40) as d:
         hubspot = d.sandbox.hubspot
         assert hubspot is not None
         config = one_attempt_config(d)
