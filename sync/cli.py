@@ -98,6 +98,14 @@ class Runtime:
             err.print(f"warning: {warning}", highlight=False, markup=False)
         for error in result.errors:
             err.print(f"warning: {error}", highlight=False, markup=False)
+        dead = result.writes.counts.get("dead", 0)
+        if dead:
+            err.print(
+                f"warning: {dead} write(s) the CRM refused sync.max_attempts times are dead "
+                "letters: `handoff outbox list` shows why; `handoff outbox retry|drop`",
+                highlight=False,
+                markup=False,
+            )
         self.last_status = result.status
         return folder
 

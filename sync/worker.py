@@ -105,7 +105,7 @@ class Worker:
 
     def next_jobs(self) -> dict[str, str]:
         return {
-            job.id: job.next_run_time.astimezone(UTC).isoformat()
+            job.id: job.next_run_time.astimezone(UTC).replace(microsecond=0).isoformat()
             for job in self.scheduler.get_jobs()
             if job.id != "heartbeat" and job.next_run_time is not None
         }

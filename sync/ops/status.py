@@ -24,7 +24,7 @@ WATCHED = ("pending", "sending", "rejected", "dead")
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z") if value else None
 
 
 def _daily(at: str, now: datetime) -> datetime:
@@ -82,7 +82,7 @@ def gather(
             {"kind": i.kind, "summary": i.summary, "opened_at": _iso(i.opened_at)}
             for i in incidents
         ]
-    jobs = {"source": "schedules (no worker heartbeat)", **next_jobs(config, last_sync, now)}
+    jobs = {"source": "schedules, no worker heartbeat", **next_jobs(config, last_sync, now)}
     try:
         mtime = heartbeat.stat().st_mtime
         beat: dict[str, Any] = {

@@ -54,6 +54,7 @@ def test_status_and_retry_of_a_dead_letter_then_a_run_sends_it(
 
         first = handoff(d, config, "sync")
         assert first.returncode == 0, first.stderr[-2000:]
+        assert "are dead letters: `handoff outbox list` shows why" in first.stderr
         status = handoff(d, config, "status", "--json")
         assert status.returncode == 0, status.stderr
         found = json.loads(status.stdout)
