@@ -39,6 +39,7 @@ CANONICAL_FIELDS: frozenset[str] = frozenset(
         "score_fit",
         "score_behaviour",
         "score_reasons",
+        "score_breakdown",
         "score_model",
         "out_of_office",
         "external_id",

@@ -45,11 +45,11 @@ def _compiled(value: str | None, where: str) -> str | None:
 
 def _template(value: str, where: str) -> str:
     try:
-        value.format(value="x", count=1)
+        value.format(value="x", count=1, s="", assets="")
     except (KeyError, IndexError, ValueError) as exc:
         raise ValueError(
-            f"{where} {value!r}: only {{value}} and {{count}} may appear in braces ({exc!r}); "
-            "double a literal brace: {{ }}"
+            f"{where} {value!r}: only {{value}}, {{count}}, {{s}} and {{assets}} may appear in "
+            f"braces ({exc!r}); double a literal brace: {{{{ }}}}"
         ) from None
     return value
 
@@ -168,7 +168,11 @@ class BehaviourRule(StrictModel):
     when min_count matches fall inside any window (e.g. pricing 2+ times in 7 days)."""
 
     id: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    label: str = Field(min_length=1, description="reason text; {count} is the number of matches")
+    label: str = Field(
+        min_length=1,
+        description="reason text: {count} is the number of matches, {s} an 's' when it is not "
+        "1, {assets} the names of what matched (webinar, form, page title, email subject)",
+    )
     match: ActivityFilter
     points: int = Field(gt=0, description="per occurrence, or once for a combo")
     cap: int | None = Field(None, gt=0, description="most points this rule can add")
@@ -307,6 +311,16 @@ def default_behaviour_rules() -> list[BehaviourRule]:
     return [BehaviourRule.model_validate(x) for x in BEHAVIOUR_RULES]
 
 
+class RewriteReasonWhen(StrictModel):
+    """When the reason line (and breakdown) in the CRM is rewritten: a new or lost signal, a
+    verdict change (MQL, fast lane, disqualified), a new model, or the score moving this far
+    from the one the line was written with. Never for the passing of time alone."""
+
+    score_delta: int = Field(
+        5, ge=0, description="points the score must move since the reasons were last written"
+    )
+
+
 class ScoringConfig(StrictModel):
     """The scoring model: fit + behaviour - penalties, capped, decayed, thresholded."""
 
@@ -322,6 +336,7 @@ class ScoringConfig(StrictModel):
     lookback: Duration = Field(
         default=timedelta(days=365), description="activities older than this are ignored"
     )
+    rewrite_reason_when: RewriteReasonWhen = RewriteReasonWhen()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> ScoringConfig:

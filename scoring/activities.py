@@ -126,6 +126,12 @@ class ActivityClassifier:
             self._groups.append(slots)
         return gid
 
+    def matches(self, slot: int, activity: Activity) -> bool:
+        """Whether one activity meets the filter of `slot` (any actor, any time: the caller
+        checks those). For wording reasons, off the hot path."""
+        kinds, test, _ = self._tests[slot]
+        return activity.kind in kinds and test(dict(activity.properties))
+
     @property
     def size(self) -> int:
         return len(self._tests)

@@ -14,7 +14,7 @@ from typing import Any
 
 from config.scoring import BehaviourRule
 from scoring.activities import ActivityClassifier
-from scoring.score import ReasonItem
+from scoring.score import ReasonItem, fill_label
 
 _DAY = timedelta(days=1)
 _ordinal = date.toordinal  # of a datetime: its own (UTC) calendar day
@@ -124,7 +124,7 @@ class CompiledBehaviourRule:
             points *= count
             if self.cap is not None and points > self.cap:
                 points = self.cap
-        label = self.label.format(count=count, value=count)
+        label = fill_label(self.label, count, ())
         return ReasonItem(self.rule_id, label, points, "behaviour")
 
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from config.scoring import FitRule, TitleLadder
-from scoring.score import ReasonItem
+from scoring.score import ReasonItem, fill_label
 
 _MEMO_LIMIT = 50_000
 _UNSEEN = object()
@@ -163,7 +163,7 @@ class CompiledFitRule:
     def _evaluate(self, value: Any) -> ReasonItem | None:
         if value is None or value == "" or not self._matches(value):
             return None
-        label = self.label.format(value=format_value(value), count=1)
+        label = fill_label(self.label, 1, (), value=format_value(value))
         return ReasonItem(self.rule_id, label, self.points, "fit")
 
 

@@ -33,7 +33,8 @@ _ADJUSTMENT_LABELS = {
 
 def model_version(cfg: ScoringConfig) -> str:
     """A stable hash of the scoring config: equal configs give equal versions."""
-    canonical = json.dumps(cfg.model_dump(mode="json", by_alias=True), sort_keys=True)
+    scored = cfg.model_dump(mode="json", by_alias=True, exclude={"rewrite_reason_when"})
+    canonical = json.dumps(scored, sort_keys=True)
     return "sm-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -40,6 +42,45 @@ class ReasonItem:
 def weight_order(item: ReasonItem) -> tuple[int, int, str]:
     """Heaviest first; ties by category then rule id, so the order is deterministic."""
     return (-abs(item.points), _CATEGORY_ORDER[item.category], item.rule_id)
+
+
+_DANGLING = re.compile(r"[\s:,;·–-]+$")
+_SPACES = re.compile(r"\s{2,}")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: cut at a word boundary with an ellipsis, never
+    mid-word (a single word longer than the limit is the one exception: it is cut)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return _DANGLING.sub("", cut) + "…"
+
+
+def fill_label(label: str, count: int, assets: Sequence[str], value: str | None = None) -> str:
+    """A rule's label with its placeholders filled: {count}, {value}, {s} (plural), {assets}
+    (the named things that matched: quoted, most recent first). Without assets, what would
+    dangle ("Attended webinar 2x: ") is trimmed."""
+    text = label.format(
+        count=count,
+        value=count if value is None else value,
+        s="" if count == 1 else "s",
+        assets=name_list(assets),
+    )
+    return _DANGLING.sub("", _SPACES.sub(" ", text)).strip()
+
+
+def name_list(names: Sequence[str], most: int = 3) -> str:
+    """ "'A', 'B' and 'C'"; beyond `most`: "'A', 'B', 'C' and 2 more"."""
+    quoted = [f"'{n}'" for n in names[:most]]
+    rest = len(names) - len(quoted)
+    if rest > 0:
+        return ", ".join(quoted) + f" and {rest} more"
+    if len(quoted) > 1:
+        return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return quoted[0] if quoted else ""
 
 
 by_weight = attrgetter("order")  # sort key: the order computed once per item
@@ -169,6 +210,4 @@ def render_summary(
     if not segments:
         return "No fit or intent signals yet"
     line = " · ".join(segments)
-    if len(line) > SUMMARY_LIMIT:
-        line = line[: SUMMARY_LIMIT - 1].rstrip(" ·,") + "…"
-    return line
+    return clip(line, SUMMARY_LIMIT)

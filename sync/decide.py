@@ -28,6 +28,7 @@ from scoring.lifecycle import is_forward, is_regression
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView, current_stage, load_people, rejection_reason
 from sync.person_state import StateRow, load_states, save_states
+from sync.reasons import ReasonPublisher, ScoreWords, keep_written
 from sync.store.tables import PersonRecord, PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
@@ -79,7 +80,8 @@ class DecisionStage:
         self._touches: list[Touch] = []
         self._starts: list[ClockStart] = []
         # people deferred for routing: their score and touches, kept for the routing pass
-        self._held: dict[str, tuple[Any, list[Touch]]] = {}
+        self._held: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
+        self.reasons = ReasonPublisher(engines.scoring, config)
 
     def forget_held(self, keys: Iterable[str]) -> None:
         """These people changed after they were deferred (a merge): score them afresh."""
@@ -164,9 +166,10 @@ class DecisionStage:
         seconds = self.tally.seconds
         tick = perf_counter()
         if held is not None:
-            score = held[0]
+            score, words = held[0], held[2]
         else:
             score = self.engines.scoring.score(person.contact, person.activities, self.now)
+            words = self.reasons.words(person, state, score)
             seconds["score"] += perf_counter() - tick
         current = current_stage(self.config, person, state.stage)
         review = self.engines.lifecycle.review(
@@ -185,9 +188,9 @@ class DecisionStage:
         if needs_owner and defer_routing:
             tick = perf_counter()
             for record in person.write_targets():
-                self._plan_scores(record, score)
+                self._plan_scores(record, score, words)
             seconds["plan"] += perf_counter() - tick
-            self._held[key] = (score, self._touches_of(person))
+            self._held[key] = (score, self._touches_of(person), words)
             return False
         self.tally.scored += 1
         self.tally.scores.append(score.total)
@@ -207,10 +210,11 @@ class DecisionStage:
             owner_email = self._route(person, score.fast_lane, state, owner_email)
             seconds["route"] += perf_counter() - tick
             tick = perf_counter()
-        self._plan_person_writes(person, score, stage, current, owner_email)
+        self._plan_person_writes(person, score, words, stage, current, owner_email)
         seconds["plan"] += perf_counter() - tick
         self._touches += held[1] if held is not None else self._touches_of(person)
         self._update_state(state, score, stage, current, owner_email)
+        keep_written(state, score, words)
         state.source_modified_at = person.source_modified_at
         return True
 
@@ -323,12 +327,18 @@ class DecisionStage:
         return self.planner.refused
 
     def _plan_person_writes(
-        self, person: PersonView, score: Any, stage: str, current: str, owner_email: str | None
+        self,
+        person: PersonView,
+        score: Any,
+        words: ScoreWords,
+        stage: str,
+        current: str,
+        owner_email: str | None,
     ) -> None:
         for record in person.write_targets():
             crm = record.fields
             self.planner.observe(record.connection, record.object_type, record.crm_id, crm)
-            self._plan_scores(record, score)
+            self._plan_scores(record, score, words)
             if record.connection == person.lifecycle_from:
                 if stage != current and current in AUTOMATION_STAGES:
                     self.planner.write_field(
@@ -358,14 +368,8 @@ class DecisionStage:
             self._mirror_owner(person, owner_email)
         self._compare_systems(person)
 
-    def _plan_scores(self, record: PersonRecord, score: Any) -> None:
-        values = (
-            ("score", score.total),
-            ("score_fit", score.fit),
-            ("score_behaviour", score.behaviour),
-            ("score_reasons", score.summary),
-            ("score_model", score.model_version),
-        )
+    def _plan_scores(self, record: PersonRecord, score: Any, words: ScoreWords) -> None:
+        values = self.reasons.values(record.connection, record.fields, score, words)
         for name, value in values:
             self.planner.write_field(
                 record.connection,
@@ -441,8 +445,6 @@ class DecisionStage:
         state.fast_lane = score.fast_lane
         state.disqualified = score.disqualified
         state.track = str(score.track)
-        state.summary = score.summary
-        state.reasons = [item.as_dict() for item in score.reasons]
         state.model_version = score.model_version
         state.computed_at = self.now
         if stage != state.stage:

@@ -8,8 +8,11 @@ from sqlmodel import Session
 
 from config.model import HandoffConfig
 from routing.sla.actions import CreateTask, Flag, NotifyManager, Reassign
+from routing.sla.tables import SlaClock
 from sync.decide import DecisionStage, DomainEngines
-from sync.people import load_person
+from sync.people import PersonView, load_person
+from sync.person_state import load_states
+from sync.task_wording import PersonWords, TaskText, manager_task, owner_task
 from sync.webhooks import escalation_message
 
 
@@ -17,6 +20,7 @@ def plan_sla_actions(
     session: Session, config: HandoffConfig, stage: DecisionStage, engines: DomainEngines
 ) -> None:
     planner = stage.planner
+    reassigned: dict[str, str] = {}  # clock id -> the new owner, for the manager's task
     for action in engines.sla.evaluate(session, planner.now):
         stage.tally.sla_actions[type(action).__name__] += 1
         person = load_person(session, action.lead_key, config, engines.owners)
@@ -47,14 +51,15 @@ def plan_sla_actions(
                         f"{record.connection}: SLA task for {email}, who has no user there"
                     )
                     continue
+                text = task_text(session, config, engines, action, person, email, reassigned)
                 planner.create_task(
                     record.connection,
                     record.object_type,
                     record.crm_id,
                     task_key=action.task_key,
                     owner_id=owner_id,
-                    subject=action.subject,
-                    body=action.body,
+                    subject=text.subject,
+                    body=text.body,
                     due_at=action.due_at,
                     reason=f"SLA {action.rung}",
                 )
@@ -87,8 +92,8 @@ def plan_sla_actions(
                 previous_owner=action.from_email,
                 lane="fast" if action.lane == "fast" else "nurture",
             )
-            if decision.owner_email:
-                stage.reassign(person, decision, action.lane)
+            if decision.owner_email and stage.reassign(person, decision, action.lane):
+                reassigned[action.clock_id] = decision.owner_email
 
 
 def manager_of(config: HandoffConfig, territory: str | None) -> str | None:
@@ -96,3 +101,30 @@ def manager_of(config: HandoffConfig, territory: str | None) -> str | None:
         if candidate.name == territory:
             return candidate.manager
     return None
+
+
+def task_text(
+    session: Session,
+    config: HandoffConfig,
+    engines: DomainEngines,
+    action: CreateTask | NotifyManager,
+    person: PersonView,
+    recipient: str,
+    reassigned: dict[str, str],
+) -> TaskText:
+    """The task's subject and body in the words of `sync.task_wording`."""
+    clock = session.get(SlaClock, action.clock_id)
+    calendar = engines.sla.calendars.get(clock.calendar) if clock is not None else None
+    words = PersonWords(person, load_states(session, [person.key]).get(person.key))
+    if isinstance(action, CreateTask):
+        return owner_task(action, clock, words, calendar)
+    names = {o.email.lower(): o.name for o in engines.owners.owners if o.email and o.name}
+    return manager_task(
+        action,
+        clock,
+        words,
+        calendar,
+        names=names,
+        manager=recipient,
+        new_owner=reassigned.get(action.clock_id),
+    )

@@ -60,7 +60,7 @@ def custom_field_metadata(sobject: str, name: str, mapping: FieldMapping | None)
                 },
             },
         )
-    elif mapping and mapping.property.lower().endswith("reasons__c"):
+    elif mapping and mapping.property.lower().endswith(("reasons__c", "breakdown__c")):
         meta.update(type="LongTextArea", length=32768, visibleLines=5)
     else:
         meta.update(type="Text", length=255)

@@ -303,6 +303,7 @@ HANDOFF_CUSTOM: dict[str, tuple[tuple[str, str], ...]] = {
         ("handoff_score_fit", "number"),
         ("handoff_score_behaviour", "number"),
         ("handoff_score_reasons", "string"),
+        ("handoff_score_breakdown", "string"),
     ),
     "tasks": (("handoff_task_key", "string"),),
 }

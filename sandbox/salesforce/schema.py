@@ -35,6 +35,7 @@ HANDOFF_SCORE_FIELDS = (
     "Handoff_Score_Fit__c:double",
     "Handoff_Score_Behaviour__c:double",
     "Handoff_Score_Reasons__c:textarea",
+    "Handoff_Score_Breakdown__c:textarea",
 )
 
 _AUDIT = (

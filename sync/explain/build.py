@@ -115,7 +115,7 @@ class Explainer:
             disqualify_reason=score.disqualify_reason,
             outside_icp=score.outside_icp,
             track=str(score.track),
-            summary=score.summary,
+            summary=state.summary or score.summary,  # the line last written to the CRM
             model_version=score.model_version,
             last_signal_at=score.last_signal_at,
             caps={"fit": cfg.caps.fit, "behaviour": cfg.caps.behaviour},

@@ -116,7 +116,7 @@ def test_yaml_rules_parse_with_durations_and_in_keyword() -> None:
         (
             {"id": "t", "label": "{size} people", "field": "company_size", "at_least": 5,
              "points": 5},
-            "only {value} and {count} may appear in braces",
+            "only {value}, {count}, {s} and {assets} may appear in braces",
         ),
     ],
 )  # fmt: skip
