@@ -37,6 +37,41 @@ ConfigOption = typer.Option(
 )
 
 
+DISTRIBUTION = "handoff-revops"  # the name on PyPI (pyproject.toml); the command is `handoff`
+
+
+def installed_version() -> str:
+    """The version pip installed (the distribution's metadata), not a copy kept in the source."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        raise fail(
+            f"the {DISTRIBUTION} distribution is not installed in this Python "
+            "(a checkout run without installing it): run `pip install -e .` in the checkout"
+        ) from None
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"handoff {installed_version()} ({DISTRIBUTION})", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _handoff(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Lead handoff worker: pull, score, route, watch SLAs and write back to HubSpot/Salesforce."""
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "python:3.11-slim"
 CONFIG_PATH = "/etc/handoff/handoff.yaml"
 HEARTBEAT_PATH = "/tmp/handoff-heartbeat"
+LOCK = "requirements.lock"
 
 
 @dataclass
@@ -73,12 +74,49 @@ def env_pairs(value: str) -> dict[str, str]:
     return dict(word.split("=", 1) for word in words)
 
 
+def copy_sources_of(copy: Instruction) -> list[str]:
+    words = [w for w in shlex.split(copy.value) if not w.startswith("--")]
+    return [w.rstrip("/") for w in words[:-1]]
+
+
 def copy_sources(stage: Stage) -> list[str]:
-    sources = []
-    for copy in stage.all("COPY"):
-        words = [w for w in shlex.split(copy.value) if not w.startswith("--")]
-        sources += [w.rstrip("/") for w in words[:-1]]
-    return sources
+    return [source for copy in stage.all("COPY") for source in copy_sources_of(copy)]
+
+
+def layer_problems(build: Stage, packages: list[str]) -> list[str]:
+    """The dependencies come from the lock, in a layer of their own before any source is copied
+    (a code change must not reinstall them); the project then installs without dependencies."""
+    problems: list[str] = []
+    locked = [
+        r
+        for r in build.all("RUN")
+        if "pip install" in r.value and "--require-hashes" in r.value and f"-r {LOCK}" in r.value
+    ]
+    if not locked:
+        return [
+            f"build stage: install the dependencies with pip install --require-hashes -r {LOCK}"
+        ]
+    lock_copy = next((c for c in build.all("COPY") if LOCK in copy_sources_of(c)), None)
+    if lock_copy is None or lock_copy.line > locked[0].line:
+        problems.append(f"build stage: COPY {LOCK} before line {locked[0].line} installs from it")
+    sources = ["pyproject.toml", *packages]
+    for copy in build.all("COPY"):
+        early = [s for s in copy_sources_of(copy) if s in sources]
+        if early and copy.line < locked[0].line:
+            problems.append(
+                f"line {copy.line}: COPY {' '.join(early)} comes before the locked dependencies "
+                f"(line {locked[0].line}): layer order, a code change would reinstall them all"
+            )
+    for run in build.all("RUN"):
+        for command in run.value.split("&&"):
+            words = command.split()
+            project = "pip" in " ".join(words[:1]) and words[1:2] == ["install"] and "." in words
+            if project and "--no-deps" not in words:
+                problems.append(
+                    f"line {run.line}: install the project with --no-deps "
+                    "(its dependencies are the locked ones)"
+                )
+    return problems
 
 
 def dockerfile_problems(text: str) -> list[str]:
@@ -104,11 +142,7 @@ def dockerfile_problems(text: str) -> list[str]:
     problems += [
         f"build stage: COPY {path} (the wheel needs it)" for path in needed if path not in copied
     ]
-    installs = [r for r in build.all("RUN") if "pip install" in r.value]
-    if not any(".[postgres]" in r.value or "[postgres]" in r.value for r in installs):
-        problems.append(
-            'build stage: install the project with its extra: pip install ".[postgres]"'
-        )
+    problems += layer_problems(build, wheel["packages"])
     if not any(f"--from={build.alias}" in c.value for c in final.all("COPY")):
         problems.append(f"final stage: COPY --from={build.alias} the installed environment")
 
@@ -176,7 +210,14 @@ def test_the_entrypoint_is_a_console_script_of_the_project() -> None:
         ('CMD ["run"]', 'CMD ["serve"]', "CMD"),
         ('CMD ["handoff", "health"]', 'CMD ["true"]', "HEALTHCHECK"),
         ("COPY routing ./routing\n", "", "COPY routing"),
-        ('".[postgres]"', ".", "postgres"),
+        (
+            "RUN /opt/handoff/bin/pip install --require-hashes -r requirements.lock",
+            'RUN /opt/handoff/bin/pip install ".[postgres]"',
+            "--require-hashes -r requirements.lock",
+        ),
+        ("COPY requirements.lock ./\n", "", "COPY requirements.lock before"),
+        ("pip install --no-deps --no-build-isolation .", "pip install .", "--no-deps"),
+        ("USER 10001:10001\n", "", "no USER"),
         (
             "HANDOFF_CONFIG=/etc/handoff/handoff.yaml",
             "HANDOFF_CONFIG=/app/x.yaml",
@@ -195,6 +236,22 @@ def test_the_lint_catches_each_broken_promise(old: str, new: str, problem: str) 
     assert old in text
     problems = dockerfile_problems(text.replace(old, new, 1))
     assert any(problem in p for p in problems), problems
+
+
+def test_source_copied_before_the_locked_dependencies_is_a_layer_order_problem() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    moved = text.replace("COPY sync ./sync\n", "", 1).replace(
+        "COPY requirements.lock ./\n", "COPY requirements.lock ./\nCOPY sync ./sync\n", 1
+    )
+    problems = dockerfile_problems(moved)
+    assert any("COPY sync comes before the locked dependencies" in p for p in problems), problems
+
+
+def test_the_dependency_layer_comes_before_every_source_copy() -> None:
+    build = stages_of((ROOT / "Dockerfile").read_text())[0]
+    install = next(r for r in build.all("RUN") if f"-r {LOCK}" in r.value)
+    before = [s for c in build.all("COPY") if c.line < install.line for s in copy_sources_of(c)]
+    assert before == [LOCK]  # nothing that changes with the code is in the cached layers
 
 
 def test_single_stage_images_are_rejected() -> None:

@@ -67,3 +67,21 @@ def test_native_build_scores_exactly_like_the_source(tmp_path: Path) -> None:
     compiled, native = _digest(tmp_path)
     assert compiled == "True"
     assert native == pure
+
+
+@pytest.mark.parametrize(("place", "stale"), [("checkout", True), ("site-packages", False)])
+def test_a_build_older_than_its_source_is_stale_only_in_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, place: str, stale: bool
+) -> None:
+    """pip writes a wheel's `model.cpython-*.so` before `model.py` (archive order): in an
+    installed wheel (the Docker image) that says nothing; in a checkout it means an edit."""
+    from scoring import native_check
+
+    package = tmp_path / place / "scoring"
+    package.mkdir(parents=True)
+    native = package / "model.cpython-311-x86_64-linux-gnu.so"
+    native.write_bytes(b"")
+    (package / "model.py").write_text("")
+    os.utime(native, (1_000_000, 1_000_000))  # older than the source
+    monkeypatch.setattr(native_check, "HERE", package)
+    assert native_check.stale_native_files() == ([native] if stale else [])
