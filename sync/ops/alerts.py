@@ -25,7 +25,9 @@ from typing import Any
 
 import requests
 import structlog
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from config.ops import AlertsConfig
@@ -36,6 +38,7 @@ from sync.store.tables import OutboxItem, RunRecord
 from sync.store.types import utc_now
 
 log = structlog.get_logger("handoff.alerts")
+_INCIDENTS: Any = Incident.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -167,31 +170,72 @@ class Alerter:
         return self.apply(conditions, now)
 
     def apply(self, conditions: list[Condition], now: datetime) -> list[str]:
+        """Open, post and resolve. Each step is one atomic statement, so replicas checking at
+        once open one incident (a unique index on the open kind) and post it once (the post is
+        claimed by setting `notified_at`; a failed post gives the claim back)."""
         posted: list[str] = []
-        with Session(self.engine) as session:
-            open_ = {
-                i.kind: i
-                for i in session.exec(select(Incident).where(col(Incident.resolved_at).is_(None)))
-            }
-            for condition in conditions:
-                incident = open_.get(condition.kind)
-                if condition.holds:
-                    if incident is None:
-                        incident = Incident(
-                            kind=condition.kind, summary=condition.summary, opened_at=now
-                        )
-                        session.add(incident)
-                        log.warning("alert.opened", kind=condition.kind, summary=condition.summary)
-                    if incident.notified_at is None and self._send(incident, "alert.opened"):
-                        incident.notified_at = now
+        for condition in conditions:
+            if condition.holds:
+                incident = self._open(condition, now)
+                if self._claim(incident, now):
+                    if self._send(incident, "alert.opened"):
                         posted.append(condition.kind)
-                elif incident is not None:
-                    incident.resolved_at = now
+                    else:
+                        self._set(incident, notified_at=None)
+            else:
+                resolved = self._resolve(condition.kind, now)
+                if resolved is not None:
                     log.info("alert.resolved", kind=condition.kind)
-                    if incident.notified_at is not None and self._send(incident, "alert.resolved"):
+                    if resolved.notified_at is not None and self._send(resolved, "alert.resolved"):
                         posted.append(f"{condition.kind} resolved")
-                session.commit()
         return posted
+
+    def _current(self, kind: str) -> Incident | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.exec(
+                select(Incident).where(Incident.kind == kind, col(Incident.resolved_at).is_(None))
+            ).first()
+
+    def _open(self, condition: Condition, now: datetime) -> Incident:
+        found = self._current(condition.kind)
+        if found is not None:
+            return found
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                incident = Incident(kind=condition.kind, summary=condition.summary, opened_at=now)
+                session.add(incident)
+                session.commit()
+            log.warning("alert.opened", kind=condition.kind, summary=condition.summary)
+            return incident
+        except IntegrityError:  # another replica opened it a moment ago
+            found = self._current(condition.kind)
+            assert found is not None
+            return found
+
+    def _claim(self, incident: Incident, now: datetime) -> bool:
+        with self.engine.begin() as link:
+            claimed = link.execute(
+                update(_INCIDENTS)
+                .where(_INCIDENTS.c.id == incident.id, _INCIDENTS.c.notified_at.is_(None))
+                .values(notified_at=now)
+            ).rowcount
+        return claimed == 1
+
+    def _set(self, incident: Incident, **values: Any) -> None:
+        with self.engine.begin() as link:
+            link.execute(update(_INCIDENTS).where(_INCIDENTS.c.id == incident.id).values(**values))
+
+    def _resolve(self, kind: str, now: datetime) -> Incident | None:
+        incident = self._current(kind)
+        if incident is None:
+            return None
+        with self.engine.begin() as link:
+            done = link.execute(
+                update(_INCIDENTS)
+                .where(_INCIDENTS.c.id == incident.id, _INCIDENTS.c.resolved_at.is_(None))
+                .values(resolved_at=now)
+            ).rowcount
+        return incident if done == 1 else None
 
     def _send(self, incident: Incident, event: str) -> bool:
         url = self.config.webhook_url

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from sync.store.types import UtcDateTime
@@ -23,7 +23,16 @@ class Incident(SQLModel, table=True):
     """One alert condition while it holds: opened (and posted) once, resolved when it clears."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_open", "kind", "resolved_at"),)
+    __table_args__ = (
+        Index("ix_incidents_open", "kind", "resolved_at"),
+        Index(  # one open incident per kind, whichever replica opened it
+            "uq_incidents_open_kind",
+            "kind",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str  # run_failed | dead_letters | quota_low:<connection> | sla_breach_rate

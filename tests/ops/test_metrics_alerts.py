@@ -3,20 +3,24 @@ once per incident, across a restart, again after the incident resolved and recur
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from faults.fault_stack import drill
 from ops_support import Receiver, WritesReceived, metric, scrape
 from sla_lapse import every_window_lapsed
+from sqlalchemy.engine import Engine
 
 from config.ops import AlertsConfig
 from sandbox.faults import Faults
 from sync.ops import dead_letters
-from sync.ops.alerts import Alerter
+from sync.ops.alerts import Alerter, Condition
 from sync.ops.service import Operations
 from sync.pipeline import Pipeline
+from sync.store.types import utc_now
 from sync.worker import Heartbeat
 
 
@@ -182,3 +186,43 @@ def test_quota_low_and_sla_breach_rate_alert(tmp_path: Path, sqlite_url: str) ->
         assert Alerter(pipeline.engine, calm, clock=lambda: lapsed).check(pipeline.connectors) == [
             "quota_low:hubspot resolved"
         ]
+
+
+def test_replicas_checking_at_once_post_an_incident_once(engine: Engine) -> None:
+    """Several replicas check the same condition at the same moment: one incident, one post;
+    a post the receiver refused is claimed again and posted by the next check."""
+    posts: list[str] = []
+    lock = threading.Lock()
+    refuse = threading.Event()
+
+    def post(url: str, body: dict[str, Any]) -> bool:
+        with lock:
+            if refuse.is_set():
+                return False
+            posts.append(body["event"])
+            return True
+
+    config = AlertsConfig(webhook_url="https://hooks.example.com/services/T0/B0/abcdefghijkl")
+    replicas = [Alerter(engine, config, post=post) for _ in range(4)]
+    start = threading.Barrier(len(replicas))
+    held = Condition("dead_letters", True, "3 CRM write(s) dead-lettered")
+
+    def check(alerter: Alerter) -> None:
+        start.wait()
+        alerter.apply([held], utc_now())
+
+    threads = [threading.Thread(target=check, args=(a,)) for a in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert posts == ["alert.opened"]
+
+    cleared = Condition("dead_letters", False)
+    assert replicas[0].apply([cleared], utc_now()) == ["dead_letters resolved"]
+    assert replicas[1].apply([cleared], utc_now()) == []
+    refuse.set()
+    assert replicas[2].apply([held], utc_now()) == []  # the receiver is down: not notified
+    refuse.clear()
+    assert replicas[3].apply([held], utc_now()) == ["dead_letters"]  # the same incident, posted
+    assert posts == ["alert.opened", "alert.resolved", "alert.opened"]
