@@ -51,7 +51,8 @@ class _TransactionState:
             rows, self.pending = self.pending, []
             dialect = self.connection.dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            self.connection.execute(insert(_ASSIGNMENTS).on_conflict_do_nothing(), rows)
+            once = insert(_ASSIGNMENTS).on_conflict_do_nothing(index_elements=["decision_key"])
+            self.connection.execute(once, rows)  # a decision recorded twice stays one row
 
 
 def _state(session: Session) -> _TransactionState:
