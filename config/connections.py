@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from config.accounts import AccountSettings
 from config.base import Duration, StrictModel
 from connectors.records import ActivityKind
 
@@ -231,6 +232,10 @@ class Connection(StrictModel):
     activities: list[ActivityMapping] = Field(default_factory=list)
     overlap: Duration = Field(
         default=timedelta(minutes=5), description="incremental pull looks back this much"
+    )
+    accounts: AccountSettings = Field(
+        default_factory=AccountSettings,
+        description="each person's company/account: its fields and owner (config/accounts.py)",
     )
 
     @field_validator("objects")

@@ -195,6 +195,11 @@ class FallbackConfig(StrictModel):
 class RoutingConfig(StrictModel):
     keep_existing_owner: bool = Field(True, description="an active existing owner keeps the lead")
     account_owner_first: bool = Field(True, description="the account's owner gets its contacts")
+    account_owner_from_contacts: bool = Field(
+        False,
+        description="opt-in fallback when the CRM names no account owner: the active owner "
+        "most of the domain's people have",
+    )
     fallback: FallbackConfig | None = None
     territories: list[Territory] = Field(default_factory=list)
     make_up_skipped: bool = Field(

@@ -125,3 +125,16 @@ class ActivityStream(Protocol):
     streams_events: bool
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]: ...
+
+
+@runtime_checkable
+class AccountLookup(Protocol):
+    """Optional: the adapter adds each person's company/account (fields and owner, see
+    connectors/accounts.py) before a page of new people is stored. What the run should report
+    (a refused scope, a property the CRM lacks) goes to the adapter's `warnings`."""
+
+    def with_accounts(self, contacts: Sequence[Contact]) -> list[Contact]: ...
+
+    def begin_accounts(self) -> None:
+        """A run starts: forget the last run's cached accounts, warnings and refusals."""
+        ...

@@ -41,6 +41,8 @@ class RoutingLead:
     company_domain: str | None = None
     current_owner_email: str | None = None
     account_owner_email: str | None = None
+    account_label: str | None = None  # "Acme (HubSpot company)": where the account owner is from
+    account_note: str | None = None  # why there is no account owner from the CRM, for the reason
     is_mql: bool = True  # nurture leads are only routed once they are MQL
     decision_key: str | None = None  # one decision (lead, moment, purpose): recorded once
     source_owner_email: str | None = None  # the owner the owning CRM holds now
@@ -133,13 +135,15 @@ class Router:
     ) -> RoutingDecision:
         """Account owner -> territory round robin -> fallback."""
         account_owner = _lower(lead.account_owner_email)
+        account = lead.account_label or lead.place.company_domain or "the account"
+        if self.config.account_owner_first and account_owner is None and lead.account_note:
+            notes.append(lead.account_note)
         if self.config.account_owner_first and account_owner is not None:
             if account_owner in excluded:
-                notes.append(f"account owner {account_owner} excluded")
+                notes.append(f"account owner {account_owner} of {account} excluded")
             elif not self.directory.is_active(account_owner):
-                notes.append(f"account owner {account_owner} inactive")
+                notes.append(f"account owner {account_owner} of {account} inactive")
             else:
-                account = lead.place.company_domain or "the account"
                 return self._record(
                     session,
                     lead,

@@ -167,6 +167,18 @@ class LifecyclePolicy:
         if code and stage in REJECTABLE and not stale:
             return self._rejection(stage, code, rejection_reason or "", now)
         if stage in AUTOMATION_OWNED:
+            if code in self._codes and score.mql and not score.disqualified:
+                # A sales rejection code still on the record: an MQL now would be rejected by
+                # that same code on the next run (a flip-flop the rep sees). Held, and said.
+                return LifecycleDecision(
+                    flags=(
+                        PolicyFlag(
+                            "held_by_rejection_code",
+                            f"MQL score, but the record still carries sales' rejection code "
+                            f"{rejection_reason!r}: kept at {stage.value} until sales clears it",
+                        ),
+                    )
+                )
             return self._automation(stage, score, now)
         if stage is LifecycleStage.RECYCLED:
             return self._recycled(score, stage_changed_at, now)

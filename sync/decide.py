@@ -26,7 +26,13 @@ from routing.sla.starts import ClockStart
 from routing.tables import Assignment
 from scoring.lifecycle import is_forward, is_regression
 from sync.outbox import OutboxPlanner
-from sync.people import PersonView, current_stage, load_people, rejection_reason
+from sync.people import (
+    PersonView,
+    current_stage,
+    guess_account_owner,
+    load_people,
+    rejection_reason,
+)
 from sync.person_state import StateRow, load_states, save_states
 from sync.reasons import ReasonPublisher, ScoreWords, keep_written
 from sync.store.tables import PersonRecord, PersonState
@@ -110,10 +116,8 @@ class DecisionStage:
         )
         states = load_states(self.session, keys)
         self.settle(people.values())
-        for view in people.values():
-            domain = view.contact.fields.get("company_domain")
-            if domain:
-                view.account_owner_email = self.engines.account_owners.get(str(domain).lower())
+        for view in people.values():  # the majority guess: only when opted in (passes.py)
+            guess_account_owner(view, self.engines.account_owners)
         deferred: list[str] = []
         decided: list[StateRow] = []
         seconds = self.tally.seconds

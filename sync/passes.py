@@ -108,8 +108,12 @@ class DecisionPasses:
                 survivors.add(survivor)
             for key, why in sorted(pulled.ended_keys.items()):
                 engines.sla.stop_clocks(session, key, why, self.now)
-        engines.account_owners = account_owners(
-            session, engines.owners, frozenset(self.config.scoring.negative.free_mail.domains)
+        engines.account_owners = (  # the majority-of-people guess is opt-in
+            account_owners(
+                session, engines.owners, frozenset(self.config.scoring.negative.free_mail.domains)
+            )
+            if self.config.routing.account_owner_from_contacts
+            else {}
         )
         self.stage.forget_held(survivors)  # a merge changed them: routed on a fresh score
         rest = [

@@ -70,6 +70,8 @@ class PersonView:
     stage: str | None
     source_modified_at: datetime
     account_owner_email: str | None = None
+    account_label: str | None = None  # "Acme (HubSpot company)": where the account owner is from
+    account_note: str | None = None  # why the CRM gave no usable account owner
     lifecycle_from: str = ""
     owner_from: str = ""
     converted: bool = False
@@ -155,7 +157,49 @@ class PersonView:
             current_owner_email=self.owner_email if self.owner_active else None,
             account_owner_email=self.account_owner_email,
             source_owner_email=self.source_owner_email,
+            account_label=self.account_label,
+            account_note=self.account_note,
         )
+
+
+def crm_account_owner(
+    records: list[PersonRecord], owners: OwnerBook, owner_from: str
+) -> tuple[str | None, str | None, str | None]:
+    """(owner email, account label, note) from the company/account the CRM links the person to
+    (connectors/accounts.py): the owner-of-record connection first. The owner may be inactive:
+    the router says so and falls through to the territory."""
+    notes: list[str] = []
+    for record in sorted(records, key=lambda r: r.connection != owner_from):
+        fields = record.fields
+        source = fields.get("account_source")
+        if not source:
+            continue  # the lookup did not run for this record (or is switched off)
+        name = fields.get("account_name") or fields.get("account_id")
+        label = f"{name} ({source})"
+        owner_id = fields.get("account_owner_id")
+        if not fields.get("account_id"):
+            notes.append(f"no {source} linked")
+        elif not owner_id:
+            notes.append(f"{label} has no owner")
+        elif (email := owners.email_for(record.connection, owner_id)) is None:
+            notes.append(
+                f"{label} is owned by {owner_id}, not a {record.connection} user Handoff can "
+                "assign (an integration user or a queue)"
+            )
+        else:
+            return email, label, None
+    return None, None, "; ".join(notes) or None
+
+
+def guess_account_owner(view: PersonView, guesses: dict[str, str]) -> None:
+    """The opt-in fallback (`routing.account_owner_from_contacts`): when the CRM names no account
+    owner, the active owner most of the domain's people have."""
+    domain = view.contact.fields.get("company_domain")
+    if view.account_owner_email is None and domain:
+        guess = guesses.get(str(domain).lower())
+        if guess is not None:
+            view.account_owner_email = guess
+            view.account_label = f"{str(domain).lower()} (the owner most of its people have)"
 
 
 def _text(value: Any) -> str | None:
@@ -260,6 +304,7 @@ def _view(
         (a for r in records for a in activities_by_record.get((r.connection, r.crm_id), [])),
         key=lambda a: (a.occurred_at, a.connection, a.id),
     )
+    account_owner, account_label, account_note = crm_account_owner(records, owners, owner_from)
     view = PersonView(
         key=key,
         records=records,
@@ -272,6 +317,9 @@ def _view(
         lifecycle_from=lifecycle_from,
         owner_from=owner_from,
         converted=converted,
+        account_owner_email=account_owner,
+        account_label=account_label,
+        account_note=account_note,
     )
     view.settle({}, owners)
     return view

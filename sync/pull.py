@@ -21,7 +21,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connectors.base import ActivityStream, ContactBatch, CrmConnector
+from connectors.base import AccountLookup, ActivityStream, ContactBatch, CrmConnector
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.prefetch import read_ahead
@@ -110,6 +110,8 @@ class PullStage:
         result = PullResult()
         name = self.connector.name
         ensure_indexes(self.engine)  # an earlier run's bulk load may have been cut short
+        if isinstance(self.connector, AccountLookup):
+            self.connector.begin_accounts()  # accounts are cached for one run only
         if isinstance(self.connector, ActivityStream):
             self.connector.streams_events = True  # web events come from the run's one stream
         with Session(self.engine) as session:
@@ -248,6 +250,8 @@ class PullStage:
         name = self.connector.name
         fresh = [c for _, unseen in held for c in unseen]
         result.unchanged += sum(len(batch.contacts) for batch, _ in held) - len(fresh)
+        if fresh and isinstance(self.connector, AccountLookup):
+            fresh = self.connector.with_accounts(fresh)  # company fields and account owner
         activities = list(self.connector.pull_activities(fresh, since)) if fresh else []
         cursors = [batch.cursor for batch, _ in held if batch.cursor is not None]
         with Session(self.engine) as session:
@@ -345,7 +349,11 @@ def _holds(held: tuple[datetime, dict[str, Any]] | None, contact: Contact) -> bo
         return False
     stored = held[1]
     pulled = json_value(json_text(dict(contact.fields)))  # as the store would keep them
-    return all(stored.get(name) == value for name, value in pulled.items())
+    from_account = stored.get("account_filled") or ()  # blank on the person, filled by its account
+    return all(
+        stored.get(name) == value or (value is None and name in from_account)
+        for name, value in pulled.items()
+    )
 
 
 def people_of(session: Session, key: str) -> list[PersonRecord]:

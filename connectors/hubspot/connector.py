@@ -7,16 +7,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from config.connections import Connection, FieldMapping, FieldType
 from connectors.base import ApiUsage, ContactBatch
 from connectors.errors import FatalError, SkippableError
 from connectors.hubspot.activities import ASSOCIATION_BATCH, ActivityReader
+from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
 from connectors.hubspot.tasks import TASK_KEY, TaskWriter
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.writes import FieldWriter
 from connectors.mapping import FieldCodec
 from connectors.records import Activity, Contact, FieldChange, Owner, TaskRequest, WriteOutcome
+
+log = structlog.get_logger("handoff.hubspot")
 
 # FieldType -> (HubSpot property type, fieldType) for `handoff crm setup`.
 PROPERTY_TYPES = {
@@ -55,6 +60,7 @@ class HubSpotConnector:
         self.transport = HubSpotTransport(connection, sleep=sleep, clock=clock)
         self.usage: ApiUsage = self.transport.usage
         self.problems: list[SkippableError] = []  # malformed values seen while pulling
+        self._account_warnings: list[str] = []  # refused company scope, missing properties
         self._codecs = {
             object_type: FieldCodec(fields, wire="string", connection=self.name)
             for object_type, fields in connection.objects.items()
@@ -76,6 +82,7 @@ class HubSpotConnector:
             tier=settings.tier if settings else "professional",
             stages={str(k): v for k, v in settings.asset_stages.items()} if settings else None,
         )
+        self._companies = CompanyReader(self.transport, connection.accounts, self._warn)
         self._fields = FieldWriter(self.transport, self._codecs)
         self._tasks = TaskWriter(self.transport)
         self._owners = self.transport.client.crm.owners.owners_api
@@ -102,6 +109,19 @@ class HubSpotConnector:
     ) -> Iterator[Activity]:
         return self._activities.pull(contacts, since, events=not self.streams_events)
 
+    def with_accounts(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """Each contact with its primary company's fields and owner (AccountLookup)."""
+        return self._companies.with_companies(contacts)
+
+    def begin_accounts(self) -> None:
+        self._account_warnings.clear()
+        self._companies = CompanyReader(self.transport, self.connection.accounts, self._warn)
+
+    def _warn(self, message: str) -> None:
+        if message not in self._account_warnings:
+            self._account_warnings.append(message)
+            log.warning("hubspot.warning", connection=self.name, warning=message)
+
     # Form submissions are read as one stream per run (`pull_event_stream`) by the pipeline, not per
     # batch of contacts; set False to read them per batch (the contract suite does).
     streams_events = False
@@ -121,7 +141,7 @@ class HubSpotConnector:
     @property
     def warnings(self) -> list[str]:
         """Behaviour this portal cannot give (tier, scopes), for the run's report."""
-        return list(self._activities.warnings)
+        return [*self._activities.warnings, *self._account_warnings]
 
     def behaviour_sources(self) -> dict[str, str]:
         """Behaviour source -> what reads it, after probing the token (`crm setup --check`)."""

@@ -257,7 +257,10 @@ class HubSpotTransport:
         if status == 401:
             return _Expired()
         if status == 403:
-            scopes = ", ".join(body.get("context", {}).get("missingScopes", []) or [])
+            named = list(body.get("context", {}).get("missingScopes", []) or [])
+            for detail in body.get("errors") or []:  # MISSING_SCOPES: errors[].context
+                named += (detail.get("context") or {}).get("requiredScopes") or []
+            scopes = ", ".join(dict.fromkeys(str(s) for s in named))
             hint = f"; grant scopes: {scopes}" if scopes else "; check the app's scopes and tier"
             return FatalError(
                 f"{label}: HubSpot refused access (403 {category}): {message}{hint}",

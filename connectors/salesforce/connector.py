@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 import tenacity
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
@@ -30,6 +31,7 @@ from connectors.records import (
     TaskRequest,
     WriteOutcome,
 )
+from connectors.salesforce.accounts import AccountReader
 from connectors.salesforce.activities import SOURCES as ACTIVITY_SOURCES
 from connectors.salesforce.activities import ActivityPull
 from connectors.salesforce.auth import token_source
@@ -41,6 +43,8 @@ from connectors.salesforce.soql import chunks, in_list
 from connectors.salesforce.tasks import TaskWriter
 from connectors.salesforce.transport import DailyBudget, GuardedSession
 from connectors.salesforce.writes import FieldWriter
+
+log = structlog.get_logger("handoff.salesforce")
 
 # Salesforce has no per-second API limit (only the daily allocation and 25 concurrent long
 # requests); this keeps a runaway loop from burning the day's budget in minutes.
@@ -103,8 +107,19 @@ class SalesforceConnector:
             for object_type, mappings in connection.objects.items()
         }
         self.problems: list[SkippableError] = []  # malformed values seen while pulling
+        self.warnings: list[str] = []  # for the run's report: refused access, missing fields
         self._check_activity_sources()
         self._sf: Salesforce | None = None
+        self._accounts = AccountReader(lambda: self.sf, connection.accounts, self._warn)
+
+    def begin_accounts(self) -> None:
+        # the feed hands `warnings` to the run and clears them after each pull
+        self._accounts = AccountReader(lambda: self.sf, self.connection.accounts, self._warn)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("salesforce.warning", connection=self.name, warning=message)
 
     def _check_activity_sources(self) -> None:
         for index, mapping in enumerate(self.connection.activities):
@@ -179,6 +194,7 @@ class SalesforceConnector:
             self.connection.overlap,
             page_size=self.page_size,
             problems=self.problems,
+            accounts=self._accounts,
         )
         with self._translated(f"the {SOBJECTS[object_type]} pull"):
             yield from pull.batches(since, until)
@@ -217,6 +233,12 @@ class SalesforceConnector:
             WEB_BEHAVIOUR: "not read: Salesforce keeps none; set "
             "salesforce.account_engagement.business_unit_id to read Account Engagement (Pardot)",
         }
+
+    def with_accounts(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """New Leads matched to Accounts by domain (AccountLookup); Contacts carry theirs from
+        the pull's relationship fields already."""
+        with self._translated("the lead-to-account match", fields_from="accounts"):
+            return self._accounts.match_leads(contacts)
 
     def pull_owners(self) -> Sequence[Owner]:
         # Standard users only: automated-process and integration users own records created

@@ -26,10 +26,12 @@ from typing import Any
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from connectors.accounts import domain_of
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
 from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
+from connectors.salesforce.accounts import AccountReader
 from connectors.salesforce.collections import describe_error
 from connectors.salesforce.soql import datetime_literal, select
 
@@ -85,6 +87,8 @@ class ContactPull:
     page_size: int = PAGE_SIZE
     problems: list[SkippableError] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    accounts: AccountReader | None = None  # a Contact's Account; a Lead's website for matching
+    _website: str | None = None
 
     @property
     def sobject(self) -> str:
@@ -97,6 +101,10 @@ class ContactPull:
         fields = [*_SYSTEM_FIELDS, *self.codec.properties]
         if self.sobject == "Lead":
             fields += _LEAD_FIELDS
+            self._website = self.accounts.lead_website_field() if self.accounts else None
+            fields += [self._website] if self._website else []
+        elif self.accounts is not None:
+            fields += self.accounts.contact_select()
         start = lower if lower is not None else (since - self.overlap if since else None)
         where = self._window(start, until)
         return f"{select(fields)} FROM {self.sobject} WHERE {where} ORDER BY SystemModstamp, Id"
@@ -168,8 +176,10 @@ class ContactPull:
                 fields[name] = self.codec.decode_value(name, raw[mapping.property], record_id)
             except SkippableError as exc:
                 self.problems.append(exc)  # keep the person, drop the malformed value
+        if self._website and fields.get("company_domain") in (None, ""):
+            fields["company_domain"] = domain_of(raw.get(self._website))  # the lead's own site
         created = raw.get("CreatedDate")
-        return Contact(
+        contact = Contact(
             connection=self.connection,
             object_type=self.object_type,
             id=record_id,
@@ -177,6 +187,9 @@ class ContactPull:
             fields=fields,
             created_at=parse_timestamp(created) if created else None,
         )
+        if self.accounts is not None and self.sobject == "Contact":
+            return self.accounts.for_contact(contact, dict(raw))
+        return contact
 
     def _converted(self, raw: Mapping[str, Any], modified: datetime) -> RecordEvent:
         survivor = raw.get("ConvertedContactId")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from config.loader import load_config
 from config.model import HandoffConfig
 from connectors.factory import build_connector
+from sandbox.portal import Portal
 from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sync.demo import example_config, sandbox_environment
@@ -34,8 +35,10 @@ class Stack:
         return Pipeline(self.config, self.engine, connectors)
 
 
-def build_stack(crm: str, tmp_path: Path, store_url: str, contacts: int = 120) -> Iterator[Stack]:
-    portal = generate_portal(11, contacts, SEED_NOW)
+def build_stack(
+    crm: str, tmp_path: Path, store_url: str, contacts: int = 120, portal: Portal | None = None
+) -> Iterator[Stack]:
+    portal = portal or generate_portal(11, contacts, SEED_NOW)
     sandbox = Sandbox(
         portal,
         hubspot=crm in ("hubspot", "both"),

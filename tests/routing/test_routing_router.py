@@ -73,7 +73,20 @@ def test_account_owner_comes_before_the_territory_unless_disabled(engine: Engine
             session, lead, NOW
         )
         assert decision.territory == "Strategic"
-        assert decision.reason.startswith("account owner uma@x.com inactive; Strategic round robin")
+        assert decision.reason.startswith(
+            "account owner uma@x.com of acme.com inactive; Strategic round robin"
+        )
+        labelled = replace(lead, account_label="Acme (HubSpot company)")
+        decision = Router(CONFIG, everyone(CONFIG)).route(session, labelled, NOW)
+        assert decision.reason.endswith("account owner of Acme (HubSpot company)")
+
+
+def test_no_account_owner_from_the_crm_is_said_before_round_robin(engine: Engine) -> None:
+    lead = emea_lead(account_note="Acme (HubSpot company) has no owner", company_domain="acme.com")
+    with Session(engine) as session:
+        decision = Router(CONFIG, everyone(CONFIG)).route(session, lead, NOW)
+    assert decision.rule == "round_robin"
+    assert decision.reason.startswith("Acme (HubSpot company) has no owner; Strategic round robin")
 
 
 def test_rotation_survives_a_restart(engine: Engine) -> None:

@@ -96,8 +96,15 @@ def test_rejection_without_a_valid_code_changes_nothing_and_is_flagged() -> None
 
 def test_rejection_does_not_touch_opportunities_or_early_stages() -> None:
     assert POLICY.decide("opportunity", make_score(), rejection_reason="no_budget", now=NOW) == []
-    (change,) = POLICY.decide("lead", make_score(mql=True), rejection_reason="no_budget", now=NOW)
-    assert change.to_stage is S.MQL
+    (change,) = POLICY.decide("lead", make_score(mql=True), rejection_reason="NEW", now=NOW)
+    assert change.to_stage is S.MQL  # a lead status that is no rejection code does not hold it
+
+
+def test_a_lead_still_carrying_a_rejection_code_is_held_not_mqld_then_recycled() -> None:
+    decision = POLICY.review("lead", make_score(mql=True), rejection_reason="no_budget", now=NOW)
+    assert decision.changes == ()  # an MQL now would be recycled by the same code next run
+    (flag,) = decision.flags
+    assert flag.kind == "held_by_rejection_code" and "'no_budget'" in flag.detail
 
 
 def test_stale_rejection_from_before_a_reopen_is_ignored() -> None:

@@ -58,7 +58,13 @@ def test_dry_run_plans_exactly_what_the_live_run_applies(store_url: str) -> None
 
 
 def test_a_lead_from_an_owned_account_goes_to_the_account_owner(sqlite_url: str) -> None:
-    pipeline, crm, _ = _pipeline(sqlite_url)
+    """The majority-of-colleagues guess, opted in (this CRM names no account owner)."""
+    _, crm, engine = _pipeline(sqlite_url)
+    config = make_config()
+    config = config.model_copy(
+        update={"routing": config.routing.model_copy(update={"account_owner_from_contacts": True})}
+    )
+    pipeline = Pipeline(config, engine, {"crm": crm}, clock=lambda: NOW)
     seed_people(crm)
     crm.put_contact(  # a colleague at BigCo that Mia already owns
         "c9",
@@ -75,3 +81,18 @@ def test_a_lead_from_an_owned_account_goes_to_the_account_owner(sqlite_url: str)
     assert vp is not None and vp.fields["owner_id"] == "o3"  # mia@acme.test
     rules = {a["person"]: a["rule"] for a in result.tally.assignments}
     assert rules["email:vp@bigco.com"] == "account_owner"
+    reasons = {a["person"]: a["reason"] for a in result.tally.assignments}
+    assert "bigco.com (the owner most of its people have)" in reasons["email:vp@bigco.com"]
+
+
+def test_colleagues_owners_are_no_account_owner_unless_opted_in(sqlite_url: str) -> None:
+    pipeline, crm, _ = _pipeline(sqlite_url)
+    seed_people(crm)
+    crm.put_contact(
+        "c9",
+        {"email": "cfo@bigco.com", "company_domain": "bigco.com", "owner_id": "o3"},
+        modified_at=NOW,
+    )
+    result = pipeline.run()
+    rules = {a["person"]: a["rule"] for a in result.tally.assignments}
+    assert rules["email:vp@bigco.com"] == "round_robin"

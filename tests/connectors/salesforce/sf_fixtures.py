@@ -70,7 +70,9 @@ def no_sleep_policy(usage: Any) -> Any:
 
 
 def make_connector(conn: Connection | None = None, **kwargs: Any) -> SalesforceConnector:
-    return SalesforceConnector(conn or connection(), policy=no_sleep_policy, **kwargs)
+    # mocked HTTP: no describe calls for accounts (tests/e2e/test_account_owners.py covers them)
+    conn = conn or connection(accounts={"enabled": False})
+    return SalesforceConnector(conn, policy=no_sleep_policy, **kwargs)
 
 
 def soql_of(call: Any) -> str:

@@ -1,0 +1,161 @@
+"""Each pulled contact's primary company, read in batches and cached for the run.
+
+1. Contact -> company ids through the v4 associations batch read
+   (`POST /crm/v4/associations/contacts/companies/batch/read`, up to 1,000 ids a call). The
+   primary company is the association of category HUBSPOT_DEFINED and typeId 1
+   (PRIMARY_CONTACT_TO_COMPANY; hubspot-api-python `hubspot/crm/association_type.py`, see
+   crm-api-notes §2); a contact with one company and no primary label gets that one. A contact
+   with no company comes back in the 207's `errors` (NO_ASSOCIATIONS_FOUND) and has no account.
+2. The companies not read yet in this run through the object batch read
+   (`POST /crm/v3/objects/companies/batch/read`, 100 a call) with the mapped properties and
+   `hubspot_owner_id`.
+
+Calls go through the connection's transport, so the tier's rate limiter, retries and usage
+counts apply as for contacts. The company properties are checked once against the portal
+(`GET /crm/v3/properties/companies`): a mapped one that does not exist is a warning naming it.
+A refused scope (403, e.g. no `crm.objects.companies.read`) is a warning and the run goes on
+without companies: routing then says the contact has no account owner from HubSpot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from config.accounts import AccountSettings
+from connectors.accounts import Account, AccountFields
+from connectors.errors import FatalError
+from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
+from connectors.records import Contact
+
+log = structlog.get_logger("handoff.hubspot.companies")
+
+ASSOCIATION_BATCH = 1000
+READ_BATCH = 100
+PRIMARY_COMPANY = ("HUBSPOT_DEFINED", 1)
+SOURCE = "HubSpot company"
+
+
+def primary_company(targets: Sequence[dict[str, Any]]) -> str | None:
+    """The primary company among one contact's association rows (`to[]`)."""
+    for target in targets:
+        for kind in target.get("associationTypes") or []:
+            if (kind.get("category"), kind.get("typeId")) == PRIMARY_COMPANY:
+                return str(target["toObjectId"])
+    ids = {str(t["toObjectId"]) for t in targets if t.get("toObjectId") is not None}
+    return ids.pop() if len(ids) == 1 else None
+
+
+class CompanyReader:
+    def __init__(
+        self,
+        transport: HubSpotTransport,
+        settings: AccountSettings,
+        warn: Callable[[str], None],
+    ) -> None:
+        self._t = transport
+        self._settings = settings
+        self._warn = warn
+        self._fields = AccountFields(
+            settings.properties("hubspot"), settings.owner("hubspot"), warn
+        )
+        self._assoc = transport.client.crm.associations.v4.batch_api
+        self._batch = transport.client.crm.companies.batch_api
+        self._properties_api = transport.client.crm.properties.core_api
+        self._cache: dict[str, Account | None] = {}  # company id -> company, for the run
+        self._wanted: list[str] | None = None
+        self._refused = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings.enabled and not self._refused
+
+    def with_companies(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """The contacts with their primary company's fields and owner (see the module doc)."""
+        live = [c.id for c in contacts if not c.archived]
+        if not self.enabled or not live:
+            return list(contacts)
+        try:
+            wanted = self._properties()
+            primary = self._primary(live)
+            self._read(sorted({i for i in primary.values() if i not in self._cache}), wanted)
+        except (FatalError, HubSpotRejected) as exc:
+            if exc.status != 403:
+                raise
+            self._refused = True
+            self._warn(
+                f"HubSpot companies unavailable ({exc}); account owners, company size and "
+                "industry come from the contacts only for the rest of this run"
+            )
+            return list(contacts)
+        out = []
+        for contact in contacts:
+            company_id = primary.get(contact.id)
+            company = self._cache.get(company_id) if company_id else None
+            out.append(self._fields.apply(contact, company, SOURCE))
+        return out
+
+    def _properties(self) -> list[str]:
+        """The mapped company properties the portal has (checked once; a missing one warns)."""
+        if self._wanted is None:
+            page = read_json(self._properties_api.get_all("companies", _preload_content=False))
+            existing = {str(p.get("name")) for p in page.get("results", [])}
+            mapped = {**self._fields.properties, "account owner": self._fields.owner_property}
+            for name, prop in mapped.items():
+                if prop not in existing:
+                    self._warn(
+                        f"HubSpot company property '{prop}' (for {name}) does not exist in this "
+                        "portal: fix connections[].accounts.fields or create the property"
+                    )
+            self._wanted = sorted(p for p in set(mapped.values()) if p in existing)
+        return self._wanted
+
+    def _primary(self, ids: Sequence[str]) -> dict[str, str]:
+        """contact id -> primary company id (contacts without a company are absent)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), ASSOCIATION_BATCH):
+            inputs: list[dict[str, str]] = [
+                {"id": i} for i in ids[start : start + ASSOCIATION_BATCH]
+            ]
+            targets: dict[str, list[dict[str, Any]]] = {}
+            while inputs:  # a contact with more companies than one page: follow its `after`
+                page = read_json(
+                    self._assoc.get_page(
+                        "contacts",
+                        "companies",
+                        batch_input_public_fetch_associations_batch_request={"inputs": inputs},
+                        _preload_content=False,
+                    )
+                )
+                inputs = []
+                for row in page.get("results", []):
+                    contact_id = str(row["from"]["id"])
+                    targets.setdefault(contact_id, []).extend(row.get("to") or [])
+                    after = ((row.get("paging") or {}).get("next") or {}).get("after")
+                    if after and primary_company(targets[contact_id]) is None:
+                        inputs.append({"id": contact_id, "after": str(after)})
+            for contact_id, rows in targets.items():
+                company = primary_company(rows)
+                if company is not None:
+                    found[contact_id] = company
+        return found
+
+    def _read(self, company_ids: Sequence[str], properties: list[str]) -> None:
+        for start in range(0, len(company_ids), READ_BATCH):
+            chunk = company_ids[start : start + READ_BATCH]
+            body = {"inputs": [{"id": i} for i in chunk], "properties": properties}
+            page = read_json(
+                self._batch.read(
+                    batch_read_input_simple_public_object_id=body,
+                    archived=False,
+                    _preload_content=False,
+                )
+            )
+            for company_id in chunk:
+                self._cache[company_id] = None  # archived or gone: no account
+            for raw in page.get("results", []):
+                company_id = str(raw["id"])
+                self._cache[company_id] = Account(company_id, raw.get("properties") or {})
+        log.debug("hubspot.companies", read=len(company_ids), cached=len(self._cache))
