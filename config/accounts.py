@@ -3,7 +3,8 @@
 HubSpot: a contact's primary company (v4 associations, typeId 1) and its properties.
 Salesforce: a Contact's `Account` (parent relationship fields in the pull's SOQL), and for Leads,
 which have no account, lead-to-account matching by domain (the LeanData pattern): the lead's email
-domain or its `Website` against the accounts' `Website`.
+domain or its `Website` against the accounts' `Website`. A HubSpot contact with no company is
+matched the same way against the companies' `domain`.
 
 The account's fields fill the person's canonical fields wherever the person lacks them (a value
 on the person wins), so fit rules and territories see company size, industry and country; the
@@ -34,7 +35,8 @@ INTEGER_FIELDS = frozenset({"company_size"})
 
 
 class LeadToAccount(StrictModel):
-    """Salesforce Leads matched to an existing Account by domain (Leads have no AccountId)."""
+    """People with no account matched to an existing one by domain: Salesforce Leads (they have
+    no AccountId) and HubSpot contacts associated with no company."""
 
     enabled: bool = Field(True, description="match Leads to Accounts")
     match: list[MatchRule] = Field(
@@ -43,9 +45,11 @@ class LeadToAccount(StrictModel):
         description="in order: the lead's email domain, then the lead's own website field, "
         "each compared with the accounts' website domain; free-mail domains never match",
     )
-    lead_website_field: str = Field("Website", description="the Lead field holding its website")
+    lead_website_field: str = Field(
+        "Website", description="Salesforce: the Lead field holding its website"
+    )
     account_website_field: str = Field(
-        "Website", description="the Account field holding its website (or a domain field)"
+        "Website", description="Salesforce: the Account field holding its website (or a domain)"
     )
 
 
@@ -65,7 +69,8 @@ class AccountSettings(StrictModel):
         None, description="the account owner property (default hubspot_owner_id / OwnerId)"
     )
     lead_to_account: LeadToAccount = Field(
-        default_factory=LeadToAccount, description="Salesforce only: Leads matched by domain"
+        default_factory=LeadToAccount,
+        description="Salesforce Leads, and HubSpot contacts with no company, matched by domain",
     )
 
     @field_validator("fields")

@@ -15,6 +15,12 @@ counts apply as for contacts. The company properties are checked once against th
 (`GET /crm/v3/properties/companies`): a mapped one that does not exist is a warning naming it.
 A refused scope (403, e.g. no `crm.objects.companies.read`) is a warning and the run goes on
 without companies: routing then says the contact has no account owner from HubSpot.
+
+A contact with no company at all is matched to an existing company by domain when
+`accounts.lead_to_account` allows it (the same rules as Salesforce Leads: the email domain, then
+the contact's own `company_domain`; free-mail never matches): one CRM search per 100 new domains
+(`POST /crm/v3/objects/companies/search`, `domain IN [...]`, lowercase values as the search guide
+requires, oldest company first), through the transport's search limiter (5/s).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from typing import Any
 import structlog
 
 from config.accounts import AccountSettings
-from connectors.accounts import Account, AccountFields
+from config.scoring_defaults import FREE_MAIL
+from connectors.accounts import Account, AccountFields, domain_of
 from connectors.errors import FatalError
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.records import Contact
@@ -34,8 +41,11 @@ log = structlog.get_logger("handoff.hubspot.companies")
 
 ASSOCIATION_BATCH = 1000
 READ_BATCH = 100
+SEARCH_DOMAINS = 100
+SEARCH_PAGE = 200
 PRIMARY_COMPANY = ("HUBSPOT_DEFINED", 1)
 SOURCE = "HubSpot company"
+FREE_MAIL_DOMAINS = frozenset(FREE_MAIL)
 
 
 def primary_company(targets: Sequence[dict[str, Any]]) -> str | None:
@@ -63,6 +73,8 @@ class CompanyReader:
         )
         self._assoc = transport.client.crm.associations.v4.batch_api
         self._batch = transport.client.crm.companies.batch_api
+        self._search = transport.client.crm.companies.search_api
+        self._by_domain: dict[str, Account | None] = {}  # domain -> oldest company, for the run
         self._properties_api = transport.client.crm.properties.core_api
         self._cache: dict[str, Account | None] = {}  # company id -> company, for the run
         self._wanted: list[str] | None = None
@@ -81,6 +93,8 @@ class CompanyReader:
             wanted = self._properties()
             primary = self._primary(live)
             self._read(sorted({i for i in primary.values() if i not in self._cache}), wanted)
+            unlinked = [c for c in contacts if not c.archived and c.id not in primary]
+            self._search_domains(unlinked, wanted)
         except (FatalError, HubSpotRejected) as exc:
             if exc.status != 403:
                 raise
@@ -93,9 +107,73 @@ class CompanyReader:
         out = []
         for contact in contacts:
             company_id = primary.get(contact.id)
-            company = self._cache.get(company_id) if company_id else None
-            out.append(self._fields.apply(contact, company, SOURCE))
+            if company_id is not None or contact.archived:
+                company = self._cache.get(company_id) if company_id else None
+                out.append(self._fields.apply(contact, company, SOURCE))
+                continue
+            matched = next(
+                (
+                    (rule, found)
+                    for rule, domain in self._domains(contact)
+                    if (found := self._by_domain.get(domain)) is not None
+                ),
+                None,
+            )
+            if matched is None:
+                out.append(self._fields.apply(contact, None, SOURCE))
+            else:
+                how = "email domain" if matched[0] == "email_domain" else "website"
+                out.append(self._fields.apply(contact, matched[1], f"{SOURCE} matched by {how}"))
         return out
+
+    def _domains(self, contact: Contact) -> list[tuple[str, str]]:
+        """(rule, domain) for a contact with no company, in `lead_to_account.match` order."""
+        rules = self._settings.lead_to_account
+        if not rules.enabled:
+            return []
+        out: list[tuple[str, str]] = []
+        for rule in rules.match:
+            value = (
+                contact.email if rule == "email_domain" else contact.fields.get("company_domain")
+            )
+            domain = domain_of(value)
+            if domain and domain not in FREE_MAIL_DOMAINS:
+                out.append((rule, domain))
+        return out
+
+    def _search_domains(self, contacts: Sequence[Contact], properties: list[str]) -> None:
+        """The oldest company of each new domain, by CRM search (`domain IN [...]`)."""
+        wanted = sorted({d for c in contacts for _, d in self._domains(c)} - set(self._by_domain))
+        if not wanted or "domain" not in properties:
+            return
+        for start in range(0, len(wanted), SEARCH_DOMAINS):
+            chunk = wanted[start : start + SEARCH_DOMAINS]
+            self._by_domain.update(dict.fromkeys(chunk))
+            after: str | None = None
+            while True:
+                request: dict[str, Any] = {
+                    "filterGroups": [
+                        {"filters": [{"propertyName": "domain", "operator": "IN", "values": chunk}]}
+                    ],
+                    "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                    "properties": properties,
+                    "limit": SEARCH_PAGE,
+                }
+                if after:
+                    request["after"] = after
+                page = read_json(
+                    self._search.do_search(
+                        public_object_search_request=request, _preload_content=False
+                    )
+                )
+                for raw in page.get("results", []):
+                    props = raw.get("properties") or {}
+                    domain = domain_of(props.get("domain"))
+                    if domain in self._by_domain and self._by_domain[domain] is None:
+                        self._by_domain[domain] = Account(str(raw["id"]), props)  # the oldest
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
 
     def _properties(self) -> list[str]:
         """The mapped company properties the portal has (checked once; a missing one warns)."""

@@ -260,10 +260,12 @@ def load_portal(
         }
         if company.owner_id in owners:
             props["hubspot_owner_id"] = owners[company.owner_id]
+        # an existing account, last changed when it was created a year ago: searchable by a run
+        # replayed at any instant of the fixture (a run "as of" last week included)
         companies[company.id] = store.insert(
             "companies",
             {k: v for k, v in props.items() if v},
-            now_ms,
+            now_ms - 365 * 86_400_000,
             created_ms=now_ms - 365 * 86_400_000,
         )
     for person in portal.people:  # contacts first so their ids are 1001, 1002, ... in order
