@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from sandbox.faults import Faults, RequestLog
-from sandbox.hubspot import batch_api, catalog_api, forms_api, objects_api, scopes, timeline_api
+from sandbox.hubspot import batch_api, catalog_api, forms_api, objects_api, timeline_api
 from sandbox.hubspot.context import Ctx, Handler, Knobs
 from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limit_body
 from sandbox.hubspot.loader import load_portal, record_activity
@@ -428,9 +428,6 @@ class HubSpotEmulator:
                     return SandboxResponse.json(
                         401, self._error(401, "INVALID_AUTHENTICATION", problem)
                     )
-                scope = scopes.refusal(params, self.knobs.missing_scopes)
-                if scope is not None:
-                    return SandboxResponse.json(403, scope)
                 refused = self.limits.admit(now_ms, search=search)
                 if refused is not None:
                     headers = {} if search else self.limits.headers(now_ms)

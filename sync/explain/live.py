@@ -50,7 +50,15 @@ def pull_person(
         if live is None:
             notes.append(f"{record.connection} {record.object_type} {record.crm_id} is gone")
             continue
-        fresh = _copy(record, {**record.fields, **{k: v for k, v in live.items()}})
+        # a field blank on the record and filled from its company/account stays filled
+        from_account = record.fields.get("account_filled") or ()
+        fresh = _copy(
+            record,
+            {
+                **record.fields,
+                **{k: v for k, v in live.items() if v is not None or k not in from_account},
+            },
+        )
         records.append(fresh)
         contact = Contact(
             record.connection,

@@ -241,13 +241,14 @@ def test_hubspot_refused_company_scope_is_a_warning_and_the_run_goes_on(
 ) -> None:
     hubspot = hubspot_accounts.sandbox.hubspot
     assert hubspot is not None
-    hubspot.knobs.missing_scopes = {"crm.objects.companies.read"}
+    # a private app without the companies scope: its company reads are refused (403)
+    hubspot.knobs.missing_scopes = {"crm.objects.companies.read": ["companies."]}
     result = hubspot_accounts.pipeline().run()
     (warning,) = _account_warnings(result)
     assert "HubSpot companies unavailable" in warning and "MISSING_SCOPES" in warning
     assert "grant scopes: crm.objects.companies.read" in warning
     assert result.pulls["hubspot"].people == 7  # everyone pulled and decided all the same
-    assert hubspot.log.total("companies.batch_read") == 0
+    assert hubspot.log.total("companies.batch_read", 200) == 0  # refused (403), never read
     assert all(a["rule"] != "account_owner" for a in _decisions(result).values())
 
 
