@@ -105,7 +105,9 @@ def test_hubspot_company_owner_gets_the_mql_of_its_unowned_contacts(
     assert "account owner of Acme Robotics (HubSpot company matched by email domain)" in lou
     ava = _hubspot_contact(client, "ava.stone@acmerobotics.com")
     assert not ava.get("numemployees")  # the contact has no size of its own...
-    assert "320-person company" in ava["handoff_score_reasons"]  # ...its company's reaches fit
+    assert (
+        "320-person software company" in ava["handoff_score_reasons"]
+    )  # ...its company's reaches fit
 
 
 def test_hubspot_inactive_unowned_or_missing_company_falls_to_round_robin(
@@ -202,7 +204,9 @@ def test_salesforce_account_owner_gets_contacts_and_matched_leads(
     assert "(Salesforce account matched by website)" in decisions["kim.lane@gmail.com"]["reason"]
     ava = sf.query("SELECT Handoff_Score_Reasons__c FROM Contact WHERE Email = "
                    "'ava.stone@acmerobotics.com'")["records"][0]  # fmt: skip
-    assert "320-person company" in ava["Handoff_Score_Reasons__c"]  # Account.NumberOfEmployees
+    assert (
+        "320-person software company" in ava["Handoff_Score_Reasons__c"]
+    )  # Account.NumberOfEmployees
 
 
 def test_salesforce_inactive_or_missing_account_owner_falls_to_round_robin(
