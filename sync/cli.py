@@ -359,6 +359,7 @@ def register(app: typer.Typer) -> None:
                 lambda: runtime.connectors,
                 heartbeat=heartbeat,
                 listen=listen or runtime.config.monitoring.listen,
+                share_http=not replicas,  # replicas serve no webhook endpoint
             )
         except ValueError as exc:
             runtime.close()

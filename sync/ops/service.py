@@ -54,7 +54,10 @@ class Operations:
         *,
         heartbeat: Path,
         listen: str | None,
+        share_http: bool = True,
     ) -> None:
+        """`share_http`: this worker serves `http:` (single node), so a `listen` equal to
+        `http.listen` mounts the endpoints there instead of binding the port twice."""
         self.config = config
         self.engine = engine
         self.connectors = connectors
@@ -77,7 +80,7 @@ class Operations:
                 )
             )
             http = getattr(config, "http", None)
-            if http is not None and http.listen == listen:
+            if share_http and http is not None and http.listen == listen:
                 self.shared_routes = self._starlette_routes()
             else:
                 routes = {

@@ -160,3 +160,21 @@ def test_first_run_live_by_config_and_metrics_beside_the_webhooks_on_one_port(
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=120)
         assert worker.returncode == 0, output[-2000:]
+
+
+def test_replicas_on_a_store_that_never_ran_live_wait_for_confirm(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with drill(tmp_path, sqlite_url, contacts=10) as d:
+        hubspot = d.sandbox.hubspot
+        assert hubspot is not None
+        env = {**os.environ, **d.env, "HANDOFF_STATE_URL": d.store_url}
+        refused = subprocess.run(
+            [sys.executable, "-m", "config.cli", "run", "--replicas", "-c", str(d.config_path),
+             "--heartbeat", str(tmp_path / "heartbeat")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "this store never ran live" in refused.stderr and "--confirm" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert crm_writes(hubspot.log.by_endpoint()) == 0
