@@ -152,3 +152,11 @@ def test_a_pin_without_a_hash_or_not_pinned_is_caught() -> None:
     assert pins[0].hashes == []
     with pytest.raises(AssertionError, match="not pinned"):
         parse_lock("requests>=2.31 \\\n    --hash=sha256:abc\n")
+
+
+def test_the_documented_refresh_command_is_the_one_that_made_the_lock() -> None:
+    docs = (ROOT / "docs" / "deploy.md").read_text().replace("\\\n", " ")
+    documented = re.search(r"^(uv pip compile .*)$", docs, re.M)
+    assert documented, "docs/deploy.md: the uv pip compile command that refreshes the lock"
+    made_with = LOCK.read_text().splitlines()[1].removeprefix("#").strip()
+    assert documented.group(1).split() == made_with.split()
