@@ -188,6 +188,7 @@ class CrmApplier:
         self.connectors = connectors
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.chunk_records: int | None = None  # records per write chunk; None: the connector's
         self.stopped: set[str] = set()
 
     def write(
@@ -233,7 +234,9 @@ class CrmApplier:
         run_id: str,
         final: bool,
     ) -> None:
-        size = int(getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK))
+        size = self.chunk_records or int(
+            getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK)
+        )
         with Session(self.engine) as session:
             chunks = record_chunks(session, now, name, run_id, final, size)
         for chunk in chunks:

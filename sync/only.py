@@ -92,17 +92,8 @@ def _write_this_run(runtime: Runtime, writer: object, result: RunResult) -> Writ
     """Only this run's items: a send that is not final writes this run's pending items in full
     chunks; with one record per chunk every chunk is full."""
     assert isinstance(writer, CrmApplier)
-    saved = {name: vars(c).get("write_chunk_records") for name, c in runtime.connectors.items()}
-    for connector in runtime.connectors.values():
-        connector.write_chunk_records = 1  # type: ignore[attr-defined]
-    try:
-        return writer.send(result.as_of, run_id=result.run_id, final=False)
-    finally:  # a worker's connectors live on (the fast path): its bulk runs keep their chunks
-        for name, connector in runtime.connectors.items():
-            if saved[name] is None:
-                del connector.write_chunk_records  # type: ignore[attr-defined]
-            else:
-                connector.write_chunk_records = saved[name]  # type: ignore[attr-defined]
+    writer.chunk_records = 1  # this writer only: a worker's bulk run shares the connectors
+    return writer.send(result.as_of, run_id=result.run_id, final=False)
 
 
 def _run_id(engine: Engine, connections: list[str], as_of: datetime, dry_run: bool) -> str:
