@@ -285,7 +285,7 @@ def _signals(reasons: Sequence[Mapping[str, Any]]) -> set[tuple[str, str, int]]:
 
 
 def should_rewrite(
-    written: Sequence[Mapping[str, Any]],
+    written: Sequence[Mapping[str, Any]] | None,
     written_verdict: tuple[bool, bool, bool, str],
     score: Score,
     score_delta: int,
@@ -293,8 +293,9 @@ def should_rewrite(
     """Whether the reasons written last (their items and the verdict then: mql, fast lane,
     disqualified, model version) are out of date for `score`: a rule that scored is new, gone,
     counts or scores differently, the verdict or the model changed, or the total moved `score_delta` or
-    more since. Time passing alone (decay within the threshold) is not a reason to rewrite."""
-    if not written:
+    more since. Time passing alone (decay within the threshold) is not a reason to rewrite.
+    `written` is None when nothing was written yet."""
+    if written is None:  # never written
         return True
     verdict = (score.mql, score.fast_lane, score.disqualified, score.model_version)
     if verdict != written_verdict:

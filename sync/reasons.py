@@ -46,7 +46,7 @@ class ReasonPublisher:
         self.kinds = {c.name: c.kind for c in config.connections}
 
     def words(self, person: PersonView, state: StateRow, score: Score) -> ScoreWords:
-        written = state.reasons if state.summary else []
+        written = state.reasons if state.summary else None  # a line was written before
         verdict = (state.mql, state.fast_lane, state.disqualified, state.model_version)
         rewrite = should_rewrite(written, verdict, score, self.delta)
         if not rewrite:

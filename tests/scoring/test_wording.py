@@ -103,4 +103,7 @@ def test_rewrite_only_on_material_change() -> None:
     assert abs(decayed.total - first.total) >= 5
     assert should_rewrite(reasons, verdict, decayed, 5)
     assert not should_rewrite(reasons, verdict, decayed, 50) or decayed.mql != first.mql
-    assert should_rewrite([], verdict, first, 5)  # never written
+    assert should_rewrite(None, verdict, first, 5)  # never written
+    nothing = MODEL.score(_contact(title="", company_size=None, industry="", country=""), [], NOW)
+    _, quiet = _written(nothing)
+    assert not should_rewrite([], quiet, nothing, 5)  # written: "No fit or intent signals yet"
