@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         """The last runs (counts, errors), the outbox (pending, sending, dead), the next jobs,
         the last heartbeat and any open alert."""
         from config.cli import load_or_exit
+        from config.secrets import redact
         from sync.cli import out
         from sync.ops.status import gather, render
         from sync.store.types import utc_now
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
         finally:
             engine.dispose()
         if as_json:
-            out.print(json.dumps(found, indent=2, default=str), markup=False, highlight=False)
+            typer.echo(redact(json.dumps(found, indent=2, default=str)))  # never wrapped
         else:
             out.print(render(found), markup=False, highlight=False)
 
@@ -95,6 +96,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Outbox items (dead letters by default) with the CRM's reason."""
         from config.cli import fail, load_or_exit
+        from config.secrets import redact
         from sync.cli import out
         from sync.ops.dead_letters import LISTED, list_items
 
@@ -108,7 +110,7 @@ def register(app: typer.Typer) -> None:
         finally:
             engine.dispose()
         if as_json:
-            out.print(json.dumps(items, indent=2, default=str), markup=False, highlight=False)
+            typer.echo(redact(json.dumps(items, indent=2, default=str)))  # never wrapped
             return
         if not items:
             out.print(f"no {'/'.join(status)} outbox items", highlight=False)
