@@ -25,7 +25,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, An
         "--contacts",
         str(contacts),
     ] + (["--limits"] if limits else [])
+
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -67,7 +68,49 @@ def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, An
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS since the last `reset_peak_rss()` (VmHWM; else the lifetime's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets VmHWM, so each run's peak is its own."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+@contextmanager
+def state_store(kind: str, directory: Path) -> Iterator[str]:
+    """The run's state store: an SQLite file, or a throwaway PostgreSQL database on the local
+    server (127.0.0.1:5432, trust auth; HANDOFF_BENCH_PG overrides), dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'handoff.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    admin = os.environ.get("HANDOFF_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_changes(info: dict[str, Any], count: int, crm: str) -> int:
@@ -138,14 +181,74 @@ def make_hubspot_changes(info: dict[str, Any], count: int) -> int:
     return calls
 
 
+def call_floor(total: int, search: int, salesforce: bool) -> float:
+    """Seconds the calls take at the limits: HubSpot Pro 190 / 10 s (search 5 / s on its own
+    bucket); Salesforce has no burst limit, its floor is our own 100 calls / s limiter."""
+    return (total / 100.0) if salesforce else max((total - search) / PRO_BURST, search / 5.0)
+
+
+def minimum_calls(
+    calls: dict[str, int], people: int, fresh: int, records: int, salesforce: bool
+) -> dict[str, int]:
+    """The fewest calls the job needs, each read and write at its maximum size: every contact
+    read 100 a list page or 200 a search page (an incremental search must page through our own
+    echoes too: HubSpot has no 'modified by someone else' filter); for the `fresh` ones (not
+    echoes) property history 50 a batch read and associations 1,000 a call per engagement type;
+    writes 100 records a batch update. Engagement reads count as made (each type's associated
+    ids in full batches of 100 is that read's minimum), and so do owners, forms and tasks
+    (their minimum is what they read, which the run does not report). Salesforce: 2,000
+    records a query page, the rest as made."""
+    if salesforce:
+        pages = math.ceil(people / 2000)
+        return {
+            "query pages": pages,
+            "other (as made)": sum(calls.values()) - calls.get("query", 0),
+        }
+    search = any(k.endswith("/search") for k in calls)
+    types = sum(1 for k in calls if k.startswith("POST /crm/v4/associations/"))
+    history = any(k == "POST /crm/v3/objects/contacts/batch/read" for k in calls)
+    engagements = sum(
+        n
+        for k, n in calls.items()
+        if k.startswith("POST /crm/v3/objects/")
+        and k.endswith("/batch/read")
+        and "/contacts/" not in k
+        and "/tasks/" not in k
+    )
+    as_made = sum(
+        n
+        for k, n in calls.items()
+        if k.startswith(("GET /crm/v3/owners", "GET /marketing/", "GET /form-integrations/"))
+        or "/tasks/" in k
+    )
+    page = SEARCH_PAGE if search else PAGE
+    return {
+        "search pages" if search else "contact pages": math.ceil(people / page),
+        "history reads": math.ceil(fresh / HISTORY_BATCH) if history else 0,
+        "association reads": types * math.ceil(fresh / 1000),
+        "engagement reads (as made)": engagements,
+        "write batches": math.ceil(records / PAGE),
+        "owners, forms, tasks (as made)": as_made,
+    }
+
+
 def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
+    """One run as the worker does it: the sync, then its report (files and the store's copy)."""
+    from sync.report.files import write_run_reports
+
     connector = next(iter(pipeline.connectors.values()))
     before_calls = dict(connector.usage.calls)
     before_throttled = connector.usage.throttled
+    load_before = os.getloadavg()[0]
+    rss_before = rss_mb()
+    reset_peak_rss()
     started = time.perf_counter()
     cpu_before = time.process_time()
     result = pipeline.run()
+    synced = time.perf_counter()
+    write_run_reports(result, pipeline.engine, pipeline.config, pipeline.sla)
     wall = time.perf_counter() - started
+    report_seconds = time.perf_counter() - synced
     cpu = time.process_time() - cpu_before  # the worker's CPU: near `wall` means CPU-bound
     calls = {
         k: v - before_calls.get(k, 0)
@@ -155,8 +258,10 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     people = sum(p.people for p in result.pulls.values())
     activities = sum(p.activities for p in result.pulls.values())
     writes = len(result.writes.items)
-    records_written = len({i.record_id for i in result.writes.items})
+    records_written = result.ledger.records_written()
     salesforce = connector.name == "salesforce"
+    fresh = people - sum(p.unchanged for p in result.pulls.values())  # not our own echoes
+    job_minimum = minimum_calls(calls, people, fresh, records_written, salesforce)
     page, batch = (2000, 200) if salesforce else (PAGE, PAGE)
     if any(k.endswith("/search") for k in calls):
         page = SEARCH_PAGE  # an incremental HubSpot pull reads search pages of 200
@@ -170,7 +275,9 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     total = sum(calls.values())
     search = sum(v for k, v in calls.items() if k.endswith("/search"))
     # Salesforce has no burst limit (a daily allocation): its floor is our own client limiter.
-    floor = (total / 100.0) if salesforce else max((total - search) / PRO_BURST, search / 5.0)
+    floor = call_floor(total, search, salesforce)
+    min_total = sum(job_minimum.values())
+    min_floor = call_floor(min_total, job_minimum.get("search pages", 0), salesforce)
     scored = result.tally.scored if result.tally else 0
     routed = sum(result.tally.routed.values()) if result.tally else 0
     timings = result.timings
@@ -190,6 +297,15 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
         "throttled_429": connector.usage.throttled - before_throttled,
         "rate_limit_floor_seconds": round(floor, 2),
         "wall_vs_floor": round(wall / floor, 2) if floor else None,
+        # the fewest calls the job needs (pages and batches at their maximum sizes), its floor
+        "api_calls_job_minimum": job_minimum,
+        "api_calls_job_minimum_total": min_total,
+        "calls_vs_job_minimum": round(total / min_total, 2) if min_total else None,
+        "job_minimum_floor_seconds": round(min_floor, 2),
+        "wall_vs_job_minimum_floor": round(wall / min_floor, 2) if min_floor else None,
+        "report_seconds": round(report_seconds, 2),
+        "rss_before_mb": round(rss_before, 1),
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "per_second": {
             stage: round(n / seconds, 1)
             for stage, n, seconds in (
@@ -209,7 +325,11 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
 
 
 def bench(
-    contacts: int, limits: bool, crm: str = "hubspot", full_only: bool = False
+    contacts: int,
+    limits: bool,
+    crm: str = "hubspot",
+    full_only: bool = False,
+    store: str = "sqlite",
 ) -> dict[str, Any]:
     from config.loader import load_config
     from connectors.factory import build_connector
@@ -218,7 +338,11 @@ def bench(
     from sync.store.engine import make_engine
     from sync.store.schema import upgrade
 
-    with tempfile.TemporaryDirectory() as tmp, sandbox(contacts, limits) as info:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        state_store(store, Path(tmp)) as store_url,
+        sandbox(contacts, limits) as info,
+    ):
         env_info = type(
             "Info",
             (),
@@ -235,6 +359,14 @@ def bench(
         )()
         with sandbox_environment(env_info, Path(tmp)):
             config = load_config(example_config(crm))
+            config = config.model_copy(
+                update={
+                    "state": config.state.model_copy(update={"url": store_url}),
+                    "reports": config.reports.model_copy(
+                        update={"directory": Path(tmp) / "reports"}
+                    ),
+                }
+            )
             if not limits:  # the sandbox enforces nothing: lift our own client limiter too
                 connection = config.connections[0]
                 if connection.hubspot is not None:
@@ -275,6 +407,7 @@ def bench(
             idle = run_stage(pipeline, "no change")
     naive_calls = 2 * contacts
     return {
+        "store": store,
         "crm": crm,
         "contacts": contacts,
         "limits": (
@@ -300,29 +433,63 @@ def machine() -> str:
 
 
 def markdown(results: list[dict[str, Any]], command: str) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()}",
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()} · load at the end {load}",
         "",
         f"`{command}`",
         "",
-        "| CRM | contacts | limits | run | wall s | worker CPU s | floor s | wall/floor | API calls | minimum (pages/events/batches) | 429s | pull/s | decide/s | score/s | route/s | plan/s | apply/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| store | CRM | contacts | limits | run | wall s | worker CPU s | load (1 min, before/after) "
+        "| calls made | job minimum | made/min | floor of calls made s | wall/floor | floor of "
+        "minimum s | wall/min floor | 429s | report s | RSS before MB | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for s in r["stages"]:
-            m = s["api_calls_minimum"]
-            ps = s["per_second"]
+            load_ba = "/".join(str(x) for x in s.get("load_1min", []))
             lines.append(
-                f"| {r['crm']} | {r['contacts']} | {r['limits']} | {s['stage']} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | {s['rate_limit_floor_seconds']} | "
-                f"{s['wall_vs_floor']} | {s['api_calls_total']} | {m['contact pages']}/{m['event pages']}/{m['write batches']} | "
-                f"{s['throttled_429']} | {ps.get('pull', '')} | {ps.get('decide (score+route+SLA+plan)', '')} | "
-                f"{ps.get('score', '')} | {ps.get('route', '')} | {ps.get('plan', '')} | {ps.get('apply', '')} | {s['peak_rss_mb']} |"
+                f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | "
+                f"{s['stage']} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
+                f"{load_ba} | {s['api_calls_total']} | {s.get('api_calls_job_minimum_total', '')} | "
+                f"{s.get('calls_vs_job_minimum', '')} | {s['rate_limit_floor_seconds']} | "
+                f"{s['wall_vs_floor']} | {s.get('job_minimum_floor_seconds', '')} | "
+                f"{s.get('wall_vs_job_minimum_floor', '')} | {s['throttled_429']} | "
+                f"{s.get('report_seconds', '')} | {s.get('rss_before_mb', '')} | {s['peak_rss_mb']} |"
             )
         nb = r["naive_baseline"]
         lines.append(
-            f"| {r['crm']} | {r['contacts']} | {r['limits']} | naive baseline (1 read + 1 write per contact) | | | {nb['rate_limit_floor_seconds']} | | {nb['api_calls']} | | | | | | | | | |"
+            f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | naive "
+            f"baseline (1 read + 1 write per contact) | | | | {nb['api_calls']} | | | "
+            f"{nb['rate_limit_floor_seconds']} | | | | | | | |"
         )
+    lines += _store_ratios(results)
     return "\n".join(lines) + "\n"
+
+
+def _store_ratios(results: list[dict[str, Any]]) -> list[str]:
+    """PostgreSQL against SQLite, run by run, where both were measured."""
+    by = {(r.get("store", "sqlite"), r["crm"], r["contacts"], r["limits"]): r for r in results}
+    lines: list[str] = []
+    for (store, crm, contacts, limits), pg in sorted(by.items()):
+        lite = by.get(("sqlite", crm, contacts, limits))
+        if store != "postgresql" or lite is None:
+            continue
+        if not lines:
+            lines = [
+                "",
+                "| CRM | contacts | run | wall PG/SQLite | worker CPU PG/SQLite | peak RSS PG/SQLite |",
+                "|---|---|---|---|---|---|",
+            ]
+        for a, b in zip(pg["stages"], lite["stages"], strict=False):
+
+            def ratio(key: str, a: dict[str, Any] = a, b: dict[str, Any] = b) -> str:
+                return f"{a[key] / b[key]:.2f}" if b.get(key) else ""
+
+            lines.append(
+                f"| {crm} | {contacts} | {a['stage']} | {ratio('wall_seconds')} | "
+                f"{ratio('worker_cpu_seconds')} | {ratio('peak_rss_mb')} |"
+            )
+    return lines
 
 
 def main() -> None:
@@ -333,6 +500,15 @@ def main() -> None:
     parser.add_argument("--limits", choices=["both", "on", "off"], default="both")
     parser.add_argument("--smoke", action="store_true", help="small, limits off, no RESULTS.md")
     parser.add_argument("--crm", choices=["hubspot", "salesforce", "both"], default="both")
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql", "both"],
+        default="sqlite",
+        help="state store: an SQLite file, a throwaway PostgreSQL database on 127.0.0.1:5432 "
+        "(trust auth; HANDOFF_BENCH_PG overrides), or both side by side (each in its own "
+        "process, so each peak RSS is its own)",
+    )
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--full-only",
         action="store_true",
@@ -345,26 +521,64 @@ def main() -> None:
         else {"both": [True, False], "on": [True], "off": [False]}[args.limits]
     )
     crms = ["hubspot", "salesforce"] if args.crm == "both" else [args.crm]
+    stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list[dict[str, Any]] = []
     for crm in crms:
         for limits in settings:
-            try:
-                results.append(bench(args.contacts, limits, crm, args.full_only))
-            except Exception:  # one setting failing keeps the others' figures
-                traceback.print_exc()
-                print(f"e2e_sync: {crm} limits={'on' if limits else 'off'} failed", file=sys.stderr)
-                continue
-            (out / f"e2e_sync_{args.contacts}.json").write_text(  # after each: a crash keeps it
-                json.dumps(results, indent=2, sort_keys=True)
-            )
+            for store in stores:
+                try:
+                    results.append(_measured(args, crm, limits, store))
+                except Exception:  # one setting failing keeps the others' figures
+                    traceback.print_exc()
+                    print(
+                        f"e2e_sync: {crm} limits={'on' if limits else 'off'} store={store} failed",
+                        file=sys.stderr,
+                    )
+                    continue
+                if args.child_out is None:  # after each: a crash keeps it
+                    (out / f"e2e_sync_{args.contacts}.json").write_text(
+                        json.dumps(results, indent=2, sort_keys=True)
+                    )
+    if args.child_out is not None:
+        args.child_out.write_text(json.dumps(results, sort_keys=True))
+        return
     command = "python bench/e2e_sync.py " + " ".join(sys.argv[1:])
     table = markdown(results, command)
     print(table)
     if not args.smoke:
         with (ROOT / "bench" / "RESULTS.md").open("a") as handle:
             handle.write("\n" + table)
+
+
+def _measured(args: argparse.Namespace, crm: str, limits: bool, store: str) -> dict[str, Any]:
+    """One setting; with several stores each runs in a process of its own (its own peak RSS)."""
+    if args.child_out is not None or args.store != "both":
+        return bench(args.contacts, limits, crm, args.full_only, store)
+    with tempfile.TemporaryDirectory() as tmp:
+        child = Path(tmp) / "result.json"
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--contacts",
+                str(args.contacts),
+                "--crm",
+                crm,
+                "--limits",
+                "on" if limits else "off",
+                "--store",
+                store,
+                "--child-out",
+                str(child),
+            ],
+            check=True,
+        )
+        found: list[dict[str, Any]] = json.loads(child.read_text())
+    if not found:
+        raise RuntimeError(f"{crm} {store}: the child process measured nothing")
+    return found[0]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -59,6 +59,14 @@ class WriteSummary:
     items: list[PlannedChange] = field(default_factory=list)  # what was (or would be) written
     errors: list[str] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # connection -> why it stopped
+    sink: Callable[[PlannedChange], None] | None = None  # the run's ledger: items go to disk
+
+    def keep(self, change: PlannedChange) -> None:
+        """Record what was written: in the run's ledger when it has one, else in `items`."""
+        if self.sink is not None:
+            self.sink(change)
+        else:
+            self.items.append(change)
 
     def add(self, other: WriteSummary) -> None:
         """Fold a later write of the same run into this one."""
@@ -69,6 +77,8 @@ class WriteSummary:
 
 
 class OutboxWriter(Protocol):
+    sink: Callable[[PlannedChange], None] | None
+
     def write(
         self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
     ) -> WriteSummary: ...
@@ -155,20 +165,24 @@ def to_task(item: OutboxItem | Row[Any], resend: bool) -> TaskRequest:
 class DryRunRecorder:
     """The writer of a dry run: records what would be written (at the run's end), touches no CRM."""
 
+    sink: Callable[[PlannedChange], None] | None = None
+
     def write(
         self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
     ) -> WriteSummary:
-        summary = WriteSummary()
+        summary = WriteSummary(sink=self.sink)
         if not final:
             return summary
         for item in due_items(session, now):
-            summary.items.append(PlannedChange.of(item, settled="would_write"))
+            summary.keep(PlannedChange.of(item, settled="would_write"))
             summary.counts["would_write"] += 1
         return summary
 
 
 class CrmApplier:
     """The live writer: applies due outbox items through each connection's connector."""
+
+    sink: Callable[[PlannedChange], None] | None = None
 
     def __init__(
         self,
@@ -200,7 +214,7 @@ class CrmApplier:
     def send(self, now: datetime, *, run_id: str = "", final: bool = True) -> WriteSummary:
         """Apply the due outbox items (committed ones: every step has its own session, so this
         may run in a thread of its own while decisions go on)."""
-        summary = WriteSummary()
+        summary = WriteSummary(sink=self.sink)
         targets: list[tuple[str, CrmConnector | None]] = sorted(self.connectors.items())
         if final and self.webhook is not None:
             targets.append((WEBHOOK_CONNECTION, None))  # escalation posts, after the CRM writes
@@ -329,7 +343,7 @@ class CrmApplier:
                             "written_at": now,
                         }
                     )
-                summary.items.append(PlannedChange.of(item, settled=status))
+                summary.keep(PlannedChange.of(item, settled=status))
             elif attempts[item.key] >= self.max_attempts:
                 row.update(s_status="dead", s_error=outcome.error)
             else:

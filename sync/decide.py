@@ -54,7 +54,7 @@ class DecisionTally:
     sla_actions: Counter[str] = field(default_factory=Counter)
     flags: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    scores: list[int] = field(default_factory=list)
+    scores: Counter[int] = field(default_factory=Counter)  # score -> people (flat in N)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     unmatched_owners: Counter[tuple[str, str]] = field(default_factory=Counter)
     disagreements: list[dict[str, Any]] = field(default_factory=list)
@@ -197,7 +197,7 @@ class DecisionStage:
             self._held[key] = (score, self._touches_of(person), words)
             return False
         self.tally.scored += 1
-        self.tally.scores.append(score.total)
+        self.tally.scores[score.total] += 1
         for change in review.changes:
             self.tally.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
             if change.code is not None:

@@ -34,6 +34,10 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for a failure of the environment; None for anything else (a bug)."""
     if isinstance(exc, ReportNotWritten):
         return str(exc), EXIT_REPORT_NOT_WRITTEN
+    from sync.ledger import LedgerUnwritable
+
+    if isinstance(exc, LedgerUnwritable):
+        return str(exc), EXIT_BAD_INPUT
     from sync.store.health import last_store_url, store_failure
 
     message = store_failure(exc, last_store_url())

@@ -67,9 +67,8 @@ def sync_one(
             free_mail = frozenset(config.scoring.negative.free_mail.domains)
             engines.account_owners = account_owners(session, engines.owners, free_mail)
             passes.stage.decide_many([key], defer_routing=False)
-            passes.planner.flush()
+            passes.flush()
             result.tally = passes.stage.tally
-            result.planned = list(passes.planner.planned)
             result.drifts = list(passes.planner.drifts)
             if dry_run:
                 mode.finish(session)

@@ -89,10 +89,20 @@ class DecisionPasses:
             owners=owners,
         )
         self.stage = DecisionStage(config, self.engines, self.planner)
+        mode.writer.sink = (
+            result.ledger.written.append
+        )  # outcomes go to the run's ledger, not memory
         self.deferred: set[str] = set()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._behind: Future[tuple[WriteSummary, float]] | None = None
         self.between: Callable[[], None] | None = None  # after each checkpointed chunk
+
+    def flush(self) -> None:
+        """Write the planned outbox rows, and record them in the run's ledger (the planner keeps
+        one chunk's plans at a time)."""
+        self.planner.flush()
+        self.result.ledger.plan(self.planner.planned)
+        self.planner.planned.clear()
 
     def first(self, keys: list[str]) -> None:
         """Decide these people, deferring the ones who need routing."""
@@ -194,7 +204,7 @@ class DecisionPasses:
             deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
             self.deferred.update(deferred)
             flushed = time.perf_counter()
-            self.planner.flush()
+            self.flush()
             self.stage.tally.seconds["plan"] += time.perf_counter() - flushed
             self.mode.checkpoint(self.session)
             self.result.timings["decide"] = self.result.timings.get("decide", 0.0) + (

@@ -29,6 +29,7 @@ from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
 from sync.decide import unmatched_owner_problems
 from sync.escalation import plan_sla_actions
 from sync.feed import PullFeed
+from sync.ledger import LedgerView, RunLedger
 from sync.outbox import Drift, PlannedChange
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.pull import PullResult
@@ -74,13 +75,17 @@ class DryRunMode(RunMode):
 
 @dataclass
 class RunResult:
+    """One run's outcome. Its planned changes and write outcomes live in its ledger on disk
+    (`planned` and `writes.items` read them back on demand): the run holds counts, not rows."""
+
     run_id: str
     as_of: datetime
     dry_run: bool
     pulls: dict[str, PullResult] = field(default_factory=dict)
     tally: Any = None
-    writes: WriteSummary = field(default_factory=WriteSummary)
-    planned: list[PlannedChange] = field(default_factory=list)
+    ledger: RunLedger = field(default_factory=RunLedger, repr=False)
+    writes: WriteSummary = field(init=False)
+    planned: LedgerView | list[PlannedChange] = field(init=False)
     drifts: list[Drift] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # sources a connection could not read (its CRM tier, its scopes): the run still counts
@@ -88,6 +93,10 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)  # this run's only
     store: Any = None  # the report's view of the store as the run leaves it (sync.report.snapshot)
+
+    def __post_init__(self) -> None:
+        self.planned = self.ledger.planned
+        self.writes = WriteSummary(items=self.ledger.written)  # type: ignore[arg-type]
 
     @property
     def status(self) -> str:
@@ -192,12 +201,11 @@ class Pipeline:
             passes.after_pull(result.pulls, full, feed.handed)
             tick = time.perf_counter()
             plan_sla_actions(session, self.config, passes.stage, passes.engines)
-            passes.planner.flush()
+            passes.flush()
             result.timings["sla"] = time.perf_counter() - tick
             stage, planner = passes.stage, passes.planner
             result.tally = stage.tally
             result.timings |= {f"decide.{k}": v for k, v in sorted(stage.tally.seconds.items())}
-            result.planned = list(planner.planned)
             result.drifts = list(planner.drifts)
             tick = time.perf_counter()
             passes.write(final=True)

@@ -8,6 +8,8 @@ same way: its writer recorded what it would write, and the store view was read b
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +17,9 @@ from sqlmodel import Session
 
 from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
-from sync.outbox import PlannedChange
+from sync.ledger_notes import sorted_notes
 from sync.pipeline import RunResult
+from sync.report.rows import HEAD, StreamedRows
 from sync.report.snapshot import Person, StoreView, read_store
 
 SCHEMA = "handoff.report/v2"
@@ -79,45 +82,95 @@ def _who(person: Person | None) -> dict[str, Any]:
     }
 
 
-def _named(rows: list[dict[str, Any]], view: StoreView) -> list[dict[str, Any]]:
-    """Rows keyed by person, with the person's name, email and company."""
-    out = []
-    for row in rows:
-        who = _who(view.people.get(str(row["person"])))
-        out.append(_plain({**row, **{k: v for k, v in who.items() if k != "person"}}))
-    return out
+def _named(row: dict[str, Any], who: Any) -> dict[str, Any]:
+    """A decision row keyed by person, with the person's name, email and company."""
+    name, email, company = who if who is not None else (None, None, None)
+    return _plain({**row, "name": name or None, "email": email or None, "company": company or None})
 
 
-def _rows(result: RunResult, view: StoreView, links: RecordLinks) -> list[dict[str, Any]]:
-    """Every change this run wrote (or would write), and every one it planned but could not."""
-    changes: dict[str, tuple[PlannedChange, str, str | None]] = {}
-    for change in result.planned:
-        status, error = view.statuses.get(change.key, (change.status, change.error))
-        changes[change.key] = (change, status, error)
-    for change in result.writes.items:  # the writer's word on its outcome wins
-        changes[change.key] = (change, change.status, change.error)
-    rows = []
-    for change, status, error in sorted(
-        changes.values(), key=lambda c: (c[0].connection, c[0].record_id, c[0].field, c[0].key)
-    ):
-        person = view.records.get((change.connection, change.record_id))
-        rows.append(
-            {
-                **_who(person),
-                "connection": change.connection,
-                "object": change.object_type,
-                "record": change.record_id,
-                "link": links.url(change.connection, change.object_type, change.record_id),
-                "field": change.field,
-                "crm_value": _plain(change.previous),
-                "handoff_value": _plain(change.value),
-                "change": CHANGE.get(change.kind, "update"),
-                "reason": change.reason,
-                "status": status,
-                "error": error,
-            }
-        )
-    return rows
+def _noted(result: RunResult, kind: str) -> StreamedRows:
+    """A decision list of the run (assignments, flags ...) from its ledger, sorted by person:
+    counted in one pass, the first rows kept, the rest streamed."""
+    if result.tally is None:
+        return StreamedRows([], 0, lambda: iter(()))
+    ledger = result.ledger
+    head: list[dict[str, Any]] = []
+    total = 0
+    for row, who in sorted_notes(ledger, kind):
+        total += 1
+        if len(head) < HEAD:
+            head.append(_named(row, who))
+
+    def tail() -> Iterator[dict[str, Any]]:
+        for n, (row, who) in enumerate(sorted_notes(ledger, kind)):
+            if n >= HEAD:
+                yield _named(row, who)
+
+    return StreamedRows(head, total, tail)
+
+
+def _row(change: tuple[Any, ...], links: RecordLinks) -> dict[str, Any]:
+    """One change of the run's ledger as a report row, with who its record is."""
+    connection, record_id, field, _key, object_type, kind, value, previous, reason = change[:9]
+    status, error, person, name, email, company = change[9:]
+    return {
+        "person": person,
+        "name": (name or None) if person else None,
+        "email": (email or None) if person else None,
+        "company": (company or None) if person else None,
+        "connection": connection,
+        "object": object_type,
+        "record": record_id,
+        "link": links.url(connection, object_type, record_id),
+        "field": field,
+        "crm_value": _plain(previous),
+        "handoff_value": _plain(value),
+        "change": CHANGE.get(kind, "update"),
+        "reason": reason,
+        "status": status,
+        "error": error,
+    }
+
+
+@dataclass
+class RowCounts:
+    """What the report counts over its rows, in one streamed pass (the rows stay on disk)."""
+
+    rows: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_field: Counter[str] = field(default_factory=Counter)
+    stage_writes: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows += 1
+        self.by_status[row["status"]] += 1
+        self.by_field[row["field"]] += 1
+        if row["field"] == "lifecycle_stage":  # lifecycle writes by connection and move
+            move = f"{row['crm_value'] or '(none)'}->{row['handoff_value']}"
+            self.stage_writes.setdefault(row["connection"], Counter())[move] += 1
+
+    def stage_moves(self) -> dict[str, dict[str, int]]:
+        return {name: dict(sorted(c.items())) for name, c in sorted(self.stage_writes.items())}
+
+
+def _rows(result: RunResult, links: RecordLinks) -> tuple[StreamedRows, RowCounts]:
+    """Every change this run wrote (or would write), and every one it planned but could not:
+    counted in one pass over the run's ledger, the first rows kept, the rest streamed."""
+    ledger = result.ledger
+    counts = RowCounts()
+    head: list[dict[str, Any]] = []
+    for change in ledger.rows():
+        row = _row(change, links)
+        counts.add(row)
+        if len(head) < HEAD:
+            head.append(row)
+
+    def tail() -> Iterator[dict[str, Any]]:
+        for n, change in enumerate(ledger.rows()):
+            if n >= HEAD:
+                yield _row(change, links)
+
+    return StreamedRows(head, counts.rows, tail), counts
 
 
 def _funnel(stages: dict[str, int]) -> list[dict[str, Any]]:
@@ -158,23 +211,13 @@ def _reps(config: HandoffConfig, result: RunResult, view: StoreView) -> list[dic
     ]
 
 
-def _stage_writes(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Lifecycle writes by connection and move, counted from the rows themselves."""
-    out: dict[str, Counter[str]] = {}
-    for row in rows:
-        if row["field"] == "lifecycle_stage":
-            move = f"{row['crm_value'] or '(none)'}->{row['handoff_value']}"
-            out.setdefault(row["connection"], Counter())[move] += 1
-    return {name: dict(sorted(c.items())) for name, c in sorted(out.items())}
-
-
 def build_report(
     result: RunResult, session: Session, config: HandoffConfig, sla: SlaEngine
 ) -> dict[str, Any]:
     tally = result.tally
     view: StoreView = result.store or read_store(session, config, sla, result)
     links = RecordLinks(config)
-    rows = _rows(result, view, links)
+    rows, row_counts = _rows(result, links)
     sla_plain = _plain(view.sla)
     sla_plain["until"] = _iso(result.as_of)  # the window is [since, as_of]
     bands = [
@@ -200,12 +243,12 @@ def build_report(
             "pulled": {name: p.people for name, p in sorted(result.pulls.items())},
             "scored": tally.scored if tally else 0,
             "planned": len(result.planned),
-            "rows": len(rows),
+            "rows": row_counts.rows,
             "writes": dict(sorted(result.writes.counts.items())),
-            "by_status": dict(sorted(Counter(r["status"] for r in rows).items())),
-            "by_field": dict(sorted(Counter(r["field"] for r in rows).items())),
+            "by_status": dict(sorted(row_counts.by_status.items())),
+            "by_field": dict(sorted(row_counts.by_field.items())),
             "stage_decisions": dict(sorted(tally.stage_changes.items())) if tally else {},
-            "stage_writes": _stage_writes(rows),
+            "stage_writes": row_counts.stage_moves(),
             "routed": dict(sorted(tally.routed.items())) if tally else {},
             "sla_actions": dict(sorted(tally.sla_actions.items())) if tally else {},
         },
@@ -213,9 +256,7 @@ def build_report(
         "scores": bands,
         "assignments": {
             "per_rep": _reps(config, result, view),
-            "decisions": sorted(
-                _named(tally.assignments if tally else [], view), key=lambda a: a["person"]
-            ),
+            "decisions": _noted(result, "assignments"),
         },
         "sla": sla_plain,
         "rejections": [
@@ -244,16 +285,8 @@ def build_report(
             for d in view.dead
         ],
         "reconciliation": rows,
-        "duplicates": sorted(
-            _named(tally.duplicates if tally else [], view),
-            key=lambda d: (d["person"], d["connection"]),
-        ),
-        "disagreements": sorted(
-            _named(tally.disagreements if tally else [], view),
-            key=lambda d: (d["person"], d["field"]),
-        ),
-        "flags": sorted(
-            _named(tally.flags if tally else [], view), key=lambda f: (f["person"], f["flag"])
-        ),
+        "duplicates": _noted(result, "duplicates"),
+        "disagreements": _noted(result, "disagreements"),
+        "flags": _noted(result, "flags"),
     }
     return report

@@ -4,19 +4,25 @@ Each run's report is also kept in the store (`run_reports`, saved before any fil
 a reports directory that cannot take the files (a full disk) loses nothing: `handoff report`
 writes them again from the store, and the run's exit code says so (`ReportNotWritten`, exit 3).
 
+A run's change rows are streamed, never held whole: from its ledger into the files and the
+store's parts (`run_report_rows`), and from those parts when written again.
+
 Only the newest `reports.keep` runs stay, as folders and in the store: a worker reporting every
 minute keeps both bounded.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -26,9 +32,12 @@ from routing.sla.engine import SlaEngine
 from sync.failures import ReportNotWritten
 from sync.pipeline import RunResult
 from sync.report.build import SCHEMA, build_report
-from sync.report.render import write_reports
-from sync.store.tables import RunReport
+from sync.report.render import replaced, streamed_lists, write_reports
+from sync.report.rows import HEAD, StreamedRows
+from sync.store.tables import RunReport, RunReportRows
 from sync.store.types import utc_now
+
+PART_ROWS = 5000  # change rows per saved part
 
 
 def write_run_reports(
@@ -75,18 +84,75 @@ def prune_stored_reports(engine: Engine, keep: int) -> int:
             .offset(keep)
         ).all()
         for start in range(0, len(old), 500):
-            session.execute(
-                delete(RunReport).where(col(RunReport.run_id).in_(old[start : start + 500]))
-            )
+            doomed = old[start : start + 500]
+            session.execute(delete(RunReport).where(col(RunReport.run_id).in_(doomed)))
+            session.execute(delete(RunReportRows).where(col(RunReportRows.run_id).in_(doomed)))
         session.commit()
     return len(old)
 
 
+def _packed(value: Any) -> bytes:
+    return zlib.compress(json.dumps(value, sort_keys=True).encode("utf-8"), 6)
+
+
+def _unpacked(data: bytes) -> Any:
+    return json.loads(zlib.decompress(data))
+
+
 def save_report(engine: Engine, report: dict[str, Any]) -> None:
-    data = zlib.compress(json.dumps(report, sort_keys=True).encode("utf-8"), 6)
+    """The report's model with the first rows of each list in `run_reports`, the other rows in
+    parts of PART_ROWS in `run_report_rows` (streamed: never all in memory)."""
+    run_id = report["run"]["id"]
+    lists = streamed_lists(report)
+    model = _packed(replaced(report, {path: list(rows[:HEAD]) for path, rows in lists}))
     with Session(engine) as session:
-        session.merge(RunReport(run_id=report["run"]["id"], created_at=utc_now(), report=data))
+        session.execute(delete(RunReportRows).where(col(RunReportRows.run_id) == run_id))
+        session.merge(RunReport(run_id=run_id, created_at=utc_now(), report=model))
+        link = session.connection()
+        for path, rows in lists:
+            tail = rows.tail()
+            for part in itertools.count():
+                chunk = list(itertools.islice(tail, PART_ROWS))
+                if not chunk:
+                    break
+                link.execute(
+                    insert(RunReportRows).values(
+                        run_id=run_id,
+                        list=".".join(path),
+                        part=part,
+                        rows=len(chunk),
+                        data=_packed(chunk),
+                    )
+                )
         session.commit()
+
+
+def _saved_rows(engine: Engine, run_id: str, name: str, head: list[dict[str, Any]]) -> Any:
+    """A saved list: the model's head, then its parts read back one at a time."""
+    with Session(engine) as session:
+        rest = session.execute(
+            sa_select(func.coalesce(func.sum(col(RunReportRows.rows)), 0)).where(
+                col(RunReportRows.run_id) == run_id, col(RunReportRows.list) == name
+            )
+        ).scalar_one()
+
+    def tail() -> Iterator[dict[str, Any]]:
+        part = 0
+        while True:
+            with Session(engine) as session:
+                data = session.execute(
+                    sa_select(col(RunReportRows.data)).where(
+                        col(RunReportRows.run_id) == run_id,
+                        col(RunReportRows.list) == name,
+                        col(RunReportRows.part) == part,
+                    )
+                ).scalar_one_or_none()
+            if data is None:
+                return
+            yield from _unpacked(data)
+            part += 1
+
+    return StreamedRows(head, len(head) + int(rest), tail)
 
 
 def stored_report(engine: Engine, run_id: str | None = None) -> dict[str, Any] | None:
@@ -100,8 +166,22 @@ def stored_report(engine: Engine, run_id: str | None = None) -> dict[str, Any] |
         row = session.exec(query.limit(1)).first()
     if row is None:
         return None
-    report: dict[str, Any] = json.loads(zlib.decompress(row.report))
-    return report
+    report: dict[str, Any] = _unpacked(row.report)
+    with Session(engine) as session:
+        names = session.execute(
+            sa_select(col(RunReportRows.list))
+            .where(col(RunReportRows.run_id) == row.run_id)
+            .distinct()
+        ).scalars()
+        paths = {tuple(str(name).split(".")) for name in names}
+    found = {}
+    for path in paths:
+        value: Any = report
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, list):
+            found[path] = _saved_rows(engine, row.run_id, ".".join(path), value)
+    return replaced(report, found) if found else report
 
 
 def mark_latest(directory: Path, run_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,74 @@ from config.secrets import redact, redact_deep
 from sync.report.page import minutes as _minutes
 from sync.report.page import pct as _pct
 from sync.report.page import status_label, to_html, who
+from sync.report.rows import StreamedRows
+
+ROWS_KEY = "reconciliation"
+CHUNK_ROWS = 1000  # rows per piece of streamed text
+
+
+def streamed_lists(report: dict[str, Any]) -> list[tuple[tuple[str, ...], StreamedRows]]:
+    """Where the report's streamed row lists are: (path of keys, rows)."""
+    found: list[tuple[tuple[str, ...], StreamedRows]] = []
+
+    def walk(value: Any, path: tuple[str, ...]) -> None:
+        if isinstance(value, StreamedRows):
+            found.append((path, value))
+        elif isinstance(value, dict) and len(path) < 3:
+            for key, inner in value.items():
+                walk(inner, (*path, str(key)))
+
+    walk(report, ())
+    return found
+
+
+def replaced(report: dict[str, Any], values: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """A shallow copy of the report with the values at these paths replaced."""
+
+    def at(value: Any, path: tuple[str, ...]) -> Any:
+        if path in values:
+            return values[path]
+        if isinstance(value, dict) and any(p[: len(path)] == path for p in values):
+            return {k: at(v, (*path, str(k))) for k, v in value.items()}
+        return value
+
+    out: dict[str, Any] = at(report, ())
+    return out
+
+
+def _json_rows(rows: StreamedRows, depth: int) -> Iterator[str]:
+    """A list of rows as `json.dumps(..., indent=2)` writes it `depth` levels deep."""
+    if not rows:
+        yield "[]"
+        return
+    pad = "  " * (depth + 1)
+    piece = ["["]
+    for n, row in enumerate(rows):
+        lines = json.dumps(row, indent=2, sort_keys=True).split("\n")
+        piece.append(("," if n else "") + "\n" + "\n".join(pad + line for line in lines))
+        if len(piece) >= CHUNK_ROWS:
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece) + "\n" + "  " * depth + "]"
+
+
+def json_text(report: dict[str, Any]) -> Iterator[str]:
+    """report.json in pieces, its row lists streamed: the same text as
+    `json.dumps(report, indent=2, sort_keys=True)` with every row in place."""
+    lists = streamed_lists(report)
+    marks = {path: f"\u0000rows{n}\u0000" for n, (path, _) in enumerate(lists)}
+    text = json.dumps(replaced(report, marks), indent=2, sort_keys=True)
+    spots = sorted((text.index(json.dumps(marks[path])), path, rows) for path, rows in lists)
+    position = 0
+    for at, path, rows in spots:
+        yield text[position:at]
+        yield from _json_rows(rows, len(path))
+        position = at + len(json.dumps(marks[path]))
+    yield text[position:] + "\n"
 
 
 def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, sort_keys=True) + "\n"
+    return "".join(json_text(report))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
@@ -249,30 +314,51 @@ CSV_FIELDS = [
 ]
 
 
-def to_csv(report: dict[str, Any]) -> str:
-    """The changes: one row per change Handoff made (or would make), with who it is for."""
+def csv_text(report: dict[str, Any]) -> Iterator[str]:
+    """report.csv in pieces: one row per change Handoff made (or would make), with who it is
+    for, streamed."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for row in report["reconciliation"]:
+    for n, row in enumerate(report[ROWS_KEY], 1):
         writer.writerow(
             {k: status_label(row[k]) if k == "status" else row.get(k) for k in CSV_FIELDS}
         )
-    return buffer.getvalue()
+        if n % CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
-RENDERERS = {"md": to_markdown, "csv": to_csv, "json": to_json, "html": to_html}
+def to_csv(report: dict[str, Any]) -> str:
+    return "".join(csv_text(report))
+
+
+def _whole(render: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], Iterator[str]]:
+    return lambda report: iter([render(report)])
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], Iterator[str]]] = {
+    "md": _whole(to_markdown),
+    "csv": csv_text,
+    "json": json_text,
+    "html": _whole(to_html),
+}
 FILENAMES = {"md": "report.md", "csv": "report.csv", "json": "report.json", "html": "report.html"}
 
 
 def write_reports(report: dict[str, Any], directory: Path, formats: list[str]) -> dict[str, Path]:
     """Each format rendered to its file, with every configured secret value redacted (in the data
-    before rendering, and in the rendered text: whatever put it there)."""
+    before rendering, and in the rendered text: whatever put it there). The change rows are
+    streamed into report.json and report.csv, a piece at a time."""
     directory.mkdir(parents=True, exist_ok=True)
     report = redact_deep(report)
     written = {}
     for fmt in formats:
         path = directory / FILENAMES[fmt]
-        path.write_text(redact(RENDERERS[fmt](report)), encoding="utf-8")
+        with path.open("w", encoding="utf-8") as out:
+            for piece in RENDERERS[fmt](report):
+                out.write(redact(piece))
         written[fmt] = path
     return written

@@ -20,6 +20,7 @@ from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from routing.tables import Assignment
+from sync.ledger_notes import SORTS, DecisionNotes, name_people
 from sync.store.tables import OutboxItem, PersonRecord, PersonState
 
 if TYPE_CHECKING:
@@ -58,9 +59,8 @@ class StoreView:
     assigned_window: dict[str, int] = field(default_factory=dict)  # rep -> assignments in WINDOW
     open_leads: dict[str, int] = field(default_factory=dict)  # rep -> running untouched clocks
     dead: list[DeadLetter] = field(default_factory=list)
-    statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # key -> status
-    records: dict[tuple[str, str], Person] = field(default_factory=dict)  # (connection, id)
-    people: dict[str, Person] = field(default_factory=dict)  # person key
+    # (connection, id) of drifts and dead letters; a change's record is named in the run's ledger
+    records: dict[tuple[str, str], Person] = field(default_factory=dict)
 
 
 def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
@@ -130,24 +130,16 @@ def read_store(
             .order_by(col(OutboxItem.key))
         )
     ]
-    written = {item.key for item in result.writes.items}
-    unsettled = [c.key for c in result.planned if c.key not in written]
-    for keys in _chunks(unsettled):  # planned, not written: rejected, dead, left pending ...
-        for key, status, error in session.execute(
-            sa_select(
-                col(OutboxItem.key), col(OutboxItem.status), col(OutboxItem.last_error)
-            ).where(col(OutboxItem.key).in_(keys))
-        ):
-            view.statuses[str(key)] = (str(status), error)
+    result.ledger.settle_from(session)  # planned, not written: rejected, dead, left pending ...
+    result.ledger.name_records(session, _person)
     _read_people(session, view, result)
     return view
 
 
 def _read_people(session: Session, view: StoreView, result: RunResult) -> None:
-    """Name, email and company of every record and person the report lists."""
+    """Name, email and company of the drifted and dead records, and of the people in the
+    decision rows (assignments, flags, disagreements, duplicates)."""
     records: set[tuple[str, str]] = set()
-    for change in [*result.planned, *result.writes.items]:
-        records.add((change.connection, change.record_id))
     records.update((d.connection, d.record_id) for d in result.drifts)
     records.update((d.connection, d.record_id) for d in view.dead)
     by_connection: dict[str, list[str]] = {}
@@ -169,23 +161,11 @@ def _read_people(session: Session, view: StoreView, result: RunResult) -> None:
             ):
                 view.records[(row.connection, row.crm_id)] = _person(row)
     tally = result.tally
-    keys: set[str] = {p.key for p in view.records.values()}
     if tally is not None:
-        for rows in (tally.assignments, tally.flags, tally.disagreements, tally.duplicates):
-            keys.update(str(r["person"]) for r in rows)
-    found: dict[str, list[Any]] = {}
-    for chunk in _chunks(keys):
-        for row in session.execute(
-            sa_select(*columns)
-            .where(col(PersonRecord.person_key).in_(chunk))
-            .order_by(col(PersonRecord.connection), col(PersonRecord.crm_id))
-        ):
-            found.setdefault(row.person_key, []).append(row)
-    for key, rows in found.items():
-        people = [_person(r) for r in rows]
-        view.people[key] = Person(
-            key,
-            next((p.name for p in people if p.name), ""),
-            next((p.email for p in people if p.email), ""),
-            next((p.company for p in people if p.company), ""),
-        )
+        for kind, sort in SORTS.items():  # rows kept in memory (not by DecisionPasses): to disk
+            rows = getattr(tally, kind)
+            if not isinstance(rows, DecisionNotes):
+                for row in rows:
+                    result.ledger.note(kind, row, sort)
+                setattr(tally, kind, DecisionNotes(result.ledger, kind))
+    name_people(result.ledger, session, _person)

@@ -171,3 +171,17 @@ class WebhookEventSeen(SQLModel, table=True):
     connection: str = Field(primary_key=True)
     event_key: str = Field(primary_key=True)  # eventId/subscriptionId/objectId
     handled_at: datetime = _ts(index=True)
+
+
+class RunReportRows(SQLModel, table=True):
+    """A saved report's rows after the first 500 of each list (those are in `run_reports`), in parts
+    of zlib-compressed JSON: a run of millions of changes is saved and read back a part at a
+    time, never whole in memory."""
+
+    __tablename__ = "run_report_rows"
+
+    run_id: str = Field(primary_key=True)
+    list: str = Field(primary_key=True)  # where in the report: "reconciliation", "flags" ...
+    part: int = Field(primary_key=True)
+    rows: int  # rows in this part
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

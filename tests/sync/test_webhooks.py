@@ -14,6 +14,7 @@ from config.loader import parse_config
 from connectors.records import OutcomeStatus
 from sync.pipeline import Pipeline
 from sync.report.build import build_report
+from sync.report.render import to_json
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 from sync.webhooks import WebhookSender
@@ -51,7 +52,7 @@ def test_a_missed_fast_lane_lead_posts_one_escalation(sqlite_url: str) -> None:
     key = responses.calls[1].request.headers["Idempotency-Key"]
     assert any(i.key == key and i.kind == "webhook" for i in late.writes.items)
     with Session(engine) as session:
-        report = json.dumps(build_report(late, session, pipeline.config, pipeline.sla), default=str)
+        report = to_json(build_report(late, session, pipeline.config, pipeline.sla))
     assert "secret-token" not in report and '"notify"' in report
     again = pipeline.run(as_of=NOW + timedelta(hours=3))
     assert not again.errors and len(responses.calls) == 2  # fired once per clock and rung

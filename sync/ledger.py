@@ -1,0 +1,406 @@
+"""The run's ledger: every change it planned and every write outcome, on disk as they happen.
+
+A run over a million contacts plans and writes millions of field changes; kept in memory for the
+report they would grow the worker with N (about 1 GB at 100,000 contacts). They go to a scratch
+SQLite file per run instead: private to the worker, in the temp directory (`TMPDIR`), removed
+with the run's result, the same for either state store, and untouched by a dry run's rollback.
+The report reads its rows back from here in their sorted order (SQLite sorts on disk), joined
+with who each record is; the run itself keeps counts only.
+
+Values are kept pickled: the file is this process's own, and a change reads back exactly as
+planned (a datetime stays a datetime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pickle
+import sqlite3
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from sync.outbox import PlannedChange
+from sync.store.tables import OutboxItem, PersonRecord
+
+PAGE = 1000  # rows per read: no cursor stays open while the writer thread records
+IN_LIST = 500  # keys per IN (...) list against the state store
+
+_SCHEMA = """
+CREATE TABLE changes (
+    key TEXT PRIMARY KEY, connection TEXT, object_type TEXT, record_id TEXT, kind TEXT,
+    field TEXT, value BLOB, previous BLOB, reason TEXT,
+    p_seq INTEGER, p_status TEXT, p_error TEXT,  -- planned by this run
+    w_seq INTEGER, w_status TEXT, w_error TEXT,  -- written (or would be) by this run
+    s_status TEXT, s_error TEXT                  -- planned, not written: the store's word
+);
+CREATE INDEX changes_planned ON changes (p_seq) WHERE p_seq IS NOT NULL;
+CREATE INDEX changes_written ON changes (w_seq) WHERE w_seq IS NOT NULL;
+CREATE TABLE notes (kind TEXT, seq INTEGER, k1 TEXT, k2 TEXT, data BLOB);
+CREATE INDEX notes_order ON notes (kind, k1, k2, seq);
+CREATE INDEX notes_people ON notes (k1);
+CREATE TABLE people (key TEXT PRIMARY KEY, name TEXT, email TEXT, company TEXT);
+CREATE TABLE records (
+    connection TEXT, record_id TEXT, person_key TEXT, name TEXT, email TEXT, company TEXT,
+    PRIMARY KEY (connection, record_id)
+);
+"""
+_CONTENT = "key, connection, object_type, record_id, kind, field, value, previous, reason"
+_PLAN = (
+    f"INSERT INTO changes ({_CONTENT}, p_seq, p_status, p_error) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "p_seq = excluded.p_seq, p_status = excluded.p_status, p_error = excluded.p_error"
+)
+_WRITE = (
+    f"INSERT INTO changes ({_CONTENT}, w_seq, w_status, w_error) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "connection = excluded.connection, object_type = excluded.object_type, "
+    "record_id = excluded.record_id, kind = excluded.kind, field = excluded.field, "
+    "value = excluded.value, previous = excluded.previous, reason = excluded.reason, "
+    "w_seq = excluded.w_seq, w_status = excluded.w_status, w_error = excluded.w_error"
+)
+# one report row: the writer's word on an outcome wins, else the store's, else the plan's
+_ROW = (
+    "SELECT c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, c.value, "
+    "c.previous, c.reason, "
+    "CASE WHEN c.w_seq IS NOT NULL THEN c.w_status "
+    "WHEN c.s_status IS NOT NULL THEN c.s_status ELSE c.p_status END, "
+    "CASE WHEN c.w_seq IS NOT NULL THEN c.w_error "
+    "WHEN c.s_status IS NOT NULL THEN c.s_error ELSE c.p_error END, "
+    "r.person_key, r.name, r.email, r.company "
+    "FROM changes c LEFT JOIN records r "
+    "ON r.connection = c.connection AND r.record_id = c.record_id "
+)
+_ORDER = "(c.connection, c.record_id, c.field, c.key)"
+
+
+def _remove(db: sqlite3.Connection, path: str) -> None:
+    db.close()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _blob(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _content(change: PlannedChange) -> tuple[Any, ...]:
+    return (
+        change.key,
+        change.connection,
+        change.object_type,
+        change.record_id,
+        change.kind,
+        change.field,
+        _blob(change.value),
+        _blob(change.previous),
+        change.reason,
+    )
+
+
+class LedgerUnwritable(Exception):
+    """The run's scratch file cannot be written (a full temp directory): one clear message."""
+
+    def __init__(self, directory: str, error: sqlite3.Error | OSError) -> None:
+        super().__init__(
+            f"the run's scratch file in {directory} cannot be written ({error}): its disk is "
+            "full, or the process may not grow files there. Free space there (or point TMPDIR "
+            "at a directory with room) and run again: the next run resumes where this one "
+            "stopped."
+        )
+
+
+class RunLedger:
+    """One run's planned changes and write outcomes, in a scratch file (thread-safe: the
+    write-behind thread records outcomes while the decide stage records plans). The file is
+    made on the first change recorded."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.directory = directory or tempfile.gettempdir()
+        self.path = ""
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._sorted = False
+        self._outcomes: list[tuple[Any, ...]] = []  # recorded PAGE at a time
+        self._notes: list[tuple[Any, ...]] = []
+        self._closer: weakref.finalize[Any, RunLedger] | None = None
+        self.planned = LedgerView(self, "p")
+        self.written = LedgerView(self, "w")
+
+    @property
+    def db(self) -> sqlite3.Connection:  # under the lock
+        if self._db is None:
+            try:
+                fd, path = tempfile.mkstemp(
+                    prefix="handoff-run-", suffix=".ledger", dir=self.directory
+                )
+                os.close(fd)
+                db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._closer = weakref.finalize(self, _remove, db, path)
+                for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -4096"):
+                    db.execute(f"PRAGMA {pragma}")
+                db.executescript(_SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                raise LedgerUnwritable(self.directory, exc) from None
+            self._db, self.path = db, path
+        return self._db
+
+    @contextlib.contextmanager
+    def _io(self) -> Iterator[None]:
+        """Under the lock; a failing disk is one clear error, not a traceback."""
+        with self._lock:
+            try:
+                yield
+            except (sqlite3.OperationalError, OSError) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and not any(
+                    word in str(exc) for word in ("disk", "full", "unable to open")
+                ):
+                    raise  # not the disk: a bug, shown as one
+                raise LedgerUnwritable(self.directory, exc) from None
+
+    def close(self) -> None:
+        """Remove the file now (else it goes when the run's result is collected)."""
+        if self._closer is not None:
+            self._closer()
+
+    # recording ---------------------------------------------------------------------------
+
+    def plan(self, changes: Iterable[PlannedChange]) -> None:
+        with self._io():
+            self.db.executemany(
+                _PLAN,
+                [(*_content(c), next(self._seq), c.status, c.error) for c in changes],
+            )
+            self._sorted = False
+
+    def write(self, changes: Iterable[PlannedChange]) -> None:
+        """Outcomes, one at a time from the writer: kept in pages of PAGE, then recorded."""
+        with self._io():
+            self._outcomes += [(*_content(c), next(self._seq), c.status, c.error) for c in changes]
+            if len(self._outcomes) >= PAGE:
+                self._record_outcomes()
+
+    def _record_outcomes(self) -> None:  # under the lock
+        if self._outcomes:
+            self.db.executemany(_WRITE, self._outcomes)
+            self._outcomes = []
+            self._sorted = False
+        if self._notes:
+            self.db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
+            self._notes = []
+
+    def note(self, kind: str, row: dict[str, Any], sort: tuple[str, str | None]) -> None:
+        """A decision row of the report (an assignment, a flag ...), kept with its sort key."""
+        first, second = sort
+        with self._io():
+            self._notes.append(
+                (
+                    kind,
+                    next(self._seq),
+                    str(row[first]),
+                    str(row[second]) if second else "",
+                    _blob(row),
+                )
+            )
+            if len(self._notes) >= PAGE:
+                self._record_outcomes()
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of `sql` on the ledger (what was recorded so far included)."""
+        return self._query(sql, args)
+
+    def record(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._io():
+            self._record_outcomes()
+            self.db.executemany(sql, rows)
+
+    # reading -----------------------------------------------------------------------------
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._io():
+            self._record_outcomes()
+            return self.db.execute(sql, args).fetchall()
+
+    def count(self, side: str) -> int:
+        return int(self._query(f"SELECT count(*) FROM changes WHERE {side}_seq IS NOT NULL")[0][0])
+
+    def changes(self, side: str) -> Iterator[PlannedChange]:
+        """Planned (side 'p') or written ('w') changes in the order they were recorded."""
+        after = 0
+        while True:
+            page = self._query(
+                f"SELECT {_CONTENT}, {side}_seq, {side}_status, {side}_error FROM changes "
+                f"WHERE {side}_seq > ? ORDER BY {side}_seq LIMIT {PAGE}",
+                (after,),
+            )
+            for row in page:
+                key, connection, object_type, record_id, kind, name = row[:6]
+                value, previous = pickle.loads(row[6]), pickle.loads(row[7])
+                yield PlannedChange(
+                    key,
+                    connection,
+                    object_type,
+                    record_id,
+                    kind,
+                    name,
+                    value,
+                    previous,
+                    row[8],
+                    row[10],
+                    row[11],
+                )
+            if len(page) < PAGE:
+                return
+            after = page[-1][9]
+
+    def records_written(self) -> int:
+        """How many CRM records this run wrote to."""
+        sql = "SELECT count(*) FROM (SELECT DISTINCT connection, object_type, record_id "
+        return int(self._query(sql + "FROM changes WHERE w_seq IS NOT NULL)")[0][0])
+
+    def _sort(self) -> None:
+        with self._io():
+            self._record_outcomes()
+            if not self._sorted:
+                self.db.execute(
+                    "CREATE INDEX IF NOT EXISTS changes_report "
+                    "ON changes (connection, record_id, field, key)"
+                )
+                self._sorted = True
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every change of the report, sorted by (connection, record, field, key): connection,
+        record_id, field, key, object_type, kind, value, previous, reason, status, error,
+        person key, name, email, company (the last four None for an unknown record)."""
+        self._sort()
+        after: tuple[Any, ...] | None = None
+        while True:
+            where = f"WHERE {_ORDER} > (?, ?, ?, ?) " if after else ""
+            page = self._query(
+                f"{_ROW}{where}ORDER BY {_ORDER.strip('()')} LIMIT {PAGE}", after or ()
+            )
+            for row in page:
+                yield (*row[:6], pickle.loads(row[6]), pickle.loads(row[7]), *row[8:])
+            if len(page) < PAGE:
+                return
+            after = tuple(page[-1][:4])
+
+    # what the state store says, read once at the run's end ---------------------------------
+
+    def _keys(self, sql: str) -> Iterator[list[Any]]:
+        """Pages of the first column of `sql` (ordered by it; it takes the last one seen)."""
+        after: Any = ""
+        while True:
+            page = [row[0] for row in self._query(sql, (after,))]
+            if page:
+                yield page
+            if len(page) < IN_LIST:
+                return
+            after = page[-1]
+
+    def settle_from(self, session: Session) -> None:
+        """Planned but not written by this run (rejected, dead, left pending ...): the status
+        the store holds for them, in pages of keys."""
+        sql = (
+            "SELECT key FROM changes WHERE p_seq IS NOT NULL AND w_seq IS NULL AND key > ? "
+            f"ORDER BY key LIMIT {IN_LIST}"
+        )
+        for keys in self._keys(sql):
+            found = session.execute(
+                sa_select(
+                    col(OutboxItem.key), col(OutboxItem.status), col(OutboxItem.last_error)
+                ).where(col(OutboxItem.key).in_(keys))
+            ).all()
+            with self._io():
+                self._record_outcomes()
+                self.db.executemany(
+                    "UPDATE changes SET s_status = ?, s_error = ? WHERE key = ?",
+                    [(str(status), error, str(key)) for key, status, error in found],
+                )
+
+    def name_records(self, session: Session, person: Callable[[Any], Any]) -> None:
+        """Who each changed record is (`person(row)` of its PersonRecord row), in pages."""
+        self._sort()
+        connections = [r[0] for r in self._query("SELECT DISTINCT connection FROM changes")]
+        columns: tuple[Any, ...] = (
+            PersonRecord.connection,
+            PersonRecord.crm_id,
+            PersonRecord.person_key,
+            PersonRecord.email,
+            PersonRecord.fields,
+        )
+        for connection in sorted(connections):
+            sql = (
+                "SELECT DISTINCT record_id FROM changes WHERE connection = ? AND record_id > ? "
+                f"ORDER BY record_id LIMIT {IN_LIST}"
+            )
+            after = ""
+            while True:
+                ids = [r[0] for r in self._query(sql, (connection, after))]
+                if not ids:
+                    break
+                found = []
+                for row in session.execute(
+                    sa_select(*columns).where(
+                        col(PersonRecord.connection) == connection,
+                        col(PersonRecord.crm_id).in_(ids),
+                    )
+                ):
+                    p = person(row)
+                    found.append((row.connection, row.crm_id, p.key, p.name, p.email, p.company))
+                with self._io():
+                    self.db.executemany(
+                        "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", found
+                    )
+                if len(ids) < IN_LIST:
+                    break
+                after = ids[-1]
+
+
+class LedgerView:
+    """`RunResult.planned` / `writes.items`: the ledger's changes of one side, read on demand
+    (iterate, count, compare with a list); appending records them."""
+
+    def __init__(self, ledger: RunLedger, side: str) -> None:
+        self._ledger = ledger
+        self._side = side
+
+    def append(self, change: PlannedChange) -> None:
+        self.extend([change])
+
+    def extend(self, changes: Iterable[PlannedChange]) -> None:
+        if self._side == "p":
+            self._ledger.plan(changes)
+        else:
+            self._ledger.write(changes)
+
+    def __iadd__(self, changes: Iterable[PlannedChange]) -> LedgerView:
+        self.extend(changes)
+        return self
+
+    def __iter__(self) -> Iterator[PlannedChange]:
+        return self._ledger.changes(self._side)
+
+    def __len__(self) -> int:
+        return self._ledger.count(self._side)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LedgerView | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} {'planned' if self._side == 'p' else 'written'} changes>"
