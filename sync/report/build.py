@@ -19,7 +19,7 @@ from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
 from sync.ledger_notes import sorted_notes
 from sync.pipeline import RunResult
-from sync.report.rows import HEAD, StreamedRows
+from sync.report.rows import StreamedRows, built_rows
 from sync.report.snapshot import Person, StoreView, read_store
 
 SCHEMA = "handoff.report/v2"
@@ -89,24 +89,11 @@ def _named(row: dict[str, Any], who: Any) -> dict[str, Any]:
 
 
 def _noted(result: RunResult, kind: str) -> StreamedRows:
-    """A decision list of the run (assignments, flags ...) from its ledger, sorted by person:
-    counted in one pass, the first rows kept, the rest streamed."""
+    """A decision list of the run (assignments, flags ...) from its ledger, sorted by person."""
     if result.tally is None:
         return StreamedRows([], 0, lambda: iter(()))
-    ledger = result.ledger
-    head: list[dict[str, Any]] = []
-    total = 0
-    for row, who in sorted_notes(ledger, kind):
-        total += 1
-        if len(head) < HEAD:
-            head.append(_named(row, who))
-
-    def tail() -> Iterator[dict[str, Any]]:
-        for n, (row, who) in enumerate(sorted_notes(ledger, kind)):
-            if n >= HEAD:
-                yield _named(row, who)
-
-    return StreamedRows(head, total, tail)
+    rows = (_named(row, who) for row, who in sorted_notes(result.ledger, kind))
+    return built_rows(result.ledger, kind, rows)
 
 
 def _row(change: tuple[Any, ...], links: RecordLinks) -> dict[str, Any]:
@@ -155,22 +142,16 @@ class RowCounts:
 
 def _rows(result: RunResult, links: RecordLinks) -> tuple[StreamedRows, RowCounts]:
     """Every change this run wrote (or would write), and every one it planned but could not:
-    counted in one pass over the run's ledger, the first rows kept, the rest streamed."""
-    ledger = result.ledger
+    made and counted in one pass over the run's ledger."""
     counts = RowCounts()
-    head: list[dict[str, Any]] = []
-    for change in ledger.rows():
-        row = _row(change, links)
-        counts.add(row)
-        if len(head) < HEAD:
-            head.append(row)
 
-    def tail() -> Iterator[dict[str, Any]]:
-        for n, change in enumerate(ledger.rows()):
-            if n >= HEAD:
-                yield _row(change, links)
+    def counted() -> Iterator[dict[str, Any]]:
+        for change in result.ledger.rows():
+            row = _row(change, links)
+            counts.add(row)
+            yield row
 
-    return StreamedRows(head, counts.rows, tail), counts
+    return built_rows(result.ledger, "reconciliation", counted()), counts
 
 
 def _funnel(stages: dict[str, int]) -> list[dict[str, Any]]:

@@ -48,6 +48,22 @@ def replaced(report: dict[str, Any], values: dict[tuple[str, ...], Any]) -> dict
     return out
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_row(row: dict[str, Any], pad: str) -> str:
+    """One row as `json.dumps(row, indent=2, sort_keys=True)` writes it, each line after `pad`:
+    a flat row item by item (the C encoder for each value: the indenting encoder is pure
+    Python), a nested one by json itself."""
+    if all(isinstance(v, _SCALARS) for v in row.values()) and all(isinstance(k, str) for k in row):
+        if not row:
+            return pad + "{}"
+        items = ",\n".join(f"{pad}  {json.dumps(k)}: {json.dumps(row[k])}" for k in sorted(row))
+        return f"{pad}{{\n{items}\n{pad}}}"
+    lines = json.dumps(row, indent=2, sort_keys=True).split("\n")
+    return "\n".join(pad + line for line in lines)
+
+
 def _json_rows(rows: StreamedRows, depth: int) -> Iterator[str]:
     """A list of rows as `json.dumps(..., indent=2)` writes it `depth` levels deep."""
     if not rows:
@@ -56,8 +72,7 @@ def _json_rows(rows: StreamedRows, depth: int) -> Iterator[str]:
     pad = "  " * (depth + 1)
     piece = ["["]
     for n, row in enumerate(rows):
-        lines = json.dumps(row, indent=2, sort_keys=True).split("\n")
-        piece.append(("," if n else "") + "\n" + "\n".join(pad + line for line in lines))
+        piece.append(("," if n else "") + "\n" + _json_row(row, pad))
         if len(piece) >= CHUNK_ROWS:
             yield "".join(piece)
             piece = []

@@ -6,19 +6,21 @@ JSON or CSV is written. A plain list works wherever these do (a report read from
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, overload
 
 from config.secrets import redact_deep
 
 HEAD = 500  # rows held in the model: the HTML page's table (sync.report.page.HTML_ROWS)
+PAGE = 1000  # rows per read and write of the ledger
 
 Row = dict[str, Any]
 
 
 class StreamedRows:
-    """A sequence of report rows: `head` in memory, `tail()` read on demand; every row is
-    redacted as it is read."""
+    """A sequence of report rows: `head` in memory, `tail()` read on demand (rows as built:
+    redacted once, when they were made)."""
 
     def __init__(self, head: list[Row], total: int, tail: Callable[[], Iterator[Row]]) -> None:
         self.head = head
@@ -33,12 +35,10 @@ class StreamedRows:
 
     def tail(self) -> Iterator[Row]:
         """The rows after the head."""
-        for row in self._tail():
-            yield redact_deep(row)
+        return self._tail()
 
     def __iter__(self) -> Iterator[Row]:
-        for row in self.head:
-            yield redact_deep(row)
+        yield from self.head
         yield from self.tail()
 
     @overload
@@ -51,7 +51,7 @@ class StreamedRows:
         if isinstance(index, slice):
             start, stop, step = index.indices(self.total)
             if stop <= len(self.head) and step == 1:
-                return [redact_deep(r) for r in self.head[start:stop]]
+                return self.head[start:stop]
             return list(self)[index]
         if 0 <= index < len(self.head):
             return self.head[index]
@@ -69,3 +69,40 @@ class StreamedRows:
 
     def __repr__(self) -> str:
         return f"<{self.total} report rows, {len(self.head)} held>"
+
+
+def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
+    """Report rows made once (redacted), kept: the first HEAD in memory, every one after it in
+    the ledger as compact JSON (the `report_rows` table), read back a page at a time."""
+    ledger.record("DELETE FROM report_rows WHERE list = ?", [(name,)])
+    head: list[Row] = []
+    page: list[tuple[str, int, str]] = []
+    total = 0
+    for row in rows:
+        row = redact_deep(row)
+        if total < HEAD:
+            head.append(row)
+        else:
+            page.append((name, total, json.dumps(row, sort_keys=True)))
+            if len(page) >= PAGE:
+                ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", page)
+                page = []
+        total += 1
+    if page:
+        ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", page)
+
+    def tail() -> Iterator[Row]:
+        after = HEAD - 1
+        while True:
+            found = ledger.query(
+                f"SELECT seq, row FROM report_rows WHERE list = ? AND seq > ? ORDER BY seq "
+                f"LIMIT {PAGE}",
+                (name, after),
+            )
+            for _, text in found:
+                yield json.loads(text)
+            if len(found) < PAGE:
+                return
+            after = found[-1][0]
+
+    return StreamedRows(head, total, tail)
