@@ -396,6 +396,15 @@ class LedgerView:
     def __bool__(self) -> bool:
         return len(self) > 0
 
+    def __getitem__(self, index: int) -> PlannedChange:
+        """The `index`th (read through to it: for a look, not for loops)."""
+        if index < 0:
+            return list(self)[index]
+        found = next(itertools.islice(iter(self), index, None), None)
+        if found is None:
+            raise IndexError(index)
+        return found
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LedgerView | list | tuple):
             return list(self) == list(other)

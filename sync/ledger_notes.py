@@ -8,6 +8,7 @@ lists them, with each person's name, a page at a time.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +57,15 @@ class DecisionNotes:
 
     def __bool__(self) -> bool:
         return len(self) > 0
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """The `index`th (read through to it: for a look, not for loops)."""
+        if index < 0:
+            return list(self)[index]
+        found = next(itertools.islice(iter(self), index, None), None)
+        if found is None:
+            raise IndexError(index)
+        return found
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DecisionNotes | list):
