@@ -62,9 +62,13 @@ def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, An
         assert proc.stdout is not None
         info: dict[str, Any] = json.loads(proc.stdout.readline())
         yield info
-    finally:
+    finally:  # a large portal can take a while to stop: never lose the figures to it
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def peak_rss_mb() -> float:
