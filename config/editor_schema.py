@@ -42,6 +42,7 @@ CANONICAL_DESCRIPTIONS: dict[str, str] = {
     "score_behaviour": "the behaviour part of the score (managed)",
     "score_reasons": "the reasons behind the score, one line each (managed)",
     "score_model": "the scoring model version that wrote the score (managed)",
+    "score_breakdown": "points per rule and the model version, machine-readable JSON (managed)",
     "out_of_office": "the owner is out of office (routing skips them)",
     "external_id": "the person's id in another system: identity across CRMs",
     "account_id": "the person's account / company record: account owner routing",
