@@ -104,6 +104,8 @@ class Worker:
         self.scheduler.add_job(self.heartbeat.beat, IntervalTrigger(seconds=15), id="heartbeat")
 
     def next_jobs(self) -> dict[str, str]:
+        if self._stopped.is_set():  # shutdown(wait=True) holds the job store's lock while it
+            return {}  # waits for this job: asking the scheduler now would deadlock
         return {
             job.id: job.next_run_time.astimezone(UTC).replace(microsecond=0).isoformat()
             for job in self.scheduler.get_jobs()

@@ -117,6 +117,8 @@ class Worker:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                raise AssertionError(f"no stop on SIGTERM:\n{self.output()[-3000:]}") from None
+        assert self.proc.returncode == 0, self.output()[-3000:]
 
 
 Live = tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]
@@ -348,3 +350,19 @@ def test_a_demo_request_is_decided_between_the_chunks_of_a_running_bulk_sync(
         assert bulk.started_at < runs[run_id].started_at < bulk.finished_at, (bulk, run_id)
     for run_id in decided[held]:
         assert runs[run_id].started_at > bulk.finished_at, (bulk, run_id)
+
+
+def test_sigterm_during_a_bulk_sync_stops_the_worker_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a full sync runs: the batch in flight ends, the endpoint and the fast path
+    stop, and `handoff run` exits 0 (a job ending during the scheduler's shutdown once
+    deadlocked on the heartbeat's next-jobs read)."""
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with _running(tmp_path, store_url, contacts=3000, slow_pages=0.3) as live:
+        worker = live[1]
+        _one_decided_contact(store_url)
+        assert "(applied)" not in worker.output()
+        worker.stop()  # asserts exit 0 within 60 s
+    assert "stopping: finishing the batch in flight" in worker.output()
