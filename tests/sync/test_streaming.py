@@ -146,7 +146,12 @@ def test_a_failing_decision_stops_the_pull_thread(sqlite_url: str) -> None:
     _crowd(crm)
     pipeline = _pipeline(sqlite_url, crm)
 
-    class Broken:
+    real = pipeline.scoring
+
+    class Broken:  # the real model, but scoring anyone raises
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
         def score(self, *args: object) -> object:
             raise RuntimeError("scoring bug")
 
