@@ -398,6 +398,15 @@ def bench(
                                 "worker_cpu_seconds",
                                 "rate_limit_floor_seconds",
                                 "wall_vs_floor",
+                                "api_calls_total",
+                                "api_calls_job_minimum_total",
+                                "calls_vs_job_minimum",
+                                "job_minimum_floor_seconds",
+                                "wall_vs_job_minimum_floor",
+                                "report_seconds",
+                                "rss_before_mb",
+                                "peak_rss_mb",
+                                "load_1min",
                                 "timings",
                             )
                         }
