@@ -260,24 +260,10 @@ class DecisionStage:
         """An SLA escalation picked a new owner: write it and restart the clock for them. Only
         when the owner write is planned: otherwise the CRM keeps the old owner, and so does the
         report (a flag says why)."""
-        refused = [
-            why
-            for record in person.write_targets()
-            if (
-                why := self._write_owner(
-                    record, decision.owner_email, f"routed to {decision.owner_email}"
-                )
-            )
-        ]
-        if len(refused) == len(person.write_targets()):
-            self.tally.flags.append(
-                {
-                    "person": person.key,
-                    "owner": person.owner_email,
-                    "flag": "reassign_not_written",
-                    "detail": f"escalation chose {decision.owner_email}, but the owner stays: "
-                    + "; ".join(refused),
-                }
+        refused = self._write_owners(person, decision.owner_email)
+        if refused:
+            self._owner_not_written(
+                person, "reassign_not_written", f"escalation chose {decision.owner_email}", refused
             )
             self.session.execute(  # and the routing ledger forgets the choice too
                 delete(Assignment).where(
@@ -309,8 +295,35 @@ class DecisionStage:
         )
 
     def _plan_owner(self, person: PersonView, owner_email: str) -> None:
-        for record in person.write_targets():
-            self._write_owner(record, owner_email, f"routed to {owner_email}")
+        refused = self._write_owners(person, owner_email)
+        if refused:  # routed, but the rep would never see it in the CRM: say so, never silence
+            self._owner_not_written(
+                person, "route_not_written", f"routed to {owner_email}", refused
+            )
+
+    def _write_owners(self, person: PersonView, owner_email: str) -> list[str]:
+        """Plan the owner on every record; why not, when no record takes it (else [])."""
+        refused = [
+            why
+            for record in person.write_targets()
+            if (why := self._write_owner(record, owner_email, f"routed to {owner_email}"))
+        ]
+        targets = person.write_targets()
+        if not targets:
+            return ["no CRM record to write"]
+        return refused if len(refused) == len(targets) else []
+
+    def _owner_not_written(
+        self, person: PersonView, flag: str, what: str, refused: list[str]
+    ) -> None:
+        self.tally.flags.append(
+            {
+                "person": person.key,
+                "owner": person.owner_email,
+                "flag": flag,
+                "detail": f"{what}, but the owner stays: " + "; ".join(refused),
+            }
+        )
 
     def _write_owner(self, record: PersonRecord, owner_email: str, reason: str) -> str | None:
         """Plan the record's owner as the CRM user with this email (never a guess); why not,

@@ -44,3 +44,20 @@ def test_stage_counts_match_the_rows(tmp_path: Path) -> None:
     assert written == len(rows) == report["counts"]["by_field"]["lifecycle_stage"] == 2
     assert sum(report["counts"]["by_status"].values()) == len(report["reconciliation"])
     assert report["counts"]["writes"] == report["counts"]["by_status"] == {"applied": 16}
+
+
+def test_a_routed_owner_no_crm_takes_is_flagged_not_silent(tmp_path: Path) -> None:
+    """The same people, but the owner field is not Handoff's to write: routing still picks a
+    rep, nothing is written, and the report says so for each person (the lead reaches nobody
+    otherwise, and nothing would tell)."""
+    bench = Bench(f"sqlite:///{tmp_path / 'h.db'}")
+    unmanaged = bench.config.model_copy(deep=True)
+    objects = unmanaged.connections[0].objects["contact"]
+    objects["owner_id"] = objects["owner_id"].model_copy(update={"managed": False})
+    bench.config = unmanaged
+    bench.pipeline = type(bench.pipeline)(unmanaged, bench.engine, {"crm": bench.crm})
+    report = bench.run()
+    assert [r for r in report["reconciliation"] if r["field"] == "owner_id"] == []
+    flags = [f for f in report["flags"] if f["flag"] == "route_not_written"]
+    assert {f["person"] for f in flags} == {"email:vp@bigco.com", "email:dir@midco.com"}
+    assert all("owner_id is not managed on crm contact" in f["detail"] for f in flags)

@@ -41,7 +41,16 @@ def _person(sf_owner: str | None, sf_stage: str = "lead") -> PersonView:
     ]
     contact = Contact(connection="hubspot", object_type="contact", id="1", modified_at=AT)
     view = PersonView(
-        "p", records, contact, [], None, False, None, AT, None, "salesforce", "salesforce"
+        "p",
+        records,
+        contact,
+        [],
+        None,
+        False,
+        None,
+        AT,
+        lifecycle_from="salesforce",
+        owner_from="salesforce",
     )
     view.settle({}, OWNERS)
     return view
