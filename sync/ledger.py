@@ -144,11 +144,15 @@ class RunLedger:
                     prefix="handoff-run-", suffix=".ledger", dir=self.directory
                 )
                 os.close(fd)
-                db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-                self._closer = weakref.finalize(self, _remove, db, path)
-                for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -4096"):
-                    db.execute(f"PRAGMA {pragma}")
-                db.executescript(_SCHEMA)
+                try:
+                    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                    self._closer = weakref.finalize(self, _remove, db, path)
+                    for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -4096"):
+                        db.execute(f"PRAGMA {pragma}")
+                    db.executescript(_SCHEMA)
+                finally:  # open, it lives on unnamed: gone with the process, even a killed one
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
             except (sqlite3.Error, OSError) as exc:
                 raise LedgerUnwritable(self.directory, exc) from None
             self._db, self.path = db, path
