@@ -9,7 +9,8 @@
   form submissions through the Forms API on every tier (`forms.py`: one portal-wide stream per
   run with its own cursor); page views, email opens/clicks and custom events (webinars, trial
   milestones) on Enterprise through the Events API, one query per contact that changed
-  (`web.RecordEvents`); below Enterprise page views and email opens/clicks come from the
+  (`web.RecordEvents`); below Enterprise webinars come from the Marketing Events API
+  (`webinars.py`, one portal-wide pass per run) and page views and email opens/clicks from the
   contact analytics history (`web.AnalyticsHistory`) and custom events are not readable. Whatever is
   unavailable or refused is a run warning (`warnings`), never silence.
 
@@ -46,6 +47,8 @@ from connectors.hubspot.web import (
     RecordEvents,
     matches,
 )
+from connectors.hubspot.webinars import SOURCES as WEBINAR_SOURCES
+from connectors.hubspot.webinars import WebinarParticipations
 from connectors.mapping import parse_timestamp
 from connectors.records import Activity, Actor, Contact
 
@@ -99,6 +102,7 @@ class ActivityReader:
         self._forms = FormSubmissions(transport, forms) if forms else None
         self._events: RecordEvents | None = None
         self._history: AnalyticsHistory | None = None
+        self._webinars: WebinarParticipations | None = None
         if tier == ENTERPRISE and web:
             self._events = RecordEvents(transport, web)
         else:
@@ -111,6 +115,9 @@ class ActivityReader:
 
     def _below_enterprise(self, web: dict[str, list[ActivityMapping]], why: str = "") -> None:
         why = why or f"on a {self._tier} HubSpot portal (the Events API is Enterprise-only)"
+        webinars = {s: web.pop(s) for s in sorted(WEBINAR_SOURCES & set(web))}
+        if webinars:
+            self._webinars = WebinarParticipations(self._t, webinars)
         self._history = AnalyticsHistory(self._t, web)
         read = set(self._history.properties)
         if self._page_mappings:
@@ -171,9 +178,21 @@ class ActivityReader:
                 f"readable: {LAST_URL} history (the Events API refused{mismatch}: {why})"
             )
             out["email_events"] = f"readable: {LAST_OPEN} / {LAST_CLICK} history"
-            out["webinars, custom events"] = "unavailable: the Events API is Enterprise-only"
+            out["webinars"] = self._probe_webinars()
+            out["custom events (trial milestones)"] = (
+                "unavailable: the Events API is Enterprise-only"
+            )
         out["engagements (calls, emails, meetings, notes, tasks)"] = "readable: CRM objects"
         return out
+
+    def _probe_webinars(self) -> str:
+        try:
+            self._t.client.marketing.events.basic_api.get_all(limit=1, _preload_content=False)
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            return f"refused: Marketing Events API ({exc}); grant its read scope"
+        return "readable: Marketing Events API participations (every tier)"
 
     def _staged(self, found: Iterator[Activity]) -> Iterator[Activity]:
         """Activities with the funnel stage `hubspot.asset_stages` gives their url."""
@@ -212,12 +231,32 @@ class ActivityReader:
         yield from self._web(ids, since)
         if events and self._forms is not None:
             yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
+        if events:
+            yield from self._read_webinars(lambda w: w.for_contacts(ids, since))
 
     def event_stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every contact's form submissions since `since`, ascending (the Forms API is
         portal-wide: one pass over the forms per run, however many contacts)."""
         if self._forms is not None:
             yield from self._staged(self._read_forms(lambda f: f.stream(since)))
+        yield from self._read_webinars(lambda w: w.stream(since))
+
+    def _read_webinars(self, read: Any) -> Iterator[Activity]:
+        """Webinar participations below Enterprise (portal-wide, event by event)."""
+        if self._webinars is None:
+            return
+        try:
+            found = list(read(self._webinars))
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            self._webinars = None
+            self._warn(
+                f"webinars unavailable: the Marketing Events API refused ({exc}); "
+                "grant the app the crm.objects.marketing_events.read scope"
+            )
+            return
+        yield from found
 
     def _read_forms(self, read: Any) -> Iterator[Activity]:
         assert self._forms is not None

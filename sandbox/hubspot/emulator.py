@@ -21,7 +21,14 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from sandbox.faults import Faults, RequestLog
-from sandbox.hubspot import batch_api, catalog_api, forms_api, objects_api, timeline_api
+from sandbox.hubspot import (
+    batch_api,
+    catalog_api,
+    forms_api,
+    marketing_events_api,
+    objects_api,
+    timeline_api,
+)
 from sandbox.hubspot.context import Ctx, Handler, Knobs
 from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limit_body
 from sandbox.hubspot.loader import load_portal, record_activity
@@ -138,6 +145,24 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
             r"^/form-integrations/v1/submissions/forms/(?P<form_guid>[^/]+)/?$",
             "forms.submissions",
             forms_api.form_submissions,
+        ),
+        (
+            "GET",
+            r"^/marketing/v3/marketing-events/participations/contacts/(?P<contact_identifier>[^/]+)/breakdown/?$",
+            "marketing_events.participations",
+            marketing_events_api.contact_breakdown,
+        ),
+        (
+            "GET",
+            r"^/marketing/v3/marketing-events/participations/(?P<marketing_event_id>\d+)/breakdown/?$",
+            "marketing_events.event_participations",
+            marketing_events_api.event_breakdown,
+        ),
+        (
+            "GET",
+            r"^/marketing/v3/marketing-events/?$",
+            "marketing_events.list",
+            marketing_events_api.list_events,
         ),
     )
 ]

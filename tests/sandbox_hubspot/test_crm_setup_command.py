@@ -74,4 +74,5 @@ def test_setup_check_says_which_behaviour_sources_the_token_can_read(
         assert "hs_analytics_last_url history" in lines["page_views"]
         assert "MISSING_SCOPES" in lines["page_views"]
         assert "hs_email_last_open_date" in lines["email_events"]
-        assert "unavailable" in lines["webinars, custom events"]
+        assert "readable: Marketing Events API" in lines["webinars"]
+        assert "unavailable" in lines["custom events (trial milestones)"]
