@@ -239,3 +239,30 @@ def test_a_token_without_the_forms_scope_is_a_warning_and_the_run_goes_on(
         assert "demo" not in contact["handoff_score_reasons"].lower()
     finally:
         next(stack_iter, None)
+
+
+def test_professional_reads_webinars_event_by_event_and_a_refusal_names_webinars(
+    tmp_path: Path, store_url: str
+) -> None:
+    portal = _portal("professional", demo=False, pricing_views=0)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    portal.activities.append(
+        PortalActivity("web", "vp", "webinar_attended", at, None, {"webinar_name": "Live demo"})
+    )
+    stack_iter = _stack(portal, tmp_path, store_url, None)
+    stack = next(stack_iter)
+    try:
+        emulator = stack.sandbox.hubspot
+        assert emulator is not None
+        result = stack.pipeline().run()
+        assert not result.errors, result.errors
+        assert not [w for w in result.warnings if "webinar" in w]
+        assert emulator.log.total("marketing_events.list") == 1  # once per run, not per contact
+        assert "webinar" in _read_back(stack, "vp")["handoff_score_reasons"].lower()
+        emulator.knobs.missing_scopes = {"crm.objects.marketing_events.read": ["marketing_events."]}
+        refused = stack.pipeline().run()
+        assert not refused.errors, refused.errors
+        refusal = next(w for w in refused.warnings if "webinars unavailable" in w)
+        assert "MISSING_SCOPES" in refusal and "marketing_events.read" in refusal
+    finally:
+        next(stack_iter, None)
