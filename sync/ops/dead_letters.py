@@ -123,6 +123,20 @@ def _newer_decision(session: Session, item: OutboxItem) -> OutboxItem | None:
     ).first()
 
 
+def _record(session: Session, item: OutboxItem, action: str, who: str, now: datetime) -> None:
+    """Who did what to the item, when, from which status, and the CRM's last reason."""
+    session.add(
+        OutboxAction(
+            outbox_key=item.key,
+            action=action,
+            actor=who,
+            at=now,
+            previous_status=item.status,
+            reason=item.last_error,
+        )
+    )
+
+
 def retry(
     engine: Engine,
     keys: Sequence[str] = (),
@@ -155,16 +169,7 @@ def retry(
                     )
                 )
                 continue
-            session.add(
-                OutboxAction(
-                    outbox_key=item.key,
-                    action="retry",
-                    actor=who,
-                    at=now,
-                    previous_status=item.status,
-                    reason=item.last_error,
-                )
-            )
+            _record(session, item, "retry", who, now)
             item.status, item.attempts, item.next_attempt_at = "pending", 0, None
             session.add(item)
             outcomes.append(Outcome(item.key, True, "pending: sent by the next run"))
@@ -199,16 +204,7 @@ def drop(
             if item.status not in ("dead", "rejected", "pending"):
                 outcomes.append(Outcome(item.key, False, f"is {item.status}: nothing to drop"))
                 continue
-            session.add(
-                OutboxAction(
-                    outbox_key=item.key,
-                    action="drop",
-                    actor=who,
-                    at=now,
-                    previous_status=item.status,
-                    reason=item.last_error,
-                )
-            )
+            _record(session, item, "drop", who, now)
             item.status = "dropped"
             session.add(item)
             outcomes.append(Outcome(item.key, True, f"dropped by {who}"))
