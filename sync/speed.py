@@ -10,7 +10,8 @@ One thread drains the queue: events already handled (`webhook_events` in the sta
 dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
 scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
 store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
-stage, its own outbox items written at once): owner, stage, score, SLA clock and task.
+stage, its own outbox items written at once): owner, stage, score, SLA clock and task. Its CRM
+calls are made in the rate limiter's fast lane (connectors/ratelimit.py): ahead of a bulk run's.
 
 One decision at a time, in one thread at a time: when no job runs, the fast path takes the
 worker's one-job-at-a-time gate (`Worker.exclusive`); while a scheduled run holds it, that run
@@ -47,6 +48,7 @@ from connectors.hubspot.webhooks import (
     parse_events,
     verify_v3,
 )
+from connectors.ratelimit import fast_lane
 from connectors.records import Contact
 from sync.identity import person_key
 from sync.pull import _person_row, read_cursor
@@ -144,7 +146,8 @@ class FastPath:
         if not batch:
             return
         try:
-            self._decide_batch(batch, busy)
+            with fast_lane():  # this path's calls take the front of the rate limiter
+                self._decide_batch(batch, busy)
         except Exception as exc:  # logged; the scheduled sync catches up
             log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
         finally:
@@ -153,7 +156,7 @@ class FastPath:
 
     def handle(self, batch: list[Queued]) -> None:
         """Decide the contacts these events name, taking the worker's gate."""
-        with self.exclusive():
+        with self.exclusive(), fast_lane():
             self._decide_batch(batch, frozenset())
 
     def _decide_batch(self, batch: list[Queued], busy: frozenset[str]) -> None:

@@ -6,7 +6,8 @@ would, turns urllib3's own retries off (`retries=False`: its Retry does not cove
 replaces the `request` method *of that instance only* with `HubSpotTransport.send`, which:
 
 - waits on the client-side limiter (burst bucket per 10 s; CRM search has its own per-second
-  bucket and is exempt from the burst one); writes take the next free slot before reads,
+  bucket and is exempt from the burst one); writes take the next free slot before reads, and the
+  webhook fast path's calls (`ratelimit.fast_lane`) before both,
 - counts the call into `usage` under a stable endpoint label,
 - sets `Authorization` from `Credentials` and refreshes an expired OAuth token once on a 401,
 - maps failures to `connectors.errors` and runs everything under the one tenacity policy
@@ -115,8 +116,10 @@ class HubSpotTransport:
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         burst = settings.requests_per_10s or TIER_BURST[settings.tier]
+        window = max(1, burst - max(1, burst // 20))
+        # a few slots of each window are the webhook fast path's alone (connectors/ratelimit.py)
         self.burst = RateLimiter(
-            max(1, burst - max(1, burst // 20)), 10.0, clock=clock, sleep=sleep
+            window, 10.0, clock=clock, sleep=sleep, reserve=min(window - 1, window // 45)
         )
         per_second = settings.search_per_second
         search_calls = max(1, int(per_second))

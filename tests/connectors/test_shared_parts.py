@@ -97,7 +97,7 @@ def test_an_ordinary_caller_steps_back_only_while_a_first_caller_waits() -> None
     limiter = RateLimiter(2, 1.0, clock=clock, sleep=clock.sleep)
     limiter.acquire(first=True)
     limiter.acquire()  # nobody waits first: an ordinary call takes a free slot at once
-    assert clock.now == 0.0 and limiter._first_waiting == 0
+    assert clock.now == 0.0 and limiter.waiting() == (0, 0, 0)
 
 
 def test_limiter_refuses_impossible_requests() -> None:
