@@ -95,6 +95,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"Salesforce  {info.salesforce_instance_url}  session: {info.salesforce_session_id}"
             )
+            if info.salesforce_pubsub_endpoint:
+                typer.echo(f"Pub/Sub API {info.salesforce_pubsub_endpoint}  (gRPC, TLS)")
             typer.echo(f"CA file     {info.ca_file}")
             if webhook_url is not None:
                 typer.echo(f"Webhooks    HubSpot contact events -> {webhook_url}")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.portal import Portal
 from sandbox.server import SandboxCA, SandboxServer
+
+if TYPE_CHECKING:
+    from sandbox.salesforce.pubsub import PubSubServer
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class SandboxInfo:
     salesforce_instance_url: str | None = None
     salesforce_session_id: str | None = None
     pardot_business_unit_id: str | None = None  # Account Engagement v5, on the Salesforce host
+    salesforce_pubsub_endpoint: str | None = None  # the Pub/Sub API (gRPC, TLS): host:port
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +35,7 @@ class SandboxInfo:
             "salesforce": {
                 "instance_url": self.salesforce_instance_url,
                 "session_id": self.salesforce_session_id,
+                "pubsub_endpoint": self.salesforce_pubsub_endpoint,
                 "account_engagement": {
                     "base_url": self.salesforce_instance_url,
                     "business_unit_id": self.pardot_business_unit_id,
@@ -55,13 +60,18 @@ class Sandbox:
         hubspot_port: int = 0,
         salesforce_port: int = 0,
         hubspot_tier: str | None = None,
+        pubsub_port: int = 0,
     ) -> None:
         from sandbox.hubspot import HubSpotEmulator
         from sandbox.salesforce import SalesforceEmulator
+        from sandbox.salesforce.ids import derived_id
+        from sandbox.salesforce.pubsub import PubSubServer, PubSubService
 
         self.ca = SandboxCA(ca_directory)
         self.hubspot_token = "pat-sandbox-" + secrets.token_hex(12)
-        self.salesforce_session = "00Dsandbox!" + secrets.token_hex(16)
+        # a Salesforce session id starts with its org's id (the Pub/Sub API's tenantid)
+        org_id = derived_id("OrgId", "sandbox")
+        self.salesforce_session = f"{org_id[:15]}!" + secrets.token_hex(16)
         self.hubspot = (
             HubSpotEmulator(
                 portal, token=self.hubspot_token, limits_enabled=limits_enabled, tier=hubspot_tier
@@ -81,14 +91,27 @@ class Sandbox:
             self._servers["hubspot"] = SandboxServer(
                 self.hubspot.handle, self.ca, host, hubspot_port
             )
+        self.pubsub: PubSubServer | None = None
         if self.salesforce is not None:
             self._servers["salesforce"] = SandboxServer(
                 self.salesforce.handle, self.ca, host, salesforce_port
+            )
+            self.pubsub = PubSubServer(
+                PubSubService(
+                    self.salesforce.change_events,
+                    self.salesforce.session_valid,
+                    tenant_id=self.salesforce.oauth.org_id,
+                ),
+                *self.ca.key_and_chain(),
+                host=host,
+                port=pubsub_port,
             )
 
     def start(self) -> Sandbox:
         for server in self._servers.values():
             server.start()
+        if self.pubsub is not None:
+            self.pubsub.start()
         return self
 
     def stop(self) -> None:
@@ -96,6 +119,8 @@ class Sandbox:
             self.hubspot.disable_webhooks()
         for server in self._servers.values():
             server.stop()
+        if self.pubsub is not None:
+            self.pubsub.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -118,6 +143,7 @@ class Sandbox:
             hubspot_portal_id=self.hubspot.portal_id if hs and self.hubspot else None,
             salesforce_instance_url=sf.base_url if sf else None,
             salesforce_session_id=self.salesforce_session if sf else None,
+            salesforce_pubsub_endpoint=self.pubsub.endpoint if sf and self.pubsub else None,
             pardot_business_unit_id=(
                 self.salesforce.pardot.business_unit_id if sf and self.salesforce else None
             ),

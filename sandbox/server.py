@@ -72,6 +72,11 @@ class SandboxCA:
         self.ca_file = self.directory / "sandbox-ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
 
+    def key_and_chain(self) -> tuple[bytes, bytes]:
+        """The server's private key and certificate chain, PEM (for the gRPC server)."""
+        chain = b"".join(pem.bytes() for pem in self._cert.cert_chain_pems)
+        return self._cert.private_key_pem.bytes(), chain
+
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(ctx)

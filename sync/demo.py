@@ -52,6 +52,9 @@ def sandbox_environment(info: object, directory: Path) -> Iterator[dict[str, str
         values["SALESFORCE_SESSION_ID"] = info.salesforce_session_id  # type: ignore[attr-defined]
         values["PARDOT_BASE_URL"] = info.salesforce_instance_url  # type: ignore[attr-defined]
         values["PARDOT_BUSINESS_UNIT_ID"] = getattr(info, "pardot_business_unit_id", None) or ""
+        values["SALESFORCE_PUBSUB_ENDPOINT"] = (
+            getattr(info, "salesforce_pubsub_endpoint", None) or ""
+        )
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

@@ -22,6 +22,7 @@ from sandbox.faults import Faults, RequestLog
 from sandbox.portal import Portal
 from sandbox.salesforce import lifecycle, sobjects
 from sandbox.salesforce.bulk import BulkIngest
+from sandbox.salesforce.change_events import ChangeEventBus
 from sandbox.salesforce.errors import ApiError, RecordError, not_found
 from sandbox.salesforce.ids import normalize
 from sandbox.salesforce.mapping import load_portal
@@ -76,6 +77,8 @@ class SalesforceEmulator:
         self.writer = RecordWriter(self.org)
         self.queries = QueryService(self.org, max_open_cursors)
         self.oauth = OAuthIssuer(self.org)
+        # Change Data Capture for Lead and Contact, served by the Pub/Sub API (sandbox/runtime.py)
+        self.change_events = ChangeEventBus(self.org)
         self.bulk = BulkIngest(self.org, self.writer)
         self._sessions: dict[str, datetime] = {session_id: self.org.now()}
         self._lock = threading.Lock()
@@ -147,11 +150,14 @@ class SalesforceEmulator:
             for name in values:
                 if self.org.schema[sobject].get(name) is None:
                     raise KeyError(f"{sobject} has no field {name}")
+            before = dict(record)
             record.update(
                 {self.org.schema[sobject].fields[k.lower()].name: v for k, v in values.items()}
             )
             self.org.derive(sobject, record)
             self.org.touch(record, self.org.now())
+            changed = [k for k, v in record.items() if before.get(k) != v]
+            self.org.changed(sobject, "UPDATE", record, changed)
 
     def convert_lead(self, lead_id: str, *, account_id: str | None = None) -> str:
         return lifecycle.convert_lead(self.org, lead_id, account_id=account_id)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.salesforce.errors import ApiError
 from sandbox.salesforce.ids import derived_id, normalize, prefix_object, sequential_id
@@ -43,6 +43,14 @@ def format_value(value: Any) -> Any:
     return value
 
 
+class ChangeBus(Protocol):
+    def publish(
+        self, entity: str, change_type: str, record: Record, changed: list[str]
+    ) -> None: ...
+    def mark(self) -> int: ...
+    def retract(self, mark: int) -> None: ...
+
+
 @dataclass(slots=True)
 class DeletedEntry:
     sobject: str
@@ -63,6 +71,9 @@ class SalesforceOrg:
     api_user_id: str = field(init=False)
     created_at: datetime = field(init=False)
     indexes: StampIndexes = field(default_factory=StampIndexes)
+    # Change Data Capture (sandbox/salesforce/change_events.py), told of each change while the
+    # change holds `lock`
+    change_bus: ChangeBus | None = None
     _sequence: int = 0
 
     def __post_init__(self) -> None:
@@ -110,7 +121,13 @@ class SalesforceOrg:
         with self.lock:
             self.records[sobject][record["Id"]] = record
             self.indexes.added(sobject, record)
+            self.changed(sobject, "CREATE", record, [k for k, v in record.items() if v is not None])
         return record
+
+    def changed(self, sobject: str, kind: str, record: Record, names: list[str]) -> None:
+        """Tell the change event bus (if any) about a committed change to a record."""
+        if self.change_bus is not None:
+            self.change_bus.publish(sobject, kind, record, names)
 
     def derive(self, sobject: str, record: Record) -> None:
         """Read-only fields computed from others (Name, IsClosed, HasResponded, ...)."""
@@ -154,6 +171,7 @@ class SalesforceOrg:
         record["IsDeleted"] = True
         self.touch(record, at)
         self.deleted_log.append(DeletedEntry(sobject, record["Id"], at))
+        self.changed(sobject, "DELETE", record, [])
 
     # -- reads ---------------------------------------------------------------------------------
     def run_query(

@@ -45,11 +45,14 @@ class RecordWriter:
     failure_rules: dict[str, RecordError] = field(default_factory=dict)  # by 18-char id
     _journal: list[tuple[str, str, Record | None]] = field(default_factory=list)
     _log_mark: int = 0
+    _change_mark: int | None = None
 
     # -- transactions (allOrNone) --------------------------------------------------------------
     def begin(self) -> None:
         self._journal.clear()
         self._log_mark = len(self.org.deleted_log)
+        bus = self.org.change_bus
+        self._change_mark = bus.mark() if bus is not None else None
 
     def rollback(self) -> None:
         for sobject, record_id, before in reversed(self._journal):
@@ -60,6 +63,9 @@ class RecordWriter:
         del self.org.deleted_log[self._log_mark :]
         self.org.indexes.clear()
         self._journal.clear()
+        bus = self.org.change_bus
+        if bus is not None and self._change_mark is not None:
+            bus.retract(self._change_mark)  # the rolled-back changes were never committed
 
     def _remember(self, sobject: str, record: Record) -> None:
         self._journal.append((sobject, record["Id"], dict(record)))
@@ -101,6 +107,8 @@ class RecordWriter:
         self.org.derive(sobject, record)
         self.org.touch(record, at)
         self._after_write(sobject, record, before, at)
+        changed = [k for k, v in record.items() if before.get(k) != v]
+        self.org.changed(sobject, "UPDATE", record, changed)
         return record
 
     def delete(self, sobject: str | None, record_id: Any, at: datetime) -> Record:

@@ -1,0 +1,1 @@
+"""Salesforce's Pub/Sub API contract: pubsub_api.proto (a subset) and its generated modules."""
