@@ -1,0 +1,1 @@
+"""bench/peers.py's parts: peer installs, the resolver shim, the sandbox process, runs, tables."""

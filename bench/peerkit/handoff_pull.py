@@ -1,0 +1,68 @@
+"""Handoff's pull as a peer: one process per run (its own peak RSS), the example HubSpot config
+pointed at the sandbox, mirroring contacts, their activities and the owners into an SQLite state
+store that persists between runs (so the second run is incremental). Prints one JSON line:
+records by stream, calls by endpoint as the connector counted them, 429s seen.
+
+    python -m bench.peerkit.handoff_pull --base-url URL --token T --ca-file F --db FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from config.loader import load_config
+    from connectors.factory import build_connector
+    from sync.demo import example_config, sandbox_environment
+    from sync.pull import PullStage
+    from sync.store.engine import make_engine
+    from sync.store.schema import upgrade
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--ca-file", required=True)
+    parser.add_argument("--db", type=Path, required=True)
+    args = parser.parse_args()
+    info = SimpleNamespace(
+        ca_file=args.ca_file, hubspot_base_url=args.base_url, hubspot_token=args.token
+    )
+    with sandbox_environment(info, args.db.parent):
+        config = load_config(example_config("hubspot"))
+        config = config.model_copy(
+            update={"state": config.state.model_copy(update={"url": f"sqlite:///{args.db}"})}
+        )
+        engine = make_engine(config.state.url)
+        upgrade(engine)
+        connector = build_connector(config.connections[0])
+        now = datetime.now(UTC)
+        result = PullStage(engine, connector).run(until=now, now=now)
+    warnings = list(getattr(connector, "warnings", []) or [])
+    print(
+        json.dumps(
+            {
+                "records": {
+                    "contacts": result.people,
+                    "activities": result.activities,
+                    "owners": result.owners,
+                },
+                "unchanged": result.unchanged,
+                "calls": dict(connector.usage.calls),
+                "throttled": connector.usage.throttled,
+                "warnings": warnings,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

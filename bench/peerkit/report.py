@@ -1,0 +1,88 @@
+"""The peers benchmark as Markdown: one row per peer and run, then each full pull's calls by
+endpoint, then what failed and why."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def markdown(result: dict[str, Any], command: str) -> str:
+    peers = result["peers"]
+    lines = [
+        f"## Peers: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {_machine()}",
+        "",
+        f"`{command}`",
+        "",
+        f"{result['contacts']:,} seeded contacts (seed 7), limits {result['limits']}; "
+        "versions: "
+        + ", ".join(f"{n} {p.get('version', '?')}" for n, p in peers.items())
+        + ". API time: first request in to last answer out, from the sandbox's request log.",
+        "",
+        "| peer | run | streams ok | records | calls | calls/record | 429s | refused | wall s "
+        "| API s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, peer in peers.items():
+        if "install_error" in peer:
+            lines.append(
+                f"| {name} | install failed: {peer['install_error'][:80]} | | | | | | | | | |"
+            )
+            continue
+        disc = peer.get("discovery", {})
+        if not disc.get("ok", True):
+            lines.append(
+                f"| {name} | discovery failed ({disc.get('calls', 0)} calls) | | | | | | "
+                f"{sum(disc.get('refused', {}).values())} | | | |"
+            )
+        for run in peer["runs"]:
+            if "error" in run:
+                lines.append(f"| {name} | {run['run']} | harness error | | | | | | | | |")
+                continue
+            ok = sum(v.startswith("ok") for v in run["streams"].values())
+            records = ", ".join(f"{k} {v:,}" for k, v in run["records"].items()) or "0"
+            lines.append(
+                f"| {name} | {run['run']} | {ok}/{len(run['streams'])} | {records} | "
+                f"{run['calls']:,} | {run['calls_per_record'] or ''} | {run['throttled_429']} | "
+                f"{sum(run['refused'].values())} | {run['wall_seconds']} | {run['api_seconds']} | "
+                f"{run['peak_rss_mb']} |"
+            )
+    cmp = result.get("comparison") or {}
+    if cmp:
+        lines += [
+            "",
+            f"Full pull, Handoff against the fastest peer ({cmp['best_peer']}, "
+            f"{cmp['best_peer_streams_ok']}/{cmp['best_peer_streams']} streams ok): "
+            f"wall x{cmp['wall_speedup']}, API time x{cmp['api_time_speedup']}; calls per "
+            f"record {cmp['calls_per_record']['handoff']} against "
+            f"{cmp['calls_per_record'][cmp['best_peer']]}.",
+        ]
+    lines += ["", "Full pull, calls by endpoint:", ""]
+    for name, peer in peers.items():
+        full = next((r for r in peer.get("runs", []) if r["run"] == "full pull"), None)
+        if full and "calls_by_endpoint" in full:
+            calls = ", ".join(f"`{k}` {v}" for k, v in full["calls_by_endpoint"].items())
+            lines.append(f"- {name}: {calls}")
+    problems = []
+    for name, peer in peers.items():
+        disc = peer.get("discovery", {})
+        if disc and not disc.get("ok", True):
+            problems.append(f"- {name} discovery: {disc['error']} (refused: {disc['refused']})")
+        failed: dict[str, str] = {}
+        for run in peer.get("runs", []):
+            for stream, verdict in run.get("streams", {}).items():
+                if not verdict.startswith("ok"):
+                    failed.setdefault(f"{stream} ({run['run']})", verdict)
+            if run.get("refused"):
+                problems.append(f"- {name} {run['run']}: refused {run['refused']}")
+        problems += [f"- {name} {k}: {v}" for k, v in failed.items()]
+    if problems:
+        lines += ["", "What failed:", "", *problems]
+    return "\n".join(lines) + "\n"

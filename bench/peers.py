@@ -1,0 +1,180 @@
+"""Handoff's pull against third-party HubSpot connectors, on the same seeded sandbox portal.
+
+Installs each peer into its own virtual environment under ~/.cache/handoff-peers (not the repo;
+HANDOFF_PEERS_CACHE moves it): Airbyte's `airbyte-source-hubspot` and Meltano's
+`meltano-tap-hubspot`. Starts the sandbox (`handoff sandbox serve`, HubSpot Professional limits
+on) with a certificate for api.hubapi.com and a request log, and points each peer at it with a
+`sitecustomize.py` resolver override on the peer's PYTHONPATH (api.hubapi.com -> the sandbox's
+loopback port; /etc/hosts untouched) and the sandbox's CA. Then, one portal, one run:
+
+1. full pull, every peer and Handoff's (bench/peerkit/handoff_pull.py) one after the other;
+2. 10% of the contacts changed through HubSpot's batch update API; incremental pull, each;
+3. no change; each again.
+
+Per run: records by stream (with each stream's verdict: ok, or the error that stopped it),
+calls by endpoint, 429s and refused routes (from the sandbox's request log), wall time, API time
+(first request in to last answer out), peak RSS of the peer's process. Writes
+bench/out/peers_<N>.json and, unless --smoke, a section in bench/RESULTS.md.
+
+    .venv/bin/python bench/peers.py                    # 5,000 contacts, all peers
+    .venv/bin/python bench/peers.py --smoke            # 200 contacts, no RESULTS.md
+    .venv/bin/python bench/peers.py --peers handoff airbyte --contacts 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.peerkit.airbyte import AirbyteHubSpot  # noqa: E402
+from bench.peerkit.handoff_peer import HandoffPull  # noqa: E402
+from bench.peerkit.peer import Peer  # noqa: E402
+from bench.peerkit.report import markdown  # noqa: E402
+from bench.peerkit.requests_log import summarize  # noqa: E402
+from bench.peerkit.sandbox_proc import SandboxProcess, sandbox  # noqa: E402
+from bench.peerkit.shim import peer_environment, write_shim  # noqa: E402
+from bench.peerkit.singer import MeltanoHubSpot  # noqa: E402
+
+PEERS = ("handoff", "airbyte", "meltano")
+DRAIN_SECONDS = 10  # HubSpot's burst window: each run starts with a full bucket
+
+
+def make_peer(name: str, box: SandboxProcess) -> Peer:
+    if name == "handoff":
+        return HandoffPull(box.info["hubspot"]["base_url"], box.ca_file)
+    return {"airbyte": AirbyteHubSpot, "meltano": MeltanoHubSpot}[name]()
+
+
+def one_run(peer: Peer, box: SandboxProcess, env: dict[str, str], work: Path, run: str) -> dict:
+    mark = box.mark()
+    try:
+        result = peer.read(env, work, run.split(" (")[0].replace(" ", "_"))
+    except Exception as exc:  # a harness-side surprise in one peer keeps the others' figures
+        traceback.print_exc()
+        return {"run": run, "error": repr(exc)[:300]}
+    figures = summarize(box.requests_since(mark))
+    records = sum(result.records.values())
+    return {
+        "run": run,
+        "streams": result.streams,
+        "records": dict(sorted(result.records.items())),
+        "records_total": records,
+        "calls_per_record": round(figures["calls"] / records, 4) if records else None,
+        "wall_seconds": result.wall_seconds,
+        "peak_rss_mb": result.peak_rss_mb,
+        "processes": len(result.processes),
+        **figures,
+    }
+
+
+def bench(contacts: int, names: list[str], limits: bool, keep: Path | None) -> dict[str, Any]:
+    from bench.e2e_sync import make_hubspot_changes
+
+    start_date = (datetime.now(UTC) - timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with tempfile.TemporaryDirectory(prefix="handoff-peers-") as tmp:
+        work = keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        with sandbox(contacts, limits, work) as box:
+            env = peer_environment(write_shim(work / "shim"), box.port, box.ca_file)
+            peers: dict[str, dict[str, Any]] = {}
+            ready: list[tuple[Peer, Path]] = []
+            for name in names:
+                peer = make_peer(name, box)
+                entry: dict[str, Any] = {"package": peer.package, "runs": []}
+                peers[name] = entry
+                try:
+                    peer.install()
+                    entry["version"] = peer.version()
+                except Exception as exc:
+                    entry["install_error"] = repr(exc)[:300]
+                    continue
+                place = work / name
+                peer.write_config(place, box.token, start_date)
+                mark = box.mark()
+                ok, problem = peer.discover(env, place)
+                entry["discovery"] = {"ok": ok, "error": problem} | summarize(
+                    box.requests_since(mark)
+                )
+                if ok:
+                    ready.append((peer, place))
+                time.sleep(DRAIN_SECONDS if limits else 0)
+            changed = max(1, contacts // 10)
+            for run in ("full pull", f"incremental ({changed} changed)", "no change"):
+                if run.startswith("incremental"):
+                    calls = make_hubspot_changes(
+                        {"hubspot": box.info["hubspot"], "ca_file": box.ca_file}, changed
+                    )
+                    print(f"changed {changed} contacts' job titles in {calls} calls", flush=True)
+                    time.sleep(DRAIN_SECONDS if limits else 0)
+                for peer, place in ready:
+                    print(f"{peer.name}: {run}", flush=True)
+                    peers[peer.name]["runs"].append(one_run(peer, box, env, place, run))
+                    time.sleep(DRAIN_SECONDS if limits else 0)
+    return {
+        "contacts": contacts,
+        "limits": "HubSpot Professional (190 / 10 s, search 5 / s)" if limits else "off",
+        "start_date": start_date,
+        "peers": peers,
+        "comparison": compare(peers),
+    }
+
+
+def compare(peers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Handoff's full pull against the fastest peer's (wall and API time; calls per record)."""
+
+    def full(name: str) -> dict[str, Any] | None:
+        runs = peers.get(name, {}).get("runs", [])
+        return next((r for r in runs if r["run"] == "full pull" and "error" not in r), None)
+
+    ours = full("handoff")
+    others = [(n, r) for n in peers if n != "handoff" and (r := full(n)) and r["records_total"]]
+    if ours is None or not others:
+        return {}
+    name, best = min(others, key=lambda item: item[1]["wall_seconds"])
+    return {
+        "best_peer": name,
+        "best_peer_streams_ok": sum(v == "ok" for v in best["streams"].values()),
+        "best_peer_streams": len(best["streams"]),
+        "wall_speedup": round(best["wall_seconds"] / ours["wall_seconds"], 2),
+        "api_time_speedup": round(best["api_seconds"] / ours["api_seconds"], 2)
+        if ours["api_seconds"]
+        else None,
+        "calls_per_record": {"handoff": ours["calls_per_record"], name: best["calls_per_record"]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=5000)
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
+    parser.add_argument("--no-limits", action="store_true", help="the sandbox enforces nothing")
+    parser.add_argument("--smoke", action="store_true", help="200 contacts, no RESULTS.md")
+    parser.add_argument("--keep", type=Path, help="keep the peers' work files (logs) here")
+    args = parser.parse_args()
+    contacts = 200 if args.smoke else args.contacts
+    result = bench(contacts, args.peers, not args.no_limits, args.keep)
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"peers_{contacts}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
+    command = "nice -n 10 .venv/bin/python bench/peers.py " + " ".join(sys.argv[1:])
+    table = markdown(result, command.strip())
+    print(table)
+    if not args.smoke:
+        with (ROOT / "bench" / "RESULTS.md").open("a") as handle:
+            handle.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
