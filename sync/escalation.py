@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from sqlmodel import Session
@@ -17,11 +18,18 @@ from sync.webhooks import escalation_message
 
 
 def plan_sla_actions(
-    session: Session, config: HandoffConfig, stage: DecisionStage, engines: DomainEngines
+    session: Session,
+    config: HandoffConfig,
+    stage: DecisionStage,
+    engines: DomainEngines,
+    *,
+    lead_keys: Collection[str] | None = None,
 ) -> None:
+    """The ladder rungs due at the planner's time, for every clock (a run) or for `lead_keys`
+    only (the fast path's step for one person: sync/speed_sla.py)."""
     planner = stage.planner
     reassigned: dict[str, str] = {}  # clock id -> the new owner, for the manager's task
-    for action in engines.sla.evaluate(session, planner.now):
+    for action in engines.sla.evaluate(session, planner.now, lead_keys=lead_keys):
         stage.tally.sla_actions[type(action).__name__] += 1
         person = load_person(session, action.lead_key, config, engines.owners)
         if person is not None:

@@ -10,7 +10,9 @@ One thread drains the queue: events already handled (`webhook_events` in the sta
 dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
 scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
 store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
-stage, its own outbox items written at once): owner, stage, score, SLA clock and task. Its CRM
+stage, its own outbox items written at once): owner, stage, score and SLA clock; then the
+person's ladder rungs due by then (sync/speed_sla.py: the owner's task, as a scheduled run would
+create it). Its CRM
 calls are made in the rate limiter's fast lane (connectors/ratelimit.py): ahead of a bulk run's.
 
 One decision at a time, in one thread at a time: when no job runs, the fast path takes the
@@ -52,6 +54,7 @@ from connectors.ratelimit import fast_lane
 from connectors.records import Contact
 from sync.identity import person_key
 from sync.pull import _person_row, read_cursor
+from sync.speed_sla import LadderSteps
 from sync.store.activities import store_activities
 from sync.store.tables import PersonRecord, WebhookEventSeen
 from sync.store.types import utc_now
@@ -88,6 +91,7 @@ class FastPath:
         self.decided = 0  # contacts decided (tests, the demo)
         self._held_back: list[Queued] = []  # events for people a running run holds
         self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
+        self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
 
     # -- the endpoint's side: never blocks ---------------------------------------------------
     def offer(self, connection: str, events: list[WebhookEvent]) -> bool:
@@ -115,7 +119,7 @@ class FastPath:
         """Take the worker's gate when events wait; a scheduled run that holds it calls
         `interleave` between its chunks instead."""
         while not self._stopped.is_set():
-            if self._queue.empty() and not self._held_back:
+            if self._queue.empty() and not self._held_back and not self.ladder.waiting():
                 time.sleep(0.05)
                 continue
             gate = self.exclusive()
@@ -135,7 +139,7 @@ class FastPath:
     def interleave(self, busy: frozenset[str]) -> None:
         """Between a scheduled run's chunks, in its thread (it holds the gate): decide what
         waits, except the people that run holds (`busy` person keys): they wait for its end."""
-        if not self._queue.empty():
+        if not self._queue.empty() or self.ladder.waiting():
             self._drain_and_decide(busy)
 
     def _drain_and_decide(self, busy: frozenset[str]) -> None:
@@ -143,11 +147,11 @@ class FastPath:
         with contextlib.suppress(queue.Empty):
             while len(batch) < DRAIN:
                 batch.append(self._queue.get_nowait())
-        if not batch:
-            return
         try:
             with fast_lane():  # this path's calls take the front of the rate limiter
-                self._decide_batch(batch, busy)
+                if batch:
+                    self._decide_batch(batch, busy)
+                self.ladder.fire_due(busy)
         except Exception as exc:  # logged; the scheduled sync catches up
             log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
         finally:
@@ -287,6 +291,7 @@ class FastPath:
         )
         for error in result.errors:
             log.warning("speed.warning", record_id=contact.id, warning=error)
+        self.ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
         return True
 
     def _read(self, connection: str, contact_id: str) -> Contact | None:

@@ -8,7 +8,7 @@ commit records both (the unique rung rows make a rerun or another replica emit n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,8 +225,11 @@ class SlaEngine:
 
     # -- the ladder ---------------------------------------------------------------------------
 
-    def evaluate(self, session: Session, now: datetime) -> list[SlaAction]:
-        """Fire every rung (and cadence flag) due by `now` that no run has fired yet."""
+    def evaluate(
+        self, session: Session, now: datetime, *, lead_keys: Collection[str] | None = None
+    ) -> list[SlaAction]:
+        """Fire every rung (and cadence flag) due by `now` that no run has fired yet; with
+        `lead_keys`, only those leads' (the webhook fast path's step for one person)."""
         now = _utc(now, "now")
         query = select(SlaClock).where(
             col(SlaClock.ended_at).is_(None),
@@ -236,6 +239,8 @@ class SlaEngine:
                 and_(col(SlaClock.cadence_done).is_(False), col(SlaClock.cadence_due_at) <= now),
             ),
         )
+        if lead_keys is not None:
+            query = query.where(col(SlaClock.lead_key).in_(sorted(lead_keys)))
         actions: list[SlaAction] = []
         clocks = list(session.scalars(query.order_by(col(SlaClock.started_at), col(SlaClock.id))))
         fired = self._fired_rungs(session, [c.id for c in clocks if c.first_touch_at is None])

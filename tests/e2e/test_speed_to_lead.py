@@ -52,7 +52,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(tmp: Path, port: int) -> Path:
+def _config(tmp: Path, port: int, sla_every: str = "5s") -> Path:
     text = example_config("hubspot").read_text()
     text = text.replace(
         "access_token: ${HUBSPOT_TOKEN}",
@@ -73,7 +73,7 @@ def _config(tmp: Path, port: int) -> Path:
     text = re.sub(r"(?m)^schedules:.*$", "", text)
     text += (
         f"\nhttp: {{listen: '127.0.0.1:{port}', hubspot_webhooks: [hubspot]}}\n"
-        "schedules: {sync_every: 1h, sla_every: 5s}\n"
+        f"schedules: {{sync_every: 1h, sla_every: {sla_every}}}\n"
     )
     path = tmp / "handoff.yaml"
     path.write_text(text)
@@ -85,6 +85,7 @@ class Worker:
     """`handoff run` as a subprocess; its output lines are collected as they come."""
 
     def __init__(self, config: Path, env: dict[str, str], heartbeat: Path) -> None:
+        self.env = env
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "config.cli", "run", "-c", str(config),
              "--heartbeat", str(heartbeat)],
@@ -126,7 +127,12 @@ Live = tuple[Sandbox, Worker, WebhookApp, HubSpotClient, str]
 
 @contextmanager
 def _running(
-    tmp_path: Path, store_url: str, *, contacts: int, slow_pages: float = 0.0
+    tmp_path: Path,
+    store_url: str,
+    *,
+    contacts: int,
+    slow_pages: float = 0.0,
+    sla_every: str = "5s",
 ) -> Iterator[Live]:
     """A sandbox portal and `handoff run` on it, the sandbox app's webhooks pointed at the
     worker. `slow_pages`: each contact page of the bulk pull answers this much later."""
@@ -141,7 +147,7 @@ def _running(
         sandbox.server("hubspot").before_request.append(slow)
     port = _free_port()
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
-        config = _config(tmp_path, port)
+        config = _config(tmp_path, port, sla_every)
         run_env = {
             **os.environ,
             **env,

@@ -1,0 +1,137 @@
+"""The SLA ladder for the people the webhook fast path hands on, at their rungs' own times.
+
+A scheduled run decides, then fires the ladder rungs due at its time for every clock
+(`plan_sla_actions`): a fast lane whose first rung is "task the owner at once" gets its task in the
+same run. The fast path decides one person at a time, so it does the same for that person alone:
+right after the handoff it looks at the person's open clock, and fires the rungs due by then (or
+within `WAIT_FOR`, waiting for them) through the same `plan_sla_actions` (the task's wording, key
+and owner are the scheduled run's); a rung due within `HORIZON` is kept and fired when it falls due (the fast path's thread, or a
+running sync's chunk boundary); later rungs are left to the worker's SLA check. A rung fired here
+is recorded like any other (`sla_rungs_fired`), so the scheduled run skips it: its task is created
+once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlmodel import Session
+
+from routing.sla.engine import SlaEngine
+from sync.escalation import plan_sla_actions
+from sync.only import _run_id, _write_this_run
+from sync.passes import DecisionPasses, decision_lock
+from sync.pipeline import RunResult
+from sync.store.tables import RunRecord
+from sync.store.types import utc_now
+
+if TYPE_CHECKING:
+    from sync.cli import Runtime
+
+log = structlog.get_logger("handoff.speed")
+HORIZON = timedelta(minutes=2)  # rungs due sooner than this are fired by the fast path
+WAIT_FOR = timedelta(seconds=2)  # a rung due this soon is waited for, then fired at once
+
+
+def next_rung_due(engine: SlaEngine, session: Session, key: str) -> datetime | None:
+    """When the person's earliest unfired ladder rung falls due (None: no open clock waits)."""
+    earliest: datetime | None = None
+    for clock in engine.open_clocks(session, key):
+        if clock.first_touch_at is not None or clock.ladder_done:
+            continue
+        found = engine.schedule(clock)
+        if found is None:
+            continue
+        fired = engine._fired_rungs(session, [clock.id]).get(clock.id, set())
+        for due in found[2]:
+            if due.rung_id not in fired:
+                at = due.due_at
+                earliest = at if earliest is None or at < earliest else earliest
+                break
+    return earliest
+
+
+def sla_step(runtime: Runtime, key: str, now: datetime) -> RunResult:
+    """Fire the rungs due by `now` for this person's clocks and write what they plan (the
+    owner's task), as a run of its own."""
+    config, engine, pipeline = runtime.config, runtime.engine, runtime.pipeline
+    result = RunResult(
+        run_id=_run_id(engine, list(runtime.connectors), now, False), as_of=now, dry_run=False
+    )
+    with Session(engine) as session:
+        session.add(RunRecord(id=result.run_id, started_at=utc_now(), as_of=now, dry_run=False))
+        session.commit()
+    mode = pipeline.mode(False)
+    domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
+    with decision_lock(engine), Session(engine) as session:
+        passes = DecisionPasses(config, domain, session, mode, result)
+        try:
+            plan_sla_actions(session, config, passes.stage, passes.engines, lead_keys={key})
+            passes.flush()
+            result.tally = passes.stage.tally
+            session.commit()  # the rungs are recorded before any CRM call
+            result.writes.add(_write_this_run(runtime, mode.writer, result))
+        finally:
+            passes.close()
+    result.errors += result.tally.problems + result.writes.errors
+    pipeline._finish(result)
+    return result
+
+
+class LadderSteps:
+    """People handed on by the fast path whose next rung falls due soon: (due, person key)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._due: list[tuple[datetime, str]] = []
+        self._lock = threading.Lock()
+
+    def after_handoff(self, key: str) -> None:
+        """Right after the person's decision: fire what is due, keep what falls due soon."""
+        with Session(self.runtime.engine) as session:
+            due = next_rung_due(self.runtime.pipeline.sla, session, key)
+        if due is None:
+            return
+        now = utc_now()
+        if due - now <= WAIT_FOR:  # "task the owner at once" rungs: no chunk boundary to wait
+            time.sleep(max(0.0, (due - now).total_seconds()))
+            self._step(key, utc_now())
+        elif due - now <= HORIZON:
+            with self._lock:
+                heapq.heappush(self._due, (due, key))
+
+    def waiting(self) -> bool:
+        """Whether a kept rung is due now."""
+        with self._lock:
+            return bool(self._due) and self._due[0][0] <= utc_now()
+
+    def fire_due(self, busy: frozenset[str]) -> None:
+        """Fire the kept rungs due now; a person a running sync holds waits for its end."""
+        now = utc_now()
+        with self._lock:
+            ready: list[tuple[datetime, str]] = []
+            while self._due and self._due[0][0] <= now:
+                ready.append(heapq.heappop(self._due))
+            for item in ready:
+                if item[1] in busy:
+                    heapq.heappush(self._due, (now + timedelta(seconds=1), item[1]))
+        for _, key in ready:
+            if key not in busy:
+                self._step(key, now)
+
+    def _step(self, key: str, now: datetime) -> None:
+        result = sla_step(self.runtime, key, now)
+        log.info(
+            "speed.sla_step",
+            person=key,
+            run_id=result.run_id,
+            planned=len(result.planned),
+            written=len(result.writes.items),
+        )
+        for error in result.errors:
+            log.warning("speed.warning", person=key, warning=error)
