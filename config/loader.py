@@ -1,7 +1,9 @@
 """Loading `handoff.yaml`: YAML with line numbers, `${ENV_VAR}` interpolation, every error at once.
 
-Errors are collected, located (`routing.territories[2].reps[0]`, line 41) and returned together as
-a `ConfigError`; the CLI prints them one per line and exits 2. Never a traceback for a user's typo.
+Field errors (pydantic) and cross-reference errors (config/references.py: an unknown calendar,
+territory, connection, stage or person) are collected in one pass, located
+(`routing.territories[2].backup`, line 41) and returned together as a `ConfigError`; the CLI
+prints them one per line and exits 2. Never a traceback for a user's typo.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from config.model import HandoffConfig
+from config.model import REFERENCES_CHECKED, HandoffConfig
+from config.references import reference_problems, suggest
 from config.secrets import register_secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -180,13 +184,45 @@ class _Composer:
         return None
 
 
+def _keys_beside(loc: Path_) -> list[str]:
+    """The keys the model at `loc`'s parent takes (names and aliases), for a misspelt key."""
+    current: Any = HandoffConfig
+    parts = list(loc[:-1])
+    while True:
+        if get_origin(current) is Annotated:
+            current = get_args(current)[0]
+        elif get_origin(current) in (Union, UnionType):
+            options = [a for a in get_args(current) if a is not type(None)]
+            if len(options) != 1:
+                return []
+            current = options[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            fields = current.model_fields
+            if not parts:
+                return [f.alias or n for n, f in fields.items()]
+            part = parts.pop(0)
+            field = fields.get(str(part)) or next(
+                (f for f in fields.values() if f.alias == part), None
+            )
+            if field is None:
+                return []
+            current = field.annotation
+        elif get_origin(current) in (list, dict) and parts:
+            parts.pop(0)
+            current = get_args(current)[-1]
+        else:
+            return []
+
+
 def _hint(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     msg = str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     loc = error.get("loc", ())
     name = loc[-1] if loc else ""
     if kind == "extra_forbidden":
-        return f"unknown key '{name}': remove it or fix its spelling (see `handoff config schema`)"
+        close = suggest(str(name), _keys_beside(loc))
+        fix = "fix its spelling or remove it" if close else "remove it or fix its spelling"
+        return f"unknown key '{name}':{close} {fix} (see `handoff config schema`)"
     if kind == "missing":
         return f"'{name}' is required: add it"
     if kind == "literal_error":
@@ -224,7 +260,8 @@ def check_config(
         return None, problems
     config: HandoffConfig | None = None
     try:
-        config = HandoffConfig.model_validate(data)
+        # cross-references are checked below on the plain data, whatever else is wrong
+        config = HandoffConfig.model_validate(data, context={REFERENCES_CHECKED: True})
         for secret in _secret_values(config):
             if not _ENV_REF.search(secret):  # an unset variable's `${NAME}` is not a secret
                 register_secret(secret)
@@ -236,6 +273,8 @@ def check_config(
             problems.append(
                 ConfigProblem(format_location(loc), composer.line_for(loc), _hint(error))
             )
+    for path, message in reference_problems(data):
+        problems.append(ConfigProblem(format_location(path), composer.line_for(path), message))
     return config, problems
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from config.base import Duration, StrictModel
 from config.connections import Connection
@@ -36,6 +36,9 @@ class ScheduleConfig(StrictModel):
     decay_at: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="UTC HH:MM")
     report_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="UTC HH:MM")
 
+
+REFERENCES_CHECKED = "references_checked"
+"""Validation context key: the caller (the loader) checks cross-references itself."""
 
 ReportFormat = Literal["md", "csv", "json", "html"]
 
@@ -112,41 +115,18 @@ class HandoffConfig(StrictModel):
     http: HttpConfig | None = None
 
     @model_validator(mode="after")
-    def _unique_connections(self) -> HandoffConfig:
-        names = [c.name for c in self.connections]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"connection names must be unique: {', '.join(dupes)} repeated")
-        for key in ("lifecycle_owner", "owner_owner"):
-            value = getattr(self.sync, key)
-            if value is not None and value not in names:
-                raise ValueError(f"sync.{key}: '{value}' is not a connection name")
-        for name in self.http.hubspot_webhooks if self.http else []:
-            conn = next((c for c in self.connections if c.name == name), None)
-            if conn is None or conn.hubspot is None:
-                raise ValueError(f"http.hubspot_webhooks: '{name}' is not a HubSpot connection")
-            if conn.hubspot.client_secret is None:
-                raise ValueError(
-                    f"http.hubspot_webhooks: connection '{name}' needs hubspot.client_secret "
-                    "(the app's client secret, e.g. ${HUBSPOT_CLIENT_SECRET}): it checks "
-                    "the webhook signatures"
-                )
-        return self
+    def _references(self, info: ValidationInfo) -> HandoffConfig:
+        """Names one section gives another exist there (config/references.py). The loader runs
+        the same checks on the file's plain data, beside the field checks, and skips them here."""
+        from config.references import reference_problems
 
-    @model_validator(mode="after")
-    def _known_territories(self) -> HandoffConfig:
-        """Every territory named outside routing is one routing.territories defines."""
-        from difflib import get_close_matches
+        if info.context and info.context.get(REFERENCES_CHECKED):
+            return self
+        problems = reference_problems(self.model_dump(mode="json", by_alias=True))
+        if problems:
+            from config.loader import format_location
 
-        names = [t.name for t in self.routing.territories]
-        for name in self.sla.territory_calendars:
-            if name not in names:
-                close = get_close_matches(name, names, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise ValueError(
-                    f"sla.territory_calendars.{name}: unknown territory {name!r}; {hint}"
-                    f"routing.territories defines {', '.join(repr(n) for n in names) or 'none'}"
-                )
+            raise ValueError("; ".join(f"{format_location(p)}: {m}" for p, m in problems))
         return self
 
     def connection(self, name: str) -> Connection:

@@ -2,7 +2,9 @@
 
 Reps are named by e-mail (CRM-agnostic); the pipeline maps e-mails to each CRM's owner id.
 Every rule problem is raised as a one-line ValueError so `config validate` can print it with
-its location.
+its location. Names that span territories (unique names, one weight per rep, backups and
+fallbacks that are people the rules know, no tied territories) are checked with the rest of the
+file's cross-references in config/references.py.
 """
 
 from __future__ import annotations
@@ -205,48 +207,6 @@ class RoutingConfig(StrictModel):
     make_up_skipped: bool = Field(
         False, description="reps skipped (out of office, at capacity) catch up when they return"
     )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RoutingConfig:
-        names = [t.name for t in self.territories]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"territory names must be unique: {', '.join(dupes)} repeated")
-        if self.territories and self.fallback is None:
-            raise ValueError(
-                "routing.fallback.owner is required when territories are configured "
-                "(leads no territory or rep can take go there), e.g. fallback: {owner: queue@x.com}"
-            )
-        weights: dict[str, tuple[int, str]] = {}
-        for territory in self.territories:
-            for rep in territory.reps:
-                seen = weights.setdefault(rep.email, (rep.weight, territory.name))
-                if seen[0] != rep.weight:
-                    raise ValueError(
-                        f"rep {rep.email} has weight {seen[0]} in {seen[1]!r} but {rep.weight} in "
-                        f"{territory.name!r}: give one weight"
-                    )
-        known = set(weights) | {t.manager for t in self.territories if t.manager}
-        if self.fallback is not None:
-            known.add(self.fallback.owner)
-        for territory in self.territories:
-            for role in ("backup", "manager", "fallback"):
-                email = getattr(territory, role)
-                if email is not None and role != "manager" and email not in known:
-                    raise ValueError(
-                        f"territory {territory.name!r}: {role} {email} is not a rep, manager or "
-                        "the fallback owner of any territory: check the spelling"
-                    )
-        from routing.territory import find_ties  # the same matcher the router uses
-
-        ties = find_ties(self.territories)
-        if ties:
-            first, second = ties[0]
-            raise ValueError(
-                f"territories {first!r} and {second!r} overlap with equal specificity, so a lead "
-                "could match both: narrow one of them (add a country, industry or size band)"
-            )
-        return self
 
     def territory(self, name: str) -> Territory:
         for territory in self.territories:

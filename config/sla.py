@@ -252,42 +252,9 @@ class SlaConfig(StrictModel):
     @field_validator("rep_calendars")
     @classmethod
     def _rep_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        return {email.strip().lower(): name for email, name in value.items()}
+        from config.routing import normalize_email
 
-    @model_validator(mode="after")
-    def _references(self) -> SlaConfig:
-        known = sorted(self.calendars)
-        hint = f"define it under sla.calendars (known: {', '.join(known) or 'none'})"
-        refs: list[tuple[str, str | None]] = [("sla.default_calendar", self.default_calendar)]
-        refs += [(f"sla.territory_calendars.{k}", v) for k, v in self.territory_calendars.items()]
-        refs += [(f"sla.rep_calendars.{k}", v) for k, v in self.rep_calendars.items()]
-        refs += [(f"sla.policies.{k}.calendar", p.calendar) for k, p in self.policies.items()]
-        for where, name in refs:
-            if name is not None and name not in self.calendars:
-                raise ValueError(f"{where}: unknown calendar {name!r}; {hint}")
-        for key, policy in self.policies.items():
-            if policy.calendar is None and self.default_calendar is None:
-                raise ValueError(
-                    f"sla.policies.{key}: no calendar; set policies.{key}.calendar "
-                    "or sla.default_calendar"
-                )
-        for key, policy in self.policies.items():
-            for index, rung in enumerate(policy.ladder):
-                if rung.webhook and self.webhook_url is None:
-                    raise ValueError(
-                        f"sla.policies.{key}.ladder[{index}]: webhook is on but sla.webhook_url "
-                        "is not set; set it (e.g. ${SLACK_WEBHOOK}) or drop webhook: true"
-                    )
-        seen: dict[tuple[str, str], str] = {}
-        for key, policy in self.policies.items():
-            for stage in policy.stages or ["*"]:
-                other = seen.setdefault((policy.lane, stage), key)
-                if other != key:
-                    raise ValueError(
-                        f"sla.policies.{key} and sla.policies.{other} both watch lane "
-                        f"{policy.lane!r} stage {stage!r}: give each lane/stage one policy"
-                    )
-        return self
+        return {normalize_email(email): name for email, name in value.items()}
 
     def calendar_for(self, policy: SlaPolicy, *, owner_email: str, territory: str | None) -> str:
         """The calendar name a clock uses: policy, then rep, then territory, then default."""
@@ -298,7 +265,7 @@ class SlaConfig(StrictModel):
             return rep
         if territory is not None and territory in self.territory_calendars:
             return self.territory_calendars[territory]
-        assert self.default_calendar is not None  # checked by _references
+        assert self.default_calendar is not None  # checked by config/references.py
         return self.default_calendar
 
     def policy_for(self, lane: str, stage: str | None = None) -> tuple[str, SlaPolicy] | None:

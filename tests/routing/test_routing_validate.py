@@ -29,7 +29,7 @@ def test_a_territory_tie_is_one_located_line() -> None:
     problems = _problems(text)
     assert len(problems) == 1
     assert problems[0].startswith("handoff.yaml:")
-    assert " routing: " in problems[0]
+    assert " routing.territories[" in problems[0] and "].match: " in problems[0]
     assert "overlap with equal specificity" in problems[0]
     assert "\n" not in problems[0]
 

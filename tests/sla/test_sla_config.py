@@ -10,7 +10,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from config.loader import format_location
 from config.model import HandoffConfig
+from config.references import reference_problems
 from config.sla import SlaConfig
 
 EXAMPLE = yaml.safe_load(
@@ -56,13 +58,21 @@ def _with(path: list[str], value: Any) -> dict[str, Any]:
 
 
 def _error(data: dict[str, Any]) -> str:
-    with pytest.raises(ValidationError) as info:
+    """The one problem found by the field checks and the cross-reference checks together (as
+    the loader runs them), with its location."""
+    routing = {"territories": [{"name": "emea"}, {"name": "apac"}]}
+    found = [
+        f"{format_location(path)}: {message}"
+        for path, message in reference_problems({"sla": data, "routing": routing})
+        if path[0] == "sla"
+    ]
+    try:
         SlaConfig.model_validate(data)
-    errors = info.value.errors()
-    assert len(errors) == 1
-    message = str(errors[0]["msg"])
-    assert "\n" not in message
-    return message
+    except ValidationError as exc:
+        found += [str(error["msg"]) for error in exc.errors()]
+    assert len(found) == 1, found
+    assert "\n" not in found[0]
+    return found[0]
 
 
 def test_example_parses_and_resolves_calendars() -> None:
@@ -151,5 +161,25 @@ def test_two_policies_on_one_lane_are_rejected() -> None:
     assert "one policy" in _error(data)
 
 
+def test_unknown_lane_and_stage_are_rejected_with_the_closest_name() -> None:
+    message = _error(_with(["policies", "mql", "lane"], "mgl"))
+    assert message.startswith("sla.policies.mql.lane: lane 'mgl'")
+    assert "did you mean 'mql'?" in message and "use fast or mql" in message
+    message = _error(_with(["policies", "mql", "stages"], ["mql", "sqll"]))
+    assert message.startswith("sla.policies.mql.stages[1]: unknown stage 'sqll'")
+    assert "did you mean 'sql'?" in message
+
+
+def test_a_rep_calendar_names_a_rep_by_email() -> None:
+    assert "is not an e-mail address" in _error(_with(["rep_calendars"], {"ana": "london"}))
+
+
 def test_webhook_rung_needs_a_webhook_url() -> None:
     assert "sla.webhook_url" in _error(_with(["webhook_url"], None))
+
+
+def test_the_lanes_policies_may_watch_are_the_lanes_clocks_start_in() -> None:
+    from config.references import CLOCK_LANES
+    from sync.decide import LANE_FAST, LANE_MQL
+
+    assert set(CLOCK_LANES) == {LANE_FAST, LANE_MQL}
