@@ -46,6 +46,7 @@ from bench.peerkit.shim import peer_environment, write_shim  # noqa: E402
 from bench.peerkit.singer import MeltanoHubSpot  # noqa: E402
 
 PEERS = ("handoff", "airbyte", "meltano")
+DISCOVERY = ROOT / "tests" / "bench" / "peer_discovery"
 DRAIN_SECONDS = 10  # HubSpot's burst window: each run starts with a full bucket
 
 
@@ -77,7 +78,13 @@ def one_run(peer: Peer, box: SandboxProcess, env: dict[str, str], work: Path, ru
     }
 
 
-def bench(contacts: int, names: list[str], limits: bool, keep: Path | None) -> dict[str, Any]:
+def bench(
+    contacts: int,
+    names: list[str],
+    limits: bool,
+    keep: Path | None,
+    record_discovery: bool = False,
+) -> dict[str, Any]:
     from bench.e2e_sync import make_hubspot_changes
 
     start_date = (datetime.now(UTC) - timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -102,9 +109,10 @@ def bench(contacts: int, names: list[str], limits: bool, keep: Path | None) -> d
                 peer.write_config(place, box.token, start_date)
                 mark = box.mark()
                 ok, problem = peer.discover(env, place)
-                entry["discovery"] = {"ok": ok, "error": problem} | summarize(
-                    box.requests_since(mark)
-                )
+                asked = box.requests_since(mark)
+                entry["discovery"] = {"ok": ok, "error": problem} | summarize(asked)
+                if record_discovery and ok and name != "handoff":
+                    record(name, asked)
                 if ok:
                     ready.append((peer, place))
                 time.sleep(DRAIN_SECONDS if limits else 0)
@@ -127,6 +135,17 @@ def bench(contacts: int, names: list[str], limits: bool, keep: Path | None) -> d
         "peers": peers,
         "comparison": compare(peers),
     }
+
+
+def record(name: str, asked: list[dict[str, Any]]) -> None:
+    """The requests a peer's discovery made, for the CI test that replays them against the
+    sandbox (tests/bench/test_peer_discovery_replay.py): method, path and query, no headers."""
+    wanted = [
+        {"method": r["method"], "path": r["path"], "query": r.get("query", {})} for r in asked
+    ]
+    unique = list({json.dumps(r, sort_keys=True): r for r in wanted}.values())
+    DISCOVERY.mkdir(parents=True, exist_ok=True)
+    (DISCOVERY / f"{name}.json").write_text(json.dumps(unique, indent=1, sort_keys=True) + "\n")
 
 
 def compare(peers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -162,9 +181,15 @@ def main() -> None:
     parser.add_argument("--no-limits", action="store_true", help="the sandbox enforces nothing")
     parser.add_argument("--smoke", action="store_true", help="200 contacts, no RESULTS.md")
     parser.add_argument("--keep", type=Path, help="keep the peers' work files (logs) here")
+    parser.add_argument(
+        "--record-discovery",
+        action="store_true",
+        help="save each peer's discovery requests under tests/bench/peer_discovery/ (replayed "
+        "in CI, where the peers are not installed)",
+    )
     args = parser.parse_args()
     contacts = 200 if args.smoke else args.contacts
-    result = bench(contacts, args.peers, not args.no_limits, args.keep)
+    result = bench(contacts, args.peers, not args.no_limits, args.keep, args.record_discovery)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"peers_{contacts}.json").write_text(json.dumps(result, indent=2, sort_keys=True))

@@ -1,0 +1,39 @@
+"""bench/peers.py at smoke size with Handoff's pull alone (the third-party peers are installed
+only by the benchmark itself): the harness starts the sandbox with a request log, runs the full,
+incremental and no-change pulls in processes of their own and reads their calls from the log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/peers.py", "--smoke", "--peers", "handoff", "--no-limits"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads((ROOT / "bench" / "out" / "peers_200.json").read_text())
+    runs = {r["run"].split(" (")[0]: r for r in out["peers"]["handoff"]["runs"]}
+    assert set(runs) == {"full pull", "incremental", "no change"}
+    full = runs["full pull"]
+    assert set(full["streams"]) == {"contacts", "activities", "owners"}
+    assert all(verdict.startswith("ok") for verdict in full["streams"].values()), full["streams"]
+    assert full["records"]["contacts"] == 200
+    # the calls come from the sandbox's request log, grouped by route
+    assert full["calls"] == sum(full["calls_by_endpoint"].values()) > 0
+    assert "GET /crm/v3/objects/contacts" in full["calls_by_endpoint"]
+    assert full["throttled_429"] == 0 and full["refused"] == {}
+    assert full["peak_rss_mb"] > 0 and full["api_seconds"] <= full["wall_seconds"]
+    # the state store carries over: the incremental run reads fewer contacts than the full one
+    assert runs["incremental"]["records"]["contacts"] < 200
+    assert "| handoff | full pull | 3/3 |" in result.stdout
