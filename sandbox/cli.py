@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+
+HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +33,21 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
         limits: bool = typer.Option(False, "--limits", help="Enforce the CRMs' rate limits."),
         host: str = typer.Option("127.0.0.1", "--host"),
-        hubspot_port: int = typer.Option(0, "--hubspot-port", help="0: any free port"),
+        hubspot_port: int = typer.Option(
+            0, "--port", "--hubspot-port", help="HubSpot's HTTPS port (0: any free port)."
+        ),
+        hostnames: list[str] = typer.Option(
+            [],
+            "--hostname",
+            help="Also issue the TLS certificate for this name (repeatable), e.g. api.hubapi.com "
+            "for a client that hard-codes HubSpot's host; docs/sandbox.md.",
+        ),
+        request_log: Path | None = typer.Option(
+            None,
+            "--request-log",
+            help="Append every request as a JSON line (method, path, query, status, endpoint, "
+            "bucket, time, duration_ms) to this file.",
+        ),
         salesforce_port: int = typer.Option(0, "--salesforce-port", help="0: any free port"),
         ca_dir: Path | None = typer.Option(None, "--ca-dir", help="Where to write the CA file."),
         tier: str | None = typer.Option(
@@ -62,6 +81,25 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        for name in hostnames:
+            if not HOSTNAME.fullmatch(name):
+                typer.echo(
+                    f"error: --hostname {name!r}: give a DNS name such as api.hubapi.com "
+                    "(letters, digits, dots and hyphens)",
+                    err=True,
+                )
+                raise typer.Exit(2)
+        if request_log is not None:
+            try:
+                request_log.parent.mkdir(parents=True, exist_ok=True)
+                request_log.open("a").close()
+            except OSError as exc:
+                typer.echo(
+                    f"error: --request-log {request_log}: cannot append to it ({exc.strerror}); "
+                    "give a writable file path",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
         if fixture is not None:
             try:
                 portal = load_fixture(fixture)
@@ -80,6 +118,8 @@ def register(app: typer.Typer) -> None:
             hubspot_port=hubspot_port,
             salesforce_port=salesforce_port,
             hubspot_tier=tier,
+            hostnames=tuple(hostnames),
+            request_log=request_log,
         ).start()
         info = sandbox.info
         if webhook_url is not None and sandbox.hubspot is not None:
@@ -98,6 +138,9 @@ def register(app: typer.Typer) -> None:
             if info.salesforce_pubsub_endpoint:
                 typer.echo(f"Pub/Sub API {info.salesforce_pubsub_endpoint}  (gRPC, TLS)")
             typer.echo(f"CA file     {info.ca_file}")
+            typer.echo(f"TLS names   {', '.join(sandbox.ca.hostnames)}")
+            if request_log is not None:
+                typer.echo(f"Requests    logged to {request_log}")
             if webhook_url is not None:
                 typer.echo(f"Webhooks    HubSpot contact events -> {webhook_url}")
             typer.echo(

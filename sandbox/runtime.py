@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox.portal import Portal
+from sandbox.request_journal import RequestJournal
 from sandbox.server import SandboxCA, SandboxServer
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ class SandboxInfo:
     salesforce_session_id: str | None = None
     pardot_business_unit_id: str | None = None  # Account Engagement v5, on the Salesforce host
     salesforce_pubsub_endpoint: str | None = None  # the Pub/Sub API (gRPC, TLS): host:port
+    tls_names: tuple[str, ...] = ()  # the names the server certificate is valid for
+    request_log: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,8 @@ class SandboxInfo:
                 },
             },
             "ca_file": str(self.ca_file),
+            "tls_names": list(self.tls_names),
+            "request_log": str(self.request_log) if self.request_log else None,
         }
 
 
@@ -61,13 +66,16 @@ class Sandbox:
         salesforce_port: int = 0,
         hubspot_tier: str | None = None,
         pubsub_port: int = 0,
+        hostnames: tuple[str, ...] = (),
+        request_log: Path | None = None,
     ) -> None:
         from sandbox.hubspot import HubSpotEmulator
         from sandbox.salesforce import SalesforceEmulator
         from sandbox.salesforce.ids import derived_id
         from sandbox.salesforce.pubsub import PubSubServer, PubSubService
 
-        self.ca = SandboxCA(ca_directory)
+        self.ca = SandboxCA(ca_directory, hostnames=hostnames)
+        self.journal = RequestJournal(request_log) if request_log is not None else None
         self.hubspot_token = "pat-sandbox-" + secrets.token_hex(12)
         # a Salesforce session id starts with its org's id (the Pub/Sub API's tenantid)
         org_id = derived_id("OrgId", "sandbox")
@@ -89,12 +97,12 @@ class Sandbox:
         self._servers: dict[str, SandboxServer] = {}
         if self.hubspot is not None:
             self._servers["hubspot"] = SandboxServer(
-                self.hubspot.handle, self.ca, host, hubspot_port
+                self.hubspot.handle, self.ca, host, hubspot_port, self.journal, "hubspot"
             )
         self.pubsub: PubSubServer | None = None
         if self.salesforce is not None:
             self._servers["salesforce"] = SandboxServer(
-                self.salesforce.handle, self.ca, host, salesforce_port
+                self.salesforce.handle, self.ca, host, salesforce_port, self.journal, "salesforce"
             )
             self.pubsub = PubSubServer(
                 PubSubService(
@@ -121,6 +129,8 @@ class Sandbox:
             server.stop()
         if self.pubsub is not None:
             self.pubsub.stop()
+        if self.journal is not None:
+            self.journal.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -147,4 +157,6 @@ class Sandbox:
             pardot_business_unit_id=(
                 self.salesforce.pardot.business_unit_id if sf and self.salesforce else None
             ),
+            tls_names=self.ca.hostnames,
+            request_log=self.journal.path if self.journal else None,
         )

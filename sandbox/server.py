@@ -16,12 +16,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
+
+from sandbox.request_journal import RequestJournal, masked_query
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(slots=True)
@@ -47,6 +52,8 @@ class SandboxResponse:
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False  # drop the connection with a TCP RST instead of answering
     hang_seconds: float = 0.0  # sleep before answering (client timeouts)
+    endpoint: str = ""  # the emulator's label for the route (request log)
+    bucket: str | None = None  # the rate-limit bucket the request counted against, if any
 
     @classmethod
     def json(
@@ -61,14 +68,17 @@ Handler = Callable[[SandboxRequest], SandboxResponse]
 
 
 class SandboxCA:
-    """A throwaway certificate authority and a server certificate for loopback names."""
+    """A throwaway certificate authority and a server certificate for loopback names, plus
+    `hostnames` (e.g. api.hubapi.com, for a third-party client that hard-codes HubSpot's host
+    and is pointed at the sandbox by a resolver override)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, hostnames: tuple[str, ...] = ()) -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="handoff-ca-")
         self.directory = directory or Path(self._tmp.name)  # type: ignore[union-attr]
         self.directory.mkdir(parents=True, exist_ok=True)
         self._ca = trustme.CA(organization_name="Handoff sandbox")
-        self._cert = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+        self.hostnames = tuple(dict.fromkeys((*LOOPBACK_NAMES, *hostnames)))
+        self._cert = self._ca.issue_cert(*self.hostnames)
         self.ca_file = self.directory / "sandbox-ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
 
@@ -94,6 +104,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return
 
     def _handle(self) -> None:
+        started = time.perf_counter()
+        arrived = datetime.now(UTC)
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -118,6 +130,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if response.reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
+            self._journal(request, response, arrived, started)
             return
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -126,6 +139,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+        self._journal(request, response, arrived, started)
+
+    def _journal(
+        self, request: SandboxRequest, response: SandboxResponse, arrived: datetime, started: float
+    ) -> None:
+        journal = self.server.journal
+        if journal is None:
+            return
+        journal.write(
+            {
+                "crm": self.server.name,
+                "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "host": request.headers.get("host", ""),
+                "method": request.method,
+                "path": request.path,
+                "query": masked_query(request.query),
+                "status": response.status,
+                "endpoint": response.endpoint,
+                "bucket": response.bucket,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+        )
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
 
@@ -142,6 +177,8 @@ class _Server(ThreadingHTTPServer):
         # hook that returns a response answers instead of the emulator, which never sees it.
         self.before_request: list[Callable[[SandboxRequest], SandboxResponse | None]] = []
         self.after_request: list[Callable[[SandboxRequest, SandboxResponse], None]] = []
+        self.journal: RequestJournal | None = None  # `--request-log`: one JSON line a request
+        self.name = ""  # "hubspot" | "salesforce" in the request log
         self.socket = ctx.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -158,8 +195,18 @@ class _Server(ThreadingHTTPServer):
 class SandboxServer:
     """One emulator on https://127.0.0.1:<port>, served from a background thread."""
 
-    def __init__(self, handler: Handler, ca: SandboxCA, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        handler: Handler,
+        ca: SandboxCA,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        journal: RequestJournal | None = None,
+        name: str = "",
+    ):
         self._server = _Server((host, port), handler, ca.server_context())
+        self._server.journal = journal
+        self._server.name = name
         self.ca = ca
         self._thread: threading.Thread | None = None
 

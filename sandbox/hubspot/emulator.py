@@ -35,7 +35,7 @@ from sandbox.hubspot.loader import load_portal, record_activity
 from sandbox.hubspot.schema import ms_of
 from sandbox.hubspot.store import PortalStore
 from sandbox.hubspot.webhooks import WebhookApp, observer_for
-from sandbox.hubspot.wire import ApiError
+from sandbox.hubspot.wire import ApiError, not_found_body
 from sandbox.portal import Portal, PortalActivity
 from sandbox.server import SandboxRequest, SandboxResponse
 
@@ -393,6 +393,7 @@ class HubSpotEmulator:
             if fault == "malformed" and response.body:
                 response.body = response.body[: max(1, len(response.body) // 2)]
         response.hang_seconds = max(response.hang_seconds, hang)
+        response.endpoint = label
         self.log.record(label, response.status)
         return response
 
@@ -445,6 +446,10 @@ class HubSpotEmulator:
         self, request: SandboxRequest, label: str, handler: Handler, params: dict[str, str]
     ) -> SandboxResponse:
         search = label.endswith(".search")
+        if label == "unknown":
+            # Not an API HubSpot serves: its gateway's 404 body, no rate-limit headers, and no
+            # bucket charged (docs/sandbox.md, "Unknown routes").
+            return SandboxResponse.json(404, not_found_body())
         with self._lock:
             now_ms = self._now_ms()
             if label not in UNAUTHENTICATED:
@@ -453,12 +458,19 @@ class HubSpotEmulator:
                     return SandboxResponse.json(
                         401, self._error(401, "INVALID_AUTHENTICATION", problem)
                     )
+                bucket = "search" if search else "ten_secondly"
                 refused = self.limits.admit(now_ms, search=search)
                 if refused is not None:
                     headers = {} if search else self.limits.headers(now_ms)
-                    return SandboxResponse.json(429, refused, headers)
+                    throttled = SandboxResponse.json(429, refused, headers)
+                    throttled.bucket = bucket
+                    return throttled
+            else:
+                bucket = None
             if label in self.knobs.echo_token_on:
-                return self._echo_token(request)
+                echoed = self._echo_token(request)
+                echoed.bucket = bucket
+                return echoed
             for scope, prefixes in self.knobs.missing_scopes.items():
                 if any(label.startswith(p) for p in prefixes):
                     scope_error = self._error(
@@ -467,7 +479,9 @@ class HubSpotEmulator:
                         "This app hasn't been granted all required scopes to make this call.",
                     )
                     scope_error["context"] = {"missingScopes": [scope]}
-                    return SandboxResponse.json(403, scope_error, self.limits.headers(now_ms))
+                    refusal = SandboxResponse.json(403, scope_error, self.limits.headers(now_ms))
+                    refusal.bucket = bucket
+                    return refusal
             ctx = Ctx(self.store, self.knobs, now_ms, self.portal_id, self.tier)
             try:
                 status, payload = handler(ctx, request, **params)
@@ -478,10 +492,10 @@ class HubSpotEmulator:
                 payload = self._error(500, "INTERNAL_ERROR", f"sandbox bug: {exc!r}")
             headers = {} if search or label == "oauth.token" else self.limits.headers(now_ms)
             if status == 204 or payload is None:
-                return SandboxResponse(status, b"", headers)
+                return SandboxResponse(status, b"", headers, bucket=bucket)
             body = orjson.dumps(payload)
         headers["Content-Type"] = "application/json;charset=UTF-8"
-        return SandboxResponse(status, body, headers)
+        return SandboxResponse(status, body, headers, bucket=bucket)
 
     def _echo_token(self, request: SandboxRequest) -> SandboxResponse:
         """A 400 VALIDATION_ERROR quoting the caller's token, bare (no `Bearer`/`token=` around

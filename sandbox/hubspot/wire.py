@@ -60,6 +60,18 @@ class ApiError(Exception):
         return payload
 
 
+def not_found_body() -> dict[str, Any]:
+    """The 404 HubSpot's gateway answers for a path no API serves: `status`, `message: "resource
+    not found"`, `correlationId`, `requestId`, no `category` (body quoted in
+    HGData/mk-node-hubspot#150, a GET sent to a POST-only path)."""
+    return {
+        "status": "error",
+        "message": "resource not found",
+        "correlationId": str(uuid.uuid4()),
+        "requestId": uuid.uuid4().hex,
+    }
+
+
 def validation_error(message: str, **kwargs: Any) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", message, **kwargs)
 

@@ -39,7 +39,7 @@ def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"hubspot", "salesforce", "ca_file"}
+        assert set(info) == {"hubspot", "salesforce", "ca_file", "tls_names", "request_log"}
         client = HubSpot(
             access_token=info["hubspot"]["token"],
             host=info["hubspot"]["base_url"],
