@@ -84,6 +84,7 @@ def bench(
     limits: bool,
     keep: Path | None,
     record_discovery: bool = False,
+    sandbox_root: Path = ROOT,
 ) -> dict[str, Any]:
     from bench.e2e_sync import make_hubspot_changes
 
@@ -91,7 +92,7 @@ def bench(
     with tempfile.TemporaryDirectory(prefix="handoff-peers-") as tmp:
         work = keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        with sandbox(contacts, limits, work) as box:
+        with sandbox(contacts, limits, work, root=sandbox_root) as box:
             env = peer_environment(write_shim(work / "shim"), box.port, box.ca_file)
             peers: dict[str, dict[str, Any]] = {}
             ready: list[tuple[Peer, Path]] = []
@@ -187,9 +188,22 @@ def main() -> None:
         help="save each peer's discovery requests under tests/bench/peer_discovery/ (replayed "
         "in CI, where the peers are not installed)",
     )
+    parser.add_argument(
+        "--sandbox-root",
+        type=Path,
+        default=ROOT,
+        help="serve the sandbox from this checkout (development aid: another worktree's routes)",
+    )
     args = parser.parse_args()
     contacts = 200 if args.smoke else args.contacts
-    result = bench(contacts, args.peers, not args.no_limits, args.keep, args.record_discovery)
+    result = bench(
+        contacts,
+        args.peers,
+        not args.no_limits,
+        args.keep,
+        args.record_discovery,
+        args.sandbox_root,
+    )
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"peers_{contacts}.json").write_text(json.dumps(result, indent=2, sort_keys=True))

@@ -51,8 +51,9 @@ class SandboxProcess:
 
 @contextmanager
 def sandbox(
-    contacts: int, limits: bool, directory: Path, seed: int = 7
+    contacts: int, limits: bool, directory: Path, seed: int = 7, root: Path = ROOT
 ) -> Iterator[SandboxProcess]:
+    """`root`: the checkout whose sandbox serves (another worktree's, to try its routes)."""
     log = directory / "requests.jsonl"
     common = ["--json", "--seed", str(seed), "--contacts", str(contacts)]
     common += ["--limits"] if limits else []
@@ -61,7 +62,7 @@ def sandbox(
         cmd += ["--hostname", host]
     cmd += ["--request-log", str(log)]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert proc.stdout is not None
