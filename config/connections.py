@@ -204,8 +204,28 @@ class SalesforceSettings(StrictModel):
         None, description="read web behaviour from Account Engagement (Pardot) API v5"
     )
     timeout_seconds: float = Field(30.0, gt=0)
+    change_events: bool = Field(
+        False,
+        description="`handoff run` subscribes to Change Data Capture for the mapped Leads and "
+        "Contacts through the Pub/Sub API and decides each changed person at once (select "
+        "them in Setup > Change Data Capture; docs/speed-to-lead.md)",
+    )
+    pubsub_endpoint: str = Field(
+        "api.pubsub.salesforce.com:7443",
+        description="the Pub/Sub API's host:port (gRPC over TLS; the sandbox prints its own)",
+    )
 
     _blank_ca = field_validator("ca_file", "instance_url", mode="before")(_blank_is_none)
+
+    @field_validator("pubsub_endpoint")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(
+                f"pubsub_endpoint {value!r} is not host:port, e.g. api.pubsub.salesforce.com:7443"
+            )
+        return value.strip()
 
     @model_validator(mode="after")
     def _auth(self) -> SalesforceSettings:

@@ -441,6 +441,10 @@ def register(app: typer.Typer) -> None:
                 ops.close()
                 runtime.close()
                 raise fail(str(exc)) from None
+            from sync.change_events import listening
+
+            # Salesforce change events (Pub/Sub API), with `salesforce.change_events: true`
+            changes = held.enter_context(listening(runtime, worker.exclusive))
             if http is not None and ops.shared_routes:
                 out.print(
                     f"metrics and health on http://{http.host}:{http.port}/metrics",
@@ -450,6 +454,11 @@ def register(app: typer.Typer) -> None:
             out.print(
                 f"handoff worker running (state {runtime.config.state.url.split('@')[-1]})"
                 + (f"; webhooks on http://{http.host}:{http.port}" if http else "")
+                + (
+                    f"; Salesforce change events from {len(changes.subscriptions)} topic(s)"
+                    if changes
+                    else ""
+                )
                 + "; SIGTERM stops it",
                 highlight=False,
             )

@@ -229,28 +229,7 @@ class FastPath:
             session.commit()
 
     def _forms(self, connection: str) -> None:
-        """The portal's form submissions since the scheduled run's cursor, stored: a demo request
-        is a form submission, and the per-contact read leaves forms to this stream."""
-        connector = self.runtime.connectors[connection]
-        stream = getattr(connector, "pull_event_stream", None)
-        if stream is None:
-            return
-        with Session(self.runtime.engine) as session:
-            cursor = read_cursor(session, connection, "events")
-        # from the later of the scheduled run's cursor and this path's last read (the cursor
-        # moves only with scheduled runs, an hour apart maybe), each with the run's overlap
-        marks = [m for m in (cursor, self._forms_read.get(connection)) if m is not None]
-        since = max(marks) - FORMS_OVERLAP if marks else None
-        started = utc_now()
-        try:
-            found = list(stream(since))
-        except ConnectorError as exc:
-            log.warning("speed.forms_unread", connection=connection, error=str(exc))
-            return
-        self._forms_read[connection] = started
-        with Session(self.runtime.engine) as session:
-            store_activities(session, found)
-            session.commit()
+        read_event_stream(self.runtime, connection, self._forms_read)
 
     def _decide(
         self, connection: str, contact_id: str, event: WebhookEvent, busy: frozenset[str]
@@ -302,6 +281,33 @@ class FastPath:
         object_type = next(iter(connector.object_types()), "contact")
         found: list[Contact] = read(object_type, [contact_id])
         return found[0] if found else None
+
+
+def read_event_stream(runtime: Runtime, connection: str, last_read: dict[str, datetime]) -> None:
+    """The connection's streamed events (HubSpot form submissions, Account Engagement visitor
+    activities) since the scheduled run's cursor, stored: a demo request is a form submission,
+    and the per-person read leaves these to the stream. `last_read`: connection -> when this
+    path last read it (the cursor moves only with scheduled runs)."""
+    connector = runtime.connectors[connection]
+    stream = getattr(connector, "pull_event_stream", None)
+    if stream is None:
+        return
+    with Session(runtime.engine) as session:
+        cursor = read_cursor(session, connection, "events")
+    # from the later of the scheduled run's cursor and this path's last read (the cursor
+    # moves only with scheduled runs, an hour apart maybe), each with the run's overlap
+    marks = [m for m in (cursor, last_read.get(connection)) if m is not None]
+    since = max(marks) - FORMS_OVERLAP if marks else None
+    started = utc_now()
+    try:
+        found = list(stream(since))
+    except ConnectorError as exc:
+        log.warning("speed.forms_unread", connection=connection, error=str(exc))
+        return
+    last_read[connection] = started
+    with Session(runtime.engine) as session:
+        store_activities(session, found)
+        session.commit()
 
 
 # -- the endpoint ------------------------------------------------------------------------------

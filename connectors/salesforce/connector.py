@@ -36,6 +36,7 @@ from connectors.salesforce.activities import SOURCES as ACTIVITY_SOURCES
 from connectors.salesforce.activities import ActivityPull
 from connectors.salesforce.auth import token_source
 from connectors.salesforce.bulk import BulkUpdater
+from connectors.salesforce.cdc import PubSubClient
 from connectors.salesforce.collections import CollectionWriter, describe_error
 from connectors.salesforce.pull import SOBJECTS, ContactPull
 from connectors.salesforce.schema import MissingField, missing_fields
@@ -199,6 +200,37 @@ class SalesforceConnector:
         with self._translated(f"the {SOBJECTS[object_type]} pull"):
             yield from pull.batches(since, until)
 
+    def read_contacts(self, object_type: str, ids: Sequence[str]) -> list[Contact]:
+        """These records as a pull maps them (the change event fast path); missing ones absent."""
+        pull = ContactPull(
+            self.sf,
+            self.name,
+            object_type,
+            self.codecs[object_type],
+            self.connection.overlap,
+            problems=self.problems,
+            accounts=self._accounts,
+        )
+        with self._translated(f"reading {SOBJECTS[object_type]} records"):
+            return pull.by_ids(list(ids))
+
+    def change_events(self) -> PubSubClient:
+        """A Pub/Sub API client for this org's change events (connectors/salesforce/cdc.py),
+        authenticated with this connection's token (logged in first if needed)."""
+
+        def token() -> str:
+            if self.tokens.can_refresh and not self.tokens.token:
+                self.tokens.refresh(self.session)
+            return self.tokens.token
+
+        return PubSubClient(
+            self.settings.pubsub_endpoint,
+            token=token,
+            instance_url=lambda: self.tokens.instance_url,
+            ca_file=self.settings.ca_file,
+            connection=self.name,
+        )
+
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
@@ -224,6 +256,21 @@ class SalesforceConnector:
                     if raw.get(field):
                         stages[str(raw["Id"])] = str(raw[field]).strip().lower()
         return stages
+
+    def campaign_member_people(self, ids: Collection[str]) -> list[tuple[str, str]]:
+        """(object type, record id) of the Lead or Contact each CampaignMember is for."""
+        people: list[tuple[str, str]] = []
+        with self._translated("reading campaign members"):
+            for chunk in chunks(sorted(ids)):
+                soql = (
+                    f"SELECT Id, LeadId, ContactId FROM CampaignMember WHERE Id IN {in_list(chunk)}"
+                )
+                for raw in self.sf.query_all_iter(soql):
+                    if raw.get("ContactId"):
+                        people.append(("contact", str(raw["ContactId"])))
+                    elif raw.get("LeadId"):
+                        people.append(("lead", str(raw["LeadId"])))
+        return people
 
     def behaviour_sources(self) -> dict[str, str]:
         """Behaviour source -> what reads it (`handoff crm setup --check`)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simple_salesforce import Salesforce
@@ -33,7 +33,7 @@ from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
 from connectors.salesforce.accounts import AccountReader
 from connectors.salesforce.collections import describe_error
-from connectors.salesforce.soql import datetime_literal, select
+from connectors.salesforce.soql import datetime_literal, quote, select
 
 SOBJECTS: dict[str, str] = {"lead": "Lead", "contact": "Contact"}
 _SYSTEM_FIELDS = ("Id", "SystemModstamp", "CreatedDate")
@@ -141,6 +141,20 @@ class ContactPull:
                 if code != "INVALID_QUERY_LOCATOR" or attempt == _REOPEN_ATTEMPTS:
                     raise
                 lower = stream.newest if stream.newest is not None else lower
+
+    def by_ids(self, ids: list[str]) -> list[Contact]:
+        """These live records as a pull maps them (the change event fast path); deleted and
+        converted ones are absent."""
+        if not ids:
+            return []
+        until = datetime.max.replace(tzinfo=UTC)
+        window = self.soql(None, until).split(" WHERE ", 1)[0]
+        wanted = ", ".join(quote(i) for i in ids)
+        found: list[Contact] = []
+        for raw in self.sf.query_all_iter(f"{window} WHERE Id IN ({wanted})"):
+            if not raw.get("IsConverted"):
+                found.append(self._contact(raw, parse_timestamp(raw["SystemModstamp"])))
+        return found
 
     def batches(self, since: datetime | None, until: datetime) -> Iterator[ContactBatch]:
         if since is not None and since > until:

@@ -12,7 +12,9 @@ Considerations": "bitmap fields"); this bus writes the first (top-level) bitmap 
 Events are kept for a retention window (72 hours on Salesforce, "Event Message Durability";
 `retention` here so a test can expire them) and get replay ids that increase with each event
 (8 bytes, big-endian; opaque to subscribers, who must not compute with them). The record's
-compound Name is flattened to FirstName/LastName, the fields the org's schema has.
+compound Name is flattened to FirstName/LastName, the fields the org's schema has; IsDeleted and
+SystemModstamp are not in change events (object reference, "StandardObjectNameChangeEvent").
+CampaignMember is selected too: a form fill on Salesforce is a campaign response.
 
 The bus is fed by the org (`SalesforceOrg.change_bus`) while a request holds the org's lock; a
 request the writer rolls back (allOrNone) retracts what it published.
@@ -37,7 +39,8 @@ import fastavro
 from sandbox.salesforce.org import SalesforceOrg
 from sandbox.salesforce.predicates import Record
 
-CDC_ENTITIES = ("Lead", "Contact")  # selected for Change Data Capture in the sandbox org
+CDC_ENTITIES = ("Lead", "Contact", "CampaignMember")  # selected for Change Data Capture here
+NOT_IN_EVENTS = frozenset({"Id", "IsDeleted", "SystemModstamp"})  # "Change Event Fields"
 ALL_CHANGES = "/data/ChangeEvents"  # the standard channel: every selected entity
 RETENTION = timedelta(hours=72)
 CHANGE_TYPES = [
@@ -148,7 +151,7 @@ class ChangeEventBus:
 
     # -- publishing (the org calls this while a request holds its lock) -------------------------
     def schema_for(self, entity: str) -> Schema:
-        fields = [f for f in self.org.schema[entity].fields.values() if f.name != "Id"]
+        fields = [f for f in self.org.schema[entity].fields.values() if f.name not in NOT_IN_EVENTS]
         version = hash(tuple((f.name, f.type) for f in fields))
         cached = self._by_entity.get(entity)
         if cached is not None and cached[0] == version:

@@ -185,3 +185,30 @@ class RunReportRows(SQLModel, table=True):
     part: int = Field(primary_key=True)
     rows: int  # rows in this part
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ChangeStream(SQLModel, table=True):
+    """Where a Salesforce change event subscription resumes: the replay id of the last event
+    whose people are in `change_event_inbox` (stored in the same transaction as they are)."""
+
+    __tablename__ = "change_event_streams"
+
+    connection: str = Field(primary_key=True)
+    topic: str = Field(primary_key=True)
+    replay_id: str  # hex of the opaque bytes
+    updated_at: datetime = _ts()
+
+
+class ChangeInbox(SQLModel, table=True):
+    """A person a change event named, waiting for the fast path's decision; removed once
+    decided. Written with the stream's replay id, so a restart neither loses nor repeats it."""
+
+    __tablename__ = "change_event_inbox"
+
+    connection: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    object_type: str  # lead, contact
+    change_type: str
+    replay_id: str  # hex: the newest event naming this record
+    committed_at: datetime = _ts()  # when Salesforce committed the change
+    received_at: datetime = _ts(index=True)

@@ -1,0 +1,449 @@
+"""Speed to lead on Salesforce: Change Data Capture through the Pub/Sub API feeds the fast path.
+
+With `salesforce.change_events: true` on a connection, `handoff run` subscribes to
+`/data/LeadChangeEvent` and `/data/ContactChangeEvent` for the objects the connection maps
+(connectors/salesforce/cdc.py) and decides each changed person through `handoff sync --only`'s
+code (sync/only.py): the same decision stage a scheduled run uses, one decision code path.
+
+Exactly once across restarts: each batch of events is stored in one transaction, the people its
+events name (`change_event_inbox`) together with the batch's replay id (`change_event_streams`).
+A restart resubscribes after that replay id, so no event is lost (those before it are in the
+inbox) and none is read twice. A person leaves the inbox once decided; a crash between the
+decision and that removal decides them once more, which finds nothing left to change (a decision
+is idempotent: the planner writes only differences, a task once per key).
+
+Not decided here: deletions (the scheduled sync reads them with merges and their history),
+GAP_OVERFLOW (too many changes for events: the scheduled sync's cursor reads them), and updates
+that only touch the fields Handoff itself writes (its own writes coming back) or system stamps.
+
+A stored replay id the bus no longer holds (older than its 72-hour retention) cannot be resumed:
+the listener warns, forgets it and subscribes from the latest event; the scheduled sync's
+cursor covers the gap, as it covers any time the listener was down. A dropped stream reconnects
+with exponential backoff (1 s doubling to 60 s); a refused token is logged as an error naming the
+fix and retried on the same backoff (an OAuth connection logs in again first).
+
+Decisions are serialised with scheduled runs as the HubSpot webhook path's are (sync/speed.py):
+the worker's one-job gate when no job runs, `Pipeline.between_chunks` during a long run, and
+people a running run holds wait for its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlmodel import Session, col, delete, select
+
+from connectors.errors import ConnectorError
+from connectors.ratelimit import fast_lane
+from connectors.salesforce.cdc import (
+    TOPICS,
+    ChangeBatch,
+    ChangeEvent,
+    PubSubAuthError,
+    PubSubClient,
+    ReplayUnavailable,
+)
+from sync.identity import person_key
+from sync.pull import _person_row
+from sync.speed import read_event_stream
+from sync.store.tables import ChangeInbox, ChangeStream, PersonRecord
+from sync.store.types import utc_now
+from sync.store.upsert import upsert
+
+if TYPE_CHECKING:
+    from sync.cli import Runtime
+
+log = structlog.get_logger("handoff.cdc")
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+DRAIN = 200  # inbox rows taken per pass
+ATTEMPTS = 3  # a person whose decision fails this often is left to the scheduled sync
+SYSTEM_FIELDS = frozenset({"lastmodifieddate", "systemmodstamp", "lastmodifiedbyid"})
+LEFT_TO_SYNC = ("DELETE", "GAP_DELETE", "GAP_OVERFLOW")
+
+
+@dataclass
+class Subscription:
+    """One connection's topic and where it resumes."""
+
+    connection: str
+    object_type: str  # lead, contact
+    topic: str
+    echo_fields: frozenset[str]  # lower-case: an update touching only these is not news
+    client: PubSubClient | None = None
+    thread: threading.Thread | None = None
+    batches: int = 0
+
+
+@dataclass
+class _Failures:
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def subscriptions(runtime: Runtime) -> list[Subscription]:
+    """A subscription per mapped object of each Salesforce connection with change events on."""
+    out: list[Subscription] = []
+    for connection in runtime.config.connections:
+        settings = connection.salesforce
+        if connection.kind != "salesforce" or settings is None or not settings.change_events:
+            continue
+        connector = runtime.connectors[connection.name]
+        for object_type in connector.object_types():
+            mapped = connection.objects.get(object_type, {})
+            managed = {m.property.lower() for m in mapped.values() if m.managed}
+            out.append(
+                Subscription(
+                    connection.name,
+                    object_type,
+                    TOPICS[object_type],
+                    frozenset(managed | SYSTEM_FIELDS | {"lastactivitydate"}),
+                )
+            )
+        if any(a.source == "CampaignMember" for a in connection.activities):
+            # a campaign response (a form fill, a webinar) is behaviour: its person is decided
+            out.append(
+                Subscription(
+                    connection.name, "campaign_member", TOPICS["campaign_member"], SYSTEM_FIELDS
+                )
+            )
+    return out
+
+
+def _person_type(record_id: str) -> str | None:
+    """lead or contact, from a record id's key prefix (00Q Lead, 003 Contact)."""
+    return {"00Q": "lead", "003": "contact"}.get(record_id[:3])
+
+
+class ChangeEventListener:
+    """The subscriptions' threads and the thread that decides the people in the inbox."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        exclusive: Callable[[], Any],
+        subscriptions: list[Subscription],
+        *,
+        backoff_max: float = BACKOFF_MAX,
+    ) -> None:
+        self.runtime = runtime
+        self.exclusive = exclusive
+        self.subscriptions = subscriptions
+        self.backoff_max = backoff_max
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._failures = _Failures()
+        self._stream_read: dict[str, datetime] = {}  # connection -> its event stream's last read
+        self._decider = threading.Thread(target=self._decide_loop, name="cdc-decide", daemon=True)
+        self.decided = 0
+
+    # -- life ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        for sub in self.subscriptions:
+            sub.client = self.runtime.connectors[sub.connection].change_events()  # type: ignore[attr-defined]
+            sub.thread = threading.Thread(
+                target=self._listen, args=(sub,), name=f"cdc-{sub.topic}", daemon=True
+            )
+            sub.thread.start()
+        self._wake.set()  # people a previous process left in the inbox
+        self._decider.start()
+
+    def stop(self) -> None:
+        """Stop listening and deciding; what is in the inbox waits for the next start."""
+        self._stopped.set()
+        self._wake.set()
+        for sub in self.subscriptions:
+            if sub.client is not None:
+                sub.client.cancel()
+        for sub in self.subscriptions:
+            if sub.thread is not None:
+                sub.thread.join(timeout=30)
+            if sub.client is not None:
+                sub.client.close()
+        if self._decider.is_alive():
+            self._decider.join(timeout=120)
+
+    # -- listening -----------------------------------------------------------------------------
+    def _listen(self, sub: Subscription) -> None:
+        assert sub.client is not None
+        delay = BACKOFF_FIRST
+        while not self._stopped.is_set():
+            replay = self._stored_replay(sub)
+            log.info(
+                "cdc.subscribing",
+                connection=sub.connection,
+                topic=sub.topic,
+                resume="after the stored replay id" if replay else "latest",
+            )
+            try:
+                for batch in sub.client.subscribe(sub.topic, replay):
+                    delay = BACKOFF_FIRST
+                    self._store(sub, batch)
+                    if self._stopped.is_set():
+                        return
+                if self._stopped.is_set():
+                    return
+                log.warning("cdc.stream_ended", connection=sub.connection, topic=sub.topic)
+            except ReplayUnavailable as exc:
+                log.warning(
+                    "cdc.replay_expired",
+                    connection=sub.connection,
+                    topic=sub.topic,
+                    error=str(exc),
+                    fallback="changes since then are read by the scheduled sync from its "
+                    "cursor; subscribing from the latest event",
+                )
+                self._forget_replay(sub)
+                continue
+            except PubSubAuthError as exc:
+                log.error("cdc.auth_refused", connection=sub.connection, error=str(exc))
+                tokens = getattr(self.runtime.connectors[sub.connection], "tokens", None)
+                if tokens is not None and tokens.can_refresh:
+                    tokens.token = ""  # log in again before the next attempt
+            except ConnectorError as exc:
+                log.warning(
+                    "cdc.disconnected",
+                    connection=sub.connection,
+                    topic=sub.topic,
+                    error=str(exc),
+                    retry_in_seconds=delay,
+                )
+            except Exception as exc:  # never let the listener die: the sync still catches up
+                log.error(
+                    "cdc.failed", topic=sub.topic, error=str(exc), exc_type=type(exc).__name__
+                )
+            if self._stopped.wait(delay):
+                return
+            delay = min(delay * 2, self.backoff_max)
+
+    def _stored_replay(self, sub: Subscription) -> bytes | None:
+        with Session(self.runtime.engine) as session:
+            row = session.get(ChangeStream, (sub.connection, sub.topic))
+        return bytes.fromhex(row.replay_id) if row is not None and row.replay_id else None
+
+    def _forget_replay(self, sub: Subscription) -> None:
+        with Session(self.runtime.engine) as session:
+            row = session.get(ChangeStream, (sub.connection, sub.topic))
+            if row is not None:
+                session.delete(row)
+                session.commit()
+
+    def _news(self, sub: Subscription, event: ChangeEvent) -> bool:
+        """Whether this event asks for a decision now."""
+        if event.change_type in LEFT_TO_SYNC:
+            log.info(
+                "cdc.left_to_sync",
+                connection=sub.connection,
+                change=event.change_type,
+                records=len(event.record_ids),
+            )
+            return False
+        if event.change_type == "UPDATE" and event.changed_fields:
+            changed = {name.lower() for name in event.changed_fields}
+            if changed <= sub.echo_fields:
+                return False  # Handoff's own writes coming back, or only stamps moved
+        return True
+
+    def _store(self, sub: Subscription, batch: ChangeBatch) -> None:
+        """The people these events name and the batch's replay id, in one transaction."""
+        sub.batches += 1
+        now = utc_now()
+        rows: dict[str, dict[str, Any]] = {}
+        for event in batch.events:
+            entity = "campaign_member" if event.entity == "CampaignMember" else event.entity.lower()
+            if entity != sub.object_type or not self._news(sub, event):
+                continue
+            named = [(sub.object_type, r) for r in event.record_ids]
+            if sub.object_type == "campaign_member":  # its person, when the event names them
+                people = [(_person_type(p), p) for p in event.person_ids]
+                named = [(t, p) for t, p in people if t is not None] or named
+            for object_type, record_id in named:
+                rows[record_id] = {
+                    "connection": sub.connection,
+                    "record_id": record_id,
+                    "object_type": object_type,
+                    "change_type": event.change_type,
+                    "replay_id": event.replay_id.hex(),
+                    "committed_at": event.committed_at,
+                    "received_at": now,
+                }
+        replay = batch.latest_replay_id or (batch.events[-1].replay_id if batch.events else b"")
+        if not replay:
+            return
+        with Session(self.runtime.engine) as session:
+            if rows:
+                upsert(session, ChangeInbox, list(rows.values()))
+            upsert(
+                session,
+                ChangeStream,
+                [
+                    {
+                        "connection": sub.connection,
+                        "topic": sub.topic,
+                        "replay_id": replay.hex(),
+                        "updated_at": now,
+                    }
+                ],
+            )
+            session.commit()
+        if batch.events:
+            log.info(
+                "cdc.received",
+                connection=sub.connection,
+                topic=sub.topic,
+                events=len(batch.events),
+                to_decide=len(rows),
+            )
+        if rows:
+            self._wake.set()
+
+    # -- deciding ------------------------------------------------------------------------------
+    def _decide_loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait(2.0)  # woken by new rows; a poll covers rows a run held back
+            self._wake.clear()
+            if self._stopped.is_set() or not self._waiting():
+                continue
+            gate = self.exclusive()
+            if not gate.acquire(timeout=0.2):
+                self._wake.set()  # a run holds the gate: it calls `interleave` between chunks
+                time.sleep(0.2)
+                continue
+            try:
+                if self.runtime.writer is not None:
+                    self.runtime.writer.reassert()
+                self.drain(frozenset())
+            finally:
+                gate.release()
+
+    def interleave(self, busy: frozenset[str]) -> None:
+        """Between a scheduled run's chunks, in its thread (it holds the gate)."""
+        if self._waiting():
+            self.drain(busy)
+
+    def _waiting(self) -> bool:
+        with Session(self.runtime.engine) as session:
+            return session.exec(select(ChangeInbox.record_id).limit(1)).first() is not None
+
+    def drain(self, busy: frozenset[str]) -> None:
+        """Decide the people in the inbox (oldest first), except those a running run holds;
+        this path's CRM calls take the front of the rate limiter."""
+        with fast_lane():
+            self._drain(busy)
+
+    def _drain(self, busy: frozenset[str]) -> None:
+        with Session(self.runtime.engine) as session:
+            rows = list(
+                session.exec(
+                    select(ChangeInbox).order_by(col(ChangeInbox.received_at)).limit(DRAIN)
+                )
+            )
+            session.expunge_all()
+        for connection in sorted({row.connection for row in rows}):
+            # Account Engagement's form fills (a demo request) are a stream, not per person
+            read_event_stream(self.runtime, connection, self._stream_read)
+        for row in rows:
+            if self._stopped.is_set():
+                return
+            try:
+                done = self._decide(row, busy)
+            except Exception as exc:  # logged; retried, then left to the scheduled sync
+                key = (row.connection, row.record_id)
+                self._failures.counts[key] = self._failures.counts.get(key, 0) + 1
+                done = self._failures.counts[key] >= ATTEMPTS
+                log.warning(
+                    "cdc.decision_failed",
+                    connection=row.connection,
+                    record_id=row.record_id,
+                    error=str(exc),
+                    left_to_sync=done,
+                )
+            if done:
+                self._failures.counts.pop((row.connection, row.record_id), None)
+                self._done(row)
+
+    def _done(self, row: ChangeInbox) -> None:
+        """Out of the inbox, unless a newer event named the person meanwhile."""
+        with Session(self.runtime.engine) as session:
+            session.execute(
+                delete(ChangeInbox).where(
+                    col(ChangeInbox.connection) == row.connection,
+                    col(ChangeInbox.record_id) == row.record_id,
+                    col(ChangeInbox.replay_id) == row.replay_id,
+                )
+            )
+            session.commit()
+
+    def _decide(self, row: ChangeInbox, busy: frozenset[str]) -> bool:
+        """Read, mirror and decide one person; False when a running run holds them."""
+        from sync.only import sync_one
+
+        tick = time.perf_counter()
+        connector: Any = self.runtime.connectors[row.connection]
+        object_type, record_id = row.object_type, row.record_id
+        if object_type == "campaign_member":  # an update that did not name its person
+            people = connector.campaign_member_people([record_id])
+            if not people:
+                return True
+            object_type, record_id = people[0]
+        found = connector.read_contacts(object_type, [record_id])
+        if not found:
+            log.info("cdc.skipped", connection=row.connection, record_id=row.record_id,
+                     why="not found (deleted or converted): left to the scheduled sync")  # fmt: skip
+            return True
+        contact = found[0]
+        if person_key(contact) in busy:
+            return False
+        with Session(self.runtime.engine) as session:
+            upsert(session, PersonRecord, [_person_row(contact)])
+            session.commit()
+        key, result = sync_one(
+            self.runtime, f"{row.connection}:{contact.id}", as_of=None, dry_run=False
+        )
+        self.decided += 1
+        log.info(
+            "cdc.decided",
+            connection=row.connection,
+            record_id=contact.id,
+            person=key,
+            run_id=result.run_id,
+            change=row.change_type,
+            planned=len(result.planned),
+            written=len(result.writes.items),
+            seconds=round(time.perf_counter() - tick, 2),
+            since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
+        )
+        for error in result.errors:
+            log.warning("cdc.warning", record_id=contact.id, warning=error)
+        return True
+
+
+@contextlib.contextmanager
+def listening(
+    runtime: Runtime, exclusive: Callable[[], Any]
+) -> Iterator[ChangeEventListener | None]:
+    """The change event listener for this worker's life (none when no connection asks)."""
+    subs = subscriptions(runtime)
+    if not subs:
+        yield None
+        return
+    listener = ChangeEventListener(runtime, exclusive, subs)
+    listener.start()
+    before = runtime.pipeline.between_chunks
+
+    def between_chunks(busy: frozenset[str]) -> None:
+        if before is not None:
+            before(busy)
+        listener.interleave(busy)
+
+    runtime.pipeline.between_chunks = between_chunks
+    try:
+        yield listener
+    finally:
+        runtime.pipeline.between_chunks = before
+        listener.stop()

@@ -1,0 +1,197 @@
+"""Speed to lead on Salesforce: `handoff run` (a subprocess) subscribed to the sandbox org's
+Change Data Capture through the Pub/Sub API (gRPC over TLS).
+
+A Lead created through simple-salesforce with a demo request (a "Request a demo" campaign
+response) is decided on the fast path: its owner, status MQL and one task in that owner's queue
+are read back through simple-salesforce. The scheduled sync is set to once an hour (its first run
+happens at start, before the test's leads exist), so only the change events can have done it.
+A restart resumes after the stored replay id: leads created while the worker was down are
+decided once it is back, and nobody is decided twice. A replay id older than the bus's retention
+falls back to the scheduled sync's cursor, and the worker says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from crm_clients import CrmPerson, SalesforceClient
+from e2e_stack import SEED_NOW
+from test_speed_to_lead import DEADLINE, ROOT, Worker
+
+from config.loader import load_config
+from sandbox.runtime import Sandbox
+from sandbox.seed import generate_portal
+from sync.demo import example_config, sandbox_environment
+
+pytestmark = pytest.mark.slow
+TOPICS = 3  # Lead, Contact and CampaignMember change events
+
+
+def _config(tmp: Path) -> Path:
+    text = example_config("salesforce").read_text()
+    # no Account Engagement: a web-to-lead form's campaign response is the demo request
+    text = re.sub(r"(?m)^      account_engagement:.*\n(^        .*\n)+", "", text)
+    text = text.replace(
+        "ca_file: ${HANDOFF_CA_FILE:-}",
+        "ca_file: ${HANDOFF_CA_FILE:-}\n      change_events: true\n"
+        "      pubsub_endpoint: ${SALESFORCE_PUBSUB_ENDPOINT}",
+        1,
+    )
+    # the fast lane's first rung asks the owner for a task at once, on a calendar open now
+    text = text.replace(
+        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
+        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
+        1,
+    )
+    text = text.replace(
+        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
+    )
+    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
+    text = re.sub(r"(?m)^schedules:.*$", "", text)
+    text += "\nschedules: {sync_every: 1h, sla_every: 5s}\n"
+    path = tmp / "handoff.yaml"
+    path.write_text(text)
+    load_config(path)
+    return path
+
+
+class Org:
+    """The sandbox org, its Pub/Sub endpoint and `handoff run` against them."""
+
+    def __init__(self, tmp: Path, sandbox: Sandbox, env: dict[str, str], store_url: str) -> None:
+        self.sandbox = sandbox
+        self.config = _config(tmp)
+        self.tmp = tmp
+        self.env = {**os.environ, **env, "HANDOFF_STATE_URL": store_url, "PYTHONPATH": str(ROOT)}
+        self.client = SalesforceClient(sandbox, load_config(self.config))
+        self.workers: list[Worker] = []
+        assert sandbox.pubsub is not None
+        self.pubsub = sandbox.pubsub.service
+        found = self.client.api.query("SELECT Id FROM Campaign WHERE Name = 'Request a demo'")
+        self.campaign = (
+            found["records"][0]["Id"]
+            if found["records"]
+            else self.client.api.Campaign.create({"Name": "Request a demo"})["id"]
+        )
+
+    def start(self) -> Worker:
+        before = self.pubsub.subscribes
+        worker = Worker(self.config, self.env, self.tmp / "heartbeat")
+        self.workers.append(worker)
+        worker.wait_for("handoff worker running")
+        deadline = time.monotonic() + DEADLINE
+        while self.pubsub.subscribes < before + TOPICS:  # subscribed: nothing after is missed
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.05)
+        return worker
+
+    def demo_request(self, email: str) -> str:
+        """A Lead and its "Request a demo" campaign response, as a form handler makes them."""
+        api = self.client.api
+        lead = api.Lead.create(
+            {
+                "FirstName": "Avery",
+                "LastName": email.split("@")[0].title(),
+                "Email": email,
+                "Company": "Northwind Analytics",
+                "Title": "VP of Sales",
+                "NumberOfEmployees": 450,
+                "Country": "US",
+                "State": "NY",
+            }
+        )
+        api.CampaignMember.create(
+            {"CampaignId": self.campaign, "LeadId": lead["id"], "Status": "Responded"}
+        )
+        return str(lead["id"])
+
+    def routed(self, lead_id: str, worker: Worker) -> CrmPerson:
+        """Poll through simple-salesforce until the Lead has an owner, MQL and a task."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            person = self.client.person("lead", lead_id)
+            if person.tasks and person.stage == "MQL":
+                return person
+            assert time.monotonic() < deadline, f"{lead_id} not routed:\n{worker.output()[-4000:]}"
+            time.sleep(0.25)
+
+
+@contextmanager
+def _org(tmp_path: Path, store_url: str) -> Iterator[Org]:
+    portal = generate_portal(3, 60, SEED_NOW)
+    sandbox = Sandbox(portal, hubspot=False, salesforce=True, ca_directory=tmp_path / "ca")
+    with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
+        org = Org(tmp_path, sandbox, env, store_url)
+        try:
+            yield org
+        finally:
+            for worker in org.workers:
+                worker.stop()
+
+
+def _decided(worker: Worker) -> Counter[str]:
+    """Lead id -> how many times this worker's change event path decided it."""
+    seen: Counter[str] = Counter()
+    for line in worker.lines:
+        if '"cdc.decided"' in line:
+            seen[str(json.loads(line)["record_id"])] += 1
+    return seen
+
+
+def test_a_demo_request_is_routed_from_change_events_and_a_restart_loses_nothing(
+    tmp_path: Path, store_url: str
+) -> None:
+    with _org(tmp_path, store_url) as org:
+        worker = org.start()
+        worker.wait_for("(applied)")  # the first scheduled sync, before the demo requests
+        first = org.demo_request("avery.first@northwind-analytics.com")
+        person = org.routed(first, worker)
+        assert person.owner, person
+        assert [owner for owner, _ in person.tasks] == [person.owner], person.tasks
+        assert "cdc.received" in worker.output()
+        worker.stop()
+
+        # while the worker is down: two more demo requests, then the worker comes back
+        down = [
+            org.demo_request("blake.second@northwind-analytics.com"),
+            org.demo_request("casey.third@northwind-analytics.com"),
+        ]
+        again = org.start()
+        for lead_id in down:
+            later = org.routed(lead_id, again)
+            assert len(later.tasks) == 1, later.tasks
+        again.wait_for('"cdc.decided"', count=len(down))
+        assert all(_decided(again)[lead_id] >= 1 for lead_id in down)  # replayed, decided
+        assert "after the stored replay id" in again.output()
+        assert _decided(again)[first] == 0  # not read twice: it was before the stored replay id
+        assert len(org.client.person("lead", first).tasks) == 1
+
+
+def test_an_expired_replay_id_falls_back_to_the_scheduled_sync_and_says_so(
+    tmp_path: Path, store_url: str
+) -> None:
+    with _org(tmp_path, store_url) as org:
+        worker = org.start()
+        worker.wait_for("(applied)")
+        lead = org.demo_request("drew.fourth@northwind-analytics.com")
+        org.routed(lead, worker)
+        worker.stop()
+        missed = org.demo_request("emery.fifth@northwind-analytics.com")
+        assert org.sandbox.salesforce is not None
+        org.sandbox.salesforce.change_events.expire_all()  # 72 hours later: the replay id is void
+        again = org.start()
+        again.wait_for("cdc.replay_expired")
+        output = again.output()
+        assert "scheduled sync" in output and "subscribing from the latest event" in output
+        # the scheduled sync's first run reads it from its cursor
+        assert org.routed(missed, again).owner
+        fresh = org.demo_request("finley.sixth@northwind-analytics.com")
+        assert org.routed(fresh, again).owner  # and the new subscription goes on
