@@ -295,7 +295,11 @@ def render(schema: Schema) -> str:
         "- Durations are written `30s`, `5m`, `24h`, `3d`, `1w`.",
         "- `key[]` is each item of a list, `key.<name>` each value of a map.",
         "- Secrets are written as `${ENV_VAR}` references, never inline.",
-        "- Keys not listed here are errors (a typo is never silently ignored).",
+        "- Keys not listed here are errors (a typo is never silently ignored); a misspelt key is",
+        "  reported with the key meant.",
+        "- `handoff config validate` (and every command that loads the file) reports every problem",
+        "  in one run: wrong values and names that point nowhere together, each with its place",
+        "  (`routing.territories[2].backup`, line 41) and the fix (the closest known name); exit 2.",
         "",
     ]
     for key, prop in schema["properties"].items():
@@ -326,7 +330,25 @@ def render(schema: Schema) -> str:
                 )
                 lines += [f"`{row.path}`:", "", "```yaml", body.rstrip("\n"), "```", ""]
             lines += ["</details>", ""]
+    lines += _references()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n"
+
+
+def _references() -> list[str]:
+    """The names one section gives another (config/references.py checks them)."""
+    from config.references import CHECKED
+
+    lines = [
+        "## Names that must match",
+        "",
+        "Checked across sections, in the same run as the keys above, even when other values are",
+        "wrong: an unknown name is an error naming the closest known one.",
+        "",
+        "| Key | Must be |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {_cell(where)} | {_cell(what)} |" for where, what in CHECKED]
+    return [*lines, ""]
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.base import Duration, StrictModel
+from config.base import Duration, StrictModel, format_duration
 
 
 class MonitoringConfig(StrictModel):
@@ -22,8 +22,24 @@ class MonitoringConfig(StrictModel):
     )
     heartbeat_max_age: Duration = Field(
         default=timedelta(minutes=3),
-        description="/healthz answers 503 when the worker's last heartbeat is older than this",
+        description="/healthz and /readyz answer 503, and `handoff status` says stale, when the "
+        "worker's last heartbeat is older than this",
     )
+    heartbeat_every: Duration = Field(
+        default=timedelta(seconds=15),
+        description="how often `handoff run` (each replica too) writes its heartbeat, on a timer "
+        "of its own: an idle worker with no job to run still beats; well below heartbeat_max_age",
+    )
+
+    @model_validator(mode="after")
+    def _beats_often_enough(self) -> MonitoringConfig:
+        if self.heartbeat_every >= self.heartbeat_max_age:
+            raise ValueError(
+                f"heartbeat_every ({format_duration(self.heartbeat_every)}) must be below "
+                f"heartbeat_max_age ({format_duration(self.heartbeat_max_age)}), e.g. 15s and 3m: "
+                "else a healthy worker looks dead between two beats"
+            )
+        return self
 
 
 class AlertsConfig(StrictModel):

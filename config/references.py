@@ -25,6 +25,36 @@ Problem = tuple[Path_, str]
 CLOCK_LANES = ("fast", "mql")
 """The lanes SLA clocks start in: fast-lane leads and MQLs (sync/decide.py)."""
 
+CHECKED: tuple[tuple[str, str], ...] = (
+    (
+        "`sla.default_calendar`, `sla.territory_calendars.<territory>`, "
+        "`sla.rep_calendars.<email>`, `sla.policies.<name>.calendar`",
+        "a calendar defined under `sla.calendars`",
+    ),
+    ("the keys of `sla.territory_calendars`", "a territory's `name` in `routing.territories`"),
+    (
+        "`routing.territories[].backup`, `routing.territories[].fallback`",
+        "a rep or manager of some territory, or `routing.fallback.owner`",
+    ),
+    ("`sync.lifecycle_owner`, `sync.owner_owner`", "a connection's `name`"),
+    ("`http.hubspot_webhooks[]`", "a HubSpot connection's `name` (with `hubspot.client_secret`)"),
+    ("`sla.policies.<name>.lane`", f"a lane SLA clocks start in: {', '.join(CLOCK_LANES)}"),
+    (
+        "`sla.policies.<name>.stages[]`, the keys of "
+        "`connections[].objects.<object>.lifecycle_stage.values`",
+        "a lifecycle stage: subscriber, lead, mql, sal, sql, opportunity, customer, recycled, "
+        "disqualified",
+    ),
+    (
+        "the keys of `connections[].objects.<object>.rejection_reason.values`",
+        "a rejection code under `lifecycle.rejection_codes`",
+    ),
+    ("`connections[].name`, `routing.territories[].name`", "unique"),
+    ("`routing.territories[].reps[].weight`", "one weight per rep across territories"),
+    ("`routing.territories[].match`", "no two territories a lead matches equally"),
+)
+"""What must name what (docs/configuration.md lists it)."""
+
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """' did you mean 'x'?' for the closest known name, else ''."""

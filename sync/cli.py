@@ -369,8 +369,6 @@ def register(app: typer.Typer) -> None:
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
-            beat = Heartbeat(heartbeat)
-
             def replica_job(connection: str, kind: str) -> None:
                 try:
                     runtime.run_connection(connection, kind)
@@ -379,8 +377,6 @@ def register(app: typer.Typer) -> None:
                     raise
                 else:
                     ops.after_job(kind, None, runtime.last_status)
-                finally:
-                    beat.beat()  # every job (the SLA check runs each minute) feeds the health check
 
             try:
                 app_ = build_app(runtime.config, replica_job, stalled_after=stalled_after)
@@ -389,12 +385,16 @@ def register(app: typer.Typer) -> None:
                 runtime.close()
                 raise fail(str(exc)) from None
             ensure_queue_schema(app_, runtime.config.state.url)
-            Heartbeat(heartbeat).beat()
             out.print(
                 "handoff replica running (procrastinate on PostgreSQL); SIGTERM stops it",
                 highlight=False,
             )
-            run_replica(app_, stalled_after=stalled_after)
+            run_replica(  # beats on a timer, jobs or no jobs: an idle replica is healthy
+                app_,
+                stalled_after=stalled_after,
+                heartbeat=Heartbeat(heartbeat),
+                beat_every=runtime.config.monitoring.heartbeat_every.total_seconds(),
+            )
             ops.close()
             runtime.close()
             return

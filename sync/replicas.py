@@ -9,6 +9,9 @@
   (sync/store/writer_lock.py), so a `handoff sync` or a single `handoff run` on the same store never
   writes that connection at the same time: whichever comes second is refused (the job is skipped
   with a warning and runs again next period).
+- Each replica beats its heartbeat file (`handoff status`, /healthz, /readyz) every
+  `monitoring.heartbeat_every` on its worker's event loop, jobs or no jobs: an idle replica is
+  not a dead one.
 - Workers send heartbeats; a periodic `recover_stalled` job retries the jobs of a replica that
   died (no heartbeat for `stalled_after` seconds). The outbox makes that retry safe: items the dead
   replica marked `sending` are resent with a task-key lookup, so nothing is written twice.
@@ -16,6 +19,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -30,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from config.model import HandoffConfig
 from sync.store.writer_lock import StoreBusy, StoreWriter
+from sync.worker import Heartbeat
 
 log = structlog.get_logger("handoff.replicas")
 QUEUE = "handoff"
@@ -154,14 +160,53 @@ def ensure_queue_schema(app: App, url: str) -> None:
             connection.execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
 
 
-def run_replica(app: App, *, stalled_after: float = 60.0) -> None:
-    """Work jobs until SIGTERM/SIGINT (procrastinate lets the job in flight finish)."""
-    app.run_worker(
-        queues=[QUEUE],
-        concurrency=1,
-        name=f"handoff-{socket.gethostname()}-{os.getpid()}",
-        update_heartbeat_interval=max(1.0, stalled_after / 6),
-        stalled_worker_timeout=stalled_after,
-        install_signal_handlers=True,
-        fetch_job_polling_interval=1.0,
-    )
+async def _pulse(heartbeat: Heartbeat, every: float) -> None:
+    """Beat every `every` seconds on the worker's event loop: while the loop turns (jobs run in
+    threads beside it), the replica is alive, whether or not a job came its way."""
+    while True:
+        try:
+            heartbeat.beat()
+        except OSError as exc:  # a full or read-only disk: /healthz will say so
+            log.warning("heartbeat.failed", path=str(heartbeat.path), error=str(exc))
+        await asyncio.sleep(every)
+
+
+async def work(
+    app: App,
+    *,
+    stalled_after: float = 60.0,
+    heartbeat: Heartbeat | None = None,
+    beat_every: float = 15.0,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Work jobs until SIGTERM/SIGINT (procrastinate lets the job in flight finish), beating
+    `heartbeat` on a timer of its own: an idle replica (another replica holds the connection, or
+    nothing is due) stays healthy; a stopped or wedged one goes stale."""
+    async with app.open_async():
+        pulse = asyncio.create_task(_pulse(heartbeat, beat_every)) if heartbeat else None
+        try:
+            await app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=1,
+                name=f"handoff-{socket.gethostname()}-{os.getpid()}",
+                update_heartbeat_interval=max(1.0, stalled_after / 6),
+                stalled_worker_timeout=stalled_after,
+                install_signal_handlers=install_signal_handlers,
+                fetch_job_polling_interval=1.0,
+            )
+        finally:
+            if pulse is not None:
+                pulse.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pulse
+
+
+def run_replica(
+    app: App,
+    *,
+    stalled_after: float = 60.0,
+    heartbeat: Heartbeat | None = None,
+    beat_every: float = 15.0,
+) -> None:
+    """`work` until SIGTERM/SIGINT, on an event loop of its own."""
+    asyncio.run(work(app, stalled_after=stalled_after, heartbeat=heartbeat, beat_every=beat_every))

@@ -101,7 +101,8 @@ class Worker:
             self.scheduler.add_job(
                 self._job, CronTrigger(hour=hour, minute=minute, timezone=UTC), args=[kind], id=kind
             )
-        self.scheduler.add_job(self.heartbeat.beat, IntervalTrigger(seconds=15), id="heartbeat")
+        every = self.config.monitoring.heartbeat_every.total_seconds()  # jobs or no jobs
+        self.scheduler.add_job(self.heartbeat.beat, IntervalTrigger(seconds=every), id="heartbeat")
 
     def next_jobs(self) -> dict[str, str]:
         if self._stopped.is_set():  # shutdown(wait=True) holds the job store's lock while it

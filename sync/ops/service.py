@@ -1,8 +1,9 @@
 """What `handoff run` adds around its jobs: the metrics/health endpoint and the alert check.
 
 `/healthz`: the process answers and its heartbeat is fresh (`monitoring.heartbeat_max_age`).
-`/readyz`: the store answers, its schema is at the newest migration, and no job has hit a fatal
-configuration error (a refused token, a missing scope) since the last job that went through.
+`/readyz`: the store answers, its schema is at the newest migration, no job has hit a fatal
+configuration error (a refused token, a missing scope) since the last job that went through, and
+the heartbeat is fresh (it beats on a timer, `monitoring.heartbeat_every`, jobs or no jobs).
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ class Operations:
             ok = False
         checks["config"] = "ok" if self.fatal is None else f"fatal: {self.fatal}"
         ok = ok and self.fatal is None
+        alive, beat = self.health()  # a worker whose heartbeat stopped takes no job
+        checks["heartbeat"] = "ok" if alive else str(beat["reason"])
+        ok = ok and alive
         return ok, {"status": "ready" if ok else "not ready", "checks": checks}
 
     @property

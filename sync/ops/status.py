@@ -89,7 +89,9 @@ def gather(
             "path": str(heartbeat),
             "at": _iso(datetime.fromtimestamp(mtime, tz=now.tzinfo)),
             "age_seconds": round(time.time() - mtime, 1),
+            "max_age_seconds": config.monitoring.heartbeat_max_age.total_seconds(),
         }
+        beat["stale"] = beat["age_seconds"] > beat["max_age_seconds"]
         lines = heartbeat.read_text(encoding="utf-8").splitlines()
         if len(lines) > 1:  # the running worker's own schedule (sync/worker.py)
             jobs = {"source": "the worker", **json.loads(lines[1]).get("next_jobs", {})}
@@ -138,11 +140,16 @@ def render(status: dict[str, Any]) -> str:
     source = jobs.pop("source", "")
     lines.append(f"Next jobs ({source}): " + ", ".join(f"{k} {v}" for k, v in jobs.items()))
     beat = status["heartbeat"]
-    lines.append(
-        f"Heartbeat: {beat['at']} ({beat['age_seconds']}s ago)"
-        if beat["at"]
-        else f"Heartbeat: none at {beat['path']} (is `handoff run` running?)"
-    )
+    if not beat["at"]:
+        lines.append(f"Heartbeat: none at {beat['path']} (is `handoff run` running?)")
+    elif beat.get("stale"):
+        lines.append(
+            f"Heartbeat: {beat['at']} ({beat['age_seconds']}s ago): STALE, older than "
+            f"monitoring.heartbeat_max_age ({beat['max_age_seconds']:.0f}s): is `handoff run` "
+            "still running?"
+        )
+    else:
+        lines.append(f"Heartbeat: {beat['at']} ({beat['age_seconds']}s ago)")
     for incident in status["incidents"]:
         lines.append(f"Open alert since {incident['opened_at']}: {incident['summary']}")
     return "\n".join(lines)

@@ -182,6 +182,10 @@ def test_rendered_markdown_escapes_pipes_and_shows_long_defaults() -> None:
     assert "## `retry`\n\nHow often to try again.\n" in text
     assert "| `retry.attempts` | integer ≥ 1 | `3` | tries \\| then give up |" in text
     assert "`ladder`:\n\n```yaml\n[0, 1, 2," in text
-    for line in text.splitlines():
+    keys, names = text.split("## Names that must match")
+    for line in keys.splitlines():
         if line.startswith("| `"):
             assert line.count(" | ") == 3, line  # four cells, whatever the content
+    for line in names.splitlines()[5:]:
+        if line.startswith("| "):
+            assert line.count(" | ") == 1, line  # key, what it must name

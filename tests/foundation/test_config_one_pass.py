@@ -96,3 +96,12 @@ def test_a_misspelt_territory_is_an_error_wherever_it_is_named(tmp_path: Path) -
         "sla.territory_calendars.na-wset: unknown territory 'na-wset': did you mean 'na-west'?"
         in result.stderr
     )
+
+
+def test_a_heartbeat_slower_than_its_stale_limit_is_refused(tmp_path: Path) -> None:
+    text = (ROOT / "config" / "examples" / "hubspot.yaml").read_text()
+    broken = tmp_path / "handoff.yaml"
+    broken.write_text(text + "\nmonitoring: {heartbeat_every: 5m, heartbeat_max_age: 3m}\n")
+    result = handoff("config", "validate", str(broken))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "monitoring: heartbeat_every (5m) must be below heartbeat_max_age (3m)" in result.stderr

@@ -80,7 +80,12 @@ def test_metrics_after_sandbox_runs_match_what_the_crm_saw(tmp_path: Path, sqlit
             assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
             ready = requests.get(f"{base}/readyz", timeout=10)
             assert ready.status_code == 200, ready.json()
-            assert ready.json()["checks"] == {"store": "ok", "migrations": "ok", "config": "ok"}
+            assert ready.json()["checks"] == {
+                "store": "ok",
+                "migrations": "ok",
+                "config": "ok",
+                "heartbeat": "ok",
+            }
             from connectors.errors import FatalError
 
             ops.after_job(
