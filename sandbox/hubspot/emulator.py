@@ -9,7 +9,6 @@ correlationId, errors?, context?}`; 401 INVALID_AUTHENTICATION; 429 RATE_LIMIT b
 from __future__ import annotations
 
 import random
-import re
 import threading
 import uuid
 from collections import Counter
@@ -21,151 +20,17 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from sandbox.faults import Faults, RequestLog
-from sandbox.hubspot import (
-    batch_api,
-    catalog_api,
-    forms_api,
-    marketing_events_api,
-    objects_api,
-    timeline_api,
-)
+from sandbox.hubspot import timeline_api
 from sandbox.hubspot.context import Ctx, Handler, Knobs
 from sandbox.hubspot.limits import AccessTokens, OAuthApp, RateLimits, rate_limit_body
 from sandbox.hubspot.loader import load_portal, record_activity
+from sandbox.hubspot.routes import ROUTES, UNAUTHENTICATED
 from sandbox.hubspot.schema import ms_of
 from sandbox.hubspot.store import PortalStore
 from sandbox.hubspot.webhooks import WebhookApp, observer_for
 from sandbox.hubspot.wire import ApiError, not_found_body
 from sandbox.portal import Portal, PortalActivity
 from sandbox.server import SandboxRequest, SandboxResponse
-
-_T = r"(?P<object_type>[A-Za-z0-9_-]+)"
-# The Forms API's unauthenticated submit (its own 50 / 10 s limit, not modelled) and the token
-# exchange take no access token.
-UNAUTHENTICATED = frozenset({"oauth.token", "forms.submit"})
-# (method, path pattern, label template, handler); first match wins.
-ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
-    (m, re.compile(p), label, h)
-    for m, p, label, h in (
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/search/?$",
-            "{object_type}.search",
-            objects_api.search_objects,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/batch/read$",
-            "{object_type}.batch_read",
-            batch_api.batch_read,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/batch/create$",
-            "{object_type}.batch_create",
-            batch_api.batch_create,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/batch/update$",
-            "{object_type}.batch_update",
-            batch_api.batch_update,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/batch/upsert$",
-            "{object_type}.batch_upsert",
-            batch_api.batch_upsert,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/batch/archive$",
-            "{object_type}.batch_archive",
-            batch_api.batch_archive,
-        ),
-        (
-            "POST",
-            rf"^/crm/v3/objects/{_T}/merge$",
-            "{object_type}.merge",
-            objects_api.merge_objects,
-        ),
-        ("GET", rf"^/crm/v3/objects/{_T}/?$", "{object_type}.list", objects_api.list_objects),
-        ("POST", rf"^/crm/v3/objects/{_T}/?$", "{object_type}.create", objects_api.create_object),
-        (
-            "GET",
-            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
-            "{object_type}.get",
-            objects_api.get_object,
-        ),
-        (
-            "PATCH",
-            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
-            "{object_type}.update",
-            objects_api.update_object,
-        ),
-        (
-            "DELETE",
-            rf"^/crm/v3/objects/{_T}/(?P<object_id>[^/]+)$",
-            "{object_type}.archive",
-            objects_api.archive_object,
-        ),
-        (
-            "GET",
-            rf"^/crm/v4/objects/{_T}/(?P<object_id>[^/]+)/associations/(?P<to_object_type>[^/]+)$",
-            "associations.list",
-            timeline_api.get_associations,
-        ),
-        (
-            "POST",
-            r"^/crm/v4/associations/(?P<from_object_type>[^/]+)/(?P<to_object_type>[^/]+)/batch/read$",
-            "associations.batch_read",
-            timeline_api.batch_read_associations,
-        ),
-        ("GET", r"^/crm/v3/owners/?$", "owners.list", catalog_api.list_owners),
-        ("GET", r"^/crm/v3/owners/(?P<owner_id>[^/]+)$", "owners.get", catalog_api.get_owner),
-        ("GET", rf"^/crm/v3/properties/{_T}/?$", "properties.list", catalog_api.list_properties),
-        ("POST", rf"^/crm/v3/properties/{_T}/?$", "properties.create", catalog_api.create_property),
-        (
-            "GET",
-            rf"^/crm/v3/properties/{_T}/(?P<name>[^/]+)$",
-            "properties.get",
-            catalog_api.get_property,
-        ),
-        ("GET", r"^/events/v3/events/event-types/?$", "events.types", timeline_api.event_types),
-        ("GET", r"^/events/v3/events/?$", "events.list", timeline_api.list_events),
-        ("GET", r"^/marketing/v3/forms/?$", "forms.list", forms_api.list_forms),
-        (
-            "POST",
-            r"^/submissions/v3/integration/submit/(?P<portal_id>[^/]+)/(?P<form_guid>[^/]+)/?$",
-            "forms.submit",
-            forms_api.submit_form,
-        ),
-        (
-            "GET",
-            r"^/form-integrations/v1/submissions/forms/(?P<form_guid>[^/]+)/?$",
-            "forms.submissions",
-            forms_api.form_submissions,
-        ),
-        (
-            "GET",
-            r"^/marketing/v3/marketing-events/participations/contacts/(?P<contact_identifier>[^/]+)/breakdown/?$",
-            "marketing_events.participations",
-            marketing_events_api.contact_breakdown,
-        ),
-        (
-            "GET",
-            r"^/marketing/v3/marketing-events/participations/(?P<marketing_event_id>\d+)/breakdown/?$",
-            "marketing_events.event_participations",
-            marketing_events_api.event_breakdown,
-        ),
-        (
-            "GET",
-            r"^/marketing/v3/marketing-events/?$",
-            "marketing_events.list",
-            marketing_events_api.list_events,
-        ),
-    )
-]
 
 
 def _wall_clock() -> datetime:

@@ -12,6 +12,7 @@ import bisect
 from typing import Any
 
 from sandbox.hubspot.context import Ctx, flag, multi_param
+from sandbox.hubspot.forms_api import history_of
 from sandbox.hubspot.schema import (
     ENGAGEMENT_TYPES,
     OBJECT_TYPE_ALIASES,
@@ -94,7 +95,9 @@ def list_objects(ctx: Ctx, req: SandboxRequest, object_type: str) -> tuple[int, 
         raise validation_error(
             "limit must be a number and after a paging cursor from paging.next.after."
         ) from None
-    limit = max(1, min(limit, ctx.knobs.list_max))
+    with_history = multi_param(req, "propertiesWithHistory")
+    # hubspot-api-client PROPERTY_HISTORY_MAX_SIZE: 50 a page when history is asked
+    limit = max(1, min(limit, ctx.knobs.history_batch_max if with_history else ctx.knobs.list_max))
     archived = flag(req, "archived")
     props, assocs = _props_param(req, object_type), _assoc_param(req)
     order = ctx.store.order[object_type]
@@ -112,7 +115,10 @@ def list_objects(ctx: Ctx, req: SandboxRequest, object_type: str) -> tuple[int, 
             break
         page.append(obj)
     payload: dict[str, Any] = {
-        "results": [render_object(ctx.store, o, props, assocs) for o in page]
+        "results": [
+            _with_history(ctx, o, render_object(ctx.store, o, props, assocs), with_history)
+            for o in page
+        ]
     }
     if next_after is not None:
         cursor = str(next_after)
@@ -131,7 +137,18 @@ def get_object(ctx: Ctx, req: SandboxRequest, object_type: str, object_id: str) 
     )
     if obj is None:
         raise not_found(object_type, object_id)
-    return 200, render_object(ctx.store, obj, _props_param(req, object_type), _assoc_param(req))
+    shown = render_object(ctx.store, obj, _props_param(req, object_type), _assoc_param(req))
+    return 200, _with_history(ctx, obj, shown, multi_param(req, "propertiesWithHistory"))
+
+
+def _with_history(
+    ctx: Ctx, obj: HsObject, shown: dict[str, Any], names: list[str]
+) -> dict[str, Any]:
+    """`propertiesWithHistory`: each asked property's versions, newest first (spec
+    `SimplePublicObjectWithAssociations.propertiesWithHistory`, `ValueWithTimestamp`)."""
+    if names:
+        shown["propertiesWithHistory"] = {name: history_of(ctx.store, obj, name) for name in names}
+    return shown
 
 
 def checked_properties(ctx: Ctx, object_type: str, values: Any) -> dict[str, str]:

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from sandbox.hubspot.other_objects import (
+    OTHER_ALIASES,
+    OTHER_DEFAULTS,
+    OTHER_PROPERTIES,
+    OTHER_TYPES,
+)
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Default lifecycle stages, in order (changelog "Upcoming: Customized lifecycle stages").
@@ -37,7 +44,7 @@ LEAD_STATUSES = (
     "BAD_TIMING",
 )
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks")
-OBJECT_TYPES = ("contacts", "companies", *ENGAGEMENT_TYPES)
+OBJECT_TYPES = ("contacts", "companies", *ENGAGEMENT_TYPES, *OTHER_TYPES)
 # Accepted spellings of object types in paths (plural, singular, objectTypeId).
 OBJECT_TYPE_ALIASES = {
     **{name: name for name in OBJECT_TYPES},
@@ -50,6 +57,7 @@ OBJECT_TYPE_ALIASES = {
     "0-47": "meetings",
     "0-46": "notes",
     "0-27": "tasks",
+    **OTHER_ALIASES,
 }
 
 
@@ -163,6 +171,14 @@ _ENGAGEMENT_COMMON = (
     _p("hs_timestamp", "datetime"),
     _p("hubspot_owner_id", "enumeration"),
     _p("hs_object_id", "number", ro=True),
+    _p("hs_createdate", "datetime", ro=True),
+    _p("hs_lastmodifieddate", "datetime", ro=True),
+)
+
+_RECORD_COMMON = (
+    _p("hubspot_owner_id", "enumeration"),
+    _p("hs_object_id", "number", ro=True),
+    _p("createdate", "datetime"),
     _p("hs_createdate", "datetime", ro=True),
     _p("hs_lastmodifieddate", "datetime", ro=True),
 )
@@ -294,6 +310,13 @@ BUILTIN: dict[str, tuple[PropertyDef, ...]] = {
         _p("hs_meeting_outcome"),
     ),
     "notes": (*_ENGAGEMENT_COMMON, _p("hs_note_body")),
+    **{
+        name: (
+            *(_ENGAGEMENT_COMMON if name == "communications" else _RECORD_COMMON),
+            *(_p(n, kind, options=options) for n, kind, options in props),
+        )
+        for name, props in OTHER_PROPERTIES.items()
+    },
 }
 
 # Handoff's own properties, pre-created when the emulator is built with custom_properties=True.
@@ -319,6 +342,7 @@ DEFAULT_PROPERTIES = {
         "lastname",
     ),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    **OTHER_DEFAULTS,
 }
 ENGAGEMENT_DEFAULT_PROPERTIES = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
 # Guide "Search": default searchable text properties for `query`.

@@ -41,6 +41,25 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 279,
     ("companies", "contacts"): 280,
     ("tasks", "companies"): 192,
+    # deals and tickets (HubSpot's association type id table, "Associations v4" guide)
+    ("deals", "contacts"): 3,
+    ("contacts", "deals"): 4,
+    ("deals", "companies"): 341,
+    ("companies", "deals"): 342,
+    ("tickets", "contacts"): 16,
+    ("contacts", "tickets"): 15,
+    ("calls", "deals"): 206,
+    ("deals", "calls"): 205,
+    ("emails", "deals"): 210,
+    ("deals", "emails"): 209,
+    ("meetings", "deals"): 212,
+    ("deals", "meetings"): 211,
+    ("notes", "deals"): 214,
+    ("deals", "notes"): 213,
+    ("tasks", "deals"): 216,
+    ("deals", "tasks"): 215,
+    ("communications", "contacts"): 82,
+    ("contacts", "communications"): 81,
 }
 PAIR_OF_TYPE_ID = {type_id: pair for pair, type_id in ASSOCIATION_TYPE_IDS.items()}
 PRIMARY_CONTACT_TO_COMPANY = 1

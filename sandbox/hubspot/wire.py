@@ -20,6 +20,9 @@ _SINGULAR = {
     "meetings": "meeting",
     "notes": "note",
     "tasks": "task",
+    "deals": "deal",
+    "tickets": "ticket",
+    "communications": "communication",
 }
 
 
