@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from config.base import StrictModel
+from config.custom_fields import CustomField, check_names
 
 MatchRule = Literal["email_domain", "website"]
 
@@ -65,6 +66,12 @@ class AccountSettings(StrictModel):
         "defaults: company name, domain/Website, numberofemployees/NumberOfEmployees, "
         "industry/Industry, country/BillingCountry, state/BillingState",
     )
+    custom_fields: dict[str, CustomField] = Field(
+        default_factory=dict,
+        description="a name you choose -> any company property / Account field with its type, "
+        "e.g. arr_band: {property: acme_arr_band, type: enum, values: [low, high]}: fills the "
+        "person's field of that name (a person's own custom field of the name wins)",
+    )
     owner_property: str | None = Field(
         None, description="the account owner property (default hubspot_owner_id / OwnerId)"
     )
@@ -84,11 +91,18 @@ class AccountSettings(StrictModel):
             )
         return value
 
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_names(cls, value: dict[str, CustomField]) -> dict[str, CustomField]:
+        check_names(value, "accounts.custom_fields")
+        return value
+
     def properties(self, kind: Literal["hubspot", "salesforce"]) -> dict[str, str]:
-        """canonical field -> the CRM's company/account property, defaults filled in."""
+        """canonical (and custom) field -> the CRM's company/account property, defaults filled
+        in."""
         column = 0 if kind == "hubspot" else 1
         out = {name: pair[column] for name, pair in ACCOUNT_FIELDS.items()}
-        return out | self.fields
+        return out | self.fields | {n: f.property for n, f in self.custom_fields.items()}
 
     def owner(self, kind: Literal["hubspot", "salesforce"]) -> str:
         return self.owner_property or ACCOUNT_OWNER[kind]

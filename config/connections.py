@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.accounts import AccountSettings
 from config.base import Duration, StrictModel
+from config.custom_fields import CustomField, check_names
 from connectors.records import ActivityKind
 
 # Canonical fields the engine understands. A mapping that names anything else is a config error.
@@ -249,6 +250,13 @@ class Connection(StrictModel):
     objects: dict[str, dict[str, FieldMapping]] = Field(
         description="canonical object (contact, lead) -> canonical field -> CRM property"
     )
+    custom_fields: dict[str, dict[str, CustomField]] = Field(
+        default_factory=dict,
+        description="object (contact, lead) -> a name you choose -> any CRM property with its "
+        "type, e.g. employee_band: {property: acme_employee_band, type: enum, values: [small, "
+        "mid, large]}: read with the person, usable in fit rules, fast-lane triggers and "
+        "territory matches by that name, shown in reasons, reports and explain",
+    )
     activities: list[ActivityMapping] = Field(default_factory=list)
     overlap: Duration = Field(
         default=timedelta(minutes=5), description="incremental pull looks back this much"
@@ -275,6 +283,37 @@ class Connection(StrictModel):
             if "email" not in fields:
                 raise ValueError(f"objects.{object_type}: map 'email' (it matches people)")
         return value
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_names(
+        cls, value: dict[str, dict[str, CustomField]]
+    ) -> dict[str, dict[str, CustomField]]:
+        for object_type, fields in value.items():
+            if object_type not in ("contact", "lead"):
+                raise ValueError(f"unknown object '{object_type}': use contact or lead")
+            check_names(fields, f"custom_fields.{object_type}")
+        return value
+
+    @model_validator(mode="after")
+    def _custom_objects_mapped(self) -> Connection:
+        for object_type in self.custom_fields:
+            if object_type not in self.objects:
+                raise ValueError(
+                    f"custom_fields.{object_type}: '{object_type}' is not mapped under objects "
+                    f"(map {', '.join(self.objects)} or move the fields there)"
+                )
+        return self
+
+    def field_mappings(self, object_type: str) -> dict[str, FieldMapping]:
+        """Canonical and custom fields of one object: what a pull reads and decodes."""
+        out = dict(self.objects.get(object_type, {}))
+        for name, custom in self.custom_fields.get(object_type, {}).items():
+            out[name] = custom.mapping()
+        return out
+
+    def custom_names(self, object_type: str) -> frozenset[str]:
+        return frozenset(self.custom_fields.get(object_type, {}))
 
     @model_validator(mode="after")
     def _settings_match_kind(self) -> Connection:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from typing import Any
 
+from config.custom_fields import field_problems
+
 Path_ = tuple[str | int, ...]
 Problem = tuple[Path_, str]
 
@@ -97,6 +99,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
     territories = _routing(data, problems)
     problems += _sla(data, territories)
     problems += _field_values(data)
+    problems += field_problems(data)  # fields rules name: canonical, derived or custom
     return problems
 
 

@@ -135,6 +135,32 @@ class SizeBand(StrictModel):
         return not highs or low <= min(highs)
 
 
+class FieldRange(StrictModel):
+    """A number or integer field's range, both ends inclusive; an open end is unbounded."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FieldRange:
+        if self.min is None and self.max is None:
+            raise ValueError("a range needs min, max or both, e.g. {min: 100}")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max:g}) is below min ({self.min:g})")
+        return self
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def overlaps(self, other: FieldRange) -> bool:
+        low = max(x for x in (self.min, other.min, float("-inf")) if x is not None)
+        high = min(x for x in (self.max, other.max, float("inf")) if x is not None)
+        return low <= high
+
+
+FieldCondition = list[str | bool | int | float] | FieldRange
+
+
 def _lower_all(values: list[str]) -> list[str]:
     return [v.strip().lower() for v in values if v.strip()]
 
@@ -148,6 +174,28 @@ class TerritoryMatch(StrictModel):
     industries: list[str] = Field(default_factory=list)
     company_size: SizeBand | None = None
     domains: list[str] = Field(default_factory=list, description="named accounts")
+    fields: dict[str, FieldCondition] = Field(
+        default_factory=dict,
+        description="any field by name (a custom field such as employee_band, or a canonical "
+        "one): a list of values, any of which matches (case-insensitive), or for a number a "
+        "range {min, max}; e.g. {employee_band: [large]}",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _field_values(cls, value: dict[str, FieldCondition]) -> dict[str, FieldCondition]:
+        from config.custom_fields import field_token
+
+        out: dict[str, FieldCondition] = {}
+        for name, condition in value.items():
+            if isinstance(condition, list):
+                tokens = [t for t in (field_token(v) for v in condition) if t is not None]
+                if not tokens:
+                    raise ValueError(f"fields.{name}: list at least one value, e.g. [large]")
+                out[name] = list[str | bool | int | float](tokens)
+            else:
+                out[name] = condition
+        return out
 
     @field_validator("countries", "states", "regions", "industries")
     @classmethod

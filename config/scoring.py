@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -62,8 +62,16 @@ class FitRule(StrictModel):
     """Points when a contact field matches: exactly one of equals / in / regex / range / domains."""
 
     id: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    label: str = Field(min_length=1, description="reason text; {value} is the field value")
-    field: str = Field(min_length=1, description="canonical field, or email_domain")
+    label: str = Field(
+        min_length=1,
+        description="reason text; {value} is the field value (default: '<Field> is {value}', "
+        "e.g. Employee band is large)",
+    )
+    field: str = Field(
+        min_length=1,
+        description="a canonical field, email_domain, or a custom field by its name "
+        "(connections[].custom_fields)",
+    )
     points: int
     equals: str | int | float | bool | None = None
     in_: list[str] | None = Field(None, alias="in", description="any of (case-insensitive)")
@@ -73,6 +81,15 @@ class FitRule(StrictModel):
     domains: list[str] | None = Field(None, description="the domain or any subdomain of it")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_label(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "label" not in data and isinstance(data.get("field"), str):
+            from config.custom_fields import field_title
+
+            return {**data, "label": f"{field_title(data['field'])} is {{value}}"}
+        return data
 
     @field_validator("label")
     @classmethod

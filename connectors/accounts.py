@@ -19,11 +19,14 @@ A person who went through the lookup but has no account gets `account_source` wi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.connections import FieldMapping
+from connectors.errors import SkippableError
+from connectors.mapping import FieldCodec
 from connectors.records import Contact
 
 ACCOUNT_KEYS = (
@@ -66,9 +69,13 @@ class Account:
 class AccountFields:
     """Canonical account fields of a person from one account's raw values."""
 
-    properties: Mapping[str, str]  # canonical field -> account property
+    properties: Mapping[str, str]  # canonical (and custom) field -> account property
     owner_property: str
     warn: Callable[[str], None]
+    custom: Mapping[str, FieldMapping] = field(default_factory=dict)  # typed custom fields
+
+    def __post_init__(self) -> None:
+        self._codec = FieldCodec(self.custom, closed=frozenset(self.custom))
 
     def canonical(self, account: Account) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -76,7 +83,12 @@ class AccountFields:
             raw = account.values.get(prop)
             if raw is None or str(raw).strip() == "":
                 continue
-            if name == "company_domain":
+            if name in self.custom:
+                try:
+                    out[name] = self._codec.decode_value(name, raw, f"account {account.id}")
+                except SkippableError as exc:
+                    self.warn(f"{exc}: {name} left out")
+            elif name == "company_domain":
                 out[name] = domain_of(raw)
             elif name == "company_size":
                 try:

@@ -58,8 +58,12 @@ class FieldCodec:
         *,
         wire: Literal["string", "json"] = "string",
         connection: str = "",
+        closed: frozenset[str] = frozenset(),
     ) -> None:
+        """`closed`: enum fields (custom fields) whose `values` are the only ones allowed: a CRM
+        value not listed is a problem, not passed through."""
         self.mappings = dict(mappings)
+        self.closed = closed
         self.wire = wire
         self.connection = connection
         self._by_property = {m.property: name for name, m in self.mappings.items()}
@@ -123,6 +127,8 @@ class FieldCodec:
             return str(raw)
         if kind is FieldType.ENUM:
             text = str(raw)
+            if field in self.closed:
+                return self._closed_value(field, mapping, text)
             return self._inverse[field].get(text, text)
         if kind is FieldType.BOOLEAN:
             if isinstance(raw, bool):
@@ -156,6 +162,18 @@ class FieldCodec:
                 return parse_timestamp(text).date()
             return date.fromisoformat(text[:10])
         raise ValueError(f"unknown type {kind}")  # pragma: no cover - FieldType is closed
+
+    def _closed_value(self, field: str, mapping: FieldMapping, text: str) -> str:
+        inverse = self._inverse[field]
+        if text in inverse:
+            return inverse[text]
+        folded = {crm.strip().casefold(): name for crm, name in inverse.items()}
+        if (name := folded.get(text.strip().casefold())) is not None:
+            return name
+        raise ValueError(
+            f"not one of its values ({', '.join(dict.fromkeys(mapping.values.values()))}): "
+            "add it under values: in the config, or correct the record"
+        )
 
     # --- write -------------------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ pipeline writes the owner back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -21,7 +22,7 @@ from routing import ledger
 from routing.availability import Lane, day_start, out_of_office, skip_reason
 from routing.directory import OwnerDirectory
 from routing.rotation import next_pick
-from routing.territory import LeadPlace, by_rank, first_match
+from routing.territory import LeadPlace, by_rank, field_names, first_match
 
 Rule = Literal[
     "existing_owner", "account_owner", "escalation", "round_robin", "fallback", "held", "unassigned"
@@ -46,6 +47,7 @@ class RoutingLead:
     is_mql: bool = True  # nurture leads are only routed once they are MQL
     decision_key: str | None = None  # one decision (lead, moment, purpose): recorded once
     source_owner_email: str | None = None  # the owner the owning CRM holds now
+    fields: Mapping[str, Any] = field(default_factory=dict)  # every field, for match.fields
 
     @property
     def place(self) -> LeadPlace:
@@ -56,6 +58,7 @@ class RoutingLead:
             industry=self.industry,
             company_size=self.company_size,
             company_domain=self.company_domain,
+            fields=self.fields,
         )
 
 
@@ -83,6 +86,13 @@ def _skips(skipped: list[tuple[str, str]]) -> str:
     return ", ".join(f"{email} skipped: {why}" for email, why in skipped)
 
 
+def _by_fields(territory: Territory, lead: RoutingLead) -> str:
+    """ " (employee band large)": the field values that put the lead in the territory."""
+    if not territory.match.fields:
+        return ""
+    return " " + lead.place.describe(list(territory.match.fields))
+
+
 def _lower(email: str | None) -> str | None:
     return email.strip().lower() if email and email.strip() else None
 
@@ -92,6 +102,7 @@ class Router:
         self.config = config
         self.directory = directory
         self._ranked = by_rank(config.territories)
+        self._field_names = field_names(config.territories)
         self._weights = {t.name: [(r.email, r.weight) for r in t.reps] for t in config.territories}
 
     def route(
@@ -165,7 +176,7 @@ class Router:
                 notes,
                 None,
                 excluded,
-                f"no territory matches {lead.place.describe()}",
+                f"no territory matches {lead.place.describe(self._field_names)}",
                 [],
             )
         return self._round_robin(session, lead, now, lane, notes, territory, excluded)
@@ -276,7 +287,10 @@ class Router:
         rotation.current_weights = pick.state
         rotation.updated_at = now
         position = next(i for i, r in enumerate(territory.reps, 1) if r.email == pick.email)
-        reason = f"{territory.name} round robin, {_ordinal(position)} of {len(territory.reps)}"
+        reason = (
+            f"{territory.name}{_by_fields(territory, lead)} round robin, "
+            f"{_ordinal(position)} of {len(territory.reps)}"
+        )
         if skipped:
             reason += ", " + _skips(skipped)
         return self._record(

@@ -4,7 +4,8 @@ A territory matches a lead when every dimension it constrains holds for the lead
 left empty means "any"; a lead missing a constrained attribute does not match). Among matching
 territories the most specific wins. Specificity is a score:
 
-    named-account domains 100, states 3, countries 2, industries 2, company size 2, regions 1
+    named-account domains 100, states 3, countries 2, industries 2, company size 2, regions 1,
+    each field condition (`match.fields`, e.g. a custom employee_band) 2
 
 so "California" beats "US", "US + healthcare" beats "California", and a named-account territory
 beats everything. Two territories that could match the same lead with equal scores are a tie,
@@ -17,10 +18,12 @@ as a tie; should a lead match both, the finer geography wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from config.custom_fields import field_token
 
 if TYPE_CHECKING:
     from config.routing import Territory, TerritoryMatch
@@ -32,6 +35,7 @@ SPECIFICITY_POINTS: dict[str, int] = {
     "industries": 2,
     "company_size": 2,
     "regions": 1,
+    "fields": 2,  # each field condition
 }
 
 _LIST_DIMENSIONS = ("countries", "states", "regions", "industries")
@@ -48,6 +52,7 @@ class LeadPlace:
     industry: str | None = None
     company_size: int | None = None
     company_domain: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)  # any other field, by name
 
     @classmethod
     def of(
@@ -59,6 +64,7 @@ class LeadPlace:
         industry: str | None = None,
         company_size: int | None = None,
         company_domain: str | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> LeadPlace:
         return cls(
             country=_clean(country),
@@ -67,10 +73,12 @@ class LeadPlace:
             industry=_clean(industry),
             company_size=company_size,
             company_domain=_domain(company_domain),
+            fields=fields or {},
         )
 
-    def describe(self) -> str:
-        """For reasons: "(country de, region emea, 40 employees)"."""
+    def describe(self, names: Iterable[str] = ()) -> str:
+        """For reasons: "(country de, region emea, 40 employees)", then the fields `names`
+        (those territories match on): "employee band large"."""
         parts = [
             f"{label} {value}"
             for label, value in (
@@ -84,6 +92,9 @@ class LeadPlace:
         ]
         if self.company_size is not None:
             parts.append(f"{self.company_size} employees")
+        for name in names:
+            shown = field_token(self.fields.get(name))
+            parts.append(f"{name.replace('_', ' ')} {shown if shown is not None else 'blank'}")
         return "(" + (", ".join(parts) or "no location, industry, size or domain") + ")"
 
 
@@ -109,7 +120,7 @@ def specificity(match: TerritoryMatch) -> int:
         score += SPECIFICITY_POINTS["company_size"]
     if match.domains:
         score += SPECIFICITY_POINTS["domains"]
-    return score
+    return score + SPECIFICITY_POINTS["fields"] * len(match.fields)
 
 
 def geo_depth(match: TerritoryMatch) -> int:
@@ -141,9 +152,48 @@ def matches(match: TerritoryMatch, place: LeadPlace) -> bool:
         place.company_size is None or not match.company_size.contains(place.company_size)
     ):
         return False
-    return not match.domains or (
-        place.company_domain is not None and domain_matches(place.company_domain, match.domains)
-    )
+    if match.domains and (
+        place.company_domain is None or not domain_matches(place.company_domain, match.domains)
+    ):
+        return False
+    return all(field_matches(c, place.fields.get(n)) for n, c in match.fields.items())
+
+
+def field_matches(condition: Any, value: Any) -> bool:
+    """A list of values (any, case-insensitive; a multi-select matches on any of its own), or a
+    range {min, max} for a number. A blank value matches nothing."""
+    if value is None or value == "":
+        return False
+    if isinstance(condition, list):
+        held = value if isinstance(value, list | tuple | set | frozenset) else [value]
+        if isinstance(value, str) and ";" in value:
+            held = value.split(";")  # a multi-select as HubSpot sends it
+        return any(field_token(v) in condition for v in held)
+    if isinstance(value, bool):
+        return False
+    try:
+        amount = float(str(value).replace(",", "").strip())
+    except ValueError:
+        return False
+    return bool(condition.contains(amount))
+
+
+def _fields_could_overlap(a: TerritoryMatch, b: TerritoryMatch) -> bool:
+    for name in set(a.fields) & set(b.fields):
+        left, right = a.fields[name], b.fields[name]
+        if isinstance(left, list) and isinstance(right, list):
+            if not set(left) & set(right):
+                return False
+        elif (
+            not isinstance(left, list) and not isinstance(right, list) and not left.overlaps(right)
+        ):
+            return False
+    return True
+
+
+def field_names(territories: Sequence[Territory]) -> list[str]:
+    """The fields territories match on by name (`match.fields`), in config order."""
+    return list(dict.fromkeys(n for t in territories for n in t.match.fields))
 
 
 def by_rank(territories: Sequence[Territory]) -> list[Territory]:
@@ -176,6 +226,8 @@ def could_overlap(a: TerritoryMatch, b: TerritoryMatch) -> bool:
         and b.company_size is not None
         and not a.company_size.overlaps(b.company_size)
     ):
+        return False
+    if not _fields_could_overlap(a, b):
         return False
     if a.domains and b.domains:
         return any(

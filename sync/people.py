@@ -159,6 +159,7 @@ class PersonView:
             source_owner_email=self.source_owner_email,
             account_label=self.account_label,
             account_note=self.account_note,
+            fields=f,
         )
 
 

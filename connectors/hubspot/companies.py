@@ -69,7 +69,10 @@ class CompanyReader:
         self._settings = settings
         self._warn = warn
         self._fields = AccountFields(
-            settings.properties("hubspot"), settings.owner("hubspot"), warn
+            settings.properties("hubspot"),
+            settings.owner("hubspot"),
+            warn,
+            {name: f.mapping() for name, f in settings.custom_fields.items()},
         )
         self._assoc = transport.client.crm.associations.v4.batch_api
         self._batch = transport.client.crm.companies.batch_api

@@ -62,8 +62,13 @@ class HubSpotConnector:
         self.problems: list[SkippableError] = []  # malformed values seen while pulling
         self._account_warnings: list[str] = []  # refused company scope, missing properties
         self._codecs = {
-            object_type: FieldCodec(fields, wire="string", connection=self.name)
-            for object_type, fields in connection.objects.items()
+            object_type: FieldCodec(
+                connection.field_mappings(object_type),
+                wire="string",
+                connection=self.name,
+                closed=connection.custom_names(object_type),
+            )
+            for object_type in connection.objects
         }
         self._contacts = {
             object_type: ContactReader(

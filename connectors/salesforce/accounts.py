@@ -50,7 +50,10 @@ class AccountReader:
         self.settings = settings
         self._warn = warn
         self._fields = AccountFields(
-            settings.properties("salesforce"), settings.owner("salesforce"), warn
+            settings.properties("salesforce"),
+            settings.owner("salesforce"),
+            warn,
+            {name: f.mapping() for name, f in settings.custom_fields.items()},
         )
         self._present: dict[str, set[str]] = {}  # sObject -> its field names (lower case)
         self._by_domain: dict[str, Account | None] = {}  # for the run

@@ -104,8 +104,13 @@ class SalesforceConnector:
         self.tokens = token_source(self.settings, connection=self.name, clock=clock)
         self.session.tokens = self.tokens
         self.codecs = {
-            object_type: FieldCodec(mappings, wire="json", connection=self.name)
-            for object_type, mappings in connection.objects.items()
+            object_type: FieldCodec(
+                connection.field_mappings(object_type),
+                wire="json",
+                connection=self.name,
+                closed=connection.custom_names(object_type),
+            )
+            for object_type in connection.objects
         }
         self.problems: list[SkippableError] = []  # malformed values seen while pulling
         self.warnings: list[str] = []  # for the run's report: refused access, missing fields
@@ -340,7 +345,11 @@ class SalesforceConnector:
     def missing_field_definitions(self) -> list[MissingField]:
         """Mapped fields (and `Task.Handoff_Task_Key__c`) the org lacks, with their metadata."""
         with self._translated("describing objects"):
-            return list(missing_fields(self.sf, self.connection.objects))
+            return list(
+                missing_fields(
+                    self.sf, {t: self.connection.field_mappings(t) for t in self.connection.objects}
+                )
+            )
 
     def missing_fields(self) -> list[str]:
         """`FieldSetup`: 'Lead.Handoff_Score__c'-style names of the fields the org lacks."""

@@ -7,10 +7,12 @@ rotation moves), and the SLA engine lays out their clock's ladder. Nothing is wr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session
 
+from config.custom_fields import custom_fields
 from config.model import HandoffConfig
 from scoring import LifecyclePolicy, ScoringModel
 from scoring.lifecycle import AUTOMATION_OWNED, LifecycleStage
@@ -42,6 +44,7 @@ class Explainer:
         self.lifecycle = LifecyclePolicy.from_config(config.lifecycle)
         self.sla = SlaEngine(config.sla)
         self.links = RecordLinks(config)
+        self.custom = custom_fields(config)
 
     def explain(
         self,
@@ -90,6 +93,8 @@ class Explainer:
             clocks=explain_clocks(session, self.sla, key, as_of),
             pending=pending_writes(session, person),
             notes=notes,
+            custom_fields={name: _plain_value(fields.get(name)) for name in self.custom},
+            custom_titles={name: field.title(name) for name, field in self.custom.items()},
         )
 
     # -- score ---------------------------------------------------------------------------------
@@ -218,3 +223,10 @@ def _ref(record: object) -> tuple[str, str, str]:
 
 def _text(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _plain_value(value: Any) -> Any:
+    """A field value as JSON carries it (dates as ISO text)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

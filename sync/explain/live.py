@@ -45,7 +45,7 @@ def pull_person(
             notes.append(f"{record.connection}: not configured now; its stored record is used")
             records.append(record)
             continue
-        mapped = sorted(connection.objects.get(record.object_type, {}))
+        mapped = sorted(connection.field_mappings(record.object_type))
         live = connector.read_fields(record.object_type, [record.crm_id], mapped).get(record.crm_id)
         if live is None:
             notes.append(f"{record.connection} {record.object_type} {record.crm_id} is gone")

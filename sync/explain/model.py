@@ -187,6 +187,10 @@ class Explanation:
     clocks: list[ClockExplanation] = field(default_factory=list)
     pending: list[PendingWrite] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the custom fields of the config (connections[].custom_fields): name -> value as read,
+    # None where the person's records hold none (or a value the type refused)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    custom_titles: dict[str, str] = field(default_factory=dict)  # name -> "Employee band"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO-8601 UTC."""

@@ -18,7 +18,7 @@ from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock, SlaRungFired
 from routing.tables import Assignment as AssignmentRow
 from routing.tables import RotationState
-from routing.territory import by_rank, first_match
+from routing.territory import by_rank, field_names, first_match
 from scoring.score import Score
 from sync.explain.model import (
     Assignment,
@@ -77,7 +77,7 @@ def explain_routing(
         account_owner=person.account_owner_email,
         company_domain=domain,
         territory=territory.name if territory else None,
-        place=lead.place.describe(),
+        place=lead.place.describe(field_names(config.routing.territories)),
         reps=reps,
         rotation_turn=rotation.turn if rotation is not None else 0,
         router=_route_now(session, config, directory, person, score, as_of),

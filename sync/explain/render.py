@@ -52,6 +52,16 @@ def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}Z" if value else "-"
 
 
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "blank"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def to_text(e: Explanation) -> str:
     lines: list[str] = []
     who = e.name + (f" <{e.email}>" if e.email and e.email != e.name else "")
@@ -62,6 +72,12 @@ def to_text(e: Explanation) -> str:
     for record in e.records:
         link = f"  {record.url}" if record.url else ""
         lines.append(f"  {record.connection} {record.object_type} {record.crm_id}{link}")
+    if e.custom_fields:
+        shown = (
+            f"{e.custom_titles.get(name, name)} {_shown(value)}"
+            for name, value in e.custom_fields.items()
+        )
+        lines.append("  custom fields: " + " · ".join(shown))
     lines += [f"  note: {note}" for note in e.notes]
     lines += ["", *_score(e), "", *_stage(e), "", *_routing(e.routing), "", *_sla(e.clocks)]
     lines += ["", *_pending(e)]
