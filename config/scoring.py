@@ -63,9 +63,10 @@ class FitRule(StrictModel):
 
     id: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
     label: str = Field(
+        "<Field> is {value}",
         min_length=1,
-        description="reason text; {value} is the field value (default: '<Field> is {value}', "
-        "e.g. Employee band is large)",
+        description="reason text; {value} is the field value; left out: the field's name and "
+        "value, e.g. Employee band is large",
     )
     field: str = Field(
         min_length=1,

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -23,6 +24,20 @@ from connectors.errors import ConnectorError, QuotaExhaustedError
 from sync.pull import PullResult, PullStage
 
 log = structlog.get_logger("handoff.feed")
+
+
+SHOWN_PROBLEMS = 20
+"""Malformed field values named one by one in a run's warnings; the rest are counted."""
+
+
+def value_problems(problems: list[Any]) -> list[str]:
+    """Field values the mapping's type refused (the person was kept, the value left out):
+    each named with its record, property and value, up to SHOWN_PROBLEMS, then a count."""
+    lines = list(dict.fromkeys(f"{p}; the value was left out" for p in problems))
+    if len(lines) > SHOWN_PROBLEMS:
+        rest = len(lines) - SHOWN_PROBLEMS
+        lines = [*lines[:SHOWN_PROBLEMS], f"and {rest} more malformed field value(s)"]
+    return lines
 
 
 class _Halt(threading.Event):
@@ -143,4 +158,8 @@ class PullFeed:
             if warnings:
                 self.warnings.extend(f"{name}: {warning}" for warning in warnings)
                 warnings.clear()
+            problems = getattr(connector, "problems", None)  # values the field types refused
+            if problems:
+                self.warnings.extend(f"{name}: {line}" for line in value_problems(problems))
+                problems.clear()
             self._pages.put(None)

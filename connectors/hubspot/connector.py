@@ -16,7 +16,7 @@ from connectors.hubspot.activities import ASSOCIATION_BATCH, ActivityReader
 from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
 from connectors.hubspot.tasks import TASK_KEY, TaskWriter
-from connectors.hubspot.transport import HubSpotTransport, read_json
+from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.hubspot.writes import FieldWriter
 from connectors.mapping import FieldCodec
 from connectors.records import Activity, Contact, FieldChange, Owner, TaskRequest, WriteOutcome
@@ -121,6 +121,28 @@ class HubSpotConnector:
     def begin_accounts(self) -> None:
         self._account_warnings.clear()
         self._companies = CompanyReader(self.transport, self.connection.accounts, self._warn)
+        self._check_custom_properties()
+
+    def _check_custom_properties(self) -> None:
+        """HubSpot ignores property names a portal lacks, so a custom field whose property is
+        missing (or misspelt) would read blank for everyone: say so, once per run."""
+        custom = self.connection.custom_fields.get("contact", {})
+        if not custom:
+            return
+        try:
+            page = read_json(self._properties.get_all("contacts", _preload_content=False))
+        except (FatalError, HubSpotRejected) as exc:
+            if exc.status != 403:
+                raise
+            return  # no schema scope: the pull itself still works
+        existing = {str(p.get("name")) for p in page.get("results", [])}
+        for name, field in custom.items():
+            if field.property not in existing:
+                self._warn(
+                    f"HubSpot contact property '{field.property}' (custom field {name}) does not "
+                    "exist in this portal: every contact reads it blank; fix "
+                    "connections[].custom_fields.contact or create the property"
+                )
 
     def _warn(self, message: str) -> None:
         if message not in self._account_warnings:
