@@ -31,10 +31,31 @@ app.add_typer(db_app, name="db")
 out = RedactingConsole()  # every message printed has the configured secret values redacted
 err = RedactingConsole(stderr=True)
 
-DEFAULT_CONFIG = os.environ.get("HANDOFF_CONFIG", "handoff.yaml")
+DEFAULT_CONFIG = "handoff.yaml"
+CONFIG_ENV = "HANDOFF_CONFIG"
 ConfigOption = typer.Option(
-    DEFAULT_CONFIG, "--config", "-c", help="Path to handoff.yaml (env HANDOFF_CONFIG)."
+    DEFAULT_CONFIG,
+    "--config",
+    "-c",
+    envvar=CONFIG_ENV,
+    help="Path to handoff.yaml (default ./handoff.yaml; env HANDOFF_CONFIG).",
 )
+
+
+def missing_config(path: str) -> str | None:
+    """What to say when the config file is not there (None when it is)."""
+    if Path(path).exists():
+        return None
+    if path == DEFAULT_CONFIG and not os.environ.get(CONFIG_ENV):
+        return (
+            f"no handoff.yaml in {Path.cwd()}: write one with `handoff init` (or `handoff init "
+            "--crm salesforce|both`), or point --config or HANDOFF_CONFIG at yours"
+        )
+    named = "HANDOFF_CONFIG" if os.environ.get(CONFIG_ENV) == path else "--config"
+    return (
+        f"{path} (from {named}) does not exist: check the path, or write a starter there "
+        f"with `handoff init --output {path}`"
+    )
 
 
 DISTRIBUTION = "handoff-revops"  # the name on PyPI (pyproject.toml); the command is `handoff`
@@ -79,6 +100,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def load_or_exit(path: str) -> HandoffConfig:
     """Load a config for running; print every problem and exit 2 when it is not usable."""
+    absent = missing_config(path)
+    if absent:
+        raise fail(absent)
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -90,12 +114,20 @@ def load_or_exit(path: str) -> HandoffConfig:
 
 @config_app.command("validate")
 def config_validate(
-    files: list[Path] = typer.Argument(..., help="Config files to check."),
+    files: list[Path] = typer.Argument(
+        None, help="Config files to check (default: --config, HANDOFF_CONFIG or ./handoff.yaml)."
+    ),
     strict_env: bool = typer.Option(
         False, "--strict-env", help="Treat unset environment variables as errors (as at run time)."
     ),
+    config: str = ConfigOption,
 ) -> None:
     """Report every problem in each file, with its location and the fix. Exit 2 if any."""
+    if not files:
+        absent = missing_config(config)
+        if absent:
+            raise fail(absent)
+        files = [Path(config)]
     failed = False
     for file in files:
         try:
@@ -105,7 +137,7 @@ def config_validate(
                 err.print(line, markup=False, highlight=False, soft_wrap=True)
             failed = True
             continue
-        config, problems = check_config(text, str(file))
+        parsed, problems = check_config(text, str(file))
         errors = [p for p in problems if strict_env or not p.environment]
         warnings = [p for p in problems if p not in errors]
         for problem in sorted(errors, key=lambda p: (p.line or 0, p.location)):
@@ -117,7 +149,7 @@ def config_validate(
                 highlight=False,
                 soft_wrap=True,
             )
-        if errors or config is None:
+        if errors or parsed is None:
             failed = True
             err.print(f"{file}: {len(errors)} problem(s)", style="red", highlight=False)
         else:

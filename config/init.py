@@ -40,7 +40,11 @@ def register(app: typer.Typer) -> None:
     def init(
         crm: str = typer.Option("hubspot", "--crm", help="hubspot, salesforce or both"),
         output: Path = typer.Option(
-            Path("handoff.yaml"), "--output", "-o", help="Where to write the config."
+            Path("handoff.yaml"),
+            "--output",
+            "-o",
+            envvar="HANDOFF_CONFIG",  # where every other command then reads it
+            help="Where to write the config (env HANDOFF_CONFIG; default ./handoff.yaml).",
         ),
         force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
     ) -> None:
