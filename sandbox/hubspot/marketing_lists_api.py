@@ -8,7 +8,10 @@
   `GET /email/public/v1/campaigns/by-id` (`{campaigns, hasMore, offset}`) and
   `GET /email/public/v1/subscriptions` (`{subscriptionDefinitions}`): the sandbox sends no
   marketing email through these APIs (email opens and clicks are in the Events API,
-  timeline_api.py), so each is one empty, final page.
+  timeline_api.py), so each is one empty, final page; likewise
+  `GET /marketing-emails/v1/emails/with-statistics` (legacy Marketing Email API:
+  `{objects, limit, offset, total}`).
+- `GET /automation/v3/workflows` (legacy Workflows API v3: `{workflows: [...]}`): no workflows.
 """
 
 from __future__ import annotations
@@ -43,3 +46,16 @@ def email_campaigns(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
 
 def subscription_types(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
     return 200, {"subscriptionDefinitions": []}
+
+
+def marketing_emails(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
+    try:
+        limit = int(req.param("limit") or 20)
+        offset = int(req.param("offset") or 0)
+    except ValueError:
+        raise validation_error("limit and offset must be numbers.") from None
+    return 200, {"objects": [], "limit": limit, "offset": offset, "total": 0}
+
+
+def workflows(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
+    return 200, {"workflows": []}

@@ -1,11 +1,11 @@
 """Standard object types a Professional portal has that Handoff neither reads nor writes: deals,
 tickets, communications, products, line items, quotes, postal mail, goal targets, leads, deal
-splits. The sandbox serves them (properties, empty object lists, search, batch read,
+splits, feedback submissions. The sandbox serves them (properties, empty object lists, search, batch read,
 associations) so third-party connectors, which read every standard object, run on it.
 
 Object type ids: HubSpot's "Understanding the CRM" guide, object type id table (deals 0-3,
 tickets 0-5, products 0-7, line items 0-8, quotes 0-14, communications 0-18, goal targets 0-74,
-postal mail 0-116, leads 0-136). Properties: a few each guide names (plain data here; schema.py
+postal mail 0-116, leads 0-136, feedback submissions 0-19; read-only in HubSpot). Properties: a few each guide names (plain data here; schema.py
 turns them into definitions beside the owner, id and date properties every object has).
 """
 
@@ -22,6 +22,7 @@ OTHER_TYPES = (
     "goal_targets",
     "leads",
     "deal_splits",
+    "feedback_submissions",
 )
 OTHER_ALIASES = {
     **{name: name for name in OTHER_TYPES},
@@ -43,6 +44,8 @@ OTHER_ALIASES = {
     "0-74": "goal_targets",
     "0-116": "postal_mail",
     "0-136": "leads",
+    "0-19": "feedback_submissions",
+    "feedback_submission": "feedback_submissions",
 }
 _NONE: tuple[str, ...] = ()
 # type -> [(property name, type, enumeration options)]
@@ -84,6 +87,7 @@ OTHER_PROPERTIES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "leads": [("hs_lead_name", "string", _NONE), ("hs_pipeline", "string", _NONE),
               ("hs_pipeline_stage", "string", _NONE)],
     "deal_splits": [("hs_split_percentage", "number", _NONE)],
+    "feedback_submissions": [("hs_survey_name", "string", _NONE), ("hs_response", "string", _NONE)],
 }  # fmt: skip
 # Guide "Search": properties returned when a request names none.
 OTHER_DEFAULTS: dict[str, tuple[str, ...]] = {

@@ -157,6 +157,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ),
         ("GET", r"^/crm/v3/schemas/?$", "schemas.list", settings_api.list_schemas),
         ("GET", r"^/settings/v3/users/?$", "users.list", settings_api.list_users),
+        ("GET", r"^/settings/v3/users/teams/?$", "teams.list", settings_api.list_teams),
         (
             "GET",
             r"^/crm/v3/pipelines/(?P<object_type>[^/]+)/?$",
@@ -194,6 +195,13 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
             "email_campaigns.list",
             marketing_lists_api.email_campaigns,
         ),
+        (
+            "GET",
+            r"^/marketing-emails/v1/emails/with-statistics/?$",
+            "marketing_emails.list",
+            marketing_lists_api.marketing_emails,
+        ),
+        ("GET", r"^/automation/v3/workflows/?$", "workflows.list", marketing_lists_api.workflows),
         (
             "GET",
             r"^/engagements/v1/engagements/paged/?$",

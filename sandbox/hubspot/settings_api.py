@@ -2,7 +2,7 @@
 Settings User Provisioning v3) and custom object schemas (`GET /crm/v3/schemas`, spec CRM
 Schemas v3).
 
-Users are the portal's owners' users: `PublicUser {id, email, roleIds[], primaryTeamId?,
+Teams (`GET /settings/v3/users/teams`) are the owners' territories. Users are the portal's owners' users: `PublicUser {id, email, roleIds[], primaryTeamId?,
 secondaryTeamIds[], superAdmin}` in `{results, paging?}`, `limit` (default 100) and `after`.
 A Professional portal without custom objects answers `{results: []}` for schemas (custom
 objects need Enterprise).
@@ -42,6 +42,21 @@ def list_users(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
         cursor = str(after + limit)
         payload["paging"] = {"next": {"after": cursor, "link": f"?after={cursor}"}}
     return 200, payload
+
+
+def list_teams(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
+    """`GET /settings/v3/users/teams`: `{results: [PublicTeam {id, name, userIds[],
+    secondaryUserIds[]}]}`, one team per owner territory (the owners' `teams`)."""
+    teams: dict[str, dict[str, Any]] = {}
+    for owner in sorted(ctx.store.owners.values(), key=lambda o: o.user_id):
+        if not owner.territory:
+            continue
+        ident = str(zlib.crc32(owner.territory.encode()) % 10**6)
+        team = teams.setdefault(
+            ident, {"id": ident, "name": owner.territory, "userIds": [], "secondaryUserIds": []}
+        )
+        team["userIds"].append(str(owner.user_id))
+    return 200, {"results": list(teams.values())}
 
 
 def list_schemas(ctx: Ctx, req: SandboxRequest) -> tuple[int, Any]:
