@@ -177,7 +177,7 @@ def make_hubspot_changes(info: dict[str, Any], count: int) -> int:
     for start in range(0, min(count, len(ids)), 100):
         inputs = [
             {"id": i, "properties": {"jobtitle": "VP of Revenue Operations"}}
-            for i in ids[start : start + 100]
+            for i in ids[start : min(start + 100, count)]
         ]
         client.crm.contacts.batch_api.update({"inputs": inputs})
         calls += 1
