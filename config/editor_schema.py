@@ -92,7 +92,70 @@ def editor_schema() -> dict[str, Any]:
     objects["propertyNames"] = {"enum": ["contact", "lead"]}
     source = defs["ActivityMapping"]["properties"]["source"]
     source["examples"] = [s for names in ACTIVITY_SOURCES.values() for s in names]
+    _names_offered(defs, fields)
+    _environment_anywhere(schema)
     return schema
+
+
+def _names_offered(defs: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Closed lists the loader enforces (config/references.py), offered in the editor too."""
+    from config.references import CLOCK_LANES
+    from scoring.lifecycle import LifecycleStage
+
+    stages = [s.value for s in LifecycleStage]
+    policy = defs["SlaPolicy"]["properties"]
+    policy["lane"]["enum"] = list(CLOCK_LANES)
+    policy["stages"]["items"] = {"enum": stages}
+    fields["lifecycle_stage"] = {
+        "allOf": [
+            {"$ref": "#/$defs/FieldMapping"},
+            {"properties": {"values": {"propertyNames": {"enum": stages}}}},
+        ],
+        "description": CANONICAL_DESCRIPTIONS["lifecycle_stage"],
+    }
+
+
+ENVIRONMENT_VARIABLE = {
+    "type": "string",
+    "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$",
+    "description": "${NAME} or ${NAME:-default}: the value comes from the environment",
+}
+_META = ("description", "default", "title", "examples")
+
+
+def _accepts(prop: dict[str, Any], defs: dict[str, Any]) -> set[str]:
+    """What kinds of value a property schema takes: a JSON type, or 'closed' (an enum, a
+    pattern or a format: a string the loader could not read `${NAME}` from)."""
+    if "$ref" in prop:
+        return _accepts(defs[prop["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in prop or "allOf" in prop:
+        branches = prop.get("anyOf", prop.get("allOf", []))
+        return set().union(*(_accepts(b, defs) for b in branches))
+    if "enum" in prop or "const" in prop:
+        return {"closed"}
+    kind = prop.get("type")
+    if kind == "string":
+        return {"closed"} if ("pattern" in prop or "format" in prop) else {"string"}
+    return {str(kind)} if kind else {"any"}
+
+
+def _environment_anywhere(schema: dict[str, Any]) -> None:
+    """The loader reads `${NAME}` in any value (config/loader.py): a number, a flag or an enum
+    written as `${HUBSPOT_PORTAL_ID}` is valid, so the editor must not flag it."""
+    defs = schema["$defs"]
+    defs["EnvironmentVariable"] = ENVIRONMENT_VARIABLE
+    scalars = {"integer", "number", "boolean", "null", "closed"}
+    owners = [schema, *(d for d in defs.values() if d is not ENVIRONMENT_VARIABLE)]
+    for owner in owners:
+        for name, prop in list(owner.get("properties", {}).items()):
+            kinds = _accepts(prop, defs)
+            if kinds <= scalars and kinds - {"null"}:
+                meta = {k: prop[k] for k in _META if k in prop}
+                rest = {k: v for k, v in prop.items() if k not in _META}
+                owner["properties"][name] = {
+                    **meta,
+                    "anyOf": [rest, {"$ref": "#/$defs/EnvironmentVariable"}],
+                }
 
 
 def render() -> str:

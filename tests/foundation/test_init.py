@@ -10,9 +10,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from config.connections import CANONICAL_FIELDS
 from config.editor_schema import REGENERATE, SCHEMA_FILE, render
+from config.init import MODELINE
 from config.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +55,61 @@ def test_init_writes_a_starter_that_validates_against_loader_and_schema(
     kinds = {c.kind for c in loaded.connections}
     assert kinds == ({"hubspot", "salesforce"} if crm == "both" else {crm})
     schema = json.loads((tmp_path / "handoff.schema.json").read_text())
+    assert _schema_errors(schema, config) == []  # the file as the editor sees it
     data = loaded.model_dump(mode="json", by_alias=True, exclude_none=True)
     errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(data)]
     assert errors == []
     again = handoff("init", "--crm", crm, cwd=tmp_path)
     assert again.returncode == 2 and "already exist" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+class _AsEditorsRead(yaml.SafeLoader):
+    """YAML as yaml-language-server reads it (YAML 1.2 core: 2026-12-21 is a string)."""
+
+
+_AsEditorsRead.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _schema_errors(schema: dict[str, object], file: Path) -> list[str]:
+    data = yaml.load(file.read_text(), Loader=_AsEditorsRead)
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "config" / "examples").glob("*.yaml")))
+def test_every_example_validates_against_the_schema_and_loads(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert example.read_text().startswith(f"{MODELINE}../{SCHEMA_FILE.name}\n")
+    assert _schema_errors(schema, example) == []  # `${VAR}` in a number or enum field too
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    assert load_config(example).connections
+
+
+def test_the_schema_offers_closed_lists_and_flags_what_the_loader_refuses(
+    tmp_path: Path,
+) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    policy = schema["$defs"]["SlaPolicy"]["properties"]
+    assert policy["lane"]["anyOf"][0]["enum"] == ["fast", "mql"]
+    assert "mql" in policy["stages"]["items"]["enum"]
+    text = (ROOT / "config" / "examples" / "hubspot.yaml").read_text()
+    broken = tmp_path / "handoff.yaml"
+    broken.write_text(
+        text.replace("lane: fast", "lane: fats")
+        .replace("mql: marketingqualifiedlead", "mgl: marketingqualifiedlead")
+        .replace("tier: professional", "tier: profesional")
+    )
+    errors = "\n".join(_schema_errors(schema, broken))
+    assert "'lifecycle_stage', 'values']: 'mgl' is not one of" in errors
+    assert "'policies', 'fast', 'lane']: 'fats' is not valid" in errors
+    assert "['connections', 0, 'hubspot']" in errors  # the tier
 
 
 def test_init_refuses_an_unknown_crm(tmp_path: Path) -> None:
