@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from config.custom_fields import field_token
 from config.scoring import ScoringConfig
 from connectors.records import Activity, Contact
 from scoring.behaviour import ActivityClassifier, CompiledBehaviourRule, FastLaneCheck
@@ -260,6 +261,6 @@ class ScoringModel:
         derived = (None, email_domain, company_domain)
         for source, field, values, label in self._lane_fields:
             value = derived[source] if source else get(field)
-            if isinstance(value, str) and value.strip().lower() in values:
+            if value is not None and field_token(value) in values:  # text, true/false, 3
                 return label
         return None

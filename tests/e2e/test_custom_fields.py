@@ -91,6 +91,7 @@ class Synced:
     sandbox: Sandbox
     config_path: str
     output: str
+    directory: Path
 
     def cli(self, *args: str, code: int = 0) -> str:
         result = CliRunner().invoke(app, [*args, "--config", self.config_path])
@@ -112,7 +113,7 @@ def synced(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Synced]:
     with sandbox, sandbox_environment(sandbox.info, tmp_path):
         result = CliRunner().invoke(app, ["sync", "--as-of", AS_OF, "--config", str(path)])
         assert result.exit_code == 0, result.output
-        yield Synced(crm, sandbox, str(path), result.output)
+        yield Synced(crm, sandbox, str(path), result.output, tmp_path)
 
 
 def _hubspot_people(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
@@ -202,3 +203,15 @@ def test_custom_field_problems_are_named_and_explain_shows_the_values(synced: Sy
         synced.cli("explain", "cal.young@megacorp-example.com", "--json", "--as-of", AS_OF)
     )
     assert data["custom_fields"]["employee_band"] is None and data["custom_fields"]["seats"] == 90
+
+
+def test_the_run_report_shows_custom_fields_in_reasons_and_routes(synced: Synced) -> None:
+    (path,) = (synced.directory / "reports").glob("*/report.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    decisions = {d["email"]: d for d in report["assignments"]["decisions"]}
+    ava = decisions["ava.stone@northwind-labs.com"]
+    assert ava["territory"] == "enterprise" and ava["owner"] == RITA
+    assert "employee band large) round robin, 1st of 1" in ava["reason"]
+    markdown = (path.parent / "report.md").read_text(encoding="utf-8").splitlines()
+    (written,) = [ln for ln in markdown if ln.startswith("| Ava Stone") and "score_reasons" in ln]
+    assert "Employee band is large" in written and "250 seats" in written

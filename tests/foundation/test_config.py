@@ -20,7 +20,7 @@ runner = CliRunner()
 def test_examples_are_valid() -> None:
     result = runner.invoke(app, ["config", "validate", *map(str, sorted(EXAMPLES.glob("*.yaml")))])
     assert result.exit_code == 0, result.output
-    assert result.output.count(": ok") == 3
+    assert result.output.count(": ok") == 4
 
 
 def test_every_problem_is_reported_at_once_with_location() -> None:
