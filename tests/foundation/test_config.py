@@ -94,7 +94,9 @@ def test_schema_is_json_for_editors() -> None:
     assert schema["title"] == "handoff.yaml"
     assert {"connections", "scoring", "routing", "sla", "state"} <= set(schema["properties"])
     sync_every = schema["$defs"]["ScheduleConfig"]["properties"]["sync_every"]
-    assert re.match(sync_every["pattern"], sync_every["default"])  # "5m", not ISO "PT5M"
+    duration, environment = sync_every["anyOf"]  # "5m", or ${SYNC_EVERY}
+    assert re.match(duration["pattern"], sync_every["default"])  # "5m", not ISO "PT5M"
+    assert environment == {"$ref": "#/$defs/EnvironmentVariable"}
 
 
 def test_commands_not_built_say_so() -> None:
