@@ -158,6 +158,9 @@ def config_validate(
         raise typer.Exit(2)
 
 
+app.command("validate", help="Same as `handoff config validate`.")(config_validate)
+
+
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of handoff.yaml (for editor completion)."""

@@ -75,6 +75,8 @@ def test_validate_reports_field_and_cross_reference_errors_in_one_run() -> None:
     assert result.returncode == 2
     _check_every_problem(result.stderr)
     assert f"{BROKEN}: {len(EXPECTED)} problem(s)" in result.stderr
+    short = handoff("validate", "--config", str(BROKEN))  # `handoff validate`, the config named
+    assert short.returncode == 2 and short.stderr == result.stderr
 
 
 def test_a_command_loading_the_config_reports_the_same_and_exits_2(tmp_path: Path) -> None:
