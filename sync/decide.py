@@ -8,13 +8,13 @@ run executes exactly this and rolls the transaction back.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -25,6 +25,7 @@ from routing.sla.actions import Touch, stable_key
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
 from scoring.lifecycle import is_forward, is_regression
+from sync.ledger import RunLedger
 from sync.outbox import OutboxPlanner
 from sync.people import (
     PersonView,
@@ -35,6 +36,7 @@ from sync.people import (
 )
 from sync.person_state import StateRow, load_states, save_states
 from sync.reasons import ReasonPublisher, ScoreWords, keep_written
+from sync.run_people import RunPeople
 from sync.store.tables import PersonRecord, PersonState
 
 AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
@@ -75,7 +77,11 @@ class DecisionStage:
     """Decides for a set of people and plans their CRM writes."""
 
     def __init__(
-        self, config: HandoffConfig, engines: DomainEngines, planner: OutboxPlanner
+        self,
+        config: HandoffConfig,
+        engines: DomainEngines,
+        planner: OutboxPlanner,
+        people: RunPeople | None = None,
     ) -> None:
         self.config = config
         self.engines = engines
@@ -85,14 +91,15 @@ class DecisionStage:
         self.tally = DecisionTally()
         self._touches: list[Touch] = []
         self._starts: list[ClockStart] = []
-        # people deferred for routing: their score and touches, kept for the routing pass
-        self._held: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
+        # people deferred for routing, with their score and touches for the routing pass: in
+        # the run's ledger on disk (`_kept`: the chunk in hand's)
+        self.people = people or RunPeople(RunLedger())
+        self._kept: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
         self.reasons = ReasonPublisher(engines.scoring, config)
 
     def forget_held(self, keys: Iterable[str]) -> None:
         """These people changed after they were deferred (a merge): score them afresh."""
-        for key in keys:
-            self._held.pop(key, None)
+        self.people.forget(keys)
 
     # -- per person ----------------------------------------------------------------------------
 
@@ -104,10 +111,11 @@ class DecisionStage:
         complete (routing reads the whole store: account owners by domain, open leads per rep),
         whatever order the pull had."""
         tick = perf_counter()
-        held = [key for key in keys if key in self._held]  # scored already: no activities
+        self._kept = self.people.kept(keys)
+        held = [key for key in keys if key in self._kept]  # scored already: no activities
         people = load_people(
             self.session,
-            [key for key in keys if key not in self._held],
+            [key for key in keys if key not in self._kept],
             self.config,
             self.engines.owners,
         )
@@ -166,7 +174,7 @@ class DecisionStage:
         routing pass, which plans the rest. Nothing else is saved before that pass: a run cut
         short in between decides the person afresh next time."""
         key = person.key
-        held = self._held.pop(key, None)
+        held = self._kept.pop(key, None)
         seconds = self.tally.seconds
         tick = perf_counter()
         if held is not None:
@@ -194,7 +202,8 @@ class DecisionStage:
             for record in person.write_targets():
                 self._plan_scores(record, score, words)
             seconds["plan"] += perf_counter() - tick
-            self._held[key] = (score, self._touches_of(person), words)
+            touches = held[1] if held is not None else self._touches_of(person)
+            self.people.defer(key, (score, touches, words))
             return False
         self.tally.scored += 1
         self.tally.scores[score.total] += 1
@@ -485,38 +494,49 @@ class DomainEngines:
     account_owners: dict[str, str] = field(default_factory=dict)  # company domain -> owner
 
 
-def dirty_people(session: Session, now: datetime, full: bool = False) -> list[str]:
-    """People whose records changed since they were last decided, or due their daily decay pass.
+def dirty_people(
+    session: Session, now: datetime, full: bool = False, page: int = 5000
+) -> Iterator[list[str]]:
+    """People whose records changed since they were last decided, or due their daily decay
+    pass, in key order a page at a time (each page one query: nothing per person is kept, and
+    a page's decisions may be committed before the next is read).
 
     Reads plain columns (no ORM objects, no JSON): at 100,000 people this runs every run."""
-    latest: dict[str, datetime] = {}
-    for key, modified in session.execute(
-        sa_select(col(PersonRecord.person_key), col(PersonRecord.modified_at)).where(
-            col(PersonRecord.status) == "active"
-        )
-    ):
-        if key not in latest or modified > latest[key]:
-            latest[key] = modified
-    if full:
-        return sorted(latest)
-    decided = {
-        key: (computed_at, source_modified_at)
-        for key, computed_at, source_modified_at in session.execute(
-            sa_select(
-                col(PersonState.person_key),
-                col(PersonState.computed_at),
-                col(PersonState.source_modified_at),
-            )
-        )
-    }
-    out = []
-    for key, modified in latest.items():
-        computed_at, source_modified_at = decided.get(key, (None, None))
-        if (
-            computed_at is None
-            or source_modified_at is None
-            or modified > source_modified_at
-            or computed_at.date() < now.date()
-        ):
-            out.append(key)
-    return sorted(out)
+    after = ""
+    while True:
+        latest = session.execute(
+            sa_select(col(PersonRecord.person_key), func.max(col(PersonRecord.modified_at)))
+            .where(col(PersonRecord.status) == "active", col(PersonRecord.person_key) > after)
+            .group_by(col(PersonRecord.person_key))
+            .order_by(col(PersonRecord.person_key))
+            .limit(page)
+        ).all()
+        if not latest:
+            return
+        after = latest[-1][0]
+        if full:
+            yield [key for key, _ in latest]
+        else:
+            decided = {
+                key: (computed_at, source_modified_at)
+                for key, computed_at, source_modified_at in session.execute(
+                    sa_select(
+                        col(PersonState.person_key),
+                        col(PersonState.computed_at),
+                        col(PersonState.source_modified_at),
+                    ).where(col(PersonState.person_key).in_([key for key, _ in latest]))
+                )
+            }
+            out = []
+            for key, modified in latest:
+                computed_at, source_modified_at = decided.get(key, (None, None))
+                if (
+                    computed_at is None
+                    or source_modified_at is None
+                    or modified > source_modified_at
+                    or computed_at.date() < now.date()
+                ):
+                    out.append(key)
+            yield out
+        if len(latest) < page:
+            return

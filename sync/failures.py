@@ -34,9 +34,10 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for a failure of the environment; None for anything else (a bug)."""
     if isinstance(exc, ReportNotWritten):
         return str(exc), EXIT_REPORT_NOT_WRITTEN
+    from connectors.spill import ScratchUnwritable
     from sync.ledger import LedgerUnwritable
 
-    if isinstance(exc, LedgerUnwritable):
+    if isinstance(exc, LedgerUnwritable | ScratchUnwritable):
         return str(exc), EXIT_BAD_INPUT
     from sync.store.health import last_store_url, store_failure
 

@@ -21,7 +21,9 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, QuotaExhaustedError
+from sync.ledger import RunLedger
 from sync.pull import PullResult, PullStage
+from sync.run_people import RunPeople
 
 log = structlog.get_logger("handoff.feed")
 
@@ -66,6 +68,7 @@ class PullFeed:
         stopping: threading.Event | None = None,
         progress: Callable[[str, int], None] | None = None,
         stream: bool = True,
+        people: RunPeople | None = None,
     ) -> None:
         self.engine = engine
         self.connectors = dict(sorted(connectors.items()))
@@ -84,7 +87,8 @@ class PullFeed:
         # sources a connection could not read (a refused business unit, a HubSpot tier without
         # the Events API): the run goes on and counts as ok; the report lists them
         self.warnings: list[str] = []
-        self.handed: set[str] = set()  # person keys already handed to the decide stage
+        # person keys already handed to the decide stage: in the run's ledger, not memory
+        self.people = people or RunPeople(RunLedger())
         self._pages: queue.Queue[list[str] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._crash: BaseException | None = None
@@ -116,10 +120,7 @@ class PullFeed:
             if page is None:
                 open_pulls -= 1
                 continue
-            for key in page:
-                if key not in self.handed:
-                    self.handed.add(key)
-                    chunk.append(key)
+            chunk += self.people.hand_on(page)
             while len(chunk) >= size:
                 yield chunk[:size]
                 chunk = chunk[size:]

@@ -35,6 +35,7 @@ from sync.decide import DecisionStage, DomainEngines, dirty_people
 from sync.outbox import OutboxPlanner
 from sync.people import OwnerBook, account_owners
 from sync.pull import PullResult
+from sync.run_people import RunPeople
 
 if TYPE_CHECKING:
     from sync.pipeline import RunMode, RunResult
@@ -88,11 +89,12 @@ class DecisionPasses:
             sla=sla,
             owners=owners,
         )
-        self.stage = DecisionStage(config, self.engines, self.planner)
+        # who the run holds (handed on by the pull, deferred for routing): in its ledger
+        self.people = RunPeople(result.ledger)
+        self.stage = DecisionStage(config, self.engines, self.planner, self.people)
         mode.writer.sink = (
             result.ledger.written.append
         )  # outcomes go to the run's ledger, not memory
-        self.deferred: set[str] = set()
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._behind: Future[tuple[WriteSummary, float]] | None = None
         self.between: Callable[[], None] | None = None  # after each checkpointed chunk
@@ -108,9 +110,9 @@ class DecisionPasses:
         """Decide these people, deferring the ones who need routing."""
         self._chunks(keys, defer_routing=True)
 
-    def after_pull(self, pulls: Mapping[str, PullResult], full: bool, handed: set[str]) -> None:
+    def after_pull(self, pulls: Mapping[str, PullResult], full: bool) -> None:
         self._wait_behind()  # the routing pass plans on a settled outbox
-        session, engines = self.session, self.engines
+        session, engines, people = self.session, self.engines, self.people
         survivors: set[str] = set()
         for pulled in pulls.values():
             for loser, survivor in sorted(pulled.merged.items()):
@@ -125,24 +127,36 @@ class DecisionPasses:
             if self.config.routing.account_owner_from_contacts
             else {}
         )
+        deferred_survivors = people.deferred(survivors)
         self.stage.forget_held(survivors)  # a merge changed them: routed on a fresh score
-        rest = [
-            key
-            for key in dirty_people(session, self.now, full)
-            if key not in handed or (key in survivors and key not in self.deferred)
-        ]
         tick = time.perf_counter()
+        rest: list[str] = []  # a page of dirty people at a time, decided in chunks
+        decided = 0
+        for page in dirty_people(session, self.now, full):
+            handed = people.handed(page)
+            rest += [
+                key
+                for key in page
+                if key not in handed or (key in survivors and key not in deferred_survivors)
+            ]
+            if len(rest) >= CHECKPOINT_EVERY:
+                cut = len(rest) - len(rest) % CHECKPOINT_EVERY
+                self.first(rest[:cut])
+                decided += cut
+                rest = rest[cut:]
         self.first(rest)
-        routed = sorted(self.deferred)
+        decided += len(rest)
+        routed = people.deferred_count()
         middle = time.perf_counter()
         timings = self.result.timings
         before = timings.get("decide", 0.0), timings.get("write", 0.0)
-        self._chunks(routed, defer_routing=False)
-        self.deferred.clear()
+        for keys in people.deferred_pages(CHECKPOINT_EVERY):  # in key order
+            self._chunks(keys, defer_routing=False)
+        people.clear_deferred()
         log.info(
             "decide.after_pull",
-            decided=len(rest),
-            routed=len(routed),
+            decided=decided,
+            routed=routed,
             seconds=round(middle - tick, 2),
             routing_seconds=round(time.perf_counter() - middle, 2),
             routing_decide_seconds=round(timings.get("decide", 0.0) - before[0], 2),
@@ -202,7 +216,6 @@ class DecisionPasses:
             chunk = keys[start : start + CHECKPOINT_EVERY]
             tick = time.perf_counter()
             deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
-            self.deferred.update(deferred)
             flushed = time.perf_counter()
             self.flush()
             self.stage.tally.seconds["plan"] += time.perf_counter() - flushed

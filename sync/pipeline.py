@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ from sync.outbox import Drift, PlannedChange
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.pull import PullResult
 from sync.report.snapshot import read_store
+from sync.run_people import RunPeople
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 from sync.webhooks import WebhookSender
@@ -121,8 +122,9 @@ class Pipeline:
         self.sla = SlaEngine(config.sla)
         self.stopping = threading.Event()  # set on SIGTERM: finish the batch in flight, then stop
         # Called between a live run's decision chunks with the people this run holds (the
-        # webhook fast path decides the others meanwhile, in this thread: sync/speed.py).
-        self.between_chunks: Callable[[frozenset[str]], None] | None = None
+        # webhook fast path decides the others meanwhile, in this thread: sync/speed.py); a
+        # container of person keys, read from the run's ledger on each `in`.
+        self.between_chunks: Callable[[Container[str]], None] | None = None
 
     def mode(self, dry_run: bool) -> RunMode:
         if dry_run:
@@ -175,6 +177,7 @@ class Pipeline:
             stopping=self.stopping,
             progress=progress,
             stream=mode.streams,
+            people=RunPeople(result.ledger),
         )
         domain = (self.scoring, self.lifecycle, self.sla)
         tick = time.perf_counter()
@@ -186,7 +189,7 @@ class Pipeline:
                 held.callback(passes.close)
                 if self.between_chunks is not None and not dry_run:
                     between = self.between_chunks
-                    passes.between = lambda: between(frozenset(feed.handed | passes.deferred))
+                    passes.between = lambda: between(passes.people)
                 return passes
 
             passes: DecisionPasses | None = None
@@ -198,7 +201,7 @@ class Pipeline:
             result.pulls, result.errors = feed.results, feed.errors
             result.warnings = sorted(set(feed.warnings))
             passes = passes or begin()
-            passes.after_pull(result.pulls, full, feed.handed)
+            passes.after_pull(result.pulls, full)
             tick = time.perf_counter()
             plan_sla_actions(session, self.config, passes.stage, passes.engines)
             passes.flush()

@@ -42,7 +42,7 @@ class PullResult:
     owners: int = 0
     events: int = 0
     unchanged: int = 0  # records the store already held at that exact version (skipped)
-    changed_keys: set[str] = field(default_factory=set)
+    changed: int = 0  # records stored as new or changed (their people handed on, if streaming)
     ended_keys: dict[str, str] = field(default_factory=dict)  # person key -> why its clocks stop
     merged: dict[str, str] = field(default_factory=dict)  # loser key -> survivor key
 
@@ -257,7 +257,7 @@ class PullStage:
         with Session(self.engine) as session:
             people = [_person_row(c) for c in fresh]
             upsert(session, PersonRecord, people)
-            result.changed_keys.update(p["person_key"] for p in people)
+            result.changed += len(people)
             store_activities(session, activities)
             result.activities += len(activities)
             for event in (e for batch, _ in held for e in batch.events):

@@ -33,7 +33,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -136,13 +136,13 @@ class FastPath:
             finally:
                 gate.release()
 
-    def interleave(self, busy: frozenset[str]) -> None:
+    def interleave(self, busy: Container[str]) -> None:
         """Between a scheduled run's chunks, in its thread (it holds the gate): decide what
         waits, except the people that run holds (`busy` person keys): they wait for its end."""
         if not self._queue.empty() or self.ladder.waiting():
             self._drain_and_decide(busy)
 
-    def _drain_and_decide(self, busy: frozenset[str]) -> None:
+    def _drain_and_decide(self, busy: Container[str]) -> None:
         batch: list[Queued] = []
         with contextlib.suppress(queue.Empty):
             while len(batch) < DRAIN:
@@ -163,7 +163,7 @@ class FastPath:
         with self.exclusive(), fast_lane():
             self._decide_batch(batch, frozenset())
 
-    def _decide_batch(self, batch: list[Queued], busy: frozenset[str]) -> None:
+    def _decide_batch(self, batch: list[Queued], busy: Container[str]) -> None:
         """Decide the contacts these events name (each once), then mark the events handled;
         events for a person in `busy` are held back, unmarked, for after the run."""
         fresh = self._unseen(batch)
@@ -232,7 +232,7 @@ class FastPath:
         read_event_stream(self.runtime, connection, self._forms_read)
 
     def _decide(
-        self, connection: str, contact_id: str, event: WebhookEvent, busy: frozenset[str]
+        self, connection: str, contact_id: str, event: WebhookEvent, busy: Container[str]
     ) -> bool:
         """Read, mirror and decide one contact; False when a running run holds the person."""
         from sync.only import sync_one

@@ -245,8 +245,9 @@ class ActivityReader:
         """Webinar participations below Enterprise (portal-wide, event by event)."""
         if self._webinars is None:
             return
-        try:
-            found = list(read(self._webinars))
+        try:  # its calls are made before the first participation is handed on
+            found = read(self._webinars)
+            first = next(found, None)
         except ConnectorError as exc:
             if not refused(exc):
                 raise
@@ -256,12 +257,15 @@ class ActivityReader:
                 "grant the app the crm.objects.marketing_events.read scope"
             )
             return
-        yield from found
+        if first is not None:
+            yield first
+            yield from found
 
     def _read_forms(self, read: Any) -> Iterator[Activity]:
         assert self._forms is not None
-        try:
-            found = list(read(self._forms))
+        try:  # its calls are made before the first submission is handed on
+            found = read(self._forms)
+            first = next(found, None)
         except ConnectorError as exc:
             if not refused(exc):
                 raise
@@ -271,7 +275,9 @@ class ActivityReader:
             )
             self._forms = None
             return
-        yield from found
+        if first is not None:
+            yield first
+            yield from found
 
     def _web(self, ids: list[str], since: datetime | None) -> Iterator[Activity]:
         if self._events is not None:

@@ -36,6 +36,7 @@ from connectors.accounts import Account, AccountFields, domain_of
 from connectors.errors import FatalError
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.records import Contact
+from connectors.spill import DiskMap
 
 log = structlog.get_logger("handoff.hubspot.companies")
 
@@ -77,9 +78,11 @@ class CompanyReader:
         self._assoc = transport.client.crm.associations.v4.batch_api
         self._batch = transport.client.crm.companies.batch_api
         self._search = transport.client.crm.companies.search_api
-        self._by_domain: dict[str, Account | None] = {}  # domain -> oldest company, for the run
+        # domain -> oldest company, and company id -> company, for the run: on disk (one
+        # company per eight contacts or so: memory would grow with the portal)
+        self._by_domain = DiskMap()
         self._properties_api = transport.client.crm.properties.core_api
-        self._cache: dict[str, Account | None] = {}  # company id -> company, for the run
+        self._cache = DiskMap()
         self._wanted: list[str] | None = None
         self._refused = False
 
@@ -146,12 +149,13 @@ class CompanyReader:
 
     def _search_domains(self, contacts: Sequence[Contact], properties: list[str]) -> None:
         """The oldest company of each new domain, by CRM search (`domain IN [...]`)."""
-        wanted = sorted({d for c in contacts for _, d in self._domains(c)} - set(self._by_domain))
+        domains = {d for c in contacts for _, d in self._domains(c)}
+        wanted = sorted(d for d in domains if d not in self._by_domain)
         if not wanted or "domain" not in properties:
             return
         for start in range(0, len(wanted), SEARCH_DOMAINS):
             chunk = wanted[start : start + SEARCH_DOMAINS]
-            self._by_domain.update(dict.fromkeys(chunk))
+            found: dict[str, Account | None] = dict.fromkeys(chunk)
             after: str | None = None
             while True:
                 request: dict[str, Any] = {
@@ -172,11 +176,12 @@ class CompanyReader:
                 for raw in page.get("results", []):
                     props = raw.get("properties") or {}
                     domain = domain_of(props.get("domain"))
-                    if domain in self._by_domain and self._by_domain[domain] is None:
-                        self._by_domain[domain] = Account(str(raw["id"]), props)  # the oldest
+                    if domain in found and found[domain] is None:
+                        found[domain] = Account(str(raw["id"]), props)  # the oldest
                 after = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
                     break
+            self._by_domain.update(found)
 
     def _properties(self) -> list[str]:
         """The mapped company properties the portal has (checked once; a missing one warns)."""
@@ -234,9 +239,9 @@ class CompanyReader:
                     _preload_content=False,
                 )
             )
-            for company_id in chunk:
-                self._cache[company_id] = None  # archived or gone: no account
+            found: dict[str, Account | None] = dict.fromkeys(chunk)  # None: archived or gone
             for raw in page.get("results", []):
                 company_id = str(raw["id"])
-                self._cache[company_id] = Account(company_id, raw.get("properties") or {})
+                found[company_id] = Account(company_id, raw.get("properties") or {})
+            self._cache.update(found)
         log.debug("hubspot.companies", read=len(company_ids), cached=len(self._cache))

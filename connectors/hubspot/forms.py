@@ -19,6 +19,7 @@ from connectors import activity_keys as keys
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import matches, signal
 from connectors.records import Activity, Contact
+from connectors.spill import DiskSorted
 
 FORMS_PAGE = 100
 SUBMISSIONS_PAGE = 50  # the endpoint's maximum
@@ -41,6 +42,21 @@ def _email(submission: dict[str, Any]) -> str | None:
     return None
 
 
+def _raw(form: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
+    """What a submission's activity is made of: the form, the page, hidden fields named like
+    a canonical key."""
+    raw: dict[str, Any] = {
+        "formName": form.get("name"),
+        "formId": form.get("id"),
+        "pageUrl": submission.get("pageUrl"),
+        "conversionId": submission.get("conversionId"),
+    }
+    for value in submission.get("values") or []:
+        if value.get("name") in keys.CANONICAL_KEYS:
+            raw[str(value["name"])] = value.get("value")
+    return raw
+
+
 class FormSubmissions:
     def __init__(self, transport: HubSpotTransport, mappings: list[ActivityMapping]) -> None:
         self._t = transport
@@ -49,41 +65,43 @@ class FormSubmissions:
         self._contacts = transport.client.crm.contacts.batch_api
 
     def stream(self, since: datetime | None) -> Iterator[Activity]:
-        """Every submission since `since`, ascending, matched to its contact by email."""
-        found = self._since(since)
-        ids = self._contact_ids(sorted({e for _, _, s in found if (e := _email(s))}))
-        yield from self._signals(found, ids)
+        """Every submission since `since`, ascending, matched to its contact by email. The
+        portal's submissions are sorted on disk (`connectors.spill`), not in memory: every call
+        is made before the first is handed on."""
+        with DiskSorted() as found:
+            for ms, form, submission in self._since(since):
+                raw = _raw(form, submission)
+                found.add((ms, str(submission.get("conversionId"))), (ms, raw), _email(submission))
+            found.resolve(self._contact_ids, EMAIL_BATCH)
+            for contact_id, (ms, raw) in found:
+                if contact_id is not None:  # else a visitor who is not a contact (yet)
+                    activity = self._signal(contact_id, ms, raw)
+                    if activity is not None:
+                        yield activity
 
     def for_contacts(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
         """These contacts' submissions since `since` (read per batch, e.g. the contract suite)."""
         ids = {c.email.strip().lower(): c.id for c in contacts if c.email}
-        if ids:
-            yield from self._signals(self._since(since), ids)
-
-    def _signals(self, found: list[Submission], ids: dict[str, str]) -> Iterator[Activity]:
-        found.sort(key=lambda item: (item[0], str(item[2].get("conversionId"))))
+        if not ids:
+            return
+        found = sorted(self._since(since), key=lambda f: (f[0], str(f[2].get("conversionId"))))
         for ms, form, submission in found:
             contact_id = ids.get(_email(submission) or "")
-            if contact_id is None:
-                continue  # a visitor who is not a contact (yet)
-            raw: dict[str, Any] = {
-                "formName": form.get("name"),
-                "formId": form.get("id"),
-                "pageUrl": submission.get("pageUrl"),
-                "conversionId": submission.get("conversionId"),
-            }
-            for value in submission.get("values") or []:  # hidden fields named like a key
-                if value.get("name") in keys.CANONICAL_KEYS:
-                    raw[str(value["name"])] = value.get("value")
-            mapping = next((m for m in self._mappings if matches(m, raw)), None)
-            if mapping is None:
-                continue
-            occurred = datetime.fromtimestamp(ms / 1000, tz=UTC)
-            conversion = submission.get("conversionId") or f"{form.get('id')}:{ms}"
-            props = keys.translate(raw, FORM_KEYS)
-            yield signal(self._t.name, f"form:{conversion}", contact_id, mapping, occurred, props)
+            if contact_id is not None:  # else a visitor who is not a contact (yet)
+                activity = self._signal(contact_id, ms, _raw(form, submission))
+                if activity is not None:
+                    yield activity
+
+    def _signal(self, contact_id: str, ms: int, raw: dict[str, Any]) -> Activity | None:
+        mapping = next((m for m in self._mappings if matches(m, raw)), None)
+        if mapping is None:
+            return None
+        occurred = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        conversion = raw.get("conversionId") or f"{raw.get('formId')}:{ms}"
+        props = keys.translate(raw, FORM_KEYS)
+        return signal(self._t.name, f"form:{conversion}", contact_id, mapping, occurred, props)
 
     def forms(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -98,13 +116,11 @@ class FormSubmissions:
             if not after:
                 return out
 
-    def _since(self, since: datetime | None) -> list[Submission]:
+    def _since(self, since: datetime | None) -> Iterator[Submission]:
         floor = None if since is None else int(since.timestamp() * 1000)
-        found: list[Submission] = []
         for form in self.forms():
             for submission in self._newest_first(str(form["id"]), floor):
-                found.append((int(submission["submittedAt"]), form, submission))
-        return found
+                yield int(submission["submittedAt"]), form, submission
 
     def _newest_first(self, guid: str, floor: int | None) -> Iterator[dict[str, Any]]:
         after: str | None = None

@@ -25,6 +25,7 @@ from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import matches, signal
 from connectors.mapping import parse_timestamp
 from connectors.records import Activity
+from connectors.spill import DiskSorted
 
 PAGE = 100  # the endpoint's maximum
 SOURCE_OF_STATE = {
@@ -49,10 +50,14 @@ class WebinarParticipations:
         self._events = transport.client.marketing.events.basic_api
 
     def stream(self, since: datetime | None) -> Iterator[Activity]:
-        """Every participation since `since`, ascending."""
-        found = [a for event_id in self._event_ids() for a in self._event(event_id, since)]
-        found.sort(key=lambda a: (a.occurred_at, a.id))
-        yield from found
+        """Every participation since `since`, ascending: sorted on disk (`connectors.spill`),
+        every call made before the first is handed on."""
+        with DiskSorted() as found:
+            for event_id in self._event_ids():
+                for activity in self._event(event_id, since):
+                    found.add((activity.occurred_at.timestamp(), activity.id), activity)
+            for _, activity in found:
+                yield activity
 
     def for_contacts(self, ids: Sequence[str], since: datetime | None) -> Iterator[Activity]:
         wanted = set(ids)

@@ -9,6 +9,7 @@ from sla_lapse import every_window_lapsed
 from sqlmodel import Session
 
 from sandbox.server import SandboxRequest
+from sync.run_people import RunPeople
 from sync.store.tables import PersonRecord
 
 
@@ -119,7 +120,8 @@ def test_an_edit_between_our_read_and_our_write_is_not_taken_for_our_echo(
     with Session(hubspot_stack.engine) as session:
         stored = session.get_one(PersonRecord, ("hubspot", edited[0]))
     assert stored.fields["title"] == "Chief Revenue Officer"
-    assert stored.person_key in pulled.changed_keys
+    assert pulled.changed == 1
+    assert RunPeople(second.ledger).handed([stored.person_key]) == {stored.person_key}
 
 
 def test_pages_share_one_associations_read_per_engagement_type(hubspot_stack: Stack) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pipeline_harness import NOW, make_config, make_crm, seed_people
 
 from sync.pipeline import Pipeline
+from sync.run_people import RunPeople
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 
@@ -37,7 +38,9 @@ def test_the_next_run_skips_its_own_echoes_but_not_a_real_change(sqlite_url: str
     pulled = second.pulls["crm"]
     assert pulled.people == 3  # the CRM returned all three: two are our own writes
     assert pulled.unchanged == 2
-    assert pulled.changed_keys == {"email:kid@uni.edu"}  # only the real change goes on
+    assert pulled.changed == 1  # only the real change goes on ...
+    keys = {"email:kid@uni.edu", "email:vp@bigco.com", "email:dir@midco.com"}
+    assert RunPeople(second.ledger).handed(keys) == {"email:kid@uni.edu"}  # ... to decide
     assert second.tally.scored == 1
     assert crm.usage.calls.get("activities.read", 0) - reads_before == 1  # one page, one read
     assert second.drifts == []  # the store's mirror holds what we wrote: no false drift
