@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -321,7 +321,7 @@ class ChangeEventListener:
             finally:
                 gate.release()
 
-    def interleave(self, busy: frozenset[str]) -> None:
+    def interleave(self, busy: Container[str]) -> None:
         """Between a scheduled run's chunks, in its thread (it holds the gate)."""
         if self._waiting():
             self.drain(busy)
@@ -330,13 +330,13 @@ class ChangeEventListener:
         with Session(self.runtime.engine) as session:
             return session.exec(select(ChangeInbox.record_id).limit(1)).first() is not None
 
-    def drain(self, busy: frozenset[str]) -> None:
+    def drain(self, busy: Container[str]) -> None:
         """Decide the people in the inbox (oldest first), except those a running run holds;
         this path's CRM calls take the front of the rate limiter."""
         with fast_lane():
             self._drain(busy)
 
-    def _drain(self, busy: frozenset[str]) -> None:
+    def _drain(self, busy: Container[str]) -> None:
         with Session(self.runtime.engine) as session:
             rows = list(
                 session.exec(
@@ -379,7 +379,7 @@ class ChangeEventListener:
             )
             session.commit()
 
-    def _decide(self, row: ChangeInbox, busy: frozenset[str]) -> bool:
+    def _decide(self, row: ChangeInbox, busy: Container[str]) -> bool:
         """Read, mirror and decide one person; False when a running run holds them."""
         from sync.only import sync_one
 
@@ -436,7 +436,7 @@ def listening(
     listener.start()
     before = runtime.pipeline.between_chunks
 
-    def between_chunks(busy: frozenset[str]) -> None:
+    def between_chunks(busy: Container[str]) -> None:
         if before is not None:
             before(busy)
         listener.interleave(busy)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -110,7 +111,7 @@ class LadderSteps:
         with self._lock:
             return bool(self._due) and self._due[0][0] <= utc_now()
 
-    def fire_due(self, busy: frozenset[str]) -> None:
+    def fire_due(self, busy: Container[str]) -> None:
         """Fire the kept rungs due now; a person a running sync holds waits for its end."""
         now = utc_now()
         with self._lock:
