@@ -100,7 +100,23 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
     problems += _sla(data, territories)
     problems += _field_values(data)
     problems += field_problems(data)  # fields rules name: canonical, derived or custom
-    return problems
+    return [p for p in problems if not _unresolved(data, p[0])]
+
+
+def _unresolved(data: Mapping[str, Any], path: Path_) -> bool:
+    """The name is an environment variable left unset (`${NAME}` kept as written): the loader
+    reports the variable; the name is checked once it is set."""
+    node: Any = data
+    for part in path:
+        if isinstance(part, str) and "${" in part:
+            return True
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return False
+    return isinstance(node, str) and "${" in node
 
 
 def _connections(data: Mapping[str, Any]) -> list[Problem]:

@@ -107,3 +107,21 @@ def test_a_heartbeat_slower_than_its_stale_limit_is_refused(tmp_path: Path) -> N
     result = handoff("config", "validate", str(broken))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "monitoring: heartbeat_every (5m) must be below heartbeat_max_age (3m)" in result.stderr
+
+
+def test_a_name_from_an_unset_variable_is_the_variable_s_problem_only(tmp_path: Path) -> None:
+    text = (ROOT / "config" / "examples" / "hubspot.yaml").read_text()
+    assert "default_calendar: us-east" in text
+    config = tmp_path / "handoff.yaml"
+    config.write_text(
+        text.replace("default_calendar: us-east", "default_calendar: ${HANDOFF_TEST_CALENDAR}")
+    )
+    lenient = handoff("config", "validate", str(config))
+    assert lenient.returncode == 0, lenient.stderr  # a warning until the variable is set
+    assert "environment variable HANDOFF_TEST_CALENDAR is not set" in lenient.stderr
+    assert "unknown calendar" not in lenient.stderr
+    wrong = handoff("config", "validate", str(config), HANDOFF_TEST_CALENDAR="us-eats")
+    assert wrong.returncode == 2
+    assert "sla.default_calendar: unknown calendar 'us-eats': did you mean 'us-east'?" in (
+        wrong.stderr
+    )
