@@ -40,7 +40,9 @@ HISTORY_BATCH = 50  # contacts per batch read with propertiesWithHistory
 
 
 @contextmanager
-def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, Any]]:
+def sandbox(
+    contacts: int, limits: bool, seed: int = 7, activity_scale: float = 1.0
+) -> Iterator[dict[str, Any]]:
     """`handoff sandbox serve --json` in its own process, so its memory is not ours."""
     cmd = [
         sys.executable,
@@ -54,6 +56,8 @@ def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, An
         "--contacts",
         str(contacts),
     ] + (["--limits"] if limits else [])
+    if activity_scale != 1.0:
+        cmd += ["--activity-scale", str(activity_scale)]
 
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -69,6 +73,20 @@ def sandbox(contacts: int, limits: bool, seed: int = 7) -> Iterator[dict[str, An
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def log_rss(path: Path, every: float = 10.0) -> None:
+    """A thread appending (UTC time, RSS MB, peak MB) to `path` every `every` seconds: a long
+    run's memory, readable while it runs."""
+    import threading
+
+    def sample() -> None:
+        while True:
+            with path.open("a") as handle:
+                handle.write(f"{datetime.now(UTC):%H:%M:%S} {rss_mb():.1f} {peak_rss_mb():.1f}\n")
+            time.sleep(every)
+
+    threading.Thread(target=sample, name="rss-log", daemon=True).start()
 
 
 def peak_rss_mb() -> float:
@@ -334,6 +352,7 @@ def bench(
     crm: str = "hubspot",
     full_only: bool = False,
     store: str = "sqlite",
+    activity_scale: float = 1.0,
 ) -> dict[str, Any]:
     from config.loader import load_config
     from connectors.factory import build_connector
@@ -345,7 +364,7 @@ def bench(
     with (
         tempfile.TemporaryDirectory() as tmp,
         state_store(store, Path(tmp)) as store_url,
-        sandbox(contacts, limits) as info,
+        sandbox(contacts, limits, activity_scale=activity_scale) as info,
     ):
         env_info = type(
             "Info",
@@ -389,6 +408,9 @@ def bench(
                 transport = getattr(connector, "transport", None)
                 waited = getattr(getattr(transport, "burst", None), "waited", None)
                 print(f"limiter waited {waited}")
+                out = ROOT / "bench" / "out" / f"e2e_sync_full_{contacts}_{store}.json"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(full, indent=2, sort_keys=True))
                 print(
                     json.dumps(
                         {
@@ -423,6 +445,7 @@ def bench(
         "store": store,
         "crm": crm,
         "contacts": contacts,
+        "activity_scale": activity_scale,
         "limits": (
             "HubSpot Pro (190/10 s, search 5/s)"
             if crm == "hubspot"
@@ -462,7 +485,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
             load_ba = "/".join(str(x) for x in s.get("load_1min", []))
             lines.append(
                 f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | "
-                f"{s['stage']} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
+                f"{s['stage']} ({s.get('activities_pulled', 0):,} activities) | "
+                f"{s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
                 f"{load_ba} | {s['api_calls_total']} | {s.get('api_calls_job_minimum_total', '')} | "
                 f"{s.get('calls_vs_job_minimum', '')} | {s['rate_limit_floor_seconds']} | "
                 f"{s['wall_vs_floor']} | {s.get('job_minimum_floor_seconds', '')} | "
@@ -521,6 +545,15 @@ def main() -> None:
         "(trust auth; HANDOFF_BENCH_PG overrides), or both side by side (each in its own "
         "process, so each peak RSS is its own)",
     )
+    parser.add_argument(
+        "--activity-scale",
+        type=float,
+        default=1.0,
+        help="the sandbox's activities per contact, times this (1: ~20; 0.1: ~2, for 1M)",
+    )
+    parser.add_argument(
+        "--rss-log", type=Path, help="append time, RSS and peak RSS (MB) here every 10 s"
+    )
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--full-only",
@@ -528,6 +561,8 @@ def main() -> None:
         help="development aid: print the full sync's figures, write nothing",
     )
     args = parser.parse_args()
+    if args.rss_log is not None and (args.child_out is not None or args.store != "both"):
+        log_rss(args.rss_log)  # the measuring process's own
     settings = (
         [False]
         if args.smoke
@@ -568,7 +603,7 @@ def main() -> None:
 def _measured(args: argparse.Namespace, crm: str, limits: bool, store: str) -> dict[str, Any]:
     """One setting; with several stores each runs in a process of its own (its own peak RSS)."""
     if args.child_out is not None or args.store != "both":
-        return bench(args.contacts, limits, crm, args.full_only, store)
+        return bench(args.contacts, limits, crm, args.full_only, store, args.activity_scale)
     with tempfile.TemporaryDirectory() as tmp:
         child = Path(tmp) / "result.json"
         subprocess.run(
@@ -583,9 +618,12 @@ def _measured(args: argparse.Namespace, crm: str, limits: bool, store: str) -> d
                 "on" if limits else "off",
                 "--store",
                 store,
+                "--activity-scale",
+                str(args.activity_scale),
                 "--child-out",
                 str(child),
-            ],
+            ]
+            + ([] if args.rss_log is None else ["--rss-log", f"{args.rss_log}.{store}"]),
             check=True,
         )
         found: list[dict[str, Any]] = json.loads(child.read_text())

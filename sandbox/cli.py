@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
     def serve(
         seed: int = typer.Option(7, "--seed", help="Same seed, same portal."),
         contacts: int = typer.Option(5000, "--contacts", help="Seeded contacts (0: empty portal)."),
+        activity_scale: float = typer.Option(
+            1.0,
+            "--activity-scale",
+            help="Seeded activities per contact, times this (1: ~20 each; 0.1: ~2 each).",
+        ),
         fixture: Path | None = typer.Option(
             None, "--fixture", help="Load the portal from a YAML/JSON fixture."
         ),
@@ -109,7 +114,9 @@ def register(app: typer.Typer) -> None:
         elif contacts <= 0:
             portal = Portal()
         else:
-            portal = generate_portal(seed, contacts, datetime.now(UTC).replace(microsecond=0))
+            portal = generate_portal(
+                seed, contacts, datetime.now(UTC).replace(microsecond=0), activity_scale
+            )
         sandbox = Sandbox(
             portal,
             limits_enabled=limits,
