@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -46,7 +47,6 @@ from bench.peerkit.shim import peer_environment, write_shim  # noqa: E402
 from bench.peerkit.singer import MeltanoHubSpot  # noqa: E402
 
 PEERS = ("handoff", "airbyte", "meltano")
-DISCOVERY = ROOT / "tests" / "bench" / "peer_discovery"
 DRAIN_SECONDS = 10  # HubSpot's burst window: each run starts with a full bucket
 
 
@@ -72,6 +72,8 @@ def one_run(peer: Peer, box: SandboxProcess, env: dict[str, str], work: Path, ru
         "records_total": records,
         "calls_per_record": round(figures["calls"] / records, 4) if records else None,
         "wall_seconds": result.wall_seconds,
+        "cpu_seconds": result.cpu_seconds,
+        "load_1min": round(os.getloadavg()[0], 2),
         "peak_rss_mb": result.peak_rss_mb,
         "processes": len(result.processes),
         **figures,
@@ -83,7 +85,6 @@ def bench(
     names: list[str],
     limits: bool,
     keep: Path | None,
-    record_discovery: bool = False,
     sandbox_root: Path = ROOT,
 ) -> dict[str, Any]:
     from bench.e2e_sync import make_hubspot_changes
@@ -112,8 +113,6 @@ def bench(
                 ok, problem = peer.discover(env, place)
                 asked = box.requests_since(mark)
                 entry["discovery"] = {"ok": ok, "error": problem} | summarize(asked)
-                if record_discovery and ok and name != "handoff":
-                    record(name, asked)
                 if ok:
                     ready.append((peer, place))
                 time.sleep(DRAIN_SECONDS if limits else 0)
@@ -138,39 +137,37 @@ def bench(
     }
 
 
-def record(name: str, asked: list[dict[str, Any]]) -> None:
-    """The requests a peer's discovery made, for the CI test that replays them against the
-    sandbox (tests/bench/test_peer_discovery_replay.py): method, path and query, no headers."""
-    wanted = [
-        {"method": r["method"], "path": r["path"], "query": r.get("query", {})} for r in asked
-    ]
-    unique = list({json.dumps(r, sort_keys=True): r for r in wanted}.values())
-    DISCOVERY.mkdir(parents=True, exist_ok=True)
-    (DISCOVERY / f"{name}.json").write_text(json.dumps(unique, indent=1, sort_keys=True) + "\n")
-
-
 def compare(peers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Handoff's full pull against the fastest peer's (wall and API time; calls per record)."""
+    """Per run (full, incremental, no change): Handoff against the fastest peer that read
+    records in it (wall and API time ratios, calls per record side by side)."""
 
-    def full(name: str) -> dict[str, Any] | None:
-        runs = peers.get(name, {}).get("runs", [])
-        return next((r for r in runs if r["run"] == "full pull" and "error" not in r), None)
+    def runs(name: str) -> dict[str, dict[str, Any]]:
+        found = peers.get(name, {}).get("runs", [])
+        return {r["run"].split(" (")[0]: r for r in found if "error" not in r}
 
-    ours = full("handoff")
-    others = [(n, r) for n in peers if n != "handoff" and (r := full(n)) and r["records_total"]]
-    if ours is None or not others:
-        return {}
-    name, best = min(others, key=lambda item: item[1]["wall_seconds"])
-    return {
-        "best_peer": name,
-        "best_peer_streams_ok": sum(v == "ok" for v in best["streams"].values()),
-        "best_peer_streams": len(best["streams"]),
-        "wall_speedup": round(best["wall_seconds"] / ours["wall_seconds"], 2),
-        "api_time_speedup": round(best["api_seconds"] / ours["api_seconds"], 2)
-        if ours["api_seconds"]
-        else None,
-        "calls_per_record": {"handoff": ours["calls_per_record"], name: best["calls_per_record"]},
-    }
+    ours = runs("handoff")
+    out: dict[str, Any] = {}
+    for label, mine in ours.items():
+        others = [
+            (n, r) for n in peers if n != "handoff" and (r := runs(n).get(label)) and r["calls"]
+        ]
+        if not others:
+            continue
+        name, best = min(others, key=lambda item: item[1]["wall_seconds"])
+        out[label] = {
+            "best_peer": name,
+            "best_peer_streams_ok": sum(v.startswith("ok") for v in best["streams"].values()),
+            "best_peer_streams": len(best["streams"]),
+            "wall_speedup": round(best["wall_seconds"] / mine["wall_seconds"], 2),
+            "api_time_speedup": round(best["api_seconds"] / mine["api_seconds"], 2)
+            if mine["api_seconds"]
+            else None,
+            "calls_per_record": {
+                "handoff": mine["calls_per_record"],
+                name: best["calls_per_record"],
+            },
+        }
+    return out
 
 
 def main() -> None:
@@ -182,12 +179,6 @@ def main() -> None:
     parser.add_argument("--no-limits", action="store_true", help="the sandbox enforces nothing")
     parser.add_argument("--smoke", action="store_true", help="200 contacts, no RESULTS.md")
     parser.add_argument("--keep", type=Path, help="keep the peers' work files (logs) here")
-    parser.add_argument(
-        "--record-discovery",
-        action="store_true",
-        help="save each peer's discovery requests under tests/bench/peer_discovery/ (replayed "
-        "in CI, where the peers are not installed)",
-    )
     parser.add_argument(
         "--sandbox-root",
         type=Path,
@@ -201,7 +192,6 @@ def main() -> None:
         args.peers,
         not args.no_limits,
         args.keep,
-        args.record_discovery,
         args.sandbox_root,
     )
     out = ROOT / "bench" / "out"

@@ -15,6 +15,7 @@ class Measured:
     returncode: int
     wall_seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # user + system: near the wall time means the peer was CPU-bound
     started: float  # time.time() at start and end: the window its requests fall in
     ended: float
     stdout: Path
@@ -46,6 +47,7 @@ def run_measured(
         returncode=proc.returncode,
         wall_seconds=round(wall, 2),
         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
         started=started,
         ended=time.time(),
         stdout=stdout,

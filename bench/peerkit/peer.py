@@ -30,6 +30,10 @@ class PeerRun:
         return round(sum(p.wall_seconds for p in self.processes), 2)
 
     @property
+    def cpu_seconds(self) -> float:
+        return round(sum(p.cpu_seconds for p in self.processes), 2)
+
+    @property
     def peak_rss_mb(self) -> float:
         return max((p.peak_rss_mb for p in self.processes), default=0.0)
 

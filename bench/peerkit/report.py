@@ -14,6 +14,13 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
+COLUMNS = 13
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(list(cells) + [""] * (COLUMNS - len(cells))) + " |"
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     peers = result["peers"]
     lines = [
@@ -24,27 +31,24 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"{result['contacts']:,} seeded contacts (seed 7), limits {result['limits']}; "
         "versions: "
         + ", ".join(f"{n} {p.get('version', '?')}" for n, p in peers.items())
-        + ". API time: first request in to last answer out, from the sandbox's request log.",
+        + ". API time: first request in to last answer out, from the sandbox's request log; CPU: "
+        "the peer process's user + system seconds; load: the machine's 1-minute load average "
+        "after the run (2 cores, shared).",
         "",
         "| peer | run | streams ok | records | calls | calls/record | 429s | refused | wall s "
-        "| API s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| API s | CPU s | load | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, peer in peers.items():
         if "install_error" in peer:
-            lines.append(
-                f"| {name} | install failed: {peer['install_error'][:80]} | | | | | | | | | |"
-            )
+            lines.append(_row(name, f"install failed: {peer['install_error'][:80]}"))
             continue
         disc = peer.get("discovery", {})
         if not disc.get("ok", True):
-            lines.append(
-                f"| {name} | discovery failed ({disc.get('calls', 0)} calls) | | | | | | "
-                f"{sum(disc.get('refused', {}).values())} | | | |"
-            )
+            lines.append(_row(name, f"discovery failed ({disc.get('calls', 0)} calls)"))
         for run in peer["runs"]:
             if "error" in run:
-                lines.append(f"| {name} | {run['run']} | harness error | | | | | | | | |")
+                lines.append(_row(name, run["run"], "harness error"))
                 continue
             ok = sum(v.startswith("ok") for v in run["streams"].values())
             records = ", ".join(f"{k} {v:,}" for k, v in run["records"].items()) or "0"
@@ -52,18 +56,17 @@ def markdown(result: dict[str, Any], command: str) -> str:
                 f"| {name} | {run['run']} | {ok}/{len(run['streams'])} | {records} | "
                 f"{run['calls']:,} | {run['calls_per_record'] or ''} | {run['throttled_429']} | "
                 f"{sum(run['refused'].values())} | {run['wall_seconds']} | {run['api_seconds']} | "
-                f"{run['peak_rss_mb']} |"
+                f"{run.get('cpu_seconds', '')} | {run.get('load_1min', '')} | {run['peak_rss_mb']} |"
             )
-    cmp = result.get("comparison") or {}
-    if cmp:
-        lines += [
-            "",
-            f"Full pull, Handoff against the fastest peer ({cmp['best_peer']}, "
+    lines += [""]
+    for label, cmp in (result.get("comparison") or {}).items():
+        best = cmp["best_peer"]
+        lines.append(
+            f"- {label}: Handoff against the fastest peer ({best}, "
             f"{cmp['best_peer_streams_ok']}/{cmp['best_peer_streams']} streams ok): "
             f"wall x{cmp['wall_speedup']}, API time x{cmp['api_time_speedup']}; calls per "
-            f"record {cmp['calls_per_record']['handoff']} against "
-            f"{cmp['calls_per_record'][cmp['best_peer']]}.",
-        ]
+            f"record {cmp['calls_per_record']['handoff']} against {cmp['calls_per_record'][best]}."
+        )
     lines += ["", "Full pull, calls by endpoint:", ""]
     for name, peer in peers.items():
         full = next((r for r in peer.get("runs", []) if r["run"] == "full pull"), None)
