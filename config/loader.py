@@ -13,14 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from config.hints import hint
 from config.model import REFERENCES_CHECKED, HandoffConfig
-from config.references import reference_problems, suggest
+from config.references import reference_problems
 from config.secrets import register_secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -184,52 +184,6 @@ class _Composer:
         return None
 
 
-def _keys_beside(loc: Path_) -> list[str]:
-    """The keys the model at `loc`'s parent takes (names and aliases), for a misspelt key."""
-    current: Any = HandoffConfig
-    parts = list(loc[:-1])
-    while True:
-        if get_origin(current) is Annotated:
-            current = get_args(current)[0]
-        elif get_origin(current) in (Union, UnionType):
-            options = [a for a in get_args(current) if a is not type(None)]
-            if len(options) != 1:
-                return []
-            current = options[0]
-        elif isinstance(current, type) and issubclass(current, BaseModel):
-            fields = current.model_fields
-            if not parts:
-                return [f.alias or n for n, f in fields.items()]
-            part = parts.pop(0)
-            field = fields.get(str(part)) or next(
-                (f for f in fields.values() if f.alias == part), None
-            )
-            if field is None:
-                return []
-            current = field.annotation
-        elif get_origin(current) in (list, dict) and parts:
-            parts.pop(0)
-            current = get_args(current)[-1]
-        else:
-            return []
-
-
-def _hint(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    msg = str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    loc = error.get("loc", ())
-    name = loc[-1] if loc else ""
-    if kind == "extra_forbidden":
-        close = suggest(str(name), _keys_beside(loc))
-        fix = "fix its spelling or remove it" if close else "remove it or fix its spelling"
-        return f"unknown key '{name}':{close} {fix} (see `handoff config schema`)"
-    if kind == "missing":
-        return f"'{name}' is required: add it"
-    if kind == "literal_error":
-        return f"{msg}"
-    return msg
-
-
 def check_config(
     text: str, source: str = "handoff.yaml", env: Mapping[str, str] | None = None
 ) -> tuple[HandoffConfig | None, list[ConfigProblem]]:
@@ -271,7 +225,7 @@ def check_config(
                 p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
             )
             problems.append(
-                ConfigProblem(format_location(loc), composer.line_for(loc), _hint(error))
+                ConfigProblem(format_location(loc), composer.line_for(loc), hint(error))
             )
     for path, message in reference_problems(data):
         problems.append(ConfigProblem(format_location(path), composer.line_for(path), message))

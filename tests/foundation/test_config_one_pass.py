@@ -20,7 +20,7 @@ EXPECTED = [
         ":14: connections[0].objects.contact.rejection_reason.values.not_icpp:",
         "unknown rejection code 'not_icpp': did you mean 'not_icp'?",
     ),
-    (":24: routing.territories[1].reps[0].weight:", "greater than or equal to 1"),
+    (":24: routing.territories[1].reps[0].weight:", "0 is out of range: it must be at least 1"),
     (
         ":25: routing.territories[1].backup:",
         "backup bobb@acme.test is not a rep, manager or the fallback owner of any territory: "
