@@ -199,6 +199,8 @@ def test_custom_field_problems_are_named_and_explain_shows_the_values(synced: Sy
     assert "+15  fit        Employee band is large  (band_large)" in text
     assert "territory: enterprise (country us, state ny, domain northwind-labs.com, " in text
     assert "employee band large) round robin, 1st of 1" in text  # the routing reason
+    live = synced.cli("explain", "ava.stone@northwind-labs.com", "--live", "--as-of", AS_OF)
+    assert "custom fields: Employee band large · Seats 250" in live  # read from the CRM now
     data = json.loads(
         synced.cli("explain", "cal.young@megacorp-example.com", "--json", "--as-of", AS_OF)
     )
