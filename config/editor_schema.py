@@ -65,6 +65,35 @@ ACTIVITY_SOURCES = {
 }
 
 
+# Offered for completion, never enforced (a portal or org may have its own values):
+# HubSpot's default `lifecyclestage` and `hs_lead_status` options, Salesforce's default Lead
+# Status picklist (the sandbox serves the same: sandbox/hubspot/schema.py, sandbox/salesforce/).
+CRM_LIFECYCLE_STAGES = [
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+]
+LEAD_STATUSES = [
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+]
+
+
 def editor_schema() -> dict[str, Any]:
     from config.docs import config_schema
 
@@ -106,13 +135,24 @@ def _names_offered(defs: dict[str, Any], fields: dict[str, Any]) -> None:
     policy = defs["SlaPolicy"]["properties"]
     policy["lane"]["enum"] = list(CLOCK_LANES)
     policy["stages"]["items"] = {"enum": stages}
+    crm_stages = {"type": "string", "examples": CRM_LIFECYCLE_STAGES}
     fields["lifecycle_stage"] = {
         "allOf": [
             {"$ref": "#/$defs/FieldMapping"},
-            {"properties": {"values": {"propertyNames": {"enum": stages}}}},
+            {
+                "properties": {
+                    "values": {
+                        "propertyNames": {"enum": stages},
+                        "additionalProperties": crm_stages,
+                    }
+                }
+            },
         ],
         "description": CANONICAL_DESCRIPTIONS["lifecycle_stage"],
     }
+    lifecycle = defs["LifecycleConfig"]["properties"]
+    for key in ("working_statuses", "accepted_statuses"):  # the CRM's values: offered, not closed
+        lifecycle[key]["items"] = {"type": "string", "examples": LEAD_STATUSES}
 
 
 ENVIRONMENT_VARIABLE = {

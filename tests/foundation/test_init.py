@@ -99,6 +99,8 @@ def test_the_schema_offers_closed_lists_and_flags_what_the_loader_refuses(
     policy = schema["$defs"]["SlaPolicy"]["properties"]
     assert policy["lane"]["anyOf"][0]["enum"] == ["fast", "mql"]
     assert "mql" in policy["stages"]["items"]["enum"]
+    statuses = schema["$defs"]["LifecycleConfig"]["properties"]["working_statuses"]
+    assert "ATTEMPTED_TO_CONTACT" in statuses["items"]["examples"]  # offered, not enforced
     text = (ROOT / "config" / "examples" / "hubspot.yaml").read_text()
     broken = tmp_path / "handoff.yaml"
     broken.write_text(
