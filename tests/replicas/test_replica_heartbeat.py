@@ -28,7 +28,7 @@ from sync.worker import Heartbeat
 
 pytestmark = pytest.mark.postgres
 EVERY = 0.2  # seconds between beats
-MAX_AGE = 1.0  # a heartbeat older than this is stale
+MAX_AGE = 2.0  # a heartbeat older than this is stale (10 beats: room for a loaded machine)
 
 CONFIG = """
 version: 1
@@ -103,7 +103,7 @@ def test_an_idle_replica_stays_ready_and_a_stopped_one_goes_stale(
                 assert status == 200, body
                 beats.add(heartbeat.read_text().splitlines()[0])
                 time.sleep(EVERY / 2)
-            assert len(beats) >= 3 * MAX_AGE / EVERY - 3  # it beat all along, not once
+            assert len(beats) >= MAX_AGE / EVERY  # it beat all along, not once
             shown = render(gather(engine, config, heartbeat, utc_now(), 1))
             assert "Heartbeat: " in shown and "STALE" not in shown
             stop_replica()
@@ -114,7 +114,7 @@ def test_an_idle_replica_stays_ready_and_a_stopped_one_goes_stale(
             status, body = _get(ops.address, "/readyz")
             assert status == 503 and "last heartbeat" in str(body["checks"]), body  # type: ignore[index]
             shown = render(gather(engine, config, heartbeat, utc_now(), 1))
-            assert "STALE, older than monitoring.heartbeat_max_age (1s)" in shown
+            assert "STALE, older than monitoring.heartbeat_max_age (2s)" in shown
     finally:
         ops.close()
         engine.dispose()
