@@ -138,7 +138,7 @@ def check_names(fields: Mapping[str, Any], where: str) -> None:
                 f"{where}.{name}: '{name}' is a canonical field: map it under objects instead "
                 f"(custom fields are for the portal's own properties)"
             )
-        if name in DERIVED_FIELDS:
+        if name in DERIVED_FIELDS or name == "account_filled":
             raise ValueError(f"{where}.{name}: '{name}' is derived by Handoff: choose another name")
 
 
