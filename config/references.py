@@ -363,28 +363,25 @@ def _field_values(data: Mapping[str, Any]) -> list[Problem]:
     stages = [s.value for s in LifecycleStage]
     known = {
         "lifecycle_stage": ("stage", stages, f"stages: {', '.join(stages)}"),
-        "rejection_reason": ("rejection code", codes, "lifecycle.rejection_codes defines "),
+        "rejection_reason": (
+            "rejection code",
+            codes,
+            f"lifecycle.rejection_codes defines {listing(codes)}",
+        ),
     }
     problems: list[Problem] = []
     for index, conn in enumerate(_seq(data.get("connections"))):
         for kind, fields in _map(_map(conn).get("objects")).items():
-            for field, (what, names, where) in known.items():
+            for field, (what, names, defined) in known.items():
                 values = _map(_map(_map(fields).get(field)).get("values"))
                 for value in values:
-                    if isinstance(value, str) and value not in names:
-                        hint = where + (listing(names) if where.endswith(" ") else "")
-                        problems.append(
-                            (
-                                (
-                                    "connections",
-                                    index,
-                                    "objects",
-                                    str(kind),
-                                    field,
-                                    "values",
-                                    value,
-                                ),
-                                f"unknown {what} {value!r}:{suggest(value, names)} ({hint})",
-                            )
+                    if not isinstance(value, str) or value in names:
+                        continue
+                    where: Path_ = ("connections", index, "objects", str(kind), field, "values")
+                    problems.append(
+                        (
+                            (*where, value),
+                            f"unknown {what} {value!r}:{suggest(value, names)} ({defined})",
                         )
+                    )
     return problems
