@@ -30,8 +30,9 @@ from config.connections import Connection
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
+from sync.crm_values import as_read_back
 from sync.echo import Echo, remember_echoes
-from sync.outbox import PlannedChange, as_read_back
+from sync.planned_change import PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import upsert
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender

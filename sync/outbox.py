@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,8 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from config.connections import Connection
+from sync.crm_values import same_in_crm, same_value
+from sync.planned_change import Drift, PlannedChange
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import insert_ignore
 from sync.webhooks import WEBHOOK_CONNECTION
@@ -33,104 +35,6 @@ OPEN_STATUSES = ("pending", "sending", "rejected")
 def outbox_key(*parts: Any) -> str:
     raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-def same_in_crm(mapping: Any, a: Any, b: Any) -> bool:
-    """Equal once written: canonical values that share one CRM value (HubSpot has no SAL stage:
-    sal and mql are both `marketingqualifiedlead`) are the same value there, not drift."""
-    values = getattr(mapping, "values", None) or {}
-    if values:
-        a = values.get(str(a), a) if a is not None else a
-        b = values.get(str(b), b) if b is not None else b
-    return same_value(a, b)
-
-
-def as_read_back(connections: Mapping[str, Connection], item: Any) -> Any:
-    """The canonical value the next pull reads for what `item` wrote: where several canonical
-    values share one CRM value (HubSpot `other` for recycled and disqualified), the first
-    listed."""
-    connection = connections.get(item.connection)
-    mapping = connection.objects.get(item.object_type, {}).get(item.field) if connection else None
-    if mapping is None or not mapping.values or item.value is None:
-        return item.value
-    crm = mapping.values.get(str(item.value))
-    return next((k for k, v in mapping.values.items() if v == crm), item.value)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """CRM values come back as strings or typed values: compare them as a person would."""
-    if a in (None, "") and b in (None, ""):
-        return True
-    if isinstance(a, bool) or isinstance(b, bool):
-        return str(a).lower() == str(b).lower()
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return str(a).strip() == str(b).strip()
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedChange:
-    """A detached snapshot of an outbox item, safe to keep after its session ends."""
-
-    key: str
-    connection: str
-    object_type: str
-    record_id: str
-    kind: str
-    field: str
-    value: Any
-    previous: Any
-    reason: str
-    status: str
-    error: str | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> PlannedChange:
-        return cls(
-            key=row["key"],
-            connection=row["connection"],
-            object_type=row["object_type"],
-            record_id=row["record_id"],
-            kind=row["kind"],
-            field=row["field"],
-            value=row["value"],
-            previous=row["previous"],
-            reason=row["reason"],
-            status=row["status"],
-        )
-
-    @classmethod
-    def of(cls, item: Any, settled: str | None = None) -> PlannedChange:
-        """A snapshot of an outbox item (ORM object or row); `settled`: its new status, which
-        clears its error."""
-        return cls(
-            item.key,
-            item.connection,
-            item.object_type,
-            item.record_id,
-            item.kind,
-            item.field,
-            item.value,
-            item.previous,
-            item.reason,
-            settled or item.status,
-            None if settled else item.last_error,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Drift:
-    """A managed field a human changed in the CRM since Handoff last wrote it."""
-
-    connection: str
-    object_type: str
-    record_id: str
-    field: str
-    crm_value: Any
-    last_written: Any
-    wanted: Any
-    policy: str  # crm_wins: left alone; handoff_wins: overwritten
 
 
 @dataclass

@@ -16,7 +16,7 @@ from connectors.records import Activity, Contact, Owner
 from routing.ledger import LastAssignment
 from routing.router import RoutingLead
 from scoring.lifecycle import normalise_code
-from sync.outbox import same_in_crm
+from sync.crm_values import same_in_crm
 from sync.store.activities import read_activities
 from sync.store.tables import OwnerRecord, PersonRecord
 

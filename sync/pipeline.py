@@ -30,8 +30,8 @@ from sync.decide import unmatched_owner_problems
 from sync.escalation import plan_sla_actions
 from sync.feed import PullFeed
 from sync.ledger import LedgerView, RunLedger
-from sync.outbox import Drift, PlannedChange
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
+from sync.planned_change import Drift, PlannedChange
 from sync.pull import PullResult
 from sync.report.snapshot import read_store
 from sync.run_people import RunPeople
