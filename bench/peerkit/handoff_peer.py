@@ -19,7 +19,11 @@ class HandoffPull(Peer):
     package = "handoff (this checkout)"
     streams = ("contacts", "activities", "owners")
 
-    def __init__(self, base_url: str, ca_file: str) -> None:
+    def __init__(
+        self, base_url: str, ca_file: str, name: str = "handoff", sources: str = ""
+    ) -> None:
+        self.name = name
+        self.sources = sources  # activity sources kept from the example config ("": all)
         self.base_url = base_url
         self.ca_file = ca_file
         self.token = ""
@@ -42,6 +46,7 @@ class HandoffPull(Peer):
     def read(self, env: dict[str, str], work: Path, label: str) -> PeerRun:
         cmd = [sys.executable, "-m", "bench.peerkit.handoff_pull", "--base-url", self.base_url]
         cmd += ["--token", self.token, "--ca-file", self.ca_file, "--db", str(work / "state.db")]
+        cmd += ["--sources", self.sources] if self.sources else []
         env = {k: v for k, v in env.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT)}
         m = run_measured(cmd, env, work, label)
         run = PeerRun(streams=dict.fromkeys(self.streams, "not run"))

@@ -32,6 +32,11 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument(
+        "--sources",
+        help="comma-separated activity sources to keep from the example config (e.g. "
+        "calls,emails,meetings: the engagements the peers read too); default: all of them",
+    )
     args = parser.parse_args()
     info = SimpleNamespace(
         ca_file=args.ca_file, hubspot_base_url=args.base_url, hubspot_token=args.token
@@ -41,6 +46,13 @@ def main() -> None:
         config = config.model_copy(
             update={"state": config.state.model_copy(update={"url": f"sqlite:///{args.db}"})}
         )
+        if args.sources:
+            keep = set(args.sources.split(","))
+            connection = config.connections[0]
+            kept = [a for a in connection.activities if a.source in keep]
+            config = config.model_copy(
+                update={"connections": [connection.model_copy(update={"activities": kept})]}
+            )
         engine = make_engine(config.state.url)
         upgrade(engine)
         connector = build_connector(config.connections[0])

@@ -59,14 +59,15 @@ def markdown(result: dict[str, Any], command: str) -> str:
                 f"{run.get('cpu_seconds', '')} | {run.get('load_1min', '')} | {run['peak_rss_mb']} |"
             )
     lines += [""]
-    for label, cmp in (result.get("comparison") or {}).items():
-        best = cmp["best_peer"]
-        lines.append(
-            f"- {label}: Handoff against the fastest peer ({best}, "
-            f"{cmp['best_peer_streams_ok']}/{cmp['best_peer_streams']} streams ok): "
-            f"wall x{cmp['wall_speedup']}, API time x{cmp['api_time_speedup']}; calls per "
-            f"record {cmp['calls_per_record']['handoff']} against {cmp['calls_per_record'][best]}."
-        )
+    for ours, by_run in (result.get("comparison") or {}).items():
+        for label, cmp in by_run.items():
+            best = cmp["best_peer"]
+            lines.append(
+                f"- {label}: {ours} against the fastest peer ({best}, "
+                f"{cmp['best_peer_streams_ok']}/{cmp['best_peer_streams']} streams ok): "
+                f"wall x{cmp['wall_speedup']}, API time x{cmp['api_time_speedup']}; calls per "
+                f"record {cmp['calls_per_record'][ours]} against {cmp['calls_per_record'][best]}."
+            )
     lines += ["", "Full pull, calls by endpoint:", ""]
     for name, peer in peers.items():
         full = next((r for r in peer.get("runs", []) if r["run"] == "full pull"), None)
