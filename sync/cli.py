@@ -8,7 +8,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -36,6 +36,21 @@ def parse_as_of(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def share_budgets(engine: Any, url: str, connectors: dict[str, Any]) -> None:
+    """On PostgreSQL the portal's rate budget is shared by every process on the store (replicas,
+    a `handoff sync` beside a worker): connectors/shared_budget.py. SQLite: one node, the
+    in-process limiter alone."""
+    if engine.dialect.name != "postgresql":
+        return
+    from connectors.shared_budget import postgres_connect
+    from sync.replicas import conninfo
+
+    for connector in connectors.values():
+        share = getattr(getattr(connector, "transport", None), "share_budget", None)
+        if share is not None:
+            share(postgres_connect(conninfo(url)))
+
+
 class Runtime:
     """Config, store and connectors opened for running; every user mistake exits 2 with the fix."""
 
@@ -58,6 +73,7 @@ class Runtime:
         try:
             upgrade(self.engine)
             self.connectors = {c.name: build_connector(c) for c in self.config.connections}
+            share_budgets(self.engine, self.config.state.url, self.connectors)
         except (StoreUnavailable, FatalError) as exc:
             self.engine.dispose()
             if self.writer is not None:
@@ -121,6 +137,7 @@ class Runtime:
                 render_saved(load_report(directory), directory, list(self.config.reports.formats))
             return
         pipeline = Pipeline(self.config, self.engine, {connection: self.connectors[connection]})
+        pipeline.between_chunks = self.pipeline.between_chunks  # the webhook fast path's turn
         self.pipeline = pipeline
         from sync.report.files import write_run_reports
 
@@ -359,7 +376,7 @@ def register(app: typer.Typer) -> None:
                 lambda: runtime.connectors,
                 heartbeat=heartbeat,
                 listen=listen or runtime.config.monitoring.listen,
-                share_http=not replicas,  # replicas serve no webhook endpoint
+                share_http=not replicas,  # a replica's webhooks listen apart from /metrics
             )
         except ValueError as exc:
             runtime.close()
@@ -369,9 +386,12 @@ def register(app: typer.Typer) -> None:
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
+            gate = threading.Lock()  # one job or fast-path decision at a time in this replica
+
             def replica_job(connection: str, kind: str) -> None:
                 try:
-                    runtime.run_connection(connection, kind)
+                    with gate:
+                        runtime.run_connection(connection, kind)
                 except Exception as exc:
                     ops.after_job(kind, exc)
                     raise
@@ -385,16 +405,27 @@ def register(app: typer.Typer) -> None:
                 runtime.close()
                 raise fail(str(exc)) from None
             ensure_queue_schema(app_, runtime.config.state.url)
-            out.print(
-                "handoff replica running (procrastinate on PostgreSQL); SIGTERM stops it",
-                highlight=False,
-            )
-            run_replica(  # beats on a timer, jobs or no jobs: an idle replica is healthy
-                app_,
-                stalled_after=stalled_after,
-                heartbeat=Heartbeat(heartbeat),
-                beat_every=runtime.config.monitoring.heartbeat_every.total_seconds(),
-            )
+            from sync.speed_http import serving
+
+            with contextlib.ExitStack() as held:
+                try:  # each replica serves webhooks; decisions serialise on the decision lock
+                    http = held.enter_context(serving(runtime, lambda: gate))
+                except OSError as exc:
+                    ops.close()
+                    runtime.close()
+                    raise fail(str(exc)) from None
+                out.print(
+                    "handoff replica running (procrastinate on PostgreSQL)"
+                    + (f"; webhooks on http://{http.host}:{http.port}" if http else "")
+                    + "; SIGTERM stops it",
+                    highlight=False,
+                )
+                run_replica(  # beats on a timer, jobs or no jobs: an idle replica is healthy
+                    app_,
+                    stalled_after=stalled_after,
+                    heartbeat=Heartbeat(heartbeat),
+                    beat_every=runtime.config.monitoring.heartbeat_every.total_seconds(),
+                )
             ops.close()
             runtime.close()
             return
@@ -432,7 +463,7 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        from sync.speed import serving
+        from sync.speed_http import serving
 
         with contextlib.ExitStack() as held:
             try:  # the webhook endpoint and its fast path, with `http:` in config

@@ -30,7 +30,8 @@ def live_demo_request(sandbox: Any, config: Path, console: Console) -> None:
     from config.logs import configure_logging
     from sync.cli import Runtime
     from sync.serve import HttpServer
-    from sync.speed import FastPath, webhook_endpoint
+    from sync.speed import FastPath
+    from sync.speed_http import webhook_endpoint
 
     hubspot = getattr(sandbox, "hubspot", None)
     if hubspot is None:

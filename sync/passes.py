@@ -15,6 +15,7 @@ whole batches, sent from a thread of its own in a live run; the run's final writ
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,19 +46,31 @@ CHECKPOINT_EVERY = 500
 DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
 
 
+_held = threading.local()  # how deep this thread holds the decision lock
+
+
 @contextmanager
 def decision_lock(engine: Engine) -> Iterator[None]:
     """Serialise the decision stage across replicas (PostgreSQL). SQLite's write lock and the
     single-runner file lock already do this on one node. Held on its own connection, so it
-    survives the stage's chunk commits and is released if the process dies."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({DECISION_LOCK})")
+    survives the stage's chunk commits and is released if the process dies. Re-entrant in one
+    thread: the webhook fast path decides inside a running sync's chunk boundary (its thread
+    holds the lock already; a second connection would wait for it forever)."""
+    depth = getattr(_held, "depth", 0)
+    if engine.dialect.name != "postgresql" or depth:
+        _held.depth = depth + 1
         try:
             yield
         finally:
+            _held.depth = depth
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({DECISION_LOCK})")
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({DECISION_LOCK})")
 
 

@@ -121,9 +121,10 @@ class Pipeline:
         self.lifecycle = LifecyclePolicy.from_config(config.lifecycle)
         self.sla = SlaEngine(config.sla)
         self.stopping = threading.Event()  # set on SIGTERM: finish the batch in flight, then stop
-        # Called between a live run's decision chunks with the people this run holds (the
-        # webhook fast path decides the others meanwhile, in this thread: sync/speed.py); a
-        # container of person keys, read from the run's ledger on each `in`.
+        # Called between a live run's decision chunks, and while its pull hands nothing on, with
+        # the people this run holds (the webhook fast path decides the others meanwhile, in
+        # this thread: sync/speed.py); a container of person keys, read from the run's ledger on
+        # each `in`.
         self.between_chunks: Callable[[Container[str]], None] | None = None
 
     def mode(self, dry_run: bool) -> RunMode:
@@ -193,8 +194,14 @@ class Pipeline:
                 return passes
 
             passes: DecisionPasses | None = None
+
+            def idle() -> None:  # no chunk for a while: waiting webhooks are decided meanwhile
+                if self.between_chunks is not None:
+                    self.between_chunks(passes.people if passes is not None else feed.people)
+
             feed.start()
-            for chunk in feed.ready(CHECKPOINT_EVERY):  # while the pull runs, when it streams
+            lend = idle if self.between_chunks is not None and not dry_run else None
+            for chunk in feed.ready(CHECKPOINT_EVERY, lend):  # while the pull runs
                 passes = passes or begin()
                 passes.first(chunk)
             result.timings["pull"] = time.perf_counter() - tick

@@ -1,10 +1,9 @@
 """Speed to lead: HubSpot webhooks feed a fast path beside the scheduled sync (`handoff run`).
 
-The endpoint (`/webhooks/hubspot/<connection>`, mounted on sync/serve.py) checks the v3
-signature (401 and nothing done otherwise), parses the batch (400 if malformed), queues its events
-and answers 204 at once: HubSpot retries a delivery that takes over 5 s or fails. The queue is
-bounded: when full the delivery is answered 429 with Retry-After, and HubSpot's retries carry the
-overflow.
+The endpoint (`/webhooks/hubspot/<connection>`: sync/speed_http.py) checks the v3 signature,
+queues the batch's events in this bounded queue (full: 429, HubSpot's retries carry the overflow)
+and acknowledges the delivery once its events are decided (503 if not within 2 s: HubSpot
+delivers it again, so events queued when the worker stops or dies are not lost).
 
 One thread drains the queue: events already handled (`webhook_events` in the state store) are
 dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
@@ -33,22 +32,17 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Container
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlmodel import Session, col, select
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from connectors.errors import ConnectorError
 from connectors.hubspot.webhooks import (
-    MalformedDelivery,
-    SignatureRejected,
     WebhookEvent,
-    parse_events,
-    verify_v3,
 )
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
@@ -62,12 +56,12 @@ from sync.store.upsert import upsert
 
 if TYPE_CHECKING:
     from sync.cli import Runtime
-    from sync.serve import HttpServer
 
 log = structlog.get_logger("handoff.speed")
 DRAIN = 500  # events taken from the queue per pass
 FORMS_OVERLAP = timedelta(minutes=5)
 KEEP_SEEN = timedelta(days=7)
+REMEMBER = 100_000  # handled event keys kept in memory for the endpoint's acknowledgements
 Queued = tuple[str, WebhookEvent]  # (connection, event)
 
 
@@ -91,6 +85,7 @@ class FastPath:
         self.decided = 0  # contacts decided (tests, the demo)
         self._held_back: list[Queued] = []  # events for people a running run holds
         self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
+        self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
 
     # -- the endpoint's side: never blocks ---------------------------------------------------
@@ -105,6 +100,37 @@ class FastPath:
                 self._queued.add((connection, event.key))
                 self._queue.put_nowait((connection, event))
         return True
+
+    def handled(self, connection: str, keys: list[str]) -> bool:
+        """Whether every one of these events is decided (or was a duplicate of one that is)."""
+        with self._guard:
+            return all((connection, key) in self._handled for key in keys)
+
+    def decided_before(self, connection: str, events: list[WebhookEvent]) -> bool:
+        """Whether the store holds every one of these events as handled (by any replica)."""
+        if not events:
+            return True
+        keys = [e.key for e in events]
+        with Session(self.runtime.engine) as session:
+            seen = set(
+                session.exec(
+                    select(WebhookEventSeen.event_key).where(
+                        col(WebhookEventSeen.connection) == connection,
+                        col(WebhookEventSeen.event_key).in_(keys),
+                    )
+                )
+            )
+        if seen.issuperset(keys):
+            self._remember([(connection, e) for e in events])
+            return True
+        return False
+
+    def _remember(self, items: list[Queued]) -> None:
+        with self._guard:
+            for connection, event in items:
+                self._handled[(connection, event.key)] = None
+            while len(self._handled) > REMEMBER:
+                self._handled.popitem(last=False)
 
     # -- the fast path's thread ----------------------------------------------------------------
     def start(self) -> None:
@@ -180,7 +206,7 @@ class FastPath:
             by_connection.setdefault(connection, {}).setdefault(event.object_id, event)
         held: set[tuple[str, str]] = set()
         for connection, contacts in sorted(by_connection.items()):
-            self._forms(connection)
+            self._forms(connection, min(e.occurred_at for e in contacts.values()))
             for contact_id, event in contacts.items():
                 if self._stopped.is_set():
                     return  # not marked handled: the scheduled sync decides them
@@ -209,11 +235,13 @@ class FastPath:
                 out += [(c, e) for c, e in batch if c == connection and e.key not in seen]
         if len(out) < len(batch):
             log.info("speed.duplicates", skipped=len(batch) - len(out))
+            self._remember([item for item in batch if item not in out])
         return out
 
     def _mark_handled(self, handled: list[Queued]) -> None:
         if not handled:
             return
+        self._remember(handled)
         now = utc_now()
         rows = [
             {"connection": c, "event_key": e.key, "handled_at": now}
@@ -228,8 +256,8 @@ class FastPath:
                 session.delete(row)
             session.commit()
 
-    def _forms(self, connection: str) -> None:
-        read_event_stream(self.runtime, connection, self._forms_read)
+    def _forms(self, connection: str, earliest: datetime) -> None:
+        read_event_stream(self.runtime, connection, self._forms_read, earliest)
 
     def _decide(
         self, connection: str, contact_id: str, event: WebhookEvent, busy: Container[str]
@@ -283,11 +311,18 @@ class FastPath:
         return found[0] if found else None
 
 
-def read_event_stream(runtime: Runtime, connection: str, last_read: dict[str, datetime]) -> None:
+def read_event_stream(
+    runtime: Runtime,
+    connection: str,
+    last_read: dict[str, datetime],
+    earliest: datetime | None = None,
+) -> None:
     """The connection's streamed events (HubSpot form submissions, Account Engagement visitor
     activities) since the scheduled run's cursor, stored: a demo request is a form submission,
     and the per-person read leaves these to the stream. `last_read`: connection -> when this
-    path last read it (the cursor moves only with scheduled runs)."""
+    path last read it (the cursor moves only with scheduled runs). `earliest`: the batch's
+    earliest event; nothing older is read (it is other people's, the scheduled sync's: a first
+    run has no cursor, and one webhook must not read the portal's whole form history)."""
     connector = runtime.connectors[connection]
     stream = getattr(connector, "pull_event_stream", None)
     if stream is None:
@@ -296,7 +331,7 @@ def read_event_stream(runtime: Runtime, connection: str, last_read: dict[str, da
         cursor = read_cursor(session, connection, "events")
     # from the later of the scheduled run's cursor and this path's last read (the cursor
     # moves only with scheduled runs, an hour apart maybe), each with the run's overlap
-    marks = [m for m in (cursor, last_read.get(connection)) if m is not None]
+    marks = [m for m in (cursor, last_read.get(connection), earliest) if m is not None]
     since = max(marks) - FORMS_OVERLAP if marks else None
     started = utc_now()
     try:
@@ -308,96 +343,3 @@ def read_event_stream(runtime: Runtime, connection: str, last_read: dict[str, da
     with Session(runtime.engine) as session:
         store_activities(session, found)
         session.commit()
-
-
-# -- the endpoint ------------------------------------------------------------------------------
-def signed_uri(request: Request, public_url: str | None) -> str:
-    """The URL HubSpot called: the configured public URL (TLS ends in front of us), else the
-    request's Host and X-Forwarded-Proto; path and query as sent (still percent-encoded)."""
-    path = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string") or b""
-    tail = path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
-    if public_url:
-        return public_url.rstrip("/") + tail
-    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    return f"{scheme}://{host}{tail}"
-
-
-def mount_hubspot_webhooks(server: HttpServer, fast: FastPath, *, public_url: str | None) -> None:
-    config = fast.runtime.config
-    for name in config.http.hubspot_webhooks if config.http else []:
-        settings = config.connection(name).hubspot
-        assert settings is not None and settings.client_secret is not None  # config checks it
-        server.mount(
-            f"/webhooks/hubspot/{name}",
-            webhook_endpoint(fast, name, settings.client_secret.get_secret_value(), public_url),
-            methods=["POST"],
-        )
-
-
-def webhook_endpoint(fast: FastPath, connection: str, secret: str, public_url: str | None):  # type: ignore[no-untyped-def]
-    async def receive(request: Request) -> Response:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            verify_v3(
-                secret,
-                method=request.method,
-                uri=signed_uri(request, public_url),
-                body=body,
-                headers=headers,
-            )
-        except SignatureRejected as exc:
-            log.warning("webhook.rejected", connection=connection, why=str(exc))
-            return JSONResponse({"error": f"unauthorized: {exc}"}, status_code=401)
-        try:
-            events = parse_events(body)
-        except MalformedDelivery as exc:
-            log.warning("webhook.malformed", connection=connection, why=str(exc))
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        if not fast.offer(connection, events):
-            log.warning("webhook.queue_full", connection=connection, events=len(events))
-            return JSONResponse(
-                {"error": "fast path queue full: retry later"},
-                status_code=429,
-                headers={"Retry-After": "60"},
-            )
-        return Response(status_code=204)
-
-    return receive
-
-
-@contextlib.contextmanager
-def serving(
-    runtime: Runtime,
-    exclusive: Callable[[], Any],
-    extra_routes: Sequence[tuple[str, Any, list[str]]] = (),
-) -> Iterator[HttpServer | None]:
-    """The HTTP endpoint and the fast path for this worker's life (none without `http:`);
-    `extra_routes` are mounted beside the webhooks (/metrics when it shares the port)."""
-    from sync.serve import HttpServer
-
-    http = runtime.config.http
-    if http is None:
-        yield None
-        return
-    host, _, port = http.listen.rpartition(":")
-    server = HttpServer(host, int(port))
-    for path, endpoint, methods in extra_routes:
-        server.mount(path, endpoint, methods)
-    fast = FastPath(runtime, exclusive, size=http.queue)
-    mount_hubspot_webhooks(server, fast, public_url=http.public_url)
-    fast.start()
-    try:
-        server.start()
-    except OSError:
-        fast.stop()
-        raise
-    runtime.pipeline.between_chunks = fast.interleave  # decide webhooks inside long runs too
-    try:
-        yield server
-    finally:
-        runtime.pipeline.between_chunks = None
-        server.stop()
-        fast.stop()

@@ -7,7 +7,8 @@ replaces the `request` method *of that instance only* with `HubSpotTransport.sen
 
 - waits on the client-side limiter (burst bucket per 10 s; CRM search has its own per-second
   bucket and is exempt from the burst one); writes take the next free slot before reads, and the
-  webhook fast path's calls (`ratelimit.fast_lane`) before both,
+  webhook fast path's calls (`ratelimit.fast_lane`) before both; on a PostgreSQL store every
+  call also spends the portal's budget shared by all processes (`shared_budget`),
 - counts the call into `usage` under a stable endpoint label,
 - sets `Authorization` from `Credentials` and refreshes an expired OAuth token once on a 401,
 - maps failures to `connectors.errors` and runs everything under the one tenacity policy
@@ -43,6 +44,7 @@ from connectors.errors import (
 from connectors.http_policy import retrying
 from connectors.hubspot.auth import Credentials
 from connectors.ratelimit import RateLimiter
+from connectors.shared_budget import SharedBudget
 
 TIER_BURST = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 TOKEN_PATH = "/oauth/v1/token"
@@ -128,6 +130,7 @@ class HubSpotTransport:
         self.search = RateLimiter(
             search_calls, search_calls / per_second + 0.05, clock=clock, sleep=sleep
         )
+        self.shared: dict[str, SharedBudget] = {}  # the portal's budget across processes
         self.credentials = Credentials(settings, connection.name)
         self.client = HubSpot(
             access_token=None,
@@ -137,6 +140,24 @@ class HubSpotTransport:
         )
         tokens = self.client.oauth.tokens_api
         self.credentials.bind(lambda form: tokens.create(**form, _preload_content=False))
+
+    def share_budget(self, connect: Callable[[], Any]) -> None:
+        """Spend the portal's buckets with every process on the same PostgreSQL store
+        (connectors/shared_budget.py): replicas stay under HubSpot's limits together."""
+        per_second = self.settings.search_per_second
+        self.shared = {
+            "burst": SharedBudget(
+                connect, f"hubspot/{self.name}/burst", limit=self.burst.max_calls, period=10.0
+            ),
+            "search": SharedBudget(
+                connect,
+                f"hubspot/{self.name}/search",
+                limit=max(1.5, per_second * 0.9),
+                period=1.0,
+                lease_seconds=0.1,
+                slice_size=1,
+            ),
+        }
 
     # --- the hook --------------------------------------------------------------------------------
 
@@ -189,9 +210,13 @@ class HubSpotTransport:
         kwargs: dict[str, Any],
     ) -> Any:
         self._check_daily()
-        limiter = self.search if label.endswith("/search") else self.burst
+        searching = label.endswith("/search")
+        limiter = self.search if searching else self.burst
+        shared = self.shared.get("search" if searching else "burst")
         path = urlsplit(url).path
         stamp = limiter.acquire(first=method != "GET" and not _READ_BY_POST.search(path))
+        if shared is not None:
+            shared.take()
         self.usage.count(label)
         headers = dict(kwargs.get("headers") or {})
         if token is not None:
@@ -222,6 +247,8 @@ class HubSpotTransport:
             )
             if isinstance(error, RateLimitedError) and error.retry_after:
                 limiter.penalise(error.retry_after)  # other threads hold off too
+                if shared is not None:  # and other processes
+                    shared.penalise(error.retry_after)
             raise error from None
 
     def _check_daily(self) -> None:

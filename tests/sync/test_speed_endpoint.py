@@ -14,7 +14,8 @@ import requests
 
 from sandbox.hubspot.webhooks import sign_v3
 from sync.serve import HttpServer
-from sync.speed import FastPath, webhook_endpoint
+from sync.speed import FastPath
+from sync.speed_http import webhook_endpoint
 
 SECRET = "endpoint-test-secret-9"
 PUBLIC = "https://handoff.example.com"
