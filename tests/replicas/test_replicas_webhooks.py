@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import requests
 from hubspot import HubSpot
-from hubspot.crm.contacts import SimplePublicObjectInput
 from sqlmodel import Session, col, select
 
 from sandbox.runtime import Sandbox
@@ -32,7 +31,7 @@ from sync.demo import example_config, sandbox_environment
 from sync.store.engine import make_engine
 from sync.store.tables import RunRecord
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 SEED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 SECRET = "replica-app-secret-" + "93be"
@@ -165,8 +164,8 @@ def test_a_listener_replica_and_a_bulk_sync_replica_share_the_portals_limits(
     refused: list[str] = []
 
     def count_429(request: SandboxRequest, response: SandboxResponse) -> None:
-        if response.status == 429:
-            refused.append(f"{request.method} {request.path}")
+        if response.status == 429 and request.headers.get("user-agent", "").startswith("handoff"):
+            refused.append(f"{time.strftime('%H:%M:%S')} {request.method} {request.path}")
 
     ports = [_port(), _port()]
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
@@ -191,39 +190,43 @@ def test_a_listener_replica_and_a_bulk_sync_replica_share_the_portals_limits(
             assert sandbox.hubspot is not None
             url = f"http://127.0.0.1:{ports[listener]}/webhooks/hubspot/hubspot"
             app = sandbox.hubspot.enable_webhooks(url, SECRET, retry_base_seconds=0.5)
+            # the test spends none of the portal's budget while the replicas work: forms are
+            # submitted unauthenticated (no limit, as in HubSpot) and contacts changed in the store
+            hub = sandbox.hubspot
+            form = next(f.id for f in hub.store.forms.values() if f.name == "Demo request")
+            emails = [_submit(sandbox, form, n) for n in range(FORMS)]
+            with hub._lock:  # property changes the listener decides too (one event each)
+                for record_id in sorted(hub.store.objects["contacts"])[:CHANGES]:
+                    obj = hub.store.objects["contacts"][record_id]
+                    hub.store.apply(obj, {"jobtitle": "Chief Revenue Officer"}, hub._now_ms())
+            assert (_bulk_run(pg_url) or bulk).finished_at is None  # all during the bulk sync
+            _wait(lambda: (_bulk_run(pg_url) or bulk).finished_at is not None, "sync end", replicas)
+            ended = _bulk_run(pg_url) or bulk
+            bulk_times = (ended.started_at, ended.finished_at)
+            _wait(
+                lambda: replicas[listener].output().count('"speed.sla_step"') >= FORMS,
+                "every demo request's task",
+                replicas,
+            )
+            _wait(lambda: app.idle(), "every delivery answered", replicas)
             info = sandbox.info
             api = HubSpot(
                 access_token=info.hubspot_token, host=info.hubspot_base_url,
                 ssl_ca_cert=str(info.ca_file),
             )  # fmt: skip
-            form = next(
-                f.id for f in api.marketing.forms.forms_api.get_page(limit=100).results
-                if f.name == "Demo request"
-            )  # fmt: skip
-            emails = [_submit(sandbox, form, n) for n in range(FORMS)]
-            changed = sorted(sandbox.hubspot.store.objects["contacts"])[:CHANGES]
-            for record_id in changed:  # property changes the listener decides too
-                api.crm.contacts.basic_api.update(
-                    str(record_id), SimplePublicObjectInput(properties={"jobtitle": "CRO"})
-                )
-            assert (_bulk_run(pg_url) or bulk).finished_at is None  # all during the bulk sync
-            _wait(lambda: (_bulk_run(pg_url) or bulk).finished_at is not None, "sync end", replicas)
-
-            def routed() -> bool:
-                return all(_owner_and_tasks(api, e) == (_owner_and_tasks(api, e)[0], 1)
-                           and _owner_and_tasks(api, e)[0] for e in emails)  # fmt: skip
-
-            _wait(routed, "every demo request routed with one task", replicas)
-            assert "speed.decided" in replicas[listener].output()
+            for email in emails:  # paced: the test's reads are not in the replicas' budget
+                time.sleep(0.2)
+                owner, tasks = _owner_and_tasks(api, email)
+                assert owner and tasks == 1, (email, owner, tasks)
 
             # a delivery replayed to the other replica: deduplicated through the store
             first = next(d for d in app.deliveries if b"contact.creation" in d.body)
             other = f"http://127.0.0.1:{ports[busy]}/webhooks/hubspot/hubspot"
             assert app.post(first.body, url=other) == 204
             _wait(lambda: "speed.duplicates" in replicas[busy].output(), "dedup", replicas)
-            assert all(_owner_and_tasks(api, e)[1] == 1 for e in emails)
+            assert [_owner_and_tasks(api, e)[1] for e in emails] == [1] * FORMS
         finally:
             codes = [r.stop() for r in replicas]
-    assert refused == [], refused[:10]
+    assert refused == [], (refused[:10], bulk_times)
     assert codes == [0, 0], "\n".join(r.output()[-2000:] for r in replicas)
     assert all(SECRET not in r.output() for r in replicas)
