@@ -128,7 +128,7 @@ def _run(config: Path, *, dry_run: bool, as_of: datetime | None) -> tuple[Path, 
     """One `handoff sync` of the example config; its report folder and what it did. Handoff's
     own info lines stay quiet: the story is told here (warnings still show)."""
     from config.logs import configure_logging
-    from sync.cli import Runtime
+    from sync.runtime import Runtime
 
     runtime = Runtime(str(config), "sync --dry-run" if dry_run else "sync")
     try:

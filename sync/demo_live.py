@@ -28,7 +28,7 @@ DEMO_FIELDS = {
 def live_demo_request(sandbox: Any, config: Path, console: Console) -> None:
     """Serve the webhook endpoint in-process, submit a demo request, tell what happened."""
     from config.logs import configure_logging
-    from sync.cli import Runtime
+    from sync.runtime import Runtime
     from sync.serve import HttpServer
     from sync.speed import FastPath
     from sync.speed_http import webhook_endpoint

@@ -27,7 +27,7 @@ from sync.store.tables import PersonRecord, RunRecord
 from sync.store.types import utc_now
 
 if TYPE_CHECKING:
-    from sync.cli import Runtime
+    from sync.runtime import Runtime
 
 
 def sync_one(
@@ -109,7 +109,7 @@ def run_only(runtime: Runtime, who: str, *, dry_run: bool, as_of: datetime | Non
     """The command: one person's run, what it changed (or would), and its warnings."""
     from config.cli import fail
     from connectors.errors import ConnectorError
-    from sync.cli import err, out
+    from sync.runtime import err, out
 
     try:
         key, result = sync_one(runtime, who, as_of=as_of, dry_run=dry_run)

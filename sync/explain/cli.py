@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
 
         from config.cli import fail, load_or_exit
         from config.logs import configure_logging
-        from sync.cli import out, parse_as_of
         from sync.explain import Explainer, PersonNotFound, find_person, to_json, to_text
+        from sync.runtime import out, parse_as_of
         from sync.store.engine import make_engine
         from sync.store.health import sqlite_path
         from sync.store.types import utc_now

@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
         the last heartbeat and any open alert."""
         from config.cli import load_or_exit
         from config.secrets import redact
-        from sync.cli import out
         from sync.ops.status import gather, render
+        from sync.runtime import out
         from sync.store.types import utc_now
 
         cfg = load_or_exit(config)
@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
         """Outbox items (dead letters by default) with the CRM's reason."""
         from config.cli import fail, load_or_exit
         from config.secrets import redact
-        from sync.cli import out
         from sync.ops.dead_letters import LISTED, list_items
+        from sync.runtime import out
 
         bad = sorted(set(status) - set(LISTED))
         if bad:
@@ -133,8 +133,8 @@ def register(app: typer.Typer) -> None:
     def _act(action: str, config: str, keys: list[str], every: bool, connection: str | None,
              now: bool = False) -> None:  # fmt: skip
         from config.cli import fail
-        from sync.cli import Runtime, out
         from sync.ops import dead_letters
+        from sync.runtime import Runtime, out
 
         runtime = Runtime(config, f"outbox {action}")  # the store's writer lock, as any writer
         try:
