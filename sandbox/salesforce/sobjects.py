@@ -18,7 +18,7 @@ from sandbox.salesforce.ids import normalize
 from sandbox.salesforce.org import SalesforceOrg, format_value
 from sandbox.salesforce.predicates import Record
 from sandbox.salesforce.schema import ObjectSchema
-from sandbox.salesforce.soql import parse_datetime
+from sandbox.salesforce.soql_lexer import parse_datetime
 from sandbox.salesforce.writes import RecordWriter
 
 COLLECTION_LIMIT = 200

@@ -18,7 +18,6 @@ with its own `attributes`, or null when the lookup is empty (see `SalesforceOrg.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,7 +25,6 @@ from typing import Any
 from sandbox.salesforce.errors import ApiError
 from sandbox.salesforce.ids import normalize
 from sandbox.salesforce.predicates import (
-    ESCAPES,
     DayRange,
     Predicate,
     compare,
@@ -34,37 +32,14 @@ from sandbox.salesforce.predicates import (
     sort_key,
 )
 from sandbox.salesforce.schema import FieldSpec, ObjectSchema, relationship_name
+from sandbox.salesforce.soql_lexer import Token, decode_string, malformed, parse_datetime, tokenize
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-    (?P<string>'(?:[^'\\]|\\.)*')
-    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
-    |(?P<date>\d{4}-\d{2}-\d{2})
-    |(?P<number>-?\d+(?:\.\d+)?)
-    |(?P<ident>[A-Za-z_][A-Za-z0-9_.]*(?::\d+)?)
-    |(?P<op><=|>=|!=|<>|=|<|>)
-    |(?P<punct>[(),])
-    |(?P<bad>\S)
-    )""",
-    re.VERBOSE,
-)
 _STRING_TYPES = frozenset(
     {"id", "reference", "string", "email", "phone", "url", "picklist", "textarea"}
 )
 _NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
 _RANGE_OPS = frozenset({"<", "<=", ">", ">=", "="})
 _RELATIVE = {"TODAY": (0, 1), "YESTERDAY": (-1, 0), "TOMORROW": (1, 2)}
-
-
-@dataclass(slots=True)
-class Token:
-    kind: str
-    text: str
-    pos: int
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper()
 
 
 @dataclass(slots=True)
@@ -101,52 +76,6 @@ class Hint:
     values: tuple[Any, ...]
 
 
-def _malformed(soql: str, pos: int, message: str) -> ApiError:
-    line = soql.replace("\n", " ")
-    return ApiError(
-        400,
-        "MALFORMED_QUERY",
-        f"\n{line}\n{' ' * pos}^\nERROR at Row:1:Column:{pos + 1}\n{message}",
-    )
-
-
-def tokenize(soql: str) -> list[Token]:
-    tokens: list[Token] = []
-    pos, end = 0, len(soql.rstrip())
-    while pos < end:
-        match = _TOKEN.match(soql, pos)
-        if match is None or match.lastgroup == "bad":
-            start = len(soql) - len(soql[pos:].lstrip())
-            if soql[start] == "'":  # a string literal that never closes
-                raise _malformed(soql, start, f"line 1:{start} mismatched character '<EOF>'")
-            raise _malformed(soql, start, f"unexpected token: '{soql[start]}'")
-        kind = match.lastgroup or "bad"
-        tokens.append(Token(kind, match.group(kind), match.start(kind)))
-        pos = match.end()
-    return tokens
-
-
-def decode_string(literal: str) -> str:
-    """The value of a quoted SOQL string: backslash escapes \\' \\" \\\\ \\n \\r \\t \\b \\f."""
-    body, out, i = literal[1:-1], [], 0
-    if "\\" not in body:
-        return body
-    while i < len(body):
-        char = body[i]
-        if char == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append(ESCAPES.get(nxt, nxt if nxt not in "%_" else "\\" + nxt))
-            i += 2
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
-
-
-def parse_datetime(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 class _Parser:
     def __init__(self, soql: str, schema: dict[str, ObjectSchema], now: datetime) -> None:
         self.soql = soql
@@ -165,8 +94,8 @@ class _Parser:
 
     def error(self, token: Token | None, message: str | None = None) -> ApiError:
         if token is None:
-            return _malformed(self.soql, len(self.soql), message or "unexpected token: <EOF>")
-        return _malformed(self.soql, token.pos, message or f"unexpected token: '{token.text}'")
+            return malformed(self.soql, len(self.soql), message or "unexpected token: <EOF>")
+        return malformed(self.soql, token.pos, message or f"unexpected token: '{token.text}'")
 
     def next(self) -> Token:
         token = self.peek()

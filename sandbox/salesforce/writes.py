@@ -21,7 +21,7 @@ from sandbox.salesforce.ids import normalize, prefix_object
 from sandbox.salesforce.org import SalesforceOrg, utc_ms
 from sandbox.salesforce.predicates import Record
 from sandbox.salesforce.schema import FieldSpec
-from sandbox.salesforce.soql import parse_datetime
+from sandbox.salesforce.soql_lexer import parse_datetime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _IGNORED_KEYS = frozenset({"attributes", "id"})

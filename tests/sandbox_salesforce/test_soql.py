@@ -9,7 +9,8 @@ import pytest
 from sandbox.salesforce.errors import ApiError
 from sandbox.salesforce.predicates import order_records
 from sandbox.salesforce.schema import build_schema
-from sandbox.salesforce.soql import decode_string, parse_soql
+from sandbox.salesforce.soql import parse_soql
+from sandbox.salesforce.soql_lexer import decode_string
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 SCHEMA = build_schema()
