@@ -11,7 +11,8 @@ import pytest
 
 from sandbox.fixture import FixtureError, load_fixture
 from sandbox.hubspot import HubSpotEmulator
-from sandbox.seed import ACADEMIC_DOMAINS, COMPETITOR_DOMAINS, FREE_MAIL, generate_portal
+from sandbox.seed import generate_portal
+from sandbox.seed_market import ACADEMIC_DOMAINS, COMPETITOR_DOMAINS, FREE_MAIL
 from tests.sandbox_hubspot.conftest import NOW
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "example.yaml"
