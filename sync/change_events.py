@@ -22,7 +22,9 @@ cursor covers the gap, as it covers any time the listener was down. A dropped st
 with exponential backoff (1 s doubling to 60 s); a refused token is logged as an error naming the
 fix and retried on the same backoff (an OAuth connection logs in again first).
 
-Decisions are serialised with scheduled runs as the HubSpot webhook path's are (sync/speed.py):
+After a handoff, the person's SLA rungs due by then (the owner's task) are fired as the webhook
+path fires them (sync/speed_sla.py). Decisions are serialised with scheduled runs as the HubSpot
+webhook path's are (sync/speed.py):
 the worker's one-job gate when no job runs, `Pipeline.between_chunks` during a long run, and
 people a running run holds wait for its end.
 """
@@ -53,6 +55,7 @@ from connectors.salesforce.cdc import (
 from sync.identity import person_key
 from sync.pull import _person_row
 from sync.speed import read_event_stream
+from sync.speed_sla import LadderSteps
 from sync.store.tables import ChangeInbox, ChangeStream, PersonRecord
 from sync.store.types import utc_now
 from sync.store.upsert import upsert
@@ -138,6 +141,7 @@ class ChangeEventListener:
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._failures = _Failures()
+        self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on
         self._stream_read: dict[str, datetime] = {}  # connection -> its event stream's last read
         self._decider = threading.Thread(target=self._decide_loop, name="cdc-decide", daemon=True)
         self.decided = 0
@@ -305,9 +309,10 @@ class ChangeEventListener:
     # -- deciding ------------------------------------------------------------------------------
     def _decide_loop(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(2.0)  # woken by new rows; a poll covers rows a run held back
+            # woken by new rows; a poll covers rows a run held back and ladder rungs falling due
+            self._wake.wait(0.1 if self.ladder.waiting() else 2.0)
             self._wake.clear()
-            if self._stopped.is_set() or not self._waiting():
+            if self._stopped.is_set() or not (self.ladder.waiting() or self._waiting()):
                 continue
             gate = self.exclusive()
             if not gate.acquire(timeout=0.2):
@@ -323,7 +328,7 @@ class ChangeEventListener:
 
     def interleave(self, busy: Container[str]) -> None:
         """Between a scheduled run's chunks, in its thread (it holds the gate)."""
-        if self._waiting():
+        if self.ladder.waiting() or self._waiting():
             self.drain(busy)
 
     def _waiting(self) -> bool:
@@ -335,6 +340,7 @@ class ChangeEventListener:
         this path's CRM calls take the front of the rate limiter."""
         with fast_lane():
             self._drain(busy)
+            self.ladder.fire_due(busy)  # SLA rungs falling due (the owner's task)
 
     def _drain(self, busy: Container[str]) -> None:
         with Session(self.runtime.engine) as session:
@@ -406,6 +412,7 @@ class ChangeEventListener:
             self.runtime, f"{row.connection}:{contact.id}", as_of=None, dry_run=False
         )
         self.decided += 1
+        self.ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
         log.info(
             "cdc.decided",
             connection=row.connection,

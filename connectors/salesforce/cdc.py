@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,15 +126,22 @@ class PubSubClient:
         self._stub = pb_grpc.PubSubStub(self._channel)
         self._schemas: dict[str, tuple[Any, list[str]]] = {}  # schema id -> (parsed, field names)
         self._requests: queue.Queue[pb.FetchRequest | None] | None = None
+        self._call: Any = None
+        self._cancelled = threading.Event()
 
     def close(self) -> None:
         self.cancel()
         self._channel.close()
 
     def cancel(self) -> None:
-        """End the current subscription (its stream raises CANCELLED)."""
+        """End the current subscription and any later one (for stopping: `subscribe` returns at
+        once from now on)."""
+        self._cancelled.set()
         if self._requests is not None:
             self._requests.put(None)
+        call = self._call
+        if call is not None:
+            call.cancel()
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         token = self._token()
@@ -233,7 +241,12 @@ class PubSubClient:
                     return
                 yield item
 
+        if self._cancelled.is_set():
+            return
         call = self._stub.Subscribe(outgoing(), metadata=self._metadata())
+        self._call = call
+        if self._cancelled.is_set():  # cancelled while the call was being made
+            call.cancel()
         try:
             for response in call:
                 events = [self.decode(e) for e in response.events]

@@ -1,0 +1,259 @@
+"""Speed to lead on Salesforce: seconds from a demo request created in the sandbox org to the
+routed owner and the owner's task being readable through simple-salesforce, with `handoff run`
+subscribed to Change Data Capture (Pub/Sub API) while its first full sync of `--contacts` people
+runs (the sandbox's API limits on).
+
+A demo request is what a web-to-lead form makes: a Lead, then its "Request a demo" campaign
+response (CampaignMember, Status Responded), both through simple-salesforce. `--submissions` of
+them, one every `--spacing` seconds from the worker's start. A poller reads the pending Leads
+through simple-salesforce (one SOQL query for owners and statuses, one for Handoff tasks, per
+`--poll` seconds). The fast lane's first ladder rung is "task the owner" at 0.01% of its window on
+an always-open calendar, and the worker's own SLA check runs once an hour: the task is the change
+event path's.
+
+`--restart-at N`: the worker is stopped (SIGTERM, or SIGKILL with `--kill`) right after the Nth
+request and started again `--down` seconds later; requests made meanwhile are replayed from the
+stored replay id. Every Lead must end with exactly one Handoff task: none lost, none twice.
+
+    python bench/speed_to_lead_salesforce.py --contacts 5000 --submissions 50 --spacing 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from simple_salesforce import Salesforce
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox.runtime import Sandbox  # noqa: E402
+from sandbox.seed import generate_portal  # noqa: E402
+from sync.demo import example_config, sandbox_environment  # noqa: E402
+
+SEED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def write_config(directory: Path) -> Path:
+    text = example_config("salesforce").read_text()
+    # no Account Engagement: the web-to-lead form's campaign response is the demo request
+    text = re.sub(r"(?m)^      account_engagement:.*\n(^        .*\n)+", "", text)
+    text = text.replace(
+        "ca_file: ${HANDOFF_CA_FILE:-}",
+        "ca_file: ${HANDOFF_CA_FILE:-}\n      change_events: true\n"
+        "      pubsub_endpoint: ${SALESFORCE_PUBSUB_ENDPOINT}",
+        1,
+    )
+    text = text.replace(
+        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
+        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
+        1,
+    )
+    text = text.replace(
+        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
+    )
+    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
+    text = re.sub(r"(?m)^schedules:.*$", "", text)
+    text += "\nschedules: {sync_every: 1h, sla_every: 1h}\n"
+    path = directory / "handoff.yaml"
+    path.write_text(text)
+    return path
+
+
+class Worker:
+    """`handoff run` as a subprocess, its output collected; `log` keeps every life's lines."""
+
+    def __init__(self, config: Path, env: dict[str, str], log: list[str], subscribed: Any) -> None:
+        before = subscribed()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", "run", "-c", str(config),
+             "--heartbeat", str(config.parent / "heartbeat")],
+            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.lines = log
+        threading.Thread(target=self._drain, daemon=True).start()
+        while subscribed() < before + 3:  # Lead, Contact and CampaignMember topics
+            assert self.proc.poll() is None, "".join(self.lines)[-3000:]
+            time.sleep(0.05)
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout or []:
+            self.lines.append(line)
+
+    def stop(self, kill: bool = False) -> None:
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Poller:
+    """Reads pending Leads through simple-salesforce until each has an owner and a task."""
+
+    def __init__(self, sf: Any, integration_user: str) -> None:
+        self.sf = sf
+        self.integration_user = integration_user
+        self.sent: dict[str, tuple[float, bool]] = {}  # lead id -> (created at, bulk running)
+        self.owner_at: dict[str, float] = {}
+        self.task_at: dict[str, float] = {}
+
+    def pending(self) -> list[str]:
+        return [i for i in self.sent if i not in self.task_at]
+
+    def poll(self) -> None:
+        waiting = self.pending()
+        if not waiting:
+            return
+        ids = ", ".join(f"'{i}'" for i in waiting)
+        now = time.monotonic()
+        for row in self.sf.query_all(f"SELECT Id, OwnerId FROM Lead WHERE Id IN ({ids})")[
+            "records"
+        ]:
+            if row["OwnerId"] != self.integration_user:
+                self.owner_at.setdefault(row["Id"], now)
+        tasks = self.sf.query_all(
+            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND Handoff_Task_Key__c != null"
+        )["records"]
+        for row in tasks:
+            if row["WhoId"] in self.owner_at:
+                self.task_at.setdefault(row["WhoId"], now)
+
+    def tasks(self) -> Counter[str]:
+        ids = ", ".join(f"'{i}'" for i in self.sent)
+        rows = self.sf.query_all(
+            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND Handoff_Task_Key__c != null"
+        )["records"]
+        found = Counter(str(r["WhoId"]) for r in rows)
+        return Counter({i: found[i] for i in self.sent})
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return f"{statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f}"
+
+
+def demo_request(sf: Any, campaign: str, n: str) -> str:
+    lead = sf.Lead.create(
+        {
+            "FirstName": "Bench", "LastName": f"Lead {n}", "Email": f"lead-{n}@northwind-{n}.com",
+            "Company": f"Northwind {n}", "Title": "VP of Sales", "NumberOfEmployees": 450,
+            "Country": "US", "State": "NY",
+        }
+    )  # fmt: skip
+    sf.CampaignMember.create({"CampaignId": campaign, "LeadId": lead["id"], "Status": "Responded"})
+    return str(lead["id"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--spacing", type=float, default=3.0, help="seconds between requests")
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between read-backs")
+    parser.add_argument("--limit-seconds", type=float, default=1800.0)
+    parser.add_argument("--restart-at", type=int, default=0, help="stop the worker after N")
+    parser.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
+    parser.add_argument("--down", type=float, default=5.0, help="seconds the worker stays down")
+    parser.add_argument("--json", type=Path, help="write the timings here")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="speed-bench-sf-"))
+    portal = generate_portal(7, args.contacts, SEED_NOW)
+    sandbox = Sandbox(portal, hubspot=False, limits_enabled=True, ca_directory=directory / "ca")
+    lines: list[str] = []
+    with sandbox, sandbox_environment(sandbox.info, directory) as env:
+        assert sandbox.pubsub is not None and sandbox.salesforce is not None
+        service = sandbox.pubsub.service
+        config = write_config(directory)
+        run_env = {
+            **os.environ, **env, "HANDOFF_STATE_URL": f"sqlite:///{directory / 'state.db'}",
+            "PYTHONPATH": str(ROOT),
+        }  # fmt: skip
+        info = sandbox.info
+        http = requests.Session()
+        http.verify, http.trust_env = str(info.ca_file), False
+        sf: Any = Salesforce(
+            instance_url=info.salesforce_instance_url,
+            session_id=info.salesforce_session_id,
+            session=http,
+        )
+        campaign = sf.Campaign.create({"Name": "Request a demo"})["id"]
+        poller = Poller(sf, sandbox.salesforce.org.api_user_id)
+        worker = Worker(config, run_env, lines, lambda: service.subscribes)
+        started = time.monotonic()
+        next_request = next_poll = started
+        sent = restarts = 0
+        try:
+            while sent < args.submissions or poller.pending():
+                if sent < args.submissions and time.monotonic() >= next_request:
+                    bulk = not any("(applied)" in line for line in lines)
+                    sent += 1
+                    at = time.monotonic()
+                    poller.sent[demo_request(sf, campaign, f"s{sent}")] = (at, bulk)
+                    next_request += args.spacing
+                    if sent == args.restart_at:
+                        worker.stop(kill=args.kill)
+                        print(f"worker stopped after request {sent}", flush=True)
+                        time.sleep(args.down)
+                        worker = Worker(config, run_env, lines, lambda: service.subscribes)
+                        restarts += 1
+                        print("worker started again", flush=True)
+                if time.monotonic() >= next_poll:
+                    poller.poll()
+                    next_poll = time.monotonic() + args.poll
+                assert time.monotonic() - started < args.limit_seconds, "out of time"
+                soonest = min(next_poll, next_request if sent < args.submissions else next_poll)
+                time.sleep(max(0.01, soonest - time.monotonic()))
+            time.sleep(10)  # a duplicate decision would have landed by now
+            tasks = poller.tasks()
+        finally:
+            worker.stop()
+            (directory / "worker.log").write_text("".join(lines))
+            print(f"worker log: {directory / 'worker.log'}", flush=True)
+    rows = [
+        {
+            "lead": lead, "bulk_running": bulk, "owner_s": poller.owner_at[lead] - at,
+            "task_s": poller.task_at[lead] - at, "tasks": tasks[lead],
+        }
+        for lead, (at, bulk) in poller.sent.items()
+    ]  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows}, indent=1))
+    counts = Counter(r["tasks"] for r in rows)
+    decided = sum('"cdc.decided"' in line for line in lines)
+    print()
+    print(f"people {args.contacts}, demo requests {len(rows)} every {args.spacing} s, restarts "
+          f"{restarts}{' (SIGKILL)' if args.kill else ''}; tasks per lead "
+          f"{dict(sorted(counts.items()))}; change event decisions {decided}")  # fmt: skip
+    print("| phase | requests | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
+          "owner+task p95 s | owner+task max s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for phase, pick in (("during bulk sync", True), ("after it", False)):
+        chosen = [r for r in rows if r["bulk_running"] is pick]
+        if chosen:
+            owners = summary([r["owner_s"] for r in chosen])
+            tasks_s = summary([r["task_s"] for r in chosen])
+            print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
+    if set(counts) != {1}:
+        raise SystemExit(f"tasks per lead {dict(counts)}: each demo request needs exactly one")
+
+
+if __name__ == "__main__":
+    main()
