@@ -1,6 +1,7 @@
 """Lead routing: existing owner -> account owner -> territory rotation -> fallback.
 
-- `routing.router`: `Router`, `RoutingLead`, `RoutingDecision` (the entry point)
+- `routing.router`: `Router` (the entry point)
+- `routing.decision`: `RoutingLead` (what it is asked), `RoutingDecision` (what it answers)
 - `routing.directory`: `OwnerDirectory`, `RepStatus` (who is active / away, from the CRMs)
 - `routing.territory`: pure territory matching with specificity (also used by `config validate`)
 - `routing.rotation`: the weighted rotation (fair to within one lead of each rep's share)

@@ -9,72 +9,19 @@ pipeline writes the owner back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal
 
 from sqlmodel import Session
 
 from config.routing import Rep, RoutingConfig, Territory
 from routing import ledger
 from routing.availability import Lane, day_start, out_of_office, skip_reason
+from routing.decision import RoutingDecision, RoutingLead, Rule
 from routing.directory import OwnerDirectory
 from routing.rotation import next_pick
-from routing.territory import LeadPlace, by_rank, field_names, first_match
-
-Rule = Literal[
-    "existing_owner", "account_owner", "escalation", "round_robin", "fallback", "held", "unassigned"
-]
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingLead:
-    """What the router needs to know about a person (a contact or a CRM lead)."""
-
-    key: str  # stable person key
-    country: str | None = None
-    state: str | None = None
-    region: str | None = None
-    industry: str | None = None
-    company_size: int | None = None
-    company_domain: str | None = None
-    current_owner_email: str | None = None
-    account_owner_email: str | None = None
-    account_label: str | None = None  # "Acme (HubSpot company)": where the account owner is from
-    account_note: str | None = None  # why there is no account owner from the CRM, for the reason
-    is_mql: bool = True  # nurture leads are only routed once they are MQL
-    decision_key: str | None = None  # one decision (lead, moment, purpose): recorded once
-    source_owner_email: str | None = None  # the owner the owning CRM holds now
-    fields: Mapping[str, Any] = field(default_factory=dict)  # every field, for match.fields
-
-    @property
-    def place(self) -> LeadPlace:
-        return LeadPlace.of(
-            country=self.country,
-            state=self.state,
-            region=self.region,
-            industry=self.industry,
-            company_size=self.company_size,
-            company_domain=self.company_domain,
-            fields=self.fields,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingDecision:
-    owner_email: str | None
-    territory: str | None
-    rule: Rule
-    reason: str
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, why)
-    slot: int | None = None  # the territory's round-robin turn, for round_robin
-
-    @property
-    def assigned(self) -> bool:
-        """A new owner was recorded (not kept, held or left unassigned)."""
-        return self.rule not in ("existing_owner", "held", "unassigned")
+from routing.territory import by_rank, field_names, first_match
 
 
 def _ordinal(n: int) -> str:

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from config.model import HandoffConfig
 from connectors.records import Activity, Contact, Owner
+from routing.decision import RoutingLead
 from routing.ledger import LastAssignment
-from routing.router import RoutingLead
 from scoring.lifecycle import normalise_code
 from sync.crm_values import same_in_crm
 from sync.store.activities import read_activities

@@ -10,8 +10,9 @@ from sqlmodel import Session
 
 from config.routing import RoutingConfig
 from connectors.records import Owner
+from routing.decision import RoutingLead
 from routing.directory import OwnerDirectory
-from routing.router import Router, RoutingLead
+from routing.router import Router
 
 # Monday 23 November 2026, 10:00 UTC
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

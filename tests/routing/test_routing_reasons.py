@@ -9,7 +9,8 @@ from routing_support import NOW, emea_config, emea_lead, everyone
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from routing.router import Router, RoutingLead
+from routing.decision import RoutingLead
+from routing.router import Router
 from routing.tables import Assignment
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade

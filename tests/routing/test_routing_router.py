@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from config.routing import RoutingConfig
-from routing.router import Router, RoutingLead
+from routing.decision import RoutingLead
+from routing.router import Router
 from routing.tables import Assignment, RotationState
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
