@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+from sandbox.hubspot.association_types import PAIR_OF_TYPE_ID
 from sandbox.hubspot.context import Ctx, flag, multi_param
 from sandbox.hubspot.forms_api import history_of
 from sandbox.hubspot.schema import (
@@ -21,7 +22,7 @@ from sandbox.hubspot.schema import (
     parse_ms,
 )
 from sandbox.hubspot.search import run_search
-from sandbox.hubspot.store import PAIR_OF_TYPE_ID, HsObject, PropertyErrors
+from sandbox.hubspot.store import HsObject, PropertyErrors
 from sandbox.hubspot.wire import (
     ApiError,
     not_found,
