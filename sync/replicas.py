@@ -54,16 +54,33 @@ def conninfo(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def cron_every(every: timedelta) -> str:
-    """A procrastinate cron for "every N": minutes when whole, else seconds (6th field)."""
+def cron_every(every: timedelta, *, key: str = "schedules") -> str:
+    """A procrastinate cron for "every N", or ValueError when cron cannot step by N.
+
+    Cron steps restart each hour (minutes) and each day (hours), so only a divisor of 60 seconds,
+    of 60 minutes or of 24 hours, or a whole day, fires every N exactly: `*/90` would fire at :00
+    and :90 (never), `*/1440` is no minute at all.
+    """
     seconds = max(1, int(every.total_seconds()))
-    if seconds % 60 == 0 and seconds < 3600:
-        return f"*/{seconds // 60} * * * *"
-    if seconds % 3600 == 0 and seconds < 86400:
-        return f"0 */{seconds // 3600} * * *"
-    if seconds < 60:
+    if seconds < 60 and 60 % seconds == 0:
         return f"* * * * * */{seconds}"
-    return f"*/{max(1, seconds // 60)} * * * *"
+    minutes, hours = seconds // 60, seconds // 3600
+    if seconds % 60 == 0 and minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if seconds % 3600 == 0 and hours < 24 and 24 % hours == 0:
+        return f"0 */{hours} * * *"
+    if seconds == 86400:
+        return "0 0 * * *"
+    raise ValueError(
+        f"{key}: every {every} cannot be a replica schedule (cron steps restart each minute, "
+        "hour and day): use a divisor of 60 seconds, of 60 minutes or of 24 hours, or 1d"
+    )
+
+
+def _stall_check_every(stalled_after: float) -> int:
+    """Half the stall limit, rounded down to a step cron can take (5 s at least, 30 s at most)."""
+    half = max(5, int(stalled_after / 2))
+    return max(step for step in (5, 6, 10, 12, 15, 20, 30) if step <= half)
 
 
 def cron_daily(at: str) -> str:
@@ -104,8 +121,8 @@ def build_app(
 
     schedules = config.schedules
     crons = {
-        "sync": cron_every(schedules.sync_every),
-        "sla": cron_every(schedules.sla_every),
+        "sync": cron_every(schedules.sync_every, key="schedules.sync_every"),
+        "sla": cron_every(schedules.sla_every, key="schedules.sla_every"),
         "decay": cron_daily(schedules.decay_at),
         "report": cron_daily(schedules.report_at),
     }
@@ -120,7 +137,7 @@ def build_app(
             )(job)
 
     @app.periodic(
-        cron=cron_every(timedelta(seconds=max(5, stalled_after / 2))), periodic_id="stalled"
+        cron=cron_every(timedelta(seconds=_stall_check_every(stalled_after))), periodic_id="stalled"
     )
     @app.task(
         name="handoff.recover_stalled",
