@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("handoff.speed")
 DRAIN = 500  # events taken from the queue per pass
 FORMS_OVERLAP = timedelta(minutes=5)
+OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index in seconds
 KEEP_SEEN = timedelta(days=7)
 REMEMBER = 100_000  # handled event keys kept in memory for the endpoint's acknowledgements
 Queued = tuple[str, WebhookEvent]  # (connection, event)
@@ -329,10 +330,16 @@ def read_event_stream(
         return
     with Session(runtime.engine) as session:
         cursor = read_cursor(session, connection, "events")
-    # from the later of the scheduled run's cursor and this path's last read (the cursor
-    # moves only with scheduled runs, an hour apart maybe), each with the run's overlap
-    marks = [m for m in (cursor, last_read.get(connection), earliest) if m is not None]
-    since = max(marks) - FORMS_OVERLAP if marks else None
+    # from the later of the scheduled run's cursor (with the run's overlap; it moves only with
+    # scheduled runs, an hour apart maybe), this path's last read and the batch's earliest event
+    # (with a short one: re-reading five minutes of submissions for every batch made each batch
+    # read every form submitted meanwhile again)
+    # (HubSpot's Forms API: a caller without `earliest` keeps the run's overlap throughout)
+    own = OWN_OVERLAP if earliest is not None else FORMS_OVERLAP
+    marks = [m - own for m in (last_read.get(connection), earliest) if m is not None]
+    if cursor is not None:
+        marks.append(cursor - FORMS_OVERLAP)
+    since = max(marks) if marks else None
     started = utc_now()
     try:
         found = list(stream(since))
