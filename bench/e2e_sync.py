@@ -226,7 +226,7 @@ def minimum_calls(
             "query pages": pages,
             "other (as made)": sum(calls.values()) - calls.get("query", 0),
         }
-    search = any(k.endswith("/search") for k in calls)
+    search = any(k.endswith("/contacts/search") for k in calls)  # not the companies search
     types = sum(1 for k in calls if k.startswith("POST /crm/v4/associations/"))
     history = any(k == "POST /crm/v3/objects/contacts/batch/read" for k in calls)
     engagements = sum(
@@ -285,7 +285,7 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     fresh = people - sum(p.unchanged for p in result.pulls.values())  # not our own echoes
     job_minimum = minimum_calls(calls, people, fresh, records_written, salesforce)
     page, batch = (2000, 200) if salesforce else (PAGE, PAGE)
-    if any(k.endswith("/search") for k in calls):
+    if any(k.endswith("/contacts/search") for k in calls):
         page = SEARCH_PAGE  # an incremental HubSpot pull reads search pages of 200
     minimum = {
         "contact pages": math.ceil(people / page) if people else 0,
@@ -485,8 +485,7 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
             load_ba = "/".join(str(x) for x in s.get("load_1min", []))
             lines.append(
                 f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | "
-                f"{s['stage']} ({s.get('activities_pulled', 0):,} activities) | "
-                f"{s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
+                f"{_stage_label(s)} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
                 f"{load_ba} | {s['api_calls_total']} | {s.get('api_calls_job_minimum_total', '')} | "
                 f"{s.get('calls_vs_job_minimum', '')} | {s['rate_limit_floor_seconds']} | "
                 f"{s['wall_vs_floor']} | {s.get('job_minimum_floor_seconds', '')} | "
@@ -501,6 +500,13 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         )
     lines += _store_ratios(results)
     return "\n".join(lines) + "\n"
+
+
+def _stage_label(stage: dict[str, Any]) -> str:
+    """The run's name; a full sync's with the activities it pulled (the portal's size)."""
+    if stage["stage"] == "full sync" and stage.get("activities_pulled"):
+        return f"full sync ({stage['activities_pulled']:,} activities)"
+    return str(stage["stage"])
 
 
 def _store_ratios(results: list[dict[str, Any]]) -> list[str]:
