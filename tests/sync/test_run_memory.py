@@ -93,8 +93,8 @@ def _held_by_the_run(
     after_pull = DecisionPasses.after_pull
     ready = PullFeed.ready
 
-    def measured_ready(feed: PullFeed, size: int) -> Iterator[list[str]]:
-        yield from ready(feed, size)
+    def measured_ready(feed: PullFeed, size: int, *args: Any, **kwargs: Any) -> Iterator[list[str]]:
+        yield from ready(feed, size, *args, **kwargs)
         sizes["feed"] = retained_bytes(feed, leave_out=("engine", "connectors", "stopping"))
 
     def measured(passes: DecisionPasses, *args: Any, **kwargs: Any) -> None:
