@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import statistics
@@ -46,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sandbox.server import SandboxRequest, SandboxResponse  # noqa: E402
-from sync.demo import example_config, sandbox_environment  # noqa: E402
+from sync.demo import sandbox_environment  # noqa: E402
+from sync.speed_config import speed_to_lead_config  # noqa: E402
 
 SECRET = "bench-app-secret-" + "7c1d"
 SEED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -59,28 +59,8 @@ def free_port() -> int:
 
 
 def write_config(directory: Path, port: int) -> Path:
-    text = example_config("hubspot").read_text()
-    text = text.replace(
-        "access_token: ${HUBSPOT_TOKEN}",
-        "access_token: ${HUBSPOT_TOKEN}\n      client_secret: ${HUBSPOT_CLIENT_SECRET}",
-        1,
-    )
-    text = text.replace(
-        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
-        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
-        1,
-    )
-    text = text.replace(
-        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
-    )
-    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
-    text = re.sub(r"(?m)^schedules:.*$", "", text)
-    text += (
-        f"\nhttp: {{listen: '127.0.0.1:{port}', hubspot_webhooks: [hubspot]}}\n"
-        "schedules: {sync_every: 1h, sla_every: 1h}\n"
-    )
     path = directory / "handoff.yaml"
-    path.write_text(text)
+    path.write_text(speed_to_lead_config("hubspot", listen_port=port))
     return path
 
 

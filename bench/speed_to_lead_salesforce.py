@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -44,34 +43,15 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
-from sync.demo import example_config, sandbox_environment  # noqa: E402
+from sync.demo import sandbox_environment  # noqa: E402
+from sync.speed_config import speed_to_lead_config  # noqa: E402
 
 SEED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def write_config(directory: Path) -> Path:
-    text = example_config("salesforce").read_text()
-    # no Account Engagement: the web-to-lead form's campaign response is the demo request
-    text = re.sub(r"(?m)^      account_engagement:.*\n(^        .*\n)+", "", text)
-    text = text.replace(
-        "ca_file: ${HANDOFF_CA_FILE:-}",
-        "ca_file: ${HANDOFF_CA_FILE:-}\n      change_events: true\n"
-        "      pubsub_endpoint: ${SALESFORCE_PUBSUB_ENDPOINT}",
-        1,
-    )
-    text = text.replace(
-        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
-        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
-        1,
-    )
-    text = text.replace(
-        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
-    )
-    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
-    text = re.sub(r"(?m)^schedules:.*$", "", text)
-    text += "\nschedules: {sync_every: 1h, sla_every: 1h}\n"
     path = directory / "handoff.yaml"
-    path.write_text(text)
+    path.write_text(speed_to_lead_config("salesforce"))
     return path
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,7 +29,8 @@ from test_speed_to_lead import DEADLINE, ROOT, Worker
 from config.loader import load_config
 from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
-from sync.demo import example_config, sandbox_environment
+from sync.demo import sandbox_environment
+from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
 from sync.store.tables import ChangeInbox
 
@@ -39,29 +39,8 @@ TOPICS = 3  # Lead, Contact and CampaignMember change events
 
 
 def _config(tmp: Path) -> Path:
-    text = example_config("salesforce").read_text()
-    # no Account Engagement: a web-to-lead form's campaign response is the demo request
-    text = re.sub(r"(?m)^      account_engagement:.*\n(^        .*\n)+", "", text)
-    text = text.replace(
-        "ca_file: ${HANDOFF_CA_FILE:-}",
-        "ca_file: ${HANDOFF_CA_FILE:-}\n      change_events: true\n"
-        "      pubsub_endpoint: ${SALESFORCE_PUBSUB_ENDPOINT}",
-        1,
-    )
-    # the fast lane's first rung asks the owner for a task at once, on a calendar open now
-    text = text.replace(
-        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
-        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
-        1,
-    )
-    text = text.replace(
-        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
-    )
-    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
-    text = re.sub(r"(?m)^schedules:.*$", "", text)
-    text += "\nschedules: {sync_every: 1h, sla_every: 1h}\n"  # the task is the fast path's
     path = tmp / "handoff.yaml"
-    path.write_text(text)
+    path.write_text(speed_to_lead_config("salesforce"))  # the task is the fast path's
     load_config(path)
     return path
 

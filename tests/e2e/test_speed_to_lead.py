@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -36,7 +35,8 @@ from sandbox.hubspot.webhooks import WebhookApp
 from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sandbox.server import SandboxRequest
-from sync.demo import example_config, sandbox_environment
+from sync.demo import sandbox_environment
+from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
 from sync.store.tables import RunRecord
 
@@ -53,30 +53,8 @@ def _free_port() -> int:
 
 
 def _config(tmp: Path, port: int, sla_every: str = "5s") -> Path:
-    text = example_config("hubspot").read_text()
-    text = text.replace(
-        "access_token: ${HUBSPOT_TOKEN}",
-        "access_token: ${HUBSPOT_TOKEN}\n      client_secret: ${HUBSPOT_CLIENT_SECRET}",
-        1,
-    )
-    # the fast lane's first rung asks the owner for a task right after the handoff, on a calendar
-    # open now whatever the wall clock says (the example's waits for business hours)
-    text = text.replace(
-        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
-        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
-        1,
-    )
-    text = text.replace(
-        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
-    )
-    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)  # no dry run first
-    text = re.sub(r"(?m)^schedules:.*$", "", text)
-    text += (
-        f"\nhttp: {{listen: '127.0.0.1:{port}', hubspot_webhooks: [hubspot]}}\n"
-        f"schedules: {{sync_every: 1h, sla_every: {sla_every}}}\n"
-    )
     path = tmp / "handoff.yaml"
-    path.write_text(text)
+    path.write_text(speed_to_lead_config("hubspot", sla_every=sla_every, listen_port=port))
     load_config(path)  # the test's own config must be valid before a worker reads it
     return path
 

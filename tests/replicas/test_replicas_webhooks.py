@@ -9,7 +9,6 @@ hubspot-api-client), also after a delivery is replayed to the other replica.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,7 +26,8 @@ from sqlmodel import Session, col, select
 from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sandbox.server import SandboxRequest, SandboxResponse
-from sync.demo import example_config, sandbox_environment
+from sync.demo import sandbox_environment
+from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
 from sync.store.tables import RunRecord
 
@@ -47,26 +47,8 @@ def _port() -> int:
 
 
 def _config(tmp_path: Path, pg_url: str, port: int, name: str) -> Path:
-    text = example_config("hubspot").read_text()
-    text = text.replace("${HANDOFF_STATE_URL:-sqlite:///handoff.db}", pg_url)
-    text = text.replace(
-        "access_token: ${HUBSPOT_TOKEN}",
-        "access_token: ${HUBSPOT_TOKEN}\n      client_secret: ${HUBSPOT_CLIENT_SECRET}",
-        1,
-    )
-    text = text.replace(
-        '- {at: "100%", action: task_owner}\n        - {at: "+15m"',
-        '- {at: "0.01%", action: task_owner}\n        - {at: "+15m"',
-        1,
-    )
-    text = text.replace(
-        "territory_calendars: {na-east: us-east,", "territory_calendars: {na-east: always,"
-    )
-    text = text.replace("\nsync:\n", "\nsync:\n  first_run: live\n", 1)
-    text = re.sub(r"(?m)^schedules:.*$", "", text)
-    text += (
-        f"\nhttp: {{listen: '127.0.0.1:{port}', hubspot_webhooks: [hubspot]}}\n"
-        "schedules: {sync_every: 5s, sla_every: 10m}\n"
+    text = speed_to_lead_config(
+        "hubspot", sync_every="5s", sla_every="10m", listen_port=port, state_url=pg_url
     )
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
