@@ -149,15 +149,6 @@ class Runtime:
             self.writer.release()
 
 
-def run_once(config_path: str, *, dry_run: bool, as_of: datetime | None, full: bool) -> Path:
-    """Load config, open the store, run the pipeline once, write the reports; return their folder."""
-    runtime = Runtime(config_path)
-    try:
-        return runtime.run(dry_run=dry_run, as_of=as_of, full=full)
-    finally:
-        runtime.close()
-
-
 class _progress:
     """A rich progress bar in a terminal; structured progress logs otherwise."""
 
