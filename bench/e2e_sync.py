@@ -17,245 +17,35 @@ import argparse
 import json
 import math
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PRO_BURST = 190 / 10.0  # calls per second, HubSpot Professional
-PAGE = 100  # list page and batch size
-SEARCH_PAGE = 200  # CRM search page
-HISTORY_BATCH = 50  # contacts per batch read with propertiesWithHistory
+from bench.e2ekit.changes import PRO_BURST, make_changes, make_hubspot_changes  # noqa: E402
+from bench.e2ekit.floors import HISTORY_BATCH, PAGE, SEARCH_PAGE, call_floor, minimum_calls  # noqa: E402
+from bench.e2ekit.process import (  # noqa: E402
+    log_rss,
+    peak_rss_mb,
+    reset_peak_rss,
+    rss_mb,
+    sandbox,
+    state_store,
+)
+from bench.e2ekit.tables import markdown  # noqa: E402
 
-
-@contextmanager
-def sandbox(
-    contacts: int, limits: bool, seed: int = 7, activity_scale: float = 1.0
-) -> Iterator[dict[str, Any]]:
-    """`handoff sandbox serve --json` in its own process, so its memory is not ours."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "config.cli",
-        "sandbox",
-        "serve",
-        "--json",
-        "--seed",
-        str(seed),
-        "--contacts",
-        str(contacts),
-    ] + (["--limits"] if limits else [])
-    if activity_scale != 1.0:
-        cmd += ["--activity-scale", str(activity_scale)]
-
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        info: dict[str, Any] = json.loads(proc.stdout.readline())
-        yield info
-    finally:  # a large portal can take a while to stop: never lose the figures to it
-        proc.terminate()
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def log_rss(path: Path, every: float = 10.0) -> None:
-    """A thread appending (UTC time, RSS MB, peak MB) to `path` every `every` seconds: a long
-    run's memory, readable while it runs."""
-    import threading
-
-    def sample() -> None:
-        while True:
-            with path.open("a") as handle:
-                handle.write(f"{datetime.now(UTC):%H:%M:%S} {rss_mb():.1f} {peak_rss_mb():.1f}\n")
-            time.sleep(every)
-
-    threading.Thread(target=sample, name="rss-log", daemon=True).start()
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS since the last `reset_peak_rss()` (VmHWM; else the lifetime's)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets VmHWM, so each run's peak is its own."""
-    with suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-@contextmanager
-def state_store(kind: str, directory: Path) -> Iterator[str]:
-    """The run's state store: an SQLite file, or a throwaway PostgreSQL database on the local
-    server (127.0.0.1:5432, trust auth; HANDOFF_BENCH_PG overrides), dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / 'handoff.db'}"
-        return
-    import uuid
-
-    import psycopg
-
-    admin = os.environ.get("HANDOFF_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"handoff_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def make_changes(info: dict[str, Any], count: int, crm: str) -> int:
-    """Change `count` people's job titles through the CRM's own API, as users would."""
-    if crm == "salesforce":
-        return make_salesforce_changes(info, count)
-    return make_hubspot_changes(info, count)
-
-
-def make_salesforce_changes(info: dict[str, Any], count: int) -> int:
-    """sObject Collections PATCH of Lead titles, 200 a call."""
-    import requests
-    from simple_salesforce import Salesforce
-
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = info["ca_file"]
-    sf = Salesforce(
-        instance_url=info["salesforce"]["instance_url"],
-        session_id=info["salesforce"]["session_id"],
-        session=session,
-        version="59.0",
-    )
-    ids = [
-        r["Id"]
-        for r in sf.query_all_iter(f"SELECT Id FROM Lead WHERE IsConverted = false LIMIT {count}")
-    ]
-    calls = 0
-    for start in range(0, len(ids), 200):
-        records = [
-            {"attributes": {"type": "Lead"}, "id": i, "Title": "VP of Revenue Operations"}
-            for i in ids[start : start + 200]
-        ]
-        sf.restful(
-            "composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records}
-        )
-        calls += 1
-    return calls
-
-
-def make_hubspot_changes(info: dict[str, Any], count: int) -> int:
-    """Change `count` contacts' job titles through the HubSpot API (batch update, 100 a call)."""
-    from hubspot import HubSpot
-
-    client = HubSpot(
-        access_token=info["hubspot"]["token"],
-        host=info["hubspot"]["base_url"],
-        ssl_ca_cert=info["ca_file"],
-    )
-    ids: list[str] = []
-    after = None
-    while len(ids) < count:
-        page = client.crm.contacts.basic_api.get_page(limit=100, after=after)
-        time.sleep(1 / PRO_BURST)  # this helper stays under the limit too (it is not Handoff)
-        ids += [c.id for c in page.results]
-        if not page.paging:
-            break
-        after = page.paging.next.after
-    calls = 0
-    for start in range(0, min(count, len(ids)), 100):
-        inputs = [
-            {"id": i, "properties": {"jobtitle": "VP of Revenue Operations"}}
-            for i in ids[start : min(start + 100, count)]
-        ]
-        client.crm.contacts.batch_api.update({"inputs": inputs})
-        calls += 1
-        time.sleep(1 / PRO_BURST)
-    return calls
-
-
-def call_floor(total: int, search: int, salesforce: bool) -> float:
-    """Seconds the calls take at the limits: HubSpot Pro 190 / 10 s (search 5 / s on its own
-    bucket); Salesforce has no burst limit, its floor is our own 100 calls / s limiter."""
-    return (total / 100.0) if salesforce else max((total - search) / PRO_BURST, search / 5.0)
-
-
-def minimum_calls(
-    calls: dict[str, int], people: int, fresh: int, records: int, salesforce: bool
-) -> dict[str, int]:
-    """The fewest calls the job needs, each read and write at its maximum size: every contact
-    read 100 a list page or 200 a search page (an incremental search must page through our own
-    echoes too: HubSpot has no 'modified by someone else' filter); for the `fresh` ones (not
-    echoes) property history 50 a batch read and associations 1,000 a call per engagement type;
-    writes 100 records a batch update. Engagement reads count as made (each type's associated
-    ids in full batches of 100 is that read's minimum), and so do owners, forms and tasks
-    (their minimum is what they read, which the run does not report). Salesforce: 2,000
-    records a query page, the rest as made."""
-    if salesforce:
-        pages = math.ceil(people / 2000)
-        return {
-            "query pages": pages,
-            "other (as made)": sum(calls.values()) - calls.get("query", 0),
-        }
-    search = any(k.endswith("/contacts/search") for k in calls)  # not the companies search
-    types = sum(1 for k in calls if k.startswith("POST /crm/v4/associations/"))
-    history = any(k == "POST /crm/v3/objects/contacts/batch/read" for k in calls)
-    engagements = sum(
-        n
-        for k, n in calls.items()
-        if k.startswith("POST /crm/v3/objects/")
-        and k.endswith("/batch/read")
-        and "/contacts/" not in k
-        and "/tasks/" not in k
-    )
-    as_made = sum(
-        n
-        for k, n in calls.items()
-        if k.startswith(("GET /crm/v3/owners", "GET /marketing/", "GET /form-integrations/"))
-        or "/tasks/" in k
-    )
-    page = SEARCH_PAGE if search else PAGE
-    return {
-        "search pages" if search else "contact pages": math.ceil(people / page),
-        "history reads": math.ceil(fresh / HISTORY_BATCH) if history else 0,
-        "association reads": types * math.ceil(fresh / 1000),
-        "engagement reads (as made)": engagements,
-        "write batches": math.ceil(records / PAGE),
-        "owners, forms, tasks (as made)": as_made,
-    }
+__all__ = ["make_hubspot_changes"]  # bench/peers.py and its test change contacts through it
 
 
 def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     """One run as the worker does it: the sync, then its report (files and the store's copy)."""
+    from sync.process_memory import release_freed_memory
     from sync.report.files import write_run_reports
 
     connector = next(iter(pipeline.connectors.values()))
@@ -269,6 +59,7 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     result = pipeline.run()
     synced = time.perf_counter()
     write_run_reports(result, pipeline.engine, pipeline.config, pipeline.sla)
+    release_freed_memory()  # as `handoff sync` and the worker do after a run's report
     wall = time.perf_counter() - started
     report_seconds = time.perf_counter() - synced
     cpu = time.process_time() - cpu_before  # the worker's CPU: near `wall` means CPU-bound
@@ -364,7 +155,7 @@ def bench(
     with (
         tempfile.TemporaryDirectory() as tmp,
         state_store(store, Path(tmp)) as store_url,
-        sandbox(contacts, limits, activity_scale=activity_scale) as info,
+        sandbox(contacts, limits, activity_scale=activity_scale, crm=crm) as info,
     ):
         env_info = type(
             "Info",
@@ -463,78 +254,6 @@ def bench(
     }
 
 
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
-
-
-def markdown(results: list[dict[str, Any]], command: str) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    lines = [
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()} · load at the end {load}",
-        "",
-        f"`{command}`",
-        "",
-        "| store | CRM | contacts | limits | run | wall s | worker CPU s | load (1 min, before/after) "
-        "| calls made | job minimum | made/min | floor of calls made s | wall/floor | floor of "
-        "minimum s | wall/min floor | 429s | report s | RSS before MB | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        for s in r["stages"]:
-            load_ba = "/".join(str(x) for x in s.get("load_1min", []))
-            lines.append(
-                f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | "
-                f"{_stage_label(s)} | {s['wall_seconds']} | {s.get('worker_cpu_seconds', '')} | "
-                f"{load_ba} | {s['api_calls_total']} | {s.get('api_calls_job_minimum_total', '')} | "
-                f"{s.get('calls_vs_job_minimum', '')} | {s['rate_limit_floor_seconds']} | "
-                f"{s['wall_vs_floor']} | {s.get('job_minimum_floor_seconds', '')} | "
-                f"{s.get('wall_vs_job_minimum_floor', '')} | {s['throttled_429']} | "
-                f"{s.get('report_seconds', '')} | {s.get('rss_before_mb', '')} | {s['peak_rss_mb']} |"
-            )
-        nb = r["naive_baseline"]
-        lines.append(
-            f"| {r.get('store', 'sqlite')} | {r['crm']} | {r['contacts']} | {r['limits']} | naive "
-            f"baseline (1 read + 1 write per contact) | | | | {nb['api_calls']} | | | "
-            f"{nb['rate_limit_floor_seconds']} | | | | | | | |"
-        )
-    lines += _store_ratios(results)
-    return "\n".join(lines) + "\n"
-
-
-def _stage_label(stage: dict[str, Any]) -> str:
-    """The run's name; a full sync's with the activities it pulled (the portal's size)."""
-    if stage["stage"] == "full sync" and stage.get("activities_pulled"):
-        return f"full sync ({stage['activities_pulled']:,} activities)"
-    return str(stage["stage"])
-
-
-def _store_ratios(results: list[dict[str, Any]]) -> list[str]:
-    """PostgreSQL against SQLite, run by run, where both were measured."""
-    by = {(r.get("store", "sqlite"), r["crm"], r["contacts"], r["limits"]): r for r in results}
-    lines: list[str] = []
-    for (store, crm, contacts, limits), pg in sorted(by.items()):
-        lite = by.get(("sqlite", crm, contacts, limits))
-        if store != "postgresql" or lite is None:
-            continue
-        if not lines:
-            lines = [
-                "",
-                "| CRM | contacts | run | wall PG/SQLite | worker CPU PG/SQLite | peak RSS PG/SQLite |",
-                "|---|---|---|---|---|---|",
-            ]
-        for a, b in zip(pg["stages"], lite["stages"], strict=False):
-
-            def ratio(key: str, a: dict[str, Any] = a, b: dict[str, Any] = b) -> str:
-                return f"{a[key] / b[key]:.2f}" if b.get(key) else ""
-
-            lines.append(
-                f"| {crm} | {contacts} | {a['stage']} | {ratio('wall_seconds')} | "
-                f"{ratio('worker_cpu_seconds')} | {ratio('peak_rss_mb')} |"
-            )
-    return lines
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -567,6 +286,9 @@ def main() -> None:
         help="development aid: print the full sync's figures, write nothing",
     )
     args = parser.parse_args()
+    from sync.process_memory import apply_allocator_policy
+
+    apply_allocator_policy()  # as `handoff run` and `handoff sync` do at start
     if args.rss_log is not None and (args.child_out is not None or args.store != "both"):
         log_rss(args.rss_log)  # the measuring process's own
     settings = (

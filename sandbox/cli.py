@@ -54,6 +54,13 @@ def register(app: typer.Typer) -> None:
             "bucket, time, duration_ms) to this file.",
         ),
         salesforce_port: int = typer.Option(0, "--salesforce-port", help="0: any free port"),
+        crm: str = typer.Option(
+            "both",
+            "--crm",
+            help="Emulators to start: hubspot, salesforce or both. One alone starts sooner "
+            "(building the Salesforce org and its Account Engagement data is most of a large "
+            "portal's start).",
+        ),
         ca_dir: Path | None = typer.Option(None, "--ca-dir", help="Where to write the CA file."),
         tier: str | None = typer.Option(
             None,
@@ -75,6 +82,9 @@ def register(app: typer.Typer) -> None:
         from sandbox.runtime import Sandbox
         from sandbox.seed import generate_portal
 
+        if crm not in ("hubspot", "salesforce", "both"):
+            typer.echo(f"error: --crm {crm!r}: use hubspot, salesforce or both", err=True)
+            raise typer.Exit(2)
         if tier is not None and tier not in ("free", "starter", "professional", "enterprise"):
             typer.echo(f"error: --tier {tier!r}: use starter, professional or enterprise", err=True)
             raise typer.Exit(2)
@@ -119,6 +129,8 @@ def register(app: typer.Typer) -> None:
             )
         sandbox = Sandbox(
             portal,
+            hubspot=crm != "salesforce",
+            salesforce=crm != "hubspot",
             limits_enabled=limits,
             ca_directory=ca_dir,
             host=host,
@@ -134,14 +146,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info.as_json(), sort_keys=True), nl=True)
         else:
-            tier_name = sandbox.hubspot.tier if sandbox.hubspot else ""
-            typer.echo(
-                f"HubSpot     {info.hubspot_base_url}  token: {info.hubspot_token}  "
-                f"tier: {tier_name}"
-            )
-            typer.echo(
-                f"Salesforce  {info.salesforce_instance_url}  session: {info.salesforce_session_id}"
-            )
+            if sandbox.hubspot is not None:
+                typer.echo(
+                    f"HubSpot     {info.hubspot_base_url}  token: {info.hubspot_token}  "
+                    f"tier: {sandbox.hubspot.tier}"
+                )
+            if sandbox.salesforce is not None:
+                typer.echo(
+                    f"Salesforce  {info.salesforce_instance_url}  "
+                    f"session: {info.salesforce_session_id}"
+                )
             if info.salesforce_pubsub_endpoint:
                 typer.echo(f"Pub/Sub API {info.salesforce_pubsub_endpoint}  (gRPC, TLS)")
             typer.echo(f"CA file     {info.ca_file}")

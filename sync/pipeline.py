@@ -32,6 +32,7 @@ from sync.feed import PullFeed
 from sync.ledger import LedgerView, RunLedger
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.planned_change import Drift, PlannedChange
+from sync.process_memory import released_while_running
 from sync.pull import PullResult
 from sync.report.snapshot import read_store
 from sync.run_people import RunPeople
@@ -182,7 +183,7 @@ class Pipeline:
         )
         domain = (self.scoring, self.lifecycle, self.sla)
         tick = time.perf_counter()
-        with feed, ExitStack() as held, Session(self.engine) as session:
+        with released_while_running(), feed, ExitStack() as held, Session(self.engine) as session:
 
             def begin() -> DecisionPasses:
                 held.enter_context(decision_lock(self.engine))

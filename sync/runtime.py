@@ -58,10 +58,12 @@ class Runtime:
         from connectors.errors import FatalError
         from connectors.factory import build_connector
         from sync.pipeline import Pipeline
+        from sync.process_memory import apply_allocator_policy
         from sync.store.engine import make_engine
         from sync.store.schema import StoreUnavailable, upgrade
         from sync.store.writer_lock import hold_or_exit
 
+        apply_allocator_policy()  # before the run's threads start: sync/process_memory.py
         self.config = load_or_exit(config_path)
         configure_logging(self.config.logging.level, self.config.logging.format)
         self.writer = hold_or_exit(self.config, command) if hold_store else None
@@ -87,6 +89,7 @@ class Runtime:
         pull: bool = True,
     ) -> Path:
         from config.logs import bound_job
+        from sync.process_memory import release_freed_memory
         from sync.report.files import write_run_reports
 
         if self.writer is not None:
@@ -99,6 +102,7 @@ class Runtime:
                 as_of=as_of, dry_run=dry_run, full=full, pull=pull, progress=progress
             )
         folder = write_run_reports(result, self.engine, self.config, self.pipeline.sla)
+        release_freed_memory()  # what the report read and rendered
         mode = "dry run: nothing was written to the CRMs" if dry_run else "applied"
         out.print(
             f"run {result.run_id} ({mode}): {len(result.planned)} change(s) planned, "
