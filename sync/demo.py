@@ -102,11 +102,7 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
         _tell(console, story)
         _tell_example(console, story, config, crm, env["HANDOFF_STATE_URL"])
         _show_crm(sandbox, console, config)
-        if info.hubspot_base_url:
-            from sync.demo_live import live_demo_request
-
-            console.rule("3. A demo request, live: a HubSpot webhook, routed in seconds")
-            live_demo_request(sandbox, config, console)
+        _live_demo_requests(sandbox, config, directory, console)
         later = now + timedelta(days=5)
         console.rule(f"4. Five days later (--as-of {later:%Y-%m-%dT%H:%M}Z): the SLA ladder acts")
         console.print(
@@ -122,6 +118,35 @@ def run_demo(directory: Path, *, contacts: int, seed: int, crm: str, console: Co
             "Try your own config against the sandbox: `handoff sandbox serve` prints the URLs, "
             "token and CA file to put in the environment."
         )
+        if crm == "hubspot":
+            console.print(
+                "On Salesforce: `handoff demo --crm salesforce` (a demo request decided from its "
+                "change events); both CRMs: `handoff demo --crm both`."
+            )
+
+
+def _live_demo_requests(sandbox: object, config: Path, directory: Path, console: Console) -> None:
+    """A demo request made live in each sandbox CRM, decided by the path `handoff run` serves:
+    a HubSpot webhook (sync/demo_live.py), Salesforce change events (sync/demo_live_salesforce.py)."""
+    info = sandbox.info  # type: ignore[attr-defined]
+    paths = [
+        name
+        for name, url in (
+            ("a HubSpot webhook", info.hubspot_base_url),
+            ("Salesforce change events", info.salesforce_instance_url),
+        )
+        if url
+    ]
+    title = "A demo request" if len(paths) == 1 else "A demo request in each CRM"
+    console.rule(f"3. {title}, live: {' and '.join(paths)}, routed in seconds")
+    if info.hubspot_base_url:
+        from sync.demo_live import live_demo_request
+
+        live_demo_request(sandbox, config, console)
+    if info.salesforce_instance_url:
+        from sync.demo_live_salesforce import live_salesforce_request
+
+        live_salesforce_request(sandbox, config, directory, console)
 
 
 def _run(config: Path, *, dry_run: bool, as_of: datetime | None) -> tuple[Path, RunStory]:

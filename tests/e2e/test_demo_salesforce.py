@@ -1,0 +1,99 @@
+"""`handoff demo --crm salesforce`'s live demo request: a Lead and its "Request a demo" campaign
+response made through simple-salesforce, decided by the change event subscriber `handoff run`
+uses, and shown as the rep sees it.
+
+The command runs in-process (typer's runner, the same `handoff demo` a user types), so that the
+test can read the demo Lead back through its own simple-salesforce client while the sandbox is
+up, right after the live part (step 4, five days later, hands untouched leads to a backup rep).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crm_clients import CrmPerson, SalesforceClient
+from typer.testing import CliRunner
+
+import sync.demo_live_salesforce as live
+from config.cli import app
+from config.loader import load_config
+
+pytestmark = pytest.mark.slow
+
+
+def _demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: Any = None
+) -> tuple[str, dict[str, CrmPerson]]:
+    """Run `handoff demo --crm salesforce`; the demo Lead as simple-salesforce reads it after
+    the live part (`before(sandbox)` runs first)."""
+    seen: dict[str, CrmPerson] = {}
+    request = live.live_salesforce_request
+
+    def spied(sandbox: Any, config: Path, directory: Path, console: Any) -> None:
+        if before is not None:
+            before(sandbox)
+        request(sandbox, config, directory, console)
+        client = SalesforceClient(sandbox, load_config(directory / "speed-to-lead.yaml"))
+        rows = client.api.query("SELECT Id FROM Lead WHERE LastName = 'Ellis'")["records"]
+        for row in rows:
+            seen[row["Id"]] = client.person("lead", row["Id"])
+
+    monkeypatch.setattr(live, "live_salesforce_request", spied)
+    for key in [k for k in os.environ if k.startswith(("SALESFORCE_", "HANDOFF_"))]:
+        monkeypatch.delenv(key)
+    directory = tmp_path / "handoff-demo"
+    result = CliRunner().invoke(
+        app, ["demo", "--crm", "salesforce", "--contacts", "250", "--dir", str(directory)]
+    )
+    assert result.exit_code == 0, (result.output[-3000:], result.exception)
+    assert "Traceback" not in result.output
+    return result.output, seen
+
+
+def test_the_demo_shows_a_salesforce_demo_request_as_the_rep_sees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, leads = _demo(tmp_path, monkeypatch)
+    part = out.split("3. A demo request, live: Salesforce change events")[1].split("4. Five")[0]
+    lead_id = re.search(r"What the rep sees on Lead (\w+), read back through simple-salesforce "
+                        r"([\d.]+) s after the request:", part)  # fmt: skip
+    assert lead_id, part
+    owner = re.search(r"^  Owner   (.+) <(\S+@\S+)>$", part, re.M)
+    task = re.search(r'^  Task    for (.+): "(Reminder: contact Rowan Ellis .+)"$', part, re.M)
+    assert owner and task, part
+    assert re.search(r"^  Status  MQL$", part, re.M), part
+    score = re.search(r"^  Score   (\d+) \((.+)\)$", part, re.M)
+    assert score and "Requested a demo" in score.group(2), part
+    assert task.group(1) == owner.group(1)  # the task is in the owner's queue
+
+    person = leads[lead_id.group(1)]  # read back through simple-salesforce
+    assert person.owner == owner.group(2)
+    assert person.stage == "MQL"
+    assert person.score == float(score.group(1))
+    assert person.tasks == [(owner.group(2), task.group(2))]  # exactly one task, the owner's
+    assert len(leads) == 1
+
+
+def test_the_demo_gives_up_on_a_lead_nobody_publishes_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change Data Capture not on for Leads (the org publishes nothing): the live part says so
+    after its bounded wait, and the demo goes on."""
+    monkeypatch.setattr(live, "WAIT", 3.0)
+
+    def unpublished(sandbox: Any) -> None:
+        monkeypatch.setattr(sandbox.salesforce.change_events, "publish", lambda *a, **k: None)
+
+    out, leads = _demo(tmp_path, monkeypatch, unpublished)
+    assert re.search(
+        r"The demo request from \S+@lakeview-robotics\.com was not routed within 3 s: "
+        r"no change event arrived from the Pub/Sub API",
+        out,
+    ), out
+    assert "5. Run again" in out  # the demo went on
+    [person] = leads.values()
+    assert person.tasks == []
