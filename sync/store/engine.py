@@ -14,7 +14,8 @@ from sync.store.redaction import redact_store_writes
 
 # per connection, allocated as used and kept while the connection is pooled: the pool hands out
 # its most recently used connection first, so only as many as run at once (decide, pull, write-
-# behind) grow their cache; 32 MiB each made the worker's RSS grow by ~100 MB at 100,000 people
+# behind) grow their cache; 32 MiB each made the worker's RSS grow by ~100 MB at 100,000 people.
+# Together they are held to the process's SQLite heap limit (sync/process_memory.py).
 SQLITE_CACHE_KIB = 16384
 SQLITE_BUSY_SECONDS = 30  # how long a statement waits for another writer ("database is locked")
 

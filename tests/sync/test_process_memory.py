@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sync.process_memory import SQLITE_HEAP_MIB
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
@@ -101,3 +103,60 @@ def test_the_operator_s_allocator_settings_win() -> None:
         # freed, and nothing is released at the run's end
         assert measured["large_freed_mb"] < 20, (env, measured)
         assert measured["small_released_mb"] < measured["small_freed_mb"] + 20, (env, measured)
+
+
+# A store larger than the caches read through by three connections at once, each allowed 64 MiB
+# of page cache: without a heap limit each keeps what it read, with it they share one budget.
+SQLITE_CACHES = """
+import json, sqlite3, sys
+from pathlib import Path
+from sync.process_memory import apply_allocator_policy
+
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+path = sys.argv[1]
+db = sqlite3.connect(path)
+db.execute("CREATE TABLE activity (id INTEGER PRIMARY KEY, body TEXT)")
+db.executemany("INSERT INTO activity (body) VALUES (?)", (("x" * 900,) for _ in range(80000)))
+db.commit()
+db.close()
+applied = apply_allocator_policy()
+limit = sqlite3.connect(":memory:").execute("PRAGMA soft_heap_limit").fetchone()[0]
+before = rss()
+held = []
+for _ in range(3):
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA cache_size = -65536")
+    assert conn.execute("SELECT count(*), sum(length(body)) FROM activity").fetchone()[0] == 80000
+    held.append(conn)
+print(json.dumps({"applied": applied, "limit": limit, "grew_mb": rss() - before}))
+"""
+
+
+def _caches(directory: Path, **env: str) -> dict[str, float]:
+    directory.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
+    environ.pop("HANDOFF_ALLOCATOR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", SQLITE_CACHES, str(directory / "store.db")],
+        cwd=ROOT,
+        env=environ | env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_sqlite_connections_share_one_heap_budget(tmp_path: Path) -> None:
+    limited = _caches(tmp_path / "limited")
+    assert limited["limit"] == SQLITE_HEAP_MIB << 20
+    # ~75 MB of rows read by three connections: they keep the budget's worth between them
+    assert limited["grew_mb"] < SQLITE_HEAP_MIB + 12, limited
+    unlimited = _caches(tmp_path / "unlimited", HANDOFF_ALLOCATOR="default")
+    assert unlimited["limit"] == 0
+    assert unlimited["grew_mb"] > 2 * SQLITE_HEAP_MIB, unlimited
