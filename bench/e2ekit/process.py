@@ -59,14 +59,20 @@ def sandbox(
 
 
 def log_rss(path: Path, every: float = 10.0) -> None:
-    """A thread appending (UTC time, RSS MB, peak MB) to `path` every `every` seconds: a long
-    run's memory, readable while it runs."""
+    """A thread appending (UTC time, RSS MB, peak MB, then where it is: malloc's heap in use and
+    free, SQLite's allocations, Python's blocks) to `path` every `every` seconds: a long run's
+    memory, readable while it runs."""
     import threading
+
+    from bench.e2ekit.memory_split import memory_split
 
     def sample() -> None:
         while True:
             with path.open("a") as handle:
-                handle.write(f"{datetime.now(UTC):%H:%M:%S} {rss_mb():.1f} {peak_rss_mb():.1f}\n")
+                handle.write(
+                    f"{datetime.now(UTC):%H:%M:%S} {rss_mb():.1f} {peak_rss_mb():.1f} "
+                    f"{memory_split()}\n"
+                )
             time.sleep(every)
 
     threading.Thread(target=sample, name="rss-log", daemon=True).start()
