@@ -137,8 +137,10 @@ def _live_demo_requests(sandbox: object, config: Path, directory: Path, console:
         )
         if url
     ]
-    title = "A demo request" if len(paths) == 1 else "A demo request in each CRM"
-    console.rule(f"3. {title}, live: {' and '.join(paths)}, routed in seconds")
+    if len(paths) == 1:
+        console.rule(f"3. A demo request, live: {paths[0]}, routed in seconds")
+    else:  # the title fits 80 columns
+        console.rule("3. Two demo requests live: HubSpot webhook, Salesforce change events")
     if info.hubspot_base_url:
         from sync.demo_live import live_demo_request
 

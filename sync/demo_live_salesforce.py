@@ -116,8 +116,9 @@ def live_salesforce_request(sandbox: Any, config: Path, directory: Path, console
                 )
                 return
             email = f"rowan.ellis.{secrets.token_hex(2)}@lakeview-robotics.com"
+            campaign = _campaign(sf)
             started = time.monotonic()
-            lead_id = _demo_request(sf, email)
+            lead_id = _demo_request(sf, campaign, email)
             done = _until(lambda: bool(_tasks(sf, lead_id)), WAIT, every=0.25)
             seconds = time.monotonic() - started
             received = sum(sub.batches for sub in listener.subscriptions)
@@ -179,10 +180,13 @@ def _client(info: Any) -> Any:
     )
 
 
-def _demo_request(sf: Any, email: str) -> str:
-    """What a web-to-lead form makes: the Lead, then its "Request a demo" campaign response."""
+def _campaign(sf: Any) -> str:
     found = sf.query(f"SELECT Id FROM Campaign WHERE Name = '{CAMPAIGN}'")["records"]
-    campaign = found[0]["Id"] if found else sf.Campaign.create({"Name": CAMPAIGN})["id"]
+    return str(found[0]["Id"] if found else sf.Campaign.create({"Name": CAMPAIGN})["id"])
+
+
+def _demo_request(sf: Any, campaign: str, email: str) -> str:
+    """What a web-to-lead form makes: the Lead, then its "Request a demo" campaign response."""
     lead = sf.Lead.create({**DEMO_LEAD, "Email": email})
     sf.CampaignMember.create({"CampaignId": campaign, "LeadId": lead["id"], "Status": "Responded"})
     return str(lead["id"])

@@ -26,10 +26,10 @@ pytestmark = pytest.mark.slow
 
 
 def _demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: Any = None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crm: str = "salesforce", before: Any = None
 ) -> tuple[str, dict[str, CrmPerson]]:
-    """Run `handoff demo --crm salesforce`; the demo Lead as simple-salesforce reads it after
-    the live part (`before(sandbox)` runs first)."""
+    """Run `handoff demo --crm <crm>`; the demo Lead as simple-salesforce reads it after the
+    live part (`before(sandbox)` runs first)."""
     seen: dict[str, CrmPerson] = {}
     request = live.live_salesforce_request
 
@@ -37,17 +37,20 @@ def _demo(
         if before is not None:
             before(sandbox)
         request(sandbox, config, directory, console)
-        client = SalesforceClient(sandbox, load_config(directory / "speed-to-lead.yaml"))
-        rows = client.api.query("SELECT Id FROM Lead WHERE LastName = 'Ellis'")["records"]
+        speed = load_config(directory / "speed-to-lead.yaml")
+        salesforce = [c for c in speed.connections if c.kind == "salesforce"]
+        client = SalesforceClient(sandbox, speed.model_copy(update={"connections": salesforce}))
+        soql = "SELECT Id FROM Lead WHERE Email LIKE '%@lakeview-robotics.com'"
+        rows = client.api.query(soql)["records"]
         for row in rows:
             seen[row["Id"]] = client.person("lead", row["Id"])
 
     monkeypatch.setattr(live, "live_salesforce_request", spied)
-    for key in [k for k in os.environ if k.startswith(("SALESFORCE_", "HANDOFF_"))]:
+    for key in [k for k in os.environ if k.startswith(("SALESFORCE_", "HUBSPOT_", "HANDOFF_"))]:
         monkeypatch.delenv(key)
     directory = tmp_path / "handoff-demo"
     result = CliRunner().invoke(
-        app, ["demo", "--crm", "salesforce", "--contacts", "250", "--dir", str(directory)]
+        app, ["demo", "--crm", crm, "--contacts", "250", "--dir", str(directory)]
     )
     assert result.exit_code == 0, (result.output[-3000:], result.exception)
     assert "Traceback" not in result.output
@@ -59,6 +62,21 @@ def test_the_demo_shows_a_salesforce_demo_request_as_the_rep_sees_it(
 ) -> None:
     out, leads = _demo(tmp_path, monkeypatch)
     part = out.split("3. A demo request, live: Salesforce change events")[1].split("4. Five")[0]
+    _shows_the_rep_view(part, leads)
+
+
+def test_the_demo_on_both_crms_shows_a_demo_request_in_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, leads = _demo(tmp_path, monkeypatch, "both")
+    part = out.split("3. Two demo requests live")[1].split("4. Five")[0]
+    assert re.search(r"submitted the 'Demo request' form\. .* routed to \S+@\S+ in [\d.]+ s", part)
+    _shows_the_rep_view(part, leads)
+
+
+def _shows_the_rep_view(part: str, leads: dict[str, CrmPerson]) -> None:
+    """What the demo printed for the Lead is what simple-salesforce reads: its owner, status,
+    score and exactly one task, in that owner's queue."""
     lead_id = re.search(r"What the rep sees on Lead (\w+), read back through simple-salesforce "
                         r"([\d.]+) s after the request:", part)  # fmt: skip
     assert lead_id, part
@@ -88,7 +106,7 @@ def test_the_demo_gives_up_on_a_lead_nobody_publishes_and_says_why(
     def unpublished(sandbox: Any) -> None:
         monkeypatch.setattr(sandbox.salesforce.change_events, "publish", lambda *a, **k: None)
 
-    out, leads = _demo(tmp_path, monkeypatch, unpublished)
+    out, leads = _demo(tmp_path, monkeypatch, before=unpublished)
     assert re.search(
         r"The demo request from \S+@lakeview-robotics\.com was not routed within 3 s: "
         r"no change event arrived from the Pub/Sub API",
