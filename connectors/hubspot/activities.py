@@ -1,7 +1,8 @@
 """HubSpot activities as canonical `Activity`s, mapped by `connection.activities`.
 
 - Engagements (calls, emails, meetings, notes, tasks; every tier): contact -> engagement ids
-  through the v4 associations batch read (1,000 contacts per call), then the engagements through
+  from a full sync's contact list pages (`inline_links.py`), else through the v4 associations
+  batch read (1,000 contacts per call), then the engagements through
   the object batch read (100 per call), filtered on `hs_timestamp >= since` and the mapping's
   `when`.
 - Web and marketing behaviour, from the best source the portal's `tier` can read
@@ -36,6 +37,7 @@ from config.connections import ActivityMapping
 from connectors import activity_keys as keys
 from connectors.errors import ConnectorError
 from connectors.hubspot.forms import FormSubmissions
+from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import (
     CHANNELS,
@@ -87,8 +89,10 @@ class ActivityReader:
         *,
         tier: str = "professional",
         stages: dict[str, list[str]] | None = None,
+        inline: InlineLinks | None = None,
     ) -> None:
         self._t = transport
+        self._inline = inline if inline is not None else InlineLinks()
         self._mappings = list(mappings)
         self._tier = tier
         self._stages = dict(stages or {})
@@ -304,6 +308,12 @@ class ActivityReader:
     def _associated(self, source: str, ids: Sequence[str]) -> dict[str, list[str]]:
         """engagement id -> contact ids."""
         links: dict[str, list[str]] = {}
+        known, ids = self._inline.split(source, ids)
+        for contact_id, rows in known.items():
+            for row in rows:
+                contacts = links.setdefault(row["id"], [])
+                if contact_id not in contacts:
+                    contacts.append(contact_id)
         for start in range(0, len(ids), ASSOCIATION_BATCH):
             chunk = ids[start : start + ASSOCIATION_BATCH]
             body = {"inputs": [{"id": i} for i in chunk]}

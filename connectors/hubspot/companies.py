@@ -1,6 +1,8 @@
 """Each pulled contact's primary company, read in batches and cached for the run.
 
-1. Contact -> company ids through the v4 associations batch read
+1. Contact -> company ids: in a full sync from the contact list pages themselves
+   (`inline_links.py`), otherwise (and for a contact with more companies than one page shows)
+   through the v4 associations batch read
    (`POST /crm/v4/associations/contacts/companies/batch/read`, up to 1,000 ids a call). The
    primary company is the association of category HUBSPOT_DEFINED and typeId 1
    (PRIMARY_CONTACT_TO_COMPANY; hubspot-api-python `hubspot/crm/association_type.py`, see
@@ -34,6 +36,7 @@ from config.accounts import AccountSettings
 from config.scoring_defaults import FREE_MAIL
 from connectors.accounts import Account, AccountFields, domain_of
 from connectors.errors import FatalError
+from connectors.hubspot.inline_links import InlineLinks, primary_company_of
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.records import Contact
 from connectors.spill import DiskMap
@@ -65,8 +68,10 @@ class CompanyReader:
         transport: HubSpotTransport,
         settings: AccountSettings,
         warn: Callable[[str], None],
+        inline: InlineLinks | None = None,
     ) -> None:
         self._t = transport
+        self._inline = inline if inline is not None else InlineLinks()
         self._settings = settings
         self._warn = warn
         self._fields = AccountFields(
@@ -201,6 +206,13 @@ class CompanyReader:
     def _primary(self, ids: Sequence[str]) -> dict[str, str]:
         """contact id -> primary company id (contacts without a company are absent)."""
         found: dict[str, str] = {}
+        known, ids = self._inline.split("companies", ids)
+        for contact_id, rows in known.items():
+            decided, company = primary_company_of(rows)
+            if not decided:
+                ids.append(contact_id)  # several companies, no single primary label: ask v4
+            elif company is not None:
+                found[contact_id] = company
         for start in range(0, len(ids), ASSOCIATION_BATCH):
             inputs: list[dict[str, str]] = [
                 {"id": i} for i in ids[start : start + ASSOCIATION_BATCH]

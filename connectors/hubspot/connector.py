@@ -12,9 +12,10 @@ import structlog
 from config.connections import Connection, FieldMapping, FieldType
 from connectors.base import ApiUsage, ContactBatch
 from connectors.errors import FatalError, SkippableError
-from connectors.hubspot.activities import ASSOCIATION_BATCH, ActivityReader
+from connectors.hubspot.activities import ASSOCIATION_BATCH, ENGAGEMENTS, ActivityReader
 from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
+from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.tasks import TASK_KEY, TaskWriter
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.hubspot.writes import FieldWriter
@@ -70,6 +71,11 @@ class HubSpotConnector:
             )
             for object_type in connection.objects
         }
+        # a full sync's contact pages bring the companies and engagements linked to each contact
+        self._inline = InlineLinks()
+        engagements = {a.source for a in connection.activities} & set(ENGAGEMENTS)
+        companies = ("companies",) if connection.accounts.enabled else ()
+        self._inline.wanted = (*companies, *sorted(engagements))
         self._contacts = {
             object_type: ContactReader(
                 self.transport,
@@ -77,6 +83,7 @@ class HubSpotConnector:
                 object_type=object_type,
                 overlap=connection.overlap,
                 problems=self.problems,
+                inline=self._inline,
             )
             for object_type, codec in self._codecs.items()
         }
@@ -86,8 +93,9 @@ class HubSpotConnector:
             connection.activities,
             tier=settings.tier if settings else "professional",
             stages={str(k): v for k, v in settings.asset_stages.items()} if settings else None,
+            inline=self._inline,
         )
-        self._companies = CompanyReader(self.transport, connection.accounts, self._warn)
+        self._companies = self._company_reader()
         self._fields = FieldWriter(self.transport, self._codecs)
         self._tasks = TaskWriter(self.transport)
         self._owners = self.transport.client.crm.owners.owners_api
@@ -112,7 +120,11 @@ class HubSpotConnector:
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
-        return self._activities.pull(contacts, since, events=not self.streams_events)
+        yield from self._activities.pull(contacts, since, events=not self.streams_events)
+        self._inline.forget(c.id for c in contacts)  # read: their inline links are done with
+
+    def _company_reader(self) -> CompanyReader:
+        return CompanyReader(self.transport, self.connection.accounts, self._warn, self._inline)
 
     def with_accounts(self, contacts: Sequence[Contact]) -> list[Contact]:
         """Each contact with its primary company's fields and owner (AccountLookup)."""
@@ -120,7 +132,7 @@ class HubSpotConnector:
 
     def begin_accounts(self) -> None:
         self._account_warnings.clear()
-        self._companies = CompanyReader(self.transport, self.connection.accounts, self._warn)
+        self._companies = self._company_reader()
         self._check_custom_properties()
 
     def _check_custom_properties(self) -> None:

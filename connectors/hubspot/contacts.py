@@ -12,7 +12,9 @@ so their activity reads start at once instead of after the echoes' search pages.
 oldest end moves the cursor, so a run cut short re-reads just the unread part and the top.
 
 Full sync (`since=None`): the list endpoint (stable `after` cursor, 100 per page); the cursor is
-committed only with the last batch, since list order is not time order.
+committed only with the last batch, since list order is not time order. Its pages also bring each
+contact's company and engagement ids (`associations=`, kept in `inline_links.InlineLinks`), so a
+full sync makes no v4 associations batch reads for them.
 
 Archived contacts come from the list endpoint with `archived=true`; merges from the survivor's
 `hs_merged_object_ids`. Both become `RecordEvent`s in a final batch.
@@ -26,6 +28,7 @@ from typing import Any
 
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
+from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
@@ -56,8 +59,10 @@ class ContactReader:
         object_type: str,
         overlap: timedelta,
         problems: list[SkippableError],
+        inline: InlineLinks | None = None,
     ) -> None:
         self._t = transport
+        self._inline = inline if inline is not None else InlineLinks()
         self._codec = codec
         self._object_type = object_type
         self._overlap = overlap
@@ -260,6 +265,7 @@ class ContactReader:
                     limit=LIST_PAGE,
                     after=after,
                     properties=self.properties,
+                    associations=list(self._inline.wanted) or None,
                     archived=False,
                     _preload_content=False,
                 )
@@ -269,6 +275,8 @@ class ContactReader:
             contacts = sorted(
                 (c for c in contacts if c.modified_at <= until), key=lambda c: (c.modified_at, c.id)
             )
+            kept = {c.id for c in contacts}
+            self._inline.keep(r for r in raws if str(r["id"]) in kept)
             yield contacts, {str(r["id"]): r for r in raws}
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:

@@ -144,11 +144,42 @@ def render_object(
     for to_type in associations:
         found = store.linked(obj.object_type, obj.id, to_type)
         if found:
-            label = f"{_SINGULAR[obj.object_type]}_to_{_SINGULAR[to_type]}"
-            linked[to_type] = {"results": [{"id": str(i), "type": label} for i in found]}
+            linked[to_type] = inline_associations(obj, to_type, found)
     if linked:
         payload["associations"] = linked
     return payload
+
+
+# Primary contact<->company labels (type ids 1 and 2): v3 names the link twice, as the primary
+# label and as the plain (unlabeled) association it also is.
+_PRIMARY_TYPE_IDS = (1, 2)
+INLINE_ASSOCIATIONS_MAX = 100  # v3 object reads page associations past 100 (changelog, 2021)
+
+
+def inline_associations(obj: HsObject, to_type: str, found: dict[int, int]) -> dict[str, Any]:
+    """`associations.{to_type}` of a v3 object read: `{results: [{id, type}]}`, at most 100
+    rows; past that `paging.next` (`after`, `link`) points at the v4 associations list, from
+    the first associated record not shown."""
+    label = f"{_SINGULAR[obj.object_type]}_to_{_SINGULAR[to_type]}"
+    plain_pair = (obj.object_type, to_type) in {
+        ("contacts", "companies"),
+        ("companies", "contacts"),
+    }
+    rows: list[dict[str, str]] = []
+    for shown, (to_id, type_id) in enumerate(found.items()):
+        if plain_pair:
+            names = [label] if type_id in _PRIMARY_TYPE_IDS else []
+            names.append(f"{label}_unlabeled")
+        else:
+            names = [label]
+        if len(rows) + len(names) > INLINE_ASSOCIATIONS_MAX:
+            after = str(shown)
+            link = (
+                f"/crm/v4/objects/{obj.object_type}/{obj.id}/associations/{to_type}?after={after}"
+            )
+            return {"results": rows, "paging": {"next": {"after": after, "link": link}}}
+        rows.extend({"id": str(to_id), "type": name} for name in names)
+    return {"results": rows}
 
 
 def batch_envelope(

@@ -66,7 +66,7 @@ class KillPoint:
 
 POINTS: dict[str, KillPoint] = {
     # HubSpot
-    "hubspot: during the pull": KillPoint("hubspot", 0, "POST", "/crm/v4/associations", 2),
+    "hubspot: during the pull": KillPoint("hubspot", 0, "POST", "/batch/read", 2),
     "hubspot: decisions committed, no write yet": KillPoint(
         "hubspot", 0, "POST", "/contacts/batch/update"
     ),
