@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
-from sync.demo_story import RunStory, read_story
 from sync.explain.render import RULE_WORDS, stage_word
+
+if TYPE_CHECKING:  # the run's story (the store's tables) is loaded by the demo alone, not by
+    from sync.demo_story import RunStory  # example_config / sandbox_environment users
 
 PLACEHOLDER = "not-needed-to-explain"
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
@@ -155,6 +157,7 @@ def _run(config: Path, *, dry_run: bool, as_of: datetime | None) -> tuple[Path, 
     """One `handoff sync` of the example config; its report folder and what it did. Handoff's
     own info lines stay quiet: the story is told here (warnings still show)."""
     from config.logs import configure_logging
+    from sync.demo_story import read_story
     from sync.runtime import Runtime
 
     runtime = Runtime(str(config), "sync --dry-run" if dry_run else "sync")
@@ -223,6 +226,8 @@ def _show_crm(sandbox: object, console: Console, config: Path) -> None:
         for key, value in emulator.summary().items():
             prefix, _, stage = key.partition(" in stage ")
             summary[f"{prefix} at {words.get(stage, stage)}" if stage else key] += value
+        from rich.table import Table
+
         table = Table(title=f"{name} now holds", show_lines=False)
         table.add_column("what")
         table.add_column("count", justify="right")
