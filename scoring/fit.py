@@ -14,7 +14,7 @@ from typing import Any
 from config.scoring import FitRule, TitleLadder
 from scoring.score import ReasonItem, fill_label
 
-_MEMO_LIMIT = 50_000
+_MEMO_LIMIT = 16_384  # entries per memo: bounded, so a long-lived worker keeps ~MBs, not N
 _UNSEEN = object()
 
 
@@ -51,7 +51,7 @@ class ContactFacts:
         return self.fields.get(name)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def email_domain_of(email: str) -> str | None:
     """ "Ann@Acme.COM" -> "acme.com"; None without an @."""
     if "@" not in email:
@@ -59,7 +59,7 @@ def email_domain_of(email: str) -> str | None:
     return email.rsplit("@", 1)[1].strip().lower() or None
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def domain_of(value: str) -> str | None:
     """ "https://www.Acme.com/x" -> "acme.com"; bare domains pass through lower-cased."""
     text = value.strip().lower()

@@ -85,7 +85,7 @@ class CompiledNegatives:
         found = self._memo.get(key)
         if found is None:
             found = self._evaluate(email_domain, company_domain, title_text)
-            if len(self._memo) >= 50_000:
+            if len(self._memo) >= 16_384:
                 self._memo.clear()
             self._memo[key] = found
         if not unsubscribed:
