@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class HandoffPull(Peer):
     name = "handoff"
     package = "handoff (this checkout)"
-    streams = ("contacts", "activities", "owners")
+    streams = ("contacts", "activities", "owners", "companies")
 
     def __init__(
         self, base_url: str, ca_file: str, name: str = "handoff", sources: str = ""

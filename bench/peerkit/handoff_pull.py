@@ -66,6 +66,9 @@ def main() -> None:
                     "contacts": result.people,
                     "activities": result.activities,
                     "owners": result.owners,
+                    # the primary companies read for the account fields (the peers count the
+                    # companies they read as a stream of records too)
+                    "companies": getattr(connector, "companies_read", 0),
                 },
                 "unchanged": result.unchanged,
                 "calls": dict(connector.usage.calls),

@@ -21,6 +21,13 @@ def _row(*cells: str) -> str:
     return "| " + " | ".join(list(cells) + [""] * (COLUMNS - len(cells))) + " |"
 
 
+def _answered(cmp: dict[str, Any], ours: str, best: str) -> str:
+    answered = cmp.get("answered_calls_per_record")
+    if not answered:
+        return ""
+    return f" (without the 429s: {answered[ours]} against {answered[best]})"
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     peers = result["peers"]
     lines = [
@@ -66,14 +73,19 @@ def markdown(result: dict[str, Any], command: str) -> str:
                 f"- {label}: {ours} against the fastest peer ({best}, "
                 f"{cmp['best_peer_streams_ok']}/{cmp['best_peer_streams']} streams ok): "
                 f"wall x{cmp['wall_speedup']}, API time x{cmp['api_time_speedup']}; calls per "
-                f"record {cmp['calls_per_record'][ours]} against {cmp['calls_per_record'][best]}."
+                f"record {cmp['calls_per_record'][ours]} against {cmp['calls_per_record'][best]}"
+                + _answered(cmp, ours, best)
+                + ("; **goal met**" if cmp.get("goal_met") else "; goal not met")
+                + "."
             )
-    lines += ["", "Full pull, calls by endpoint:", ""]
-    for name, peer in peers.items():
-        full = next((r for r in peer.get("runs", []) if r["run"] == "full pull"), None)
-        if full and "calls_by_endpoint" in full:
-            calls = ", ".join(f"`{k}` {v}" for k, v in full["calls_by_endpoint"].items())
-            lines.append(f"- {name}: {calls}")
+    labels = dict.fromkeys(r["run"] for p in peers.values() for r in p.get("runs", []))
+    for label in labels:
+        lines += ["", f"{label[0].upper()}{label[1:]}, calls by endpoint:", ""]
+        for name, peer in peers.items():
+            run = next((r for r in peer.get("runs", []) if r["run"] == label), None)
+            if run and "calls_by_endpoint" in run:
+                calls = ", ".join(f"`{k}` {v}" for k, v in run["calls_by_endpoint"].items())
+                lines.append(f"- {name}: {calls}")
     problems = []
     for name, peer in peers.items():
         disc = peer.get("discovery", {})

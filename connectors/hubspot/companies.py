@@ -90,6 +90,7 @@ class CompanyReader:
         self._cache = DiskMap()
         self._wanted: list[str] | None = None
         self._refused = False
+        self.read = 0  # company records HubSpot answered this run (batch reads, domain search)
 
     @property
     def enabled(self) -> bool:
@@ -179,6 +180,7 @@ class CompanyReader:
                     )
                 )
                 for raw in page.get("results", []):
+                    self.read += 1
                     props = raw.get("properties") or {}
                     domain = domain_of(props.get("domain"))
                     if domain in found and found[domain] is None:
@@ -255,5 +257,6 @@ class CompanyReader:
             for raw in page.get("results", []):
                 company_id = str(raw["id"])
                 found[company_id] = Account(company_id, raw.get("properties") or {})
+                self.read += 1
             self._cache.update(found)
         log.debug("hubspot.companies", read=len(company_ids), cached=len(self._cache))

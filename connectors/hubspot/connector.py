@@ -123,6 +123,11 @@ class HubSpotConnector:
         yield from self._activities.pull(contacts, since, events=not self.streams_events)
         self._inline.forget(c.id for c in contacts)  # read: their inline links are done with
 
+    @property
+    def companies_read(self) -> int:
+        """Company records read since the run began (`begin_accounts`)."""
+        return self._companies.read
+
     def _company_reader(self) -> CompanyReader:
         return CompanyReader(self.transport, self.connection.accounts, self._warn, self._inline)
 

@@ -26,9 +26,10 @@ def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
     runs = {r["run"].split(" (")[0]: r for r in out["peers"]["handoff"]["runs"]}
     assert set(runs) == {"full pull", "incremental", "no change"}
     full = runs["full pull"]
-    assert set(full["streams"]) == {"contacts", "activities", "owners"}
+    assert set(full["streams"]) == {"contacts", "activities", "owners", "companies"}
     assert all(verdict.startswith("ok") for verdict in full["streams"].values()), full["streams"]
     assert full["records"]["contacts"] == 200
+    assert full["records"]["companies"] > 0  # the contacts' primary companies, read once each
     # the calls come from the sandbox's request log, grouped by route
     assert full["calls"] == sum(full["calls_by_endpoint"].values()) > 0
     assert "GET /crm/v3/objects/contacts" in full["calls_by_endpoint"]
@@ -36,4 +37,4 @@ def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
     assert full["peak_rss_mb"] > 0 and full["api_seconds"] <= full["wall_seconds"]
     # the state store carries over: the incremental run reads fewer contacts than the full one
     assert runs["incremental"]["records"]["contacts"] < 200
-    assert "| handoff | full pull | 3/3 |" in result.stdout
+    assert "| handoff | full pull | 4/4 |" in result.stdout
