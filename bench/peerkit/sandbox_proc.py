@@ -55,7 +55,7 @@ def sandbox(
 ) -> Iterator[SandboxProcess]:
     """`root`: the checkout whose sandbox serves (another worktree's, to try its routes)."""
     log = directory / "requests.jsonl"
-    common = ["--json", "--seed", str(seed), "--contacts", str(contacts)]
+    common = ["--json", "--crm", "hubspot", "--seed", str(seed), "--contacts", str(contacts)]
     common += ["--limits"] if limits else []
     cmd = [sys.executable, "-m", "config.cli", "sandbox", "serve", *common]
     for host in HUBSPOT_HOSTS:
