@@ -27,8 +27,11 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, PersonRecord
+
+__all__ = ["LedgerUnwritable", "LedgerView", "RunLedger"]
 
 PAGE = 1000  # rows per read: no cursor stays open while the writer thread records
 IN_LIST = 500  # keys per IN (...) list against the state store
@@ -368,53 +371,3 @@ class RunLedger:
                 if len(ids) < IN_LIST:
                     break
                 after = ids[-1]
-
-
-class LedgerView:
-    """`RunResult.planned` / `writes.items`: the ledger's changes of one side, read on demand
-    (iterate, count, compare with a list); appending records them."""
-
-    def __init__(self, ledger: RunLedger, side: str) -> None:
-        self._ledger = ledger
-        self._side = side
-
-    def append(self, change: PlannedChange) -> None:
-        self.extend([change])
-
-    def extend(self, changes: Iterable[PlannedChange]) -> None:
-        if self._side == "p":
-            self._ledger.plan(changes)
-        else:
-            self._ledger.write(changes)
-
-    def __iadd__(self, changes: Iterable[PlannedChange]) -> LedgerView:
-        self.extend(changes)
-        return self
-
-    def __iter__(self) -> Iterator[PlannedChange]:
-        return self._ledger.changes(self._side)
-
-    def __len__(self) -> int:
-        return self._ledger.count(self._side)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-    def __getitem__(self, index: int) -> PlannedChange:
-        """The `index`th (read through to it: for a look, not for loops)."""
-        if index < 0:
-            return list(self)[index]
-        found = next(itertools.islice(iter(self), index, None), None)
-        if found is None:
-            raise IndexError(index)
-        return found
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, LedgerView | list | tuple):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} {'planned' if self._side == 'p' else 'written'} changes>"

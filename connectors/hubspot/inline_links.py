@@ -81,6 +81,9 @@ class InlineLinks:
         with self._lock:
             for contact_id in ids:
                 self._links.pop(contact_id, None)
+            if not self._links:  # every page read: a worker lives on, so its tables go too
+                self._links = {}  # (a dict keeps the size it grew to when emptied)
+                self._pages.clear()
 
     def __len__(self) -> int:
         with self._lock:
