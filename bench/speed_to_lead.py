@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +39,7 @@ from hubspot import HubSpot
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.speed_common import Stream, Worker, report, summary, where_the_seconds_go  # noqa: E402
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sandbox.server import SandboxRequest, SandboxResponse  # noqa: E402
@@ -62,34 +60,6 @@ def write_config(directory: Path, port: int) -> Path:
     path = directory / "handoff.yaml"
     path.write_text(speed_to_lead_config("hubspot", listen_port=port))
     return path
-
-
-class Worker:
-    """`handoff run` as a subprocess, its output collected; `log` keeps every life's lines."""
-
-    def __init__(self, config: Path, env: dict[str, str], log: list[str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "config.cli", "run", "-c", str(config),
-             "--heartbeat", str(config.parent / "heartbeat")],
-            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines = log
-        threading.Thread(target=self._drain, daemon=True).start()
-        while not any("handoff worker running" in line for line in self.lines[-400:]):
-            assert self.proc.poll() is None, "".join(self.lines)[-3000:]
-            time.sleep(0.05)
-
-    def _drain(self) -> None:
-        for line in self.proc.stdout or []:
-            self.lines.append(line)
-
-    def stop(self, kill: bool = False) -> None:
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def submit(info: object, form: str, n: str) -> str:
@@ -170,12 +140,6 @@ class Poller:
         return len({r.id for r in links.results}) if links else 0
 
 
-def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    return f"{statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=2000)
@@ -211,7 +175,17 @@ def main() -> None:
             **os.environ, **env, "HANDOFF_STATE_URL": f"sqlite:///{directory / 'state.db'}",
             "PYTHONPATH": str(ROOT),
         }  # fmt: skip
-        worker = Worker(config, run_env, lines)
+
+        def start() -> Worker:
+            lives = sum("handoff worker running" in line for line in lines)
+            return Worker(
+                config,
+                run_env,
+                lines,
+                lambda: sum("handoff worker running" in line for line in lines) > lives,
+            )
+
+        worker = start()
         assert sandbox.hubspot is not None
         sandbox.hubspot.enable_webhooks(
             f"http://127.0.0.1:{port}/webhooks/hubspot/hubspot",
@@ -228,35 +202,17 @@ def main() -> None:
             if f.name == "Demo request"
         )  # fmt: skip
         poller = Poller(api)
-        started = time.monotonic()
-        next_form = next_poll = started
-        sent = 0
-        restarts = 0
+        stream = Stream(args, poller, start)
         submit_s: list[float] = []  # the sandbox's own time to take a form, for the reading
+
+        def request(n: str) -> str:
+            tick = time.monotonic()
+            email = submit(info, form, n)
+            submit_s.append(time.monotonic() - tick)
+            return email
+
         try:
-            while sent < args.submissions or poller.pending():
-                if sent < args.submissions and time.monotonic() >= next_form:
-                    bulk = not any("(applied)" in line for line in lines)
-                    sent += 1
-                    tick = time.monotonic()
-                    email = submit(info, form, f"s{sent}")
-                    with poller.lock:  # submitted: the sandbox answered (the contact exists)
-                        poller.sent[email] = (time.monotonic(), bulk)
-                    submit_s.append(time.monotonic() - tick)
-                    next_form += args.spacing
-                    if sent == args.restart_at:
-                        worker.stop(kill=args.kill)
-                        print(f"worker stopped after form {sent}", flush=True)
-                        time.sleep(args.down)
-                        worker = Worker(config, run_env, lines)
-                        restarts += 1
-                        print("worker started again", flush=True)
-                if time.monotonic() >= next_poll:
-                    poller.poll()
-                    next_poll = time.monotonic() + 1.0
-                assert time.monotonic() - started < args.limit_seconds, "out of time"
-                soonest = min(next_poll, next_form if sent < args.submissions else next_poll)
-                time.sleep(max(0.01, soonest - time.monotonic()))
+            worker = stream.run(request, 1.0, worker)
             time.sleep(10)  # a duplicate decision would have landed by now
             tasks = {e: poller.tasks(poller.ids[e], patient=True) for e in poller.sent}
         finally:
@@ -273,23 +229,15 @@ def main() -> None:
         )  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "throttled": throttled}, indent=1))
-    counts = Counter(r["tasks"] for r in rows)
-    print()
-    print(f"contacts {args.contacts}, forms {len(rows)} every {args.spacing} s, limits "
-          f"{args.limits}, restarts {restarts}{' (SIGKILL)' if args.kill else ''}; "
-          f"tasks per contact {dict(sorted(counts.items()))}; 429s {dict(throttled)}; "
-          f"the sandbox took a form in p50/p95/max {summary(submit_s)} s")  # fmt: skip
-    print("| phase | forms | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
-          "owner+task p95 s | owner+task max s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for phase, pick in (("during bulk sync", True), ("after it", False)):
-        chosen = [r for r in rows if r["bulk_running"] is pick]
-        if chosen:
-            owners = summary([r["owner_s"] for r in chosen])
-            tasks_s = summary([r["task_s"] for r in chosen])
-            print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
-    if set(counts) != {1}:
-        raise SystemExit(f"tasks per contact {dict(counts)}: each submission needs exactly one")
+    report(
+        rows,
+        "contact",
+        f"contacts {args.contacts}, forms {len(rows)} every {args.spacing} s, limits "
+        f"{args.limits}, restarts {stream.restarts}{' (SIGKILL)' if args.kill else ''}; "
+        f"429s {dict(throttled)}; the sandbox took a form in p50/p95/max {summary(submit_s)} s",
+        stream.load,
+        where_the_seconds_go(lines, "speed.decided", "since_event_seconds"),
+    )
 
 
 if __name__ == "__main__":

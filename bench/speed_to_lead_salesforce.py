@@ -23,12 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -41,6 +37,7 @@ from simple_salesforce import Salesforce
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.speed_common import Stream, Worker, report, where_the_seconds_go  # noqa: E402
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sync.demo import sandbox_environment  # noqa: E402
@@ -53,35 +50,6 @@ def write_config(directory: Path) -> Path:
     path = directory / "handoff.yaml"
     path.write_text(speed_to_lead_config("salesforce"))
     return path
-
-
-class Worker:
-    """`handoff run` as a subprocess, its output collected; `log` keeps every life's lines."""
-
-    def __init__(self, config: Path, env: dict[str, str], log: list[str], subscribed: Any) -> None:
-        before = subscribed()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "config.cli", "run", "-c", str(config),
-             "--heartbeat", str(config.parent / "heartbeat")],
-            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines = log
-        threading.Thread(target=self._drain, daemon=True).start()
-        while subscribed() < before + 3:  # Lead, Contact and CampaignMember topics
-            assert self.proc.poll() is None, "".join(self.lines)[-3000:]
-            time.sleep(0.05)
-
-    def _drain(self) -> None:
-        for line in self.proc.stdout or []:
-            self.lines.append(line)
-
-    def stop(self, kill: bool = False) -> None:
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Poller:
@@ -122,12 +90,6 @@ class Poller:
         )["records"]
         found = Counter(str(r["WhoId"]) for r in rows)
         return Counter({i: found[i] for i in self.sent})
-
-
-def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    return f"{statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f}"
 
 
 def demo_request(sf: Any, campaign: str, n: str) -> str:
@@ -176,31 +138,15 @@ def main() -> None:
         )
         campaign = sf.Campaign.create({"Name": "Request a demo"})["id"]
         poller = Poller(sf, sandbox.salesforce.org.api_user_id)
-        worker = Worker(config, run_env, lines, lambda: service.subscribes)
-        started = time.monotonic()
-        next_request = next_poll = started
-        sent = restarts = 0
+
+        def start() -> Worker:
+            before = service.subscribes  # Lead, Contact and CampaignMember topics
+            return Worker(config, run_env, lines, lambda: service.subscribes >= before + 3)
+
+        worker = start()
+        stream = Stream(args, poller, start)
         try:
-            while sent < args.submissions or poller.pending():
-                if sent < args.submissions and time.monotonic() >= next_request:
-                    bulk = not any("(applied)" in line for line in lines)
-                    sent += 1
-                    at = time.monotonic()
-                    poller.sent[demo_request(sf, campaign, f"s{sent}")] = (at, bulk)
-                    next_request += args.spacing
-                    if sent == args.restart_at:
-                        worker.stop(kill=args.kill)
-                        print(f"worker stopped after request {sent}", flush=True)
-                        time.sleep(args.down)
-                        worker = Worker(config, run_env, lines, lambda: service.subscribes)
-                        restarts += 1
-                        print("worker started again", flush=True)
-                if time.monotonic() >= next_poll:
-                    poller.poll()
-                    next_poll = time.monotonic() + args.poll
-                assert time.monotonic() - started < args.limit_seconds, "out of time"
-                soonest = min(next_poll, next_request if sent < args.submissions else next_poll)
-                time.sleep(max(0.01, soonest - time.monotonic()))
+            worker = stream.run(lambda n: demo_request(sf, campaign, n), args.poll, worker)
             time.sleep(10)  # a duplicate decision would have landed by now
             tasks = poller.tasks()
         finally:
@@ -216,23 +162,15 @@ def main() -> None:
     ]  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"rows": rows}, indent=1))
-    counts = Counter(r["tasks"] for r in rows)
     decided = sum('"cdc.decided"' in line for line in lines)
-    print()
-    print(f"people {args.contacts}, demo requests {len(rows)} every {args.spacing} s, restarts "
-          f"{restarts}{' (SIGKILL)' if args.kill else ''}; tasks per lead "
-          f"{dict(sorted(counts.items()))}; change event decisions {decided}")  # fmt: skip
-    print("| phase | requests | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
-          "owner+task p95 s | owner+task max s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for phase, pick in (("during bulk sync", True), ("after it", False)):
-        chosen = [r for r in rows if r["bulk_running"] is pick]
-        if chosen:
-            owners = summary([r["owner_s"] for r in chosen])
-            tasks_s = summary([r["task_s"] for r in chosen])
-            print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
-    if set(counts) != {1}:
-        raise SystemExit(f"tasks per lead {dict(counts)}: each demo request needs exactly one")
+    report(
+        rows,
+        "lead",
+        f"people {args.contacts}, demo requests {len(rows)} every {args.spacing} s, restarts "
+        f"{stream.restarts}{' (SIGKILL)' if args.kill else ''}; change event decisions {decided}",
+        stream.load,
+        where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
+    )
 
 
 if __name__ == "__main__":

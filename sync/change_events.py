@@ -22,28 +22,23 @@ cursor covers the gap, as it covers any time the listener was down. A dropped st
 with exponential backoff (1 s doubling to 60 s); a refused token is logged as an error naming the
 fix and retried on the same backoff (an OAuth connection logs in again first).
 
-After a handoff, the person's SLA rungs due by then (the owner's task) are fired as the webhook
-path fires them (sync/speed_sla.py). Decisions are serialised with scheduled runs as the HubSpot
-webhook path's are (sync/speed.py):
-the worker's one-job gate when no job runs, `Pipeline.between_chunks` during a long run, and
-people a running run holds wait for its end.
+The people in the inbox are decided by a thread of their own, beside any scheduled run
+(sync/change_inbox.py), as the HubSpot webhook path decides its contacts (sync/fast_decision.py):
+each holding the person's decision lock, then their SLA rungs due by then (the owner's task).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Callable, Container, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
 from connectors.errors import ConnectorError
-from connectors.ratelimit import fast_lane
 from connectors.salesforce.cdc import (
     TOPICS,
     ChangeBatch,
@@ -52,11 +47,8 @@ from connectors.salesforce.cdc import (
     PubSubClient,
     ReplayUnavailable,
 )
-from sync.identity import person_key
-from sync.pull import _person_row
-from sync.speed import read_event_stream
-from sync.speed_sla import LadderSteps
-from sync.store.tables import ChangeInbox, ChangeStream, PersonRecord
+from sync.change_inbox import InboxDecider
+from sync.store.tables import ChangeInbox, ChangeStream
 from sync.store.types import utc_now
 from sync.store.upsert import upsert
 
@@ -82,11 +74,6 @@ class Subscription:
     client: PubSubClient | None = None
     thread: threading.Thread | None = None
     batches: int = 0
-
-
-@dataclass
-class _Failures:
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:
@@ -124,27 +111,20 @@ def _person_type(record_id: str) -> str | None:
 
 
 class ChangeEventListener:
-    """The subscriptions' threads and the thread that decides the people in the inbox."""
+    """The subscriptions' threads, storing what they receive in the inbox for its decider."""
 
     def __init__(
         self,
         runtime: Runtime,
-        exclusive: Callable[[], Any],
         subscriptions: list[Subscription],
         *,
         backoff_max: float = BACKOFF_MAX,
     ) -> None:
         self.runtime = runtime
-        self.exclusive = exclusive
         self.subscriptions = subscriptions
         self.backoff_max = backoff_max
         self._stopped = threading.Event()
-        self._wake = threading.Event()
-        self._failures = _Failures()
-        self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on
-        self._stream_read: dict[str, datetime] = {}  # connection -> its event stream's last read
-        self._decider = threading.Thread(target=self._decide_loop, name="cdc-decide", daemon=True)
-        self.decided = 0
+        self.inbox = InboxDecider(runtime, self._stopped)
 
     # -- life ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -154,13 +134,12 @@ class ChangeEventListener:
                 target=self._listen, args=(sub,), name=f"cdc-{sub.topic}", daemon=True
             )
             sub.thread.start()
-        self._wake.set()  # people a previous process left in the inbox
-        self._decider.start()
+        self.inbox.start()  # and people a previous process left in the inbox
 
     def stop(self) -> None:
         """Stop listening and deciding; what is in the inbox waits for the next start."""
         self._stopped.set()
-        self._wake.set()
+        self.inbox.wake()
         for sub in self.subscriptions:
             if sub.client is not None:
                 sub.client.cancel()
@@ -169,8 +148,7 @@ class ChangeEventListener:
                 sub.thread.join(timeout=30)
             if sub.client is not None:
                 sub.client.close()
-        if self._decider.is_alive():
-            self._decider.join(timeout=120)
+        self.inbox.join()
 
     # -- listening -----------------------------------------------------------------------------
     def _listen(self, sub: Subscription) -> None:
@@ -304,153 +282,19 @@ class ChangeEventListener:
                 to_decide=len(rows),
             )
         if rows:
-            self._wake.set()
-
-    # -- deciding ------------------------------------------------------------------------------
-    def _decide_loop(self) -> None:
-        while not self._stopped.is_set():
-            # woken by new rows; a poll covers rows a run held back and ladder rungs falling due
-            self._wake.wait(0.1 if self.ladder.waiting() else 2.0)
-            self._wake.clear()
-            if self._stopped.is_set() or not (self.ladder.waiting() or self._waiting()):
-                continue
-            gate = self.exclusive()
-            if not gate.acquire(timeout=0.2):
-                self._wake.set()  # a run holds the gate: it calls `interleave` between chunks
-                time.sleep(0.2)
-                continue
-            try:
-                if self.runtime.writer is not None:
-                    self.runtime.writer.reassert()
-                self.drain(frozenset())
-            finally:
-                gate.release()
-
-    def interleave(self, busy: Container[str]) -> None:
-        """Between a scheduled run's chunks, in its thread (it holds the gate)."""
-        if self.ladder.waiting() or self._waiting():
-            self.drain(busy)
-
-    def _waiting(self) -> bool:
-        with Session(self.runtime.engine) as session:
-            return session.exec(select(ChangeInbox.record_id).limit(1)).first() is not None
-
-    def drain(self, busy: Container[str]) -> None:
-        """Decide the people in the inbox (oldest first), except those a running run holds;
-        this path's CRM calls take the front of the rate limiter."""
-        with fast_lane():
-            self._drain(busy)
-            self.ladder.fire_due(busy)  # SLA rungs falling due (the owner's task)
-
-    def _drain(self, busy: Container[str]) -> None:
-        with Session(self.runtime.engine) as session:
-            rows = list(
-                session.exec(
-                    select(ChangeInbox).order_by(col(ChangeInbox.received_at)).limit(DRAIN)
-                )
-            )
-            session.expunge_all()
-        for connection in sorted({row.connection for row in rows}):
-            # Account Engagement's form fills (a demo request) are a stream, not per person
-            read_event_stream(self.runtime, connection, self._stream_read)
-        for row in rows:
-            if self._stopped.is_set():
-                return
-            try:
-                done = self._decide(row, busy)
-            except Exception as exc:  # logged; retried, then left to the scheduled sync
-                key = (row.connection, row.record_id)
-                self._failures.counts[key] = self._failures.counts.get(key, 0) + 1
-                done = self._failures.counts[key] >= ATTEMPTS
-                log.warning(
-                    "cdc.decision_failed",
-                    connection=row.connection,
-                    record_id=row.record_id,
-                    error=str(exc),
-                    left_to_sync=done,
-                )
-            if done:
-                self._failures.counts.pop((row.connection, row.record_id), None)
-                self._done(row)
-
-    def _done(self, row: ChangeInbox) -> None:
-        """Out of the inbox, unless a newer event named the person meanwhile."""
-        with Session(self.runtime.engine) as session:
-            session.execute(
-                delete(ChangeInbox).where(
-                    col(ChangeInbox.connection) == row.connection,
-                    col(ChangeInbox.record_id) == row.record_id,
-                    col(ChangeInbox.replay_id) == row.replay_id,
-                )
-            )
-            session.commit()
-
-    def _decide(self, row: ChangeInbox, busy: Container[str]) -> bool:
-        """Read, mirror and decide one person; False when a running run holds them."""
-        from sync.only import sync_one
-
-        tick = time.perf_counter()
-        connector: Any = self.runtime.connectors[row.connection]
-        object_type, record_id = row.object_type, row.record_id
-        if object_type == "campaign_member":  # an update that did not name its person
-            people = connector.campaign_member_people([record_id])
-            if not people:
-                return True
-            object_type, record_id = people[0]
-        found = connector.read_contacts(object_type, [record_id])
-        if not found:
-            log.info("cdc.skipped", connection=row.connection, record_id=row.record_id,
-                     why="not found (deleted or converted): left to the scheduled sync")  # fmt: skip
-            return True
-        contact = found[0]
-        if person_key(contact) in busy:
-            return False
-        with Session(self.runtime.engine) as session:
-            upsert(session, PersonRecord, [_person_row(contact)])
-            session.commit()
-        key, result = sync_one(
-            self.runtime, f"{row.connection}:{contact.id}", as_of=None, dry_run=False
-        )
-        self.decided += 1
-        self.ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
-        log.info(
-            "cdc.decided",
-            connection=row.connection,
-            record_id=contact.id,
-            person=key,
-            run_id=result.run_id,
-            change=row.change_type,
-            planned=len(result.planned),
-            written=len(result.writes.items),
-            seconds=round(time.perf_counter() - tick, 2),
-            since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
-        )
-        for error in result.errors:
-            log.warning("cdc.warning", record_id=contact.id, warning=error)
-        return True
+            self.inbox.wake()
 
 
 @contextlib.contextmanager
-def listening(
-    runtime: Runtime, exclusive: Callable[[], Any]
-) -> Iterator[ChangeEventListener | None]:
+def listening(runtime: Runtime) -> Iterator[ChangeEventListener | None]:
     """The change event listener for this worker's life (none when no connection asks)."""
     subs = subscriptions(runtime)
     if not subs:
         yield None
         return
-    listener = ChangeEventListener(runtime, exclusive, subs)
+    listener = ChangeEventListener(runtime, subs)
     listener.start()
-    before = runtime.pipeline.between_chunks
-
-    def between_chunks(busy: Container[str]) -> None:
-        if before is not None:
-            before(busy)
-        listener.interleave(busy)
-
-    runtime.pipeline.between_chunks = between_chunks
     try:
         yield listener
     finally:
-        runtime.pipeline.between_chunks = before
         listener.stop()

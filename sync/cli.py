@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
         if replicas:
             from sync.replicas import build_app, ensure_queue_schema, run_replica
 
-            gate = threading.Lock()  # one job or fast-path decision at a time in this replica
+            gate = threading.Lock()  # one job at a time in this replica
 
             def replica_job(connection: str, kind: str) -> None:
                 try:
@@ -227,8 +227,8 @@ def register(app: typer.Typer) -> None:
             from sync.speed_http import serving
 
             with contextlib.ExitStack() as held:
-                try:  # each replica serves webhooks; decisions serialise on the decision lock
-                    http = held.enter_context(serving(runtime, lambda: gate))
+                try:  # each replica serves webhooks, deciding beside its jobs (per-person locks)
+                    http = held.enter_context(serving(runtime))
                 except OSError as exc:
                     ops.close()
                     runtime.close()
@@ -286,7 +286,7 @@ def register(app: typer.Typer) -> None:
 
         with contextlib.ExitStack() as held:
             try:  # the webhook endpoint and its fast path, with `http:` in config
-                http = held.enter_context(serving(runtime, worker.exclusive, ops.shared_routes))
+                http = held.enter_context(serving(runtime, ops.shared_routes))
             except OSError as exc:
                 ops.close()
                 runtime.close()
@@ -294,7 +294,7 @@ def register(app: typer.Typer) -> None:
             from sync.change_events import listening
 
             # Salesforce change events (Pub/Sub API), with `salesforce.change_events: true`
-            changes = held.enter_context(listening(runtime, worker.exclusive))
+            changes = held.enter_context(listening(runtime))
             if http is not None and ops.shared_routes:
                 out.print(
                     f"metrics and health on http://{http.host}:{http.port}/metrics",
@@ -314,7 +314,7 @@ def register(app: typer.Typer) -> None:
             )
             stop.wait()
             err.print("stopping: finishing the batch in flight", highlight=False)
-            held.close()  # the endpoint and the fast path first: it takes the job gate
+            held.close()  # the endpoint and the fast path first
             worker.stop()
             ops.close()
         runtime.close()

@@ -1,30 +1,38 @@
 """Decision stage: score -> lifecycle -> route -> SLA clocks, planned into the outbox.
 
 Runs inside one decision transaction per chunk of people; it reads only the state store (what the
-pull stage mirrored) and writes decisions (person state, assignments, clocks, outbox items). A dry
-run executes exactly this and rolls the transaction back.
+pull stage mirrored) and writes decisions (person state, clocks, outbox items). A routing decision
+is made and committed in a short routing transaction of its own (routing/transaction.py), so
+deciders beside each other share the round robin and the reps' capacity. A dry run executes
+exactly this, routing in its own transaction, and rolls it back.
+
+Deciders run beside each other (a bulk run and the speed-to-lead fast path), each holding the
+people it decides (sync/person_lock.py). With `decided_after` set (a live run), a person whose
+state was decided after that moment (by the fast path, while this run went on) is not decided
+again: that decision read the person later than this run did.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import delete, func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from config.model import HandoffConfig
 from connectors.records import ActivityKind, Actor
 from routing import ledger
+from routing.decision import RoutingDecision
 from routing.sla.actions import Touch, stable_key
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
-from scoring.lifecycle import is_forward, is_regression
+from routing.transaction import routing_transaction
+from sync.decision_tally import DecisionTally, unmatched_owner_problems
 from sync.ledger import RunLedger
 from sync.outbox import OutboxPlanner
 from sync.people import (
@@ -35,45 +43,18 @@ from sync.people import (
     rejection_reason,
 )
 from sync.person_state import StateRow, load_states, save_states
+from sync.person_writes import PersonWrites
 from sync.reasons import ReasonPublisher, ScoreWords, keep_written
 from sync.run_people import RunPeople
-from sync.store.tables import PersonRecord, PersonState
+from sync.store.tables import PersonState
 
-AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
 LANE_FAST = "fast"
 SALES_OWNED = frozenset({"sal", "sql", "opportunity", "customer"})
 LANE_MQL = "mql"
+__all__ = ["DecisionStage", "DecisionTally", "DomainEngines", "unmatched_owner_problems"]
 
 
-@dataclass
-class DecisionTally:
-    scored: int = 0
-    stage_changes: Counter[str] = field(default_factory=Counter)
-    routed: Counter[str] = field(default_factory=Counter)  # by rule
-    assignments: list[dict[str, Any]] = field(default_factory=list)
-    rejections: Counter[str] = field(default_factory=Counter)  # by reason code ('' = missing)
-    clocks_started: int = 0
-    sla_actions: Counter[str] = field(default_factory=Counter)
-    flags: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    scores: Counter[int] = field(default_factory=Counter)  # score -> people (flat in N)
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
-    unmatched_owners: Counter[tuple[str, str]] = field(default_factory=Counter)
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
-    stages: Counter[str] = field(default_factory=Counter)
-    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-
-def unmatched_owner_problems(tally: DecisionTally) -> list[str]:
-    """One line per owner a CRM does not know, with how many people it held back."""
-    return [
-        f"{connection}: no user with email {email} ({n} people not assigned there): add the "
-        "user in that CRM, or fix routing in handoff.yaml (owners are matched by email, never guessed)"
-        for (connection, email), n in sorted(tally.unmatched_owners.items())
-    ]
-
-
-class DecisionStage:
+class DecisionStage(PersonWrites):
     """Decides for a set of people and plans their CRM writes."""
 
     def __init__(
@@ -82,8 +63,11 @@ class DecisionStage:
         engines: DomainEngines,
         planner: OutboxPlanner,
         people: RunPeople | None = None,
+        *,
+        decided_after: datetime | None = None,
     ) -> None:
         self.config = config
+        self.decided_after = decided_after
         self.engines = engines
         self.planner = planner
         self.session = planner.session
@@ -111,6 +95,8 @@ class DecisionStage:
         complete (routing reads the whole store: account owners by domain, open leads per rep),
         whatever order the pull had."""
         tick = perf_counter()
+        states = load_states(self.session, keys)
+        keys = self._not_decided_since(keys, states)
         self._kept = self.people.kept(keys)
         held = [key for key in keys if key in self._kept]  # scored already: no activities
         people = load_people(
@@ -122,7 +108,6 @@ class DecisionStage:
         people.update(
             load_people(self.session, held, self.config, self.engines.owners, with_activities=False)
         )
-        states = load_states(self.session, keys)
         self.settle(people.values())
         for view in people.values():  # the majority guess: only when opted in (passes.py)
             guess_account_owner(view, self.engines.account_owners)
@@ -150,6 +135,21 @@ class DecisionStage:
                 self._touches = []
             seconds["state"] += perf_counter() - tick
         return deferred
+
+    def _not_decided_since(self, keys: list[str], states: dict[str, StateRow]) -> list[str]:
+        """The keys, less the people decided after `decided_after` (by the fast path beside
+        this run: their decision read them later than this run did; deciding them again could
+        undo it)."""
+        after = self.decided_after
+        if after is None:
+            return keys
+        later = {
+            k for k, s in states.items() if s.computed_at is not None and s.computed_at > after
+        }
+        if not later:
+            return keys
+        self.tally.decided_elsewhere += len(later)
+        return [key for key in keys if key not in later]
 
     def settle(self, people: Iterable[PersonView]) -> None:
         """Read these people as their CRMs will be once Handoff's own unconfirmed writes land,
@@ -236,14 +236,25 @@ class DecisionStage:
     ) -> str | None:
         lane = LANE_FAST if fast else LANE_MQL
         lead = replace(person.routing_lead(), decision_key=self.decision_key(person, "route"))
-        decision = self.engines.router.route(
-            self.session, lead, self.now, lane="fast" if fast else "nurture"
-        )
+        decision = self._routed(lead, "fast" if fast else "nurture")
         self._count_assignment(person, decision)
         if not decision.owner_email:
             return owner
         self._starts.append(self._clock_start(person, decision, lane))
         return decision.owner_email
+
+    def _routed(self, lead: Any, lane: Any) -> RoutingDecision:
+        """The router's decision, made and committed in a routing transaction of its own (a
+        live run), or in the decision transaction (a dry run: rolled back with it)."""
+        engine: Engine | None = self.engines.routing_engine
+        if engine is None:
+            decision: RoutingDecision = self.engines.router.route(
+                self.session, lead, self.now, lane=lane
+            )
+            return decision
+        with routing_transaction(engine) as session:
+            decision = self.engines.router.route(session, lead, self.now, lane=lane)
+        return decision
 
     def decision_key(self, person: PersonView, purpose: str) -> str:
         """One routing decision: this person, at this moment, for this purpose."""
@@ -303,154 +314,6 @@ class DecisionStage:
             }
         )
 
-    def _plan_owner(self, person: PersonView, owner_email: str) -> None:
-        refused = self._write_owners(person, owner_email)
-        if refused:  # routed, but the rep would never see it in the CRM: say so, never silence
-            self._owner_not_written(
-                person, "route_not_written", f"routed to {owner_email}", refused
-            )
-
-    def _write_owners(self, person: PersonView, owner_email: str) -> list[str]:
-        """Plan the owner on every record; why not, when no record takes it (else [])."""
-        refused = [
-            why
-            for record in person.write_targets()
-            if (why := self._write_owner(record, owner_email, f"routed to {owner_email}"))
-        ]
-        targets = person.write_targets()
-        if not targets:
-            return ["no CRM record to write"]
-        return refused if len(refused) == len(targets) else []
-
-    def _owner_not_written(
-        self, person: PersonView, flag: str, what: str, refused: list[str]
-    ) -> None:
-        self.tally.flags.append(
-            {
-                "person": person.key,
-                "owner": person.owner_email,
-                "flag": flag,
-                "detail": f"{what}, but the owner stays: " + "; ".join(refused),
-            }
-        )
-
-    def _write_owner(self, record: PersonRecord, owner_email: str, reason: str) -> str | None:
-        """Plan the record's owner as the CRM user with this email (never a guess); why not,
-        when the record keeps another owner."""
-        owner_id = self.engines.owners.id_for(record.connection, owner_email)
-        if owner_id is None:
-            self.tally.unmatched_owners[(record.connection, owner_email)] += 1
-            return f"{record.connection} has no user {owner_email}"
-        self.planner.write_field(
-            record.connection,
-            record.object_type,
-            record.crm_id,
-            "owner_id",
-            owner_id,
-            record.fields.get("owner_id"),
-            reason,
-        )
-        return self.planner.refused
-
-    def _plan_person_writes(
-        self,
-        person: PersonView,
-        score: Any,
-        words: ScoreWords,
-        stage: str,
-        current: str,
-        owner_email: str | None,
-    ) -> None:
-        for record in person.write_targets():
-            crm = record.fields
-            self.planner.observe(record.connection, record.object_type, record.crm_id, crm)
-            self._plan_scores(record, score, words)
-            if record.connection == person.lifecycle_from:
-                if stage != current and current in AUTOMATION_STAGES:
-                    self.planner.write_field(
-                        record.connection,
-                        record.object_type,
-                        record.crm_id,
-                        "lifecycle_stage",
-                        stage,
-                        crm.get("lifecycle_stage"),
-                        f"lifecycle {current} -> {stage}",
-                        clear_first=is_regression(current, stage),
-                    )
-            elif is_forward(person.held(record, "lifecycle_stage"), stage):
-                # Another system owns lifecycle: mirror its stage here, forward only.
-                self.planner.write_field(
-                    record.connection,
-                    record.object_type,
-                    record.crm_id,
-                    "lifecycle_stage",
-                    stage,
-                    crm.get("lifecycle_stage"),
-                    f"lifecycle mirrored from {person.lifecycle_from}: {stage}",
-                )
-        if owner_email and owner_email != person.owner_email:
-            self._plan_owner(person, owner_email)
-        elif owner_email:
-            self._mirror_owner(person, owner_email)
-        self._compare_systems(person)
-
-    def _plan_scores(self, record: PersonRecord, score: Any, words: ScoreWords) -> None:
-        values = self.reasons.values(record.connection, record.fields, score, words)
-        for name, value in values:
-            self.planner.write_field(
-                record.connection,
-                record.object_type,
-                record.crm_id,
-                name,
-                value,
-                record.fields.get(name),
-                "score",
-            )
-
-    def _mirror_owner(self, person: PersonView, owner_email: str) -> None:
-        """Records in other systems follow the owner of the owning system (same email)."""
-        for record in person.write_targets():
-            current = self.engines.owners.email_for(
-                record.connection, person.held(record, "owner_id")
-            )
-            if record.connection == person.owner_from or current == owner_email:
-                continue
-            if not self.planner.managed(record.connection, record.object_type, "owner_id"):
-                continue
-            self._write_owner(
-                record, owner_email, f"owner mirrored from {person.owner_from}: {owner_email}"
-            )
-
-    def _compare_systems(self, person: PersonView) -> None:
-        """One person in several CRMs: report where they disagree, and true duplicates."""
-        seen: dict[tuple[str, str], int] = {}
-        for record in person.records:
-            slot = (record.connection, record.object_type)
-            seen[slot] = seen.get(slot, 0) + 1
-        for (connection, object_type), n in sorted(seen.items()):
-            if n > 1:
-                self.tally.duplicates.append(
-                    {
-                        "person": person.key,
-                        "connection": connection,
-                        "object": object_type,
-                        "records": n,
-                    }
-                )
-        targets = person.write_targets()
-        if len(targets) < 2:
-            return
-        stages = {t.connection: t.fields.get("lifecycle_stage") for t in targets}
-        owners = {
-            t.connection: self.engines.owners.email_for(t.connection, t.fields.get("owner_id"))
-            for t in targets
-        }
-        for name, values in (("lifecycle_stage", stages), ("owner", owners)):
-            if len({v for v in values.values() if v not in (None, "")}) > 1:
-                self.tally.disagreements.append(
-                    {"person": person.key, "field": name, "values": values}
-                )
-
     def _touches_of(self, person: PersonView) -> list[Touch]:
         touches = []
         for activity in person.activities:
@@ -492,51 +355,4 @@ class DomainEngines:
     sla: Any
     owners: Any
     account_owners: dict[str, str] = field(default_factory=dict)  # company domain -> owner
-
-
-def dirty_people(
-    session: Session, now: datetime, full: bool = False, page: int = 5000
-) -> Iterator[list[str]]:
-    """People whose records changed since they were last decided, or due their daily decay
-    pass, in key order a page at a time (each page one query: nothing per person is kept, and
-    a page's decisions may be committed before the next is read).
-
-    Reads plain columns (no ORM objects, no JSON): at 100,000 people this runs every run."""
-    after = ""
-    while True:
-        latest = session.execute(
-            sa_select(col(PersonRecord.person_key), func.max(col(PersonRecord.modified_at)))
-            .where(col(PersonRecord.status) == "active", col(PersonRecord.person_key) > after)
-            .group_by(col(PersonRecord.person_key))
-            .order_by(col(PersonRecord.person_key))
-            .limit(page)
-        ).all()
-        if not latest:
-            return
-        after = latest[-1][0]
-        if full:
-            yield [key for key, _ in latest]
-        else:
-            decided = {
-                key: (computed_at, source_modified_at)
-                for key, computed_at, source_modified_at in session.execute(
-                    sa_select(
-                        col(PersonState.person_key),
-                        col(PersonState.computed_at),
-                        col(PersonState.source_modified_at),
-                    ).where(col(PersonState.person_key).in_([key for key, _ in latest]))
-                )
-            }
-            out = []
-            for key, modified in latest:
-                computed_at, source_modified_at = decided.get(key, (None, None))
-                if (
-                    computed_at is None
-                    or source_modified_at is None
-                    or modified > source_modified_at
-                    or computed_at.date() < now.date()
-                ):
-                    out.append(key)
-            yield out
-        if len(latest) < page:
-            return
+    routing_engine: Engine | None = None  # a live run's: routing decisions commit on their own

@@ -4,7 +4,6 @@ webhook to the fast path (sync/speed.py) and routed in seconds, without a schedu
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ def live_demo_request(sandbox: Any, config: Path, console: Console) -> None:
     configure_logging("warning", runtime.config.logging.format)
     name = next(c.name for c in runtime.config.connections if c.hubspot is not None)
     secret = secrets.token_hex(16)  # the sandbox app's client secret, this demo only
-    fast = FastPath(runtime, threading.Lock, size=1000)
+    fast = FastPath(runtime, size=1000)
     server = HttpServer("127.0.0.1", 0)
     server.mount(f"/webhooks/hubspot/{name}", webhook_endpoint(fast, name, secret, None), ["POST"])
     fast.start()

@@ -2,8 +2,9 @@
 
 Pull: the person's records and activities are read again through their connectors and mirrored
 into the store. Decide: the same decision stage a run uses (score, lifecycle, route, SLA clock)
-for that person alone. Apply: only this run's outbox items are written (items other runs left
-pending wait for the next full run). The SLA ladder is not evaluated: it acts for every clock,
+for that person alone, holding their decision lock (sync/person_lock.py), so it may run beside a
+scheduled run (the speed-to-lead fast path does). Apply: only this run's outbox items are written
+(items other runs left pending wait for the next full run). The SLA ladder is not evaluated: it acts for every clock,
 so it runs with the next full sync or the worker's SLA check.
 """
 
@@ -16,11 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from sync.apply import CrmApplier, WriteSummary
-from sync.decide import unmatched_owner_problems
+from sync.decision_tally import unmatched_owner_problems
 from sync.explain.live import pull_person
 from sync.explain.lookup import find_person
-from sync.passes import DecisionPasses, decision_lock
+from sync.passes import DecisionPasses
 from sync.people import OwnerBook, account_owners
+from sync.person_lock import person_locks
 from sync.pipeline import RunResult
 from sync.store.activities import store_activities
 from sync.store.tables import PersonRecord, RunRecord
@@ -36,6 +38,7 @@ def sync_one(
     """Pull, decide and write one person; their person key and the run's result."""
     config, engine, pipeline = runtime.config, runtime.engine, runtime.pipeline
     started = utc_now()
+    decided_after = started if as_of is None and not dry_run else None  # see sync/decide.py
     as_of = as_of or started
     with Session(engine) as session:
         key = find_person(session, who)
@@ -60,8 +63,8 @@ def sync_one(
         session.add(RunRecord(id=result.run_id, started_at=started, as_of=as_of, dry_run=dry_run))
         session.commit()
     domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
-    with decision_lock(engine), Session(engine) as session:
-        passes = DecisionPasses(config, domain, session, mode, result)
+    with person_locks(engine, [key]), Session(engine) as session:
+        passes = DecisionPasses(config, domain, session, mode, result, decided_after=decided_after)
         try:
             engines = passes.engines
             free_mail = frozenset(config.scoring.negative.free_mail.domains)

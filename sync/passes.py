@@ -10,6 +10,11 @@ behind its pull decides exactly what one that waits for it does.
 
 Every chunk is checkpointed (committed; flushed in a dry run) and followed by a write-behind of
 whole batches, sent from a thread of its own in a live run; the run's final write sends the rest.
+
+A live run holds the people of each chunk (sync/person_lock.py) while it decides and commits it:
+the speed-to-lead fast path decides beside the run, in its own thread, and waits only when its
+person is in the chunk in hand. Someone the fast path decided after the run began is skipped when
+the run reaches them (`DecisionStage.decided_after`), in its first pass or its routing pass.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
@@ -32,9 +39,11 @@ from routing.router import Router
 from routing.sla.engine import SlaEngine
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, WriteSummary
-from sync.decide import DecisionStage, DomainEngines, dirty_people
+from sync.decide import DecisionStage, DomainEngines
+from sync.dirty import dirty_people
 from sync.outbox import OutboxPlanner
 from sync.people import OwnerBook, account_owners
+from sync.person_lock import person_locks
 from sync.pull import PullResult
 from sync.run_people import RunPeople
 
@@ -43,7 +52,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("handoff.decide")
 CHECKPOINT_EVERY = 500
-DECISION_LOCK = 7220312  # pg advisory lock id: one replica decides at a time
+DECISION_LOCK = 7220312  # pg advisory lock id: one replica's scheduled run decides at a time
 
 
 _held = threading.local()  # how deep this thread holds the decision lock
@@ -51,11 +60,10 @@ _held = threading.local()  # how deep this thread holds the decision lock
 
 @contextmanager
 def decision_lock(engine: Engine) -> Iterator[None]:
-    """Serialise the decision stage across replicas (PostgreSQL). SQLite's write lock and the
-    single-runner file lock already do this on one node. Held on its own connection, so it
-    survives the stage's chunk commits and is released if the process dies. Re-entrant in one
-    thread: the webhook fast path decides inside a running sync's chunk boundary (its thread
-    holds the lock already; a second connection would wait for it forever)."""
+    """Serialise scheduled runs' decision stages across replicas (PostgreSQL); the single-runner
+    file lock does this on one node. Held on its own connection, so it survives the stage's
+    chunk commits and is released if the process dies. Re-entrant in one thread. The fast path
+    does not take it: it decides beside a run, one person at a time (sync/person_lock.py)."""
     depth = getattr(_held, "depth", 0)
     if engine.dialect.name != "postgresql" or depth:
         _held.depth = depth + 1
@@ -83,6 +91,8 @@ class DecisionPasses:
         mode: RunMode,
         result: RunResult,
         progress: Callable[[str, int], None] | None = None,
+        *,
+        decided_after: datetime | None = None,
     ) -> None:
         self.config = config
         self.session = session
@@ -104,13 +114,21 @@ class DecisionPasses:
         )
         # who the run holds (handed on by the pull, deferred for routing): in its ledger
         self.people = RunPeople(result.ledger)
-        self.stage = DecisionStage(config, self.engines, self.planner, self.people)
+        self.stage = DecisionStage(
+            config, self.engines, self.planner, self.people, decided_after=decided_after
+        )
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        if not mode.dry_run:  # routing decisions commit on their own, shared with the fast path
+            self.engines.routing_engine = engine
+        self._hold: Callable[[list[str]], AbstractContextManager[None]] = (
+            (lambda keys: nullcontext()) if mode.dry_run else partial(person_locks, engine)
+        )
         mode.writer.sink = (
             result.ledger.written.append
         )  # outcomes go to the run's ledger, not memory
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._behind: Future[tuple[WriteSummary, float]] | None = None
-        self.between: Callable[[], None] | None = None  # after each checkpointed chunk
 
     def flush(self) -> None:
         """Write the planned outbox rows, and record them in the run's ledger (the planner keeps
@@ -170,6 +188,7 @@ class DecisionPasses:
             "decide.after_pull",
             decided=decided,
             routed=routed,
+            decided_by_fast_path=self.stage.tally.decided_elsewhere,
             seconds=round(middle - tick, 2),
             routing_seconds=round(time.perf_counter() - middle, 2),
             routing_decide_seconds=round(timings.get("decide", 0.0) - before[0], 2),
@@ -228,16 +247,15 @@ class DecisionPasses:
         for start in range(0, len(keys), CHECKPOINT_EVERY):
             chunk = keys[start : start + CHECKPOINT_EVERY]
             tick = time.perf_counter()
-            deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
-            flushed = time.perf_counter()
-            self.flush()
-            self.stage.tally.seconds["plan"] += time.perf_counter() - flushed
-            self.mode.checkpoint(self.session)
+            with self._hold(chunk):  # the fast path waits for these people until the commit
+                deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
+                flushed = time.perf_counter()
+                self.flush()
+                self.stage.tally.seconds["plan"] += time.perf_counter() - flushed
+                self.mode.checkpoint(self.session)
             self.result.timings["decide"] = self.result.timings.get("decide", 0.0) + (
                 time.perf_counter() - tick
             )
             if self.progress:
                 self.progress("decide", len(chunk) - len(deferred))
             self.write(final=False)
-            if self.between is not None:
-                self.between()

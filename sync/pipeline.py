@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +26,7 @@ from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
-from sync.decide import unmatched_owner_problems
+from sync.decision_tally import unmatched_owner_problems
 from sync.escalation import plan_sla_actions
 from sync.feed import PullFeed
 from sync.ledger import LedgerView, RunLedger
@@ -122,11 +122,6 @@ class Pipeline:
         self.lifecycle = LifecyclePolicy.from_config(config.lifecycle)
         self.sla = SlaEngine(config.sla)
         self.stopping = threading.Event()  # set on SIGTERM: finish the batch in flight, then stop
-        # Called between a live run's decision chunks, and while its pull hands nothing on, with
-        # the people this run holds (the webhook fast path decides the others meanwhile, in
-        # this thread: sync/speed.py); a container of person keys, read from the run's ledger on
-        # each `in`.
-        self.between_chunks: Callable[[Container[str]], None] | None = None
 
     def mode(self, dry_run: bool) -> RunMode:
         if dry_run:
@@ -154,6 +149,9 @@ class Pipeline:
     ) -> RunResult:
         """One run. `pull=False` decides from the store alone (the minutely SLA check)."""
         started = self.clock()
+        # a live run at the present: people the fast path decides beside it after this moment
+        # are not decided again by it (sync/decide.py); a replay at a given moment decides all
+        decided_after = started if as_of is None and not dry_run else None
         as_of = as_of or started
         mode = self.mode(dry_run)
         result = RunResult(run_id=self._run_id(as_of, dry_run), as_of=as_of, dry_run=dry_run)
@@ -187,22 +185,21 @@ class Pipeline:
 
             def begin() -> DecisionPasses:
                 held.enter_context(decision_lock(self.engine))
-                passes = DecisionPasses(self.config, domain, session, mode, result, progress)
+                passes = DecisionPasses(
+                    self.config,
+                    domain,
+                    session,
+                    mode,
+                    result,
+                    progress,
+                    decided_after=decided_after,
+                )
                 held.callback(passes.close)
-                if self.between_chunks is not None and not dry_run:
-                    between = self.between_chunks
-                    passes.between = lambda: between(passes.people)
                 return passes
 
             passes: DecisionPasses | None = None
-
-            def idle() -> None:  # no chunk for a while: waiting webhooks are decided meanwhile
-                if self.between_chunks is not None:
-                    self.between_chunks(passes.people if passes is not None else feed.people)
-
             feed.start()
-            lend = idle if self.between_chunks is not None and not dry_run else None
-            for chunk in feed.ready(CHECKPOINT_EVERY, lend):  # while the pull runs
+            for chunk in feed.ready(CHECKPOINT_EVERY):  # while the pull runs
                 passes = passes or begin()
                 passes.first(chunk)
             result.timings["pull"] = time.perf_counter() - tick

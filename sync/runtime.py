@@ -137,7 +137,6 @@ class Runtime:
                 render_saved(load_report(directory), directory, list(self.config.reports.formats))
             return
         pipeline = Pipeline(self.config, self.engine, {connection: self.connectors[connection]})
-        pipeline.between_chunks = self.pipeline.between_chunks  # the webhook fast path's turn
         self.pipeline = pipeline
         from sync.report.files import write_run_reports
 

@@ -14,13 +14,12 @@ person's ladder rungs due by then (sync/speed_sla.py: the owner's task, as a sch
 create it). Its CRM
 calls are made in the rate limiter's fast lane (connectors/ratelimit.py): ahead of a bulk run's.
 
-One decision at a time, in one thread at a time: when no job runs, the fast path takes the
-worker's one-job-at-a-time gate (`Worker.exclusive`); while a scheduled run holds it, that run
-calls `interleave` between its decision chunks (`Pipeline.between_chunks`), so waiting webhooks
-are decided in the run's own thread, after its chunk is committed. People the run holds (handed
-to it by its pull, or waiting for its routing pass with a kept score) are held back until it
-ends. Deletions and merges are left to the scheduled sync, which reads them with their history;
-a merge's survivor is decided now.
+The fast path decides in its own thread, beside a scheduled run (sync/fast_decision.py): it holds
+the person's decision lock while it mirrors and decides them, so it waits only when the run is
+deciding that very person (the chunk in hand, until its commit); the run, reaching someone the
+fast path decided meanwhile, skips them. Routing decisions commit in a short routing transaction
+of their own, shared by both (routing/transaction.py). Deletions and merges are left to the
+scheduled sync, which reads them with their history; a merge's survivor is decided now.
 
 If the listener is down, HubSpot retries for a day, and the scheduled sync's cursor catches up in
 any case: no event is needed for correctness, only for speed.
@@ -33,9 +32,8 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Container
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlmodel import Session, col, select
@@ -46,11 +44,9 @@ from connectors.hubspot.webhooks import (
 )
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
-from sync.identity import person_key
-from sync.pull import _person_row, read_cursor
+from sync.fast_decision import decide_contact, read_event_stream
 from sync.speed_sla import LadderSteps
-from sync.store.activities import store_activities
-from sync.store.tables import PersonRecord, WebhookEventSeen
+from sync.store.tables import WebhookEventSeen
 from sync.store.types import utc_now
 from sync.store.upsert import upsert
 
@@ -59,8 +55,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("handoff.speed")
 DRAIN = 500  # events taken from the queue per pass
-FORMS_OVERLAP = timedelta(minutes=5)
-OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index in seconds
 KEEP_SEEN = timedelta(days=7)
 REMEMBER = 100_000  # handled event keys kept in memory for the endpoint's acknowledgements
 Queued = tuple[str, WebhookEvent]  # (connection, event)
@@ -69,22 +63,14 @@ Queued = tuple[str, WebhookEvent]  # (connection, event)
 class FastPath:
     """The queue of webhook events and the thread that decides their contacts."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        exclusive: Callable[[], Any],
-        *,
-        size: int,
-    ) -> None:
+    def __init__(self, runtime: Runtime, *, size: int) -> None:
         self.runtime = runtime
-        self.exclusive = exclusive
         self._queue: queue.Queue[Queued] = queue.Queue(maxsize=size)
         self._queued: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fast-path", daemon=True)
         self.decided = 0  # contacts decided (tests, the demo)
-        self._held_back: list[Queued] = []  # events for people a running run holds
         self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
         self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
@@ -143,33 +129,16 @@ class FastPath:
         self._thread.join(timeout=120)
 
     def _loop(self) -> None:
-        """Take the worker's gate when events wait; a scheduled run that holds it calls
-        `interleave` between its chunks instead."""
+        """Decide what waits, in this thread, whatever else runs."""
         while not self._stopped.is_set():
-            if self._queue.empty() and not self._held_back and not self.ladder.waiting():
+            if self._queue.empty() and not self.ladder.waiting():
                 time.sleep(0.05)
                 continue
-            gate = self.exclusive()
-            if not gate.acquire(timeout=0.2):
-                continue
-            try:
-                if self.runtime.writer is not None:
-                    self.runtime.writer.reassert()
-                with self._guard:  # what a run held back is decided now that it is over
-                    held, self._held_back = self._held_back, []
-                for item in held:
-                    self._queue.put(item)
-                self._drain_and_decide(frozenset())
-            finally:
-                gate.release()
+            if self.runtime.writer is not None:
+                self.runtime.writer.reassert()
+            self._drain_and_decide()
 
-    def interleave(self, busy: Container[str]) -> None:
-        """Between a scheduled run's chunks, in its thread (it holds the gate): decide what
-        waits, except the people that run holds (`busy` person keys): they wait for its end."""
-        if not self._queue.empty() or self.ladder.waiting():
-            self._drain_and_decide(busy)
-
-    def _drain_and_decide(self, busy: Container[str]) -> None:
+    def _drain_and_decide(self) -> None:
         batch: list[Queued] = []
         with contextlib.suppress(queue.Empty):
             while len(batch) < DRAIN:
@@ -177,8 +146,8 @@ class FastPath:
         try:
             with fast_lane():  # this path's calls take the front of the rate limiter
                 if batch:
-                    self._decide_batch(batch, busy)
-                self.ladder.fire_due(busy)
+                    self._decide_batch(batch)
+                self.ladder.fire_due()
         except Exception as exc:  # logged; the scheduled sync catches up
             log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
         finally:
@@ -186,13 +155,12 @@ class FastPath:
                 self._queued.difference_update((c, e.key) for c, e in batch)
 
     def handle(self, batch: list[Queued]) -> None:
-        """Decide the contacts these events name, taking the worker's gate."""
-        with self.exclusive(), fast_lane():
-            self._decide_batch(batch, frozenset())
+        """Decide the contacts these events name, in the caller's thread."""
+        with fast_lane():
+            self._decide_batch(batch)
 
-    def _decide_batch(self, batch: list[Queued], busy: Container[str]) -> None:
-        """Decide the contacts these events name (each once), then mark the events handled;
-        events for a person in `busy` are held back, unmarked, for after the run."""
+    def _decide_batch(self, batch: list[Queued]) -> None:
+        """Decide the contacts these events name (each once), then mark the events handled."""
         fresh = self._unseen(batch)
         by_connection: dict[str, dict[str, WebhookEvent]] = {}
         for connection, event in fresh:
@@ -205,20 +173,13 @@ class FastPath:
                 )
                 continue
             by_connection.setdefault(connection, {}).setdefault(event.object_id, event)
-        held: set[tuple[str, str]] = set()
         for connection, contacts in sorted(by_connection.items()):
             self._forms(connection, min(e.occurred_at for e in contacts.values()))
             for contact_id, event in contacts.items():
                 if self._stopped.is_set():
-                    return  # not marked handled: the scheduled sync decides them
-                if not self._decide(connection, contact_id, event, busy):
-                    held.add((connection, contact_id))
-        if held:
-            back = [(c, e) for c, e in fresh if (c, e.object_id) in held]
-            with self._guard:
-                self._held_back += back
-            log.info("speed.held_for_run", contacts=len(held))
-        self._mark_handled([(c, e) for c, e in fresh if (c, e.object_id) not in held])
+                    return  # not marked handled: HubSpot delivers them again
+                self._decide(connection, contact_id, event)
+        self._mark_handled(fresh)
 
     def _unseen(self, batch: list[Queued]) -> list[Queued]:
         with Session(self.runtime.engine) as session:
@@ -260,29 +221,18 @@ class FastPath:
     def _forms(self, connection: str, earliest: datetime) -> None:
         read_event_stream(self.runtime, connection, self._forms_read, earliest)
 
-    def _decide(
-        self, connection: str, contact_id: str, event: WebhookEvent, busy: Container[str]
-    ) -> bool:
-        """Read, mirror and decide one contact; False when a running run holds the person."""
-        from sync.only import sync_one
-
+    def _decide(self, connection: str, contact_id: str, event: WebhookEvent) -> None:
+        """Read, mirror and decide one contact (sync/fast_decision.py)."""
         tick = time.perf_counter()
         contact = self._read(connection, contact_id)
         if contact is None:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
-            return True
-        if person_key(contact) in busy:
-            return False
-        with Session(self.runtime.engine) as session:
-            upsert(session, PersonRecord, [_person_row(contact)])
-            session.commit()
+            return
         try:
-            key, result = sync_one(
-                self.runtime, f"{connection}:{contact.id}", as_of=None, dry_run=False
-            )
+            key, result = decide_contact(self.runtime, self.ladder, connection, contact)
         except (LookupError, ConnectorError) as exc:
             log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
-            return True
+            return
         self.decided += 1
         lag = (utc_now() - event.occurred_at).total_seconds()
         log.info(
@@ -299,8 +249,6 @@ class FastPath:
         )
         for error in result.errors:
             log.warning("speed.warning", record_id=contact.id, warning=error)
-        self.ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
-        return True
 
     def _read(self, connection: str, contact_id: str) -> Contact | None:
         connector = self.runtime.connectors[connection]
@@ -310,43 +258,3 @@ class FastPath:
         object_type = next(iter(connector.object_types()), "contact")
         found: list[Contact] = read(object_type, [contact_id])
         return found[0] if found else None
-
-
-def read_event_stream(
-    runtime: Runtime,
-    connection: str,
-    last_read: dict[str, datetime],
-    earliest: datetime | None = None,
-) -> None:
-    """The connection's streamed events (HubSpot form submissions, Account Engagement visitor
-    activities) since the scheduled run's cursor, stored: a demo request is a form submission,
-    and the per-person read leaves these to the stream. `last_read`: connection -> when this
-    path last read it (the cursor moves only with scheduled runs). `earliest`: the batch's
-    earliest event; nothing older is read (it is other people's, the scheduled sync's: a first
-    run has no cursor, and one webhook must not read the portal's whole form history)."""
-    connector = runtime.connectors[connection]
-    stream = getattr(connector, "pull_event_stream", None)
-    if stream is None:
-        return
-    with Session(runtime.engine) as session:
-        cursor = read_cursor(session, connection, "events")
-    # from the later of the scheduled run's cursor (with the run's overlap; it moves only with
-    # scheduled runs, an hour apart maybe), this path's last read and the batch's earliest event
-    # (with a short one: re-reading five minutes of submissions for every batch made each batch
-    # read every form submitted meanwhile again)
-    # (HubSpot's Forms API: a caller without `earliest` keeps the run's overlap throughout)
-    own = OWN_OVERLAP if earliest is not None else FORMS_OVERLAP
-    marks = [m - own for m in (last_read.get(connection), earliest) if m is not None]
-    if cursor is not None:
-        marks.append(cursor - FORMS_OVERLAP)
-    since = max(marks) if marks else None
-    started = utc_now()
-    try:
-        found = list(stream(since))
-    except ConnectorError as exc:
-        log.warning("speed.forms_unread", connection=connection, error=str(exc))
-        return
-    last_read[connection] = started
-    with Session(runtime.engine) as session:
-        store_activities(session, found)
-        session.commit()

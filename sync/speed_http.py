@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -126,9 +126,7 @@ def webhook_endpoint(  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def serving(
-    runtime: Runtime,
-    exclusive: Callable[[], Any],
-    extra_routes: Sequence[tuple[str, Any, list[str]]] = (),
+    runtime: Runtime, extra_routes: Sequence[tuple[str, Any, list[str]]] = ()
 ) -> Iterator[HttpServer | None]:
     """The HTTP endpoint and the fast path for this worker's life (none without `http:`);
     `extra_routes` are mounted beside the webhooks (/metrics when it shares the port)."""
@@ -142,7 +140,7 @@ def serving(
     server = HttpServer(host, int(port))
     for path, endpoint, methods in extra_routes:
         server.mount(path, endpoint, methods)
-    fast = FastPath(runtime, exclusive, size=http.queue)
+    fast = FastPath(runtime, size=http.queue)
     mount_hubspot_webhooks(server, fast, public_url=http.public_url)
     fast.start()
     try:
@@ -150,10 +148,8 @@ def serving(
     except OSError:
         fast.stop()
         raise
-    runtime.pipeline.between_chunks = fast.interleave  # decide webhooks inside long runs too
     try:
         yield server
     finally:
-        runtime.pipeline.between_chunks = None
         server.stop()
         fast.stop()

@@ -5,10 +5,10 @@ A scheduled run decides, then fires the ladder rungs due at its time for every c
 same run. The fast path decides one person at a time, so it does the same for that person alone:
 right after the handoff it looks at the person's open clock, and fires the rungs due by then (or
 within `WAIT_FOR`, waiting for them) through the same `plan_sla_actions` (the task's wording, key
-and owner are the scheduled run's); a rung due within `HORIZON` is kept and fired when it falls due (the fast path's thread, or a
-running sync's chunk boundary); later rungs are left to the worker's SLA check. A rung fired here
-is recorded like any other (`sla_rungs_fired`), so the scheduled run skips it: its task is created
-once.
+and owner are the scheduled run's); a rung due within `HORIZON` is kept and fired when it falls
+due (in the fast path's thread); later rungs are left to the worker's SLA check. A rung fired here
+is recorded like any other (`sla_rungs_fired`), so the scheduled run skips it, and a scheduled run
+that fires it at the same moment plans the same task key: its task is created once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,8 @@ from sqlmodel import Session
 from routing.sla.engine import SlaEngine
 from sync.escalation import plan_sla_actions
 from sync.only import _run_id, _write_this_run
-from sync.passes import DecisionPasses, decision_lock
+from sync.passes import DecisionPasses
+from sync.person_lock import person_locks
 from sync.pipeline import RunResult
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
@@ -69,7 +69,7 @@ def sla_step(runtime: Runtime, key: str, now: datetime) -> RunResult:
         session.commit()
     mode = pipeline.mode(False)
     domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
-    with decision_lock(engine), Session(engine) as session:
+    with person_locks(engine, [key]), Session(engine) as session:
         passes = DecisionPasses(config, domain, session, mode, result)
         try:
             plan_sla_actions(session, config, passes.stage, passes.engines, lead_keys={key})
@@ -111,19 +111,15 @@ class LadderSteps:
         with self._lock:
             return bool(self._due) and self._due[0][0] <= utc_now()
 
-    def fire_due(self, busy: Container[str]) -> None:
-        """Fire the kept rungs due now; a person a running sync holds waits for its end."""
+    def fire_due(self) -> None:
+        """Fire the kept rungs due now (each holding its person's decision lock)."""
         now = utc_now()
         with self._lock:
             ready: list[tuple[datetime, str]] = []
             while self._due and self._due[0][0] <= now:
                 ready.append(heapq.heappop(self._due))
-            for item in ready:
-                if item[1] in busy:
-                    heapq.heappush(self._due, (now + timedelta(seconds=1), item[1]))
         for _, key in ready:
-            if key not in busy:
-                self._step(key, now)
+            self._step(key, now)
 
     def _step(self, key: str, now: datetime) -> None:
         result = sla_step(self.runtime, key, now)

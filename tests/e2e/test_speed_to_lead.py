@@ -26,7 +26,6 @@ import requests
 from crm_clients import CrmPerson, HubSpotClient
 from e2e_stack import SEED_NOW
 from hubspot import HubSpot
-from hubspot.crm.contacts import SimplePublicObjectInput
 from sqlmodel import Session, select
 
 from config.loader import load_config
@@ -38,7 +37,6 @@ from sandbox.server import SandboxRequest
 from sync.demo import sandbox_environment
 from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
-from sync.store.tables import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sandbox-app-secret-" + "5f2c9a"
@@ -267,16 +265,6 @@ def test_bad_signatures_old_timestamps_and_malformed_bodies_are_refused(live) ->
     assert '"record_id": "987654321"' in worker.output() and "speed.skipped" in worker.output()
 
 
-def _decided_runs(worker: Worker) -> dict[str, list[str]]:
-    """CRM record id -> the fast path's run ids that decided it (its `speed.decided` lines)."""
-    runs: dict[str, list[str]] = {}
-    for line in worker.lines:
-        if '"speed.decided"' in line:
-            entry = json.loads(line)
-            runs.setdefault(str(entry["record_id"]), []).append(entry["run_id"])
-    return runs
-
-
 def _one_decided_contact(store_url: str) -> str:
     """A contact the running sync has decided already (so its pull handed it to that run)."""
     engine = make_engine(store_url)
@@ -294,46 +282,6 @@ def _one_decided_contact(store_url: str) -> str:
             time.sleep(0.1)
     finally:
         engine.dispose()
-
-
-def test_a_demo_request_is_decided_between_the_chunks_of_a_running_bulk_sync(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The worker's first full sync is slowed down (each contact page answers late). A demo
-    request submitted while it runs is decided between its chunks, before it ends; a change to a
-    contact that sync holds waits for its end."""
-    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
-    store_url = f"sqlite:///{tmp_path / 'state.db'}"
-    with _running(tmp_path, store_url, contacts=3000, slow_pages=0.3) as live:
-        sandbox, worker, _, client, _ = live
-        held = _one_decided_contact(store_url)
-        assert "(applied)" not in worker.output()  # the bulk sync is still running
-        client.api.crm.contacts.basic_api.update(
-            held, SimplePublicObjectInput(properties={"jobtitle": "Chief Revenue Officer"})
-        )
-        form = _demo_form(client.api)
-        email = "casey.lin@northwind-analytics.com"
-        _submit(sandbox, form, email)
-        person = _routed(client, email, worker)
-        assert person.stage == "marketingqualifiedlead" and person.owner, person
-        worker.wait_for("(applied)")
-        deadline = time.monotonic() + DEADLINE
-        while held not in _decided_runs(worker):  # decided once the sync is over
-            assert time.monotonic() < deadline, worker.output()[-3000:]
-            time.sleep(0.1)
-    engine = make_engine(store_url)
-    try:
-        with Session(engine) as session:
-            runs = {r.id: r for r in session.exec(select(RunRecord))}
-    finally:
-        engine.dispose()
-    bulk = min((r for r in runs.values() if "-only-" not in r.id), key=lambda r: r.started_at)
-    assert bulk.finished_at is not None
-    decided = _decided_runs(worker)
-    for run_id in decided[person.record_id]:
-        assert bulk.started_at < runs[run_id].started_at < bulk.finished_at, (bulk, run_id)
-    for run_id in decided[held]:
-        assert runs[run_id].started_at > bulk.finished_at, (bulk, run_id)
 
 
 def test_sigterm_during_a_bulk_sync_stops_the_worker_cleanly(

@@ -1,0 +1,168 @@
+"""What both speed-to-lead benchmarks share (bench/speed_to_lead.py for HubSpot webhooks,
+bench/speed_to_lead_salesforce.py for Salesforce change events): `handoff run` as a subprocess,
+the loop that makes demo requests while a poller reads them back through the CRM's own client
+(stopping and starting the worker mid-stream when asked), and the summary: p50/p95/max of the
+seconds to owner and to owner+task, tasks per person, the machine's load average meanwhile, and
+where the seconds go (the fast path's own decision time and lag, from the worker's log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Poller(Protocol):
+    """Reads pending people back through a CRM client: `sent` maps each request's key to (made
+    at, bulk sync running then); `owner_at` and `task_at` to when each was readable."""
+
+    sent: dict[str, tuple[float, bool]]
+    owner_at: dict[str, float]
+    task_at: dict[str, float]
+
+    def pending(self) -> list[str]: ...
+
+    def poll(self) -> None: ...
+
+
+class Worker:
+    """`handoff run` as a subprocess, its output collected; `log` keeps every life's lines.
+    `ready(lines)` says when it listens (its first line, or its subscriptions opened)."""
+
+    def __init__(
+        self, config: Path, env: dict[str, str], log: list[str], ready: Callable[[], bool]
+    ) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cli", "run", "-c", str(config),
+             "--heartbeat", str(config.parent / "heartbeat")],
+            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.lines = log
+        threading.Thread(target=self._drain, daemon=True).start()
+        while not ready():
+            assert self.proc.poll() is None, "".join(self.lines)[-3000:]
+            time.sleep(0.05)
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout or []:
+            self.lines.append(line)
+
+    def stop(self, kill: bool = False) -> None:
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bulk_running(lines: list[str]) -> bool:
+    """Whether the worker's first full sync is still running (it prints "(applied)" at its end)."""
+    return not any("(applied)" in line for line in lines)
+
+
+class Stream:
+    """Makes `submissions` requests, one every `spacing` seconds, polling between them, until
+    each has its owner and task; restarts the worker after request `restart_at` when asked."""
+
+    def __init__(self, args: Any, poller: Poller, start: Callable[[], Worker]) -> None:
+        self.args = args
+        self.poller = poller
+        self.start = start
+        self.restarts = 0
+        self.load: list[float] = []  # 1-minute load average, sampled every poll
+
+    def run(self, request: Callable[[str], str], poll_every: float, worker: Worker) -> Worker:
+        args, poller = self.args, self.poller
+        started = time.monotonic()
+        next_request = next_poll = started
+        sent = 0
+        while sent < args.submissions or poller.pending():
+            if sent < args.submissions and time.monotonic() >= next_request:
+                bulk = bulk_running(worker.lines)
+                sent += 1
+                key = request(f"s{sent}")  # made: the CRM answered (the record exists)
+                poller.sent[key] = (time.monotonic(), bulk)
+                next_request += args.spacing
+                if sent == args.restart_at:
+                    worker.stop(kill=args.kill)
+                    print(f"worker stopped after request {sent}", flush=True)
+                    time.sleep(args.down)
+                    worker = self.start()
+                    self.restarts += 1
+                    print("worker started again", flush=True)
+            if time.monotonic() >= next_poll:
+                poller.poll()
+                self.load.append(os.getloadavg()[0])
+                next_poll = time.monotonic() + poll_every
+            assert time.monotonic() - started < args.limit_seconds, "out of time"
+            soonest = min(next_poll, next_request if sent < args.submissions else next_poll)
+            time.sleep(max(0.01, soonest - time.monotonic()))
+        return worker
+
+
+def summary(values: list[float]) -> str:
+    """p50 | p95 | max (nearest rank)."""
+    ordered = sorted(values)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return f"{statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f}"
+
+
+def where_the_seconds_go(lines: list[str], decided_event: str, lag_field: str) -> str:
+    """The fast path's own decision seconds and its lag from the CRM's event, from its log."""
+    seconds: list[float] = []
+    lags: list[float] = []
+    skipped = 0
+    for line in lines:
+        if line.startswith("{") and f'"{decided_event}"' in line:
+            entry = json.loads(line)
+            seconds.append(float(entry["seconds"]))
+            lags.append(float(entry[lag_field]))
+        elif line.startswith("{") and '"decide.after_pull"' in line:
+            skipped += int(json.loads(line).get("decided_by_fast_path", 0))
+    if not seconds:
+        return "no fast-path decisions logged"
+    return (
+        f"{len(seconds)} fast-path decisions: own seconds p50/p95/max {summary(seconds)}; "
+        f"event to decision p50/p95/max {summary(lags)}; people the bulk run skipped as "
+        f"decided by the fast path meanwhile: {skipped}"
+    )
+
+
+def report(
+    rows: list[dict[str, Any]], noun: str, headline: str, load: list[float], detail: str
+) -> None:
+    """The table, tasks per person, load average; exits non-zero unless each has one task."""
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[row["tasks"]] = counts.get(row["tasks"], 0) + 1
+    print()
+    print(f"{headline}; tasks per {noun} {dict(sorted(counts.items()))}")
+    if load:
+        print(
+            f"load average (1 min) during the stream: min {min(load):.1f}, "
+            f"mean {statistics.mean(load):.1f}, max {max(load):.1f}"
+        )
+    print(detail)
+    print("| phase | requests | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
+          "owner+task p95 s | owner+task max s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for phase, pick in (("during bulk sync", True), ("after it", False)):
+        chosen = [r for r in rows if r["bulk_running"] is pick]
+        if chosen:
+            owners = summary([r["owner_s"] for r in chosen])
+            tasks_s = summary([r["task_s"] for r in chosen])
+            print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
+    if set(counts) != {1}:
+        raise SystemExit(f"tasks per {noun} {counts}: each demo request needs exactly one")

@@ -1,0 +1,97 @@
+"""One person decided on the speed-to-lead fast path, beside whatever else runs.
+
+Both fast paths (HubSpot webhooks: sync/speed.py; Salesforce change events:
+sync/change_inbox.py) read the person from the CRM, then, holding the person's decision lock
+(sync/person_lock.py), mirror the record into the store as a pull would, decide them with
+`handoff sync --only`'s code (sync/only.py: the decision stage a run uses, one code path) and fire
+their SLA rungs due by then (the owner's task: sync/speed_sla.py). A scheduled run deciding the
+person's chunk at that moment makes this wait for the chunk's commit; the run, reaching the person
+later, skips them (they were decided after it began).
+
+A demo request is a form submission: the connection's event stream (HubSpot's Forms API, Account
+Engagement's visitor activities) is read first (`read_event_stream`), since the per-person read
+leaves those to the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlmodel import Session
+
+from connectors.errors import ConnectorError
+from connectors.records import Contact
+from sync.identity import person_key
+from sync.person_lock import person_locks
+from sync.pull import _person_row, read_cursor
+from sync.speed_sla import LadderSteps
+from sync.store.activities import store_activities
+from sync.store.tables import PersonRecord
+from sync.store.types import utc_now
+from sync.store.upsert import upsert
+
+if TYPE_CHECKING:
+    from sync.pipeline import RunResult
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("handoff.speed")
+FORMS_OVERLAP = timedelta(minutes=5)
+OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index in seconds
+
+
+def decide_contact(
+    runtime: Runtime, ladder: LadderSteps, connection: str, contact: Contact
+) -> tuple[str, RunResult]:
+    """Mirror and decide this person read from the CRM, then fire their rungs due: their person
+    key and the decision's run."""
+    from sync.only import sync_one
+
+    with person_locks(runtime.engine, [person_key(contact)]):
+        with Session(runtime.engine) as session:
+            upsert(session, PersonRecord, [_person_row(contact)])
+            session.commit()
+        key, result = sync_one(runtime, f"{connection}:{contact.id}", as_of=None, dry_run=False)
+        ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
+    return key, result
+
+
+def read_event_stream(
+    runtime: Runtime,
+    connection: str,
+    last_read: dict[str, datetime],
+    earliest: datetime | None = None,
+) -> None:
+    """The connection's streamed events (HubSpot form submissions, Account Engagement visitor
+    activities) since the scheduled run's cursor, stored: a demo request is a form submission,
+    and the per-person read leaves these to the stream. `last_read`: connection -> when this
+    path last read it (the cursor moves only with scheduled runs). `earliest`: the batch's
+    earliest event; nothing older is read (it is other people's, the scheduled sync's: a first
+    run has no cursor, and one webhook must not read the portal's whole form history)."""
+    connector = runtime.connectors[connection]
+    stream = getattr(connector, "pull_event_stream", None)
+    if stream is None:
+        return
+    with Session(runtime.engine) as session:
+        cursor = read_cursor(session, connection, "events")
+    # from the later of the scheduled run's cursor (with the run's overlap; it moves only with
+    # scheduled runs, an hour apart maybe), this path's last read and the batch's earliest event
+    # (with a short one: re-reading five minutes of submissions for every batch made each batch
+    # read every form submitted meanwhile again)
+    # (HubSpot's Forms API: a caller without `earliest` keeps the run's overlap throughout)
+    own = OWN_OVERLAP if earliest is not None else FORMS_OVERLAP
+    marks = [m - own for m in (last_read.get(connection), earliest) if m is not None]
+    if cursor is not None:
+        marks.append(cursor - FORMS_OVERLAP)
+    since = max(marks) if marks else None
+    started = utc_now()
+    try:
+        found = list(stream(since))
+    except ConnectorError as exc:
+        log.warning("speed.forms_unread", connection=connection, error=str(exc))
+        return
+    last_read[connection] = started
+    with Session(runtime.engine) as session:
+        store_activities(session, found)
+        session.commit()
