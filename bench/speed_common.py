@@ -81,6 +81,7 @@ class Stream:
         self.poller = poller
         self.start = start
         self.restarts = 0
+        self.out_of_time = False
         self.load: list[float] = []  # 1-minute load average, sampled every poll
 
     def run(self, request: Callable[[str], str], poll_every: float, worker: Worker) -> Worker:
@@ -106,15 +107,24 @@ class Stream:
                 poller.poll()
                 self.load.append(os.getloadavg()[0])
                 next_poll = time.monotonic() + poll_every
-            assert time.monotonic() - started < args.limit_seconds, "out of time"
+            if time.monotonic() - started >= args.limit_seconds:  # report what was measured
+                print(f"out of time after {sent} requests", flush=True)
+                self.out_of_time = True
+                return worker
             soonest = min(next_poll, next_request if sent < args.submissions else next_poll)
             time.sleep(max(0.01, soonest - time.monotonic()))
         return worker
 
 
-def summary(values: list[float]) -> str:
-    """p50 | p95 | max (nearest rank)."""
-    ordered = sorted(values)
+def seconds_since(at: float, when: float | None) -> float | None:
+    return None if when is None else when - at
+
+
+def summary(values: list[float | None]) -> str:
+    """p50 | p95 | max (nearest rank) of those measured."""
+    ordered = sorted(v for v in values if v is not None)
+    if not ordered:
+        return "- | - | -"
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     return f"{statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f}"
 
@@ -155,6 +165,9 @@ def report(
             f"mean {statistics.mean(load):.1f}, max {max(load):.1f}"
         )
     print(detail)
+    unread = sum(1 for r in rows if r["task_s"] is None)
+    if unread:
+        print(f"{unread} of {len(rows)} requests without their owner and task when the run stopped")
     print("| phase | requests | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
           "owner+task p95 s | owner+task max s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -164,5 +177,5 @@ def report(
             owners = summary([r["owner_s"] for r in chosen])
             tasks_s = summary([r["task_s"] for r in chosen])
             print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
-    if set(counts) != {1}:
+    if set(counts) != {1} or unread:
         raise SystemExit(f"tasks per {noun} {counts}: each demo request needs exactly one")

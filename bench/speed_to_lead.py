@@ -39,7 +39,7 @@ from hubspot import HubSpot
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.speed_common import Stream, Worker, report, summary, where_the_seconds_go  # noqa: E402
+from bench.speed_common import Stream, Worker, report, seconds_since, summary, where_the_seconds_go  # noqa: E402
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sandbox.server import SandboxRequest, SandboxResponse  # noqa: E402
@@ -214,7 +214,10 @@ def main() -> None:
         try:
             worker = stream.run(request, 1.0, worker)
             time.sleep(10)  # a duplicate decision would have landed by now
-            tasks = {e: poller.tasks(poller.ids[e], patient=True) for e in poller.sent}
+            tasks = {
+                e: poller.tasks(poller.ids[e], patient=True) if e in poller.ids else 0
+                for e in poller.sent
+            }
         finally:
             worker.stop()
             (directory / "worker.log").write_text("".join(lines))
@@ -223,8 +226,8 @@ def main() -> None:
     for email, (at, bulk) in poller.sent.items():
         rows.append(
             {
-                "email": email, "bulk_running": bulk, "owner_s": poller.owner_at[email] - at,
-                "task_s": poller.task_at[email] - at, "tasks": tasks[email],
+                "email": email, "bulk_running": bulk, "owner_s": seconds_since(at, poller.owner_at.get(email)),
+                "task_s": seconds_since(at, poller.task_at.get(email)), "tasks": tasks[email],
             }
         )  # fmt: skip
     if args.json:

@@ -37,7 +37,7 @@ from simple_salesforce import Salesforce
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.speed_common import Stream, Worker, report, where_the_seconds_go  # noqa: E402
+from bench.speed_common import Stream, Worker, report, seconds_since, where_the_seconds_go  # noqa: E402
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sync.demo import sandbox_environment  # noqa: E402
@@ -155,8 +155,8 @@ def main() -> None:
             print(f"worker log: {directory / 'worker.log'}", flush=True)
     rows = [
         {
-            "lead": lead, "bulk_running": bulk, "owner_s": poller.owner_at[lead] - at,
-            "task_s": poller.task_at[lead] - at, "tasks": tasks[lead],
+            "lead": lead, "bulk_running": bulk, "owner_s": seconds_since(at, poller.owner_at.get(lead)),
+            "task_s": seconds_since(at, poller.task_at.get(lead)), "tasks": tasks[lead],
         }
         for lead, (at, bulk) in poller.sent.items()
     ]  # fmt: skip

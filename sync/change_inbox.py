@@ -20,6 +20,7 @@ import structlog
 from sqlmodel import Session, col, delete, select
 
 from connectors.ratelimit import fast_lane
+from connectors.records import Contact
 from sync.fast_decision import decide_contact, read_event_stream
 from sync.speed_sla import LadderSteps
 from sync.store.tables import ChangeInbox
@@ -144,7 +145,15 @@ class InboxDecider:
                      why="not found (deleted or converted): left to the scheduled sync")  # fmt: skip
             return
         contact = found[0]
-        key, result = decide_contact(self.runtime, self.ladder, row.connection, contact)
+
+        def read_again() -> Contact | None:
+            again = connector.read_contacts(object_type, [record_id])
+            return again[0] if again else None
+
+        decided = decide_contact(self.runtime, self.ladder, row.connection, contact, read_again)
+        if decided is None:
+            return
+        key, result = decided
         self.decided += 1
         log.info(
             "cdc.decided",

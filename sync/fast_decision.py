@@ -15,6 +15,7 @@ leaves those to the stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,17 +43,28 @@ OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index 
 
 
 def decide_contact(
-    runtime: Runtime, ladder: LadderSteps, connection: str, contact: Contact
-) -> tuple[str, RunResult]:
-    """Mirror and decide this person read from the CRM, then fire their rungs due: their person
-    key and the decision's run."""
+    runtime: Runtime,
+    ladder: LadderSteps,
+    connection: str,
+    contact: Contact,
+    read_again: Callable[[], Contact | None],
+) -> tuple[str, RunResult] | None:
+    """Decide this person (read from the CRM: `contact`), then fire their rungs due: their person
+    key and the decision's run (None: gone from the CRM meanwhile).
+
+    The person is read again once their lock is held: a scheduled run may have decided them in
+    between (its writes landing in the CRM after the first read), and a decision on the older
+    read would take its settled owner for none and route them again."""
     from sync.only import sync_one
 
     with person_locks(runtime.engine, [person_key(contact)]):
+        fresh = read_again()
+        if fresh is None:
+            return None
         with Session(runtime.engine) as session:
-            upsert(session, PersonRecord, [_person_row(contact)])
+            upsert(session, PersonRecord, [_person_row(fresh)])
             session.commit()
-        key, result = sync_one(runtime, f"{connection}:{contact.id}", as_of=None, dry_run=False)
+        key, result = sync_one(runtime, f"{connection}:{fresh.id}", as_of=None, dry_run=False)
         ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
     return key, result
 

@@ -247,6 +247,8 @@ class DecisionPasses:
         for start in range(0, len(keys), CHECKPOINT_EVERY):
             chunk = keys[start : start + CHECKPOINT_EVERY]
             tick = time.perf_counter()
+            if not self.mode.dry_run:  # nothing of ours held while waiting for the fast path
+                self.mode.checkpoint(self.session)
             with self._hold(chunk):  # the fast path waits for these people until the commit
                 deferred = self.stage.decide_many(chunk, defer_routing=defer_routing)
                 flushed = time.perf_counter()

@@ -229,10 +229,20 @@ class FastPath:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
             return
         try:
-            key, result = decide_contact(self.runtime, self.ladder, connection, contact)
+            decided = decide_contact(
+                self.runtime,
+                self.ladder,
+                connection,
+                contact,
+                lambda: self._read(connection, contact_id),
+            )
         except (LookupError, ConnectorError) as exc:
             log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
             return
+        if decided is None:
+            log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
+            return
+        key, result = decided
         self.decided += 1
         lag = (utc_now() - event.occurred_at).total_seconds()
         log.info(
