@@ -126,6 +126,11 @@ class ChangeEventListener:
         self._stopped = threading.Event()
         self.inbox = InboxDecider(runtime, self._stopped)
 
+    @property
+    def decided(self) -> int:
+        """People decided from change events so far (the demo, tests)."""
+        return self.inbox.decided
+
     # -- life ------------------------------------------------------------------------------------
     def start(self) -> None:
         for sub in self.subscriptions:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +98,10 @@ def live_salesforce_request(sandbox: Any, config: Path, directory: Path, console
     sf = _client(sandbox.info)
     runtime = Runtime(str(speed), "run")
     configure_logging("warning", runtime.config.logging.format)
-    gate = threading.Lock()  # the worker's one-job gate: no scheduled job runs here
     service = sandbox.pubsub.service
     try:
         before = service.subscribes
-        with listening(runtime, lambda: gate) as listener:
+        with listening(runtime) as listener:
             if listener is None:
                 console.print("No Salesforce connection has change events on: nothing to show.")
                 return
