@@ -27,6 +27,7 @@ from sync.store.tables import ChangeInbox
 from sync.store.types import utc_now
 
 if TYPE_CHECKING:
+    from sync.pipeline import RunResult
     from sync.runtime import Runtime
 
 log = structlog.get_logger("handoff.cdc")
@@ -150,22 +151,21 @@ class InboxDecider:
             again = connector.read_contacts(object_type, [record_id])
             return again[0] if again else None
 
-        decided = decide_contact(self.runtime, self.ladder, row.connection, contact, read_again)
-        if decided is None:
-            return
-        key, result = decided
-        self.decided += 1
-        log.info(
-            "cdc.decided",
-            connection=row.connection,
-            record_id=contact.id,
-            person=key,
-            run_id=result.run_id,
-            change=row.change_type,
-            planned=len(result.planned),
-            written=len(result.writes.items),
-            seconds=round(time.perf_counter() - tick, 2),
-            since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
-        )
-        for error in result.errors:
-            log.warning("cdc.warning", record_id=contact.id, warning=error)
+        def decided(fresh: Contact, key: str, result: RunResult) -> None:
+            self.decided += 1
+            log.info(
+                "cdc.decided",
+                connection=row.connection,
+                record_id=fresh.id,
+                person=key,
+                run_id=result.run_id,
+                change=row.change_type,
+                planned=len(result.planned),
+                written=len(result.writes.items),
+                seconds=round(time.perf_counter() - tick, 2),
+                since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
+            )
+            for error in result.errors:
+                log.warning("cdc.warning", record_id=fresh.id, warning=error)
+
+        decide_contact(self.runtime, self.ladder, row.connection, contact, read_again, decided)

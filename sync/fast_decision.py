@@ -48,9 +48,10 @@ def decide_contact(
     connection: str,
     contact: Contact,
     read_again: Callable[[], Contact | None],
-) -> tuple[str, RunResult] | None:
-    """Decide this person (read from the CRM: `contact`), then fire their rungs due: their person
-    key and the decision's run (None: gone from the CRM meanwhile).
+    decided: Callable[[Contact, str, RunResult], None],
+) -> bool:
+    """Decide this person (read from the CRM: `contact`), tell `decided` (the record, the person
+    key, the decision's run), then fire their rungs due; False when gone from the CRM meanwhile.
 
     The person is read again once their lock is held: a scheduled run may have decided them in
     between (its writes landing in the CRM after the first read), and a decision on the older
@@ -60,13 +61,14 @@ def decide_contact(
     with person_locks(runtime.engine, [person_key(contact)]):
         fresh = read_again()
         if fresh is None:
-            return None
+            return False
         with Session(runtime.engine) as session:
             upsert(session, PersonRecord, [_person_row(fresh)])
             session.commit()
         key, result = sync_one(runtime, f"{connection}:{fresh.id}", as_of=None, dry_run=False)
+        decided(fresh, key, result)
         ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
-    return key, result
+    return True
 
 
 def read_event_stream(

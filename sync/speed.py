@@ -52,6 +52,7 @@ from sync.store.upsert import upsert
 
 if TYPE_CHECKING:
     from sync.cli import Runtime
+    from sync.pipeline import RunResult
 
 log = structlog.get_logger("handoff.speed")
 DRAIN = 500  # events taken from the queue per pass
@@ -225,40 +226,39 @@ class FastPath:
         """Read, mirror and decide one contact (sync/fast_decision.py)."""
         tick = time.perf_counter()
         contact = self._read(connection, contact_id)
-        if contact is None:
-            log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
-            return
+
+        def decided(fresh: Contact, key: str, result: RunResult) -> None:
+            self.decided += 1
+            lag = (utc_now() - event.occurred_at).total_seconds()
+            log.info(
+                "speed.decided",
+                connection=connection,
+                record_id=fresh.id,
+                person=key,
+                run_id=result.run_id,
+                planned=len(result.planned),
+                written=len(result.writes.items),
+                seconds=round(time.perf_counter() - tick, 2),
+                since_event_seconds=round(lag, 2),
+                subscription=event.subscription_type,
+            )
+            for error in result.errors:
+                log.warning("speed.warning", record_id=fresh.id, warning=error)
+
         try:
-            decided = decide_contact(
+            found = contact is not None and decide_contact(
                 self.runtime,
                 self.ladder,
                 connection,
                 contact,
                 lambda: self._read(connection, contact_id),
+                decided,
             )
         except (LookupError, ConnectorError) as exc:
             log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
             return
-        if decided is None:
+        if not found:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
-            return
-        key, result = decided
-        self.decided += 1
-        lag = (utc_now() - event.occurred_at).total_seconds()
-        log.info(
-            "speed.decided",
-            connection=connection,
-            record_id=contact.id,
-            person=key,
-            run_id=result.run_id,
-            planned=len(result.planned),
-            written=len(result.writes.items),
-            seconds=round(time.perf_counter() - tick, 2),
-            since_event_seconds=round(lag, 2),
-            subscription=event.subscription_type,
-        )
-        for error in result.errors:
-            log.warning("speed.warning", record_id=contact.id, warning=error)
 
     def _read(self, connection: str, contact_id: str) -> Contact | None:
         connector = self.runtime.connectors[connection]
