@@ -124,18 +124,16 @@ def test_an_edit_between_our_read_and_our_write_is_not_taken_for_our_echo(
     assert RunPeople(second.ledger).handed([stored.person_key]) == {stored.person_key}
 
 
-def test_pages_share_one_associations_read_per_engagement_type(hubspot_stack: Stack) -> None:
-    """120 contacts come in two list pages; their activities cost one associations call per
-    engagement type (1,000 ids a call), not one per page and type; their companies likewise."""
+def test_full_sync_reads_links_inline_with_the_contact_pages(hubspot_stack: Stack) -> None:
+    """120 contacts come in two list pages that carry each contact's companies and engagements
+    (`associations=`, fewer than 100 links of a type each): a full sync makes no v4 associations
+    call, reads the companies in one batch and the engagements the links name."""
     hubspot = hubspot_stack.sandbox.hubspot
     assert hubspot is not None
     result = hubspot_stack.pipeline().run()
     assert not result.errors, result.errors
     assert hubspot.log.total("contacts.list") >= 2  # the list endpoint's pages hold 100
-    sources = {m.source for m in hubspot_stack.config.connections[0].activities}
-    engagement_types = sources & {"calls", "emails", "meetings", "notes", "tasks"}
-    # one per engagement type, and one for the contacts' primary companies
-    assert hubspot.log.total("associations.batch_read") == len(engagement_types) + 1
+    assert hubspot.log.total("associations.batch_read") == 0
     assert hubspot.log.total("companies.batch_read") == 1  # fewer than 100 companies
     (pulled,) = result.pulls.values()
     assert pulled.people == 120 and pulled.activities > 0
