@@ -99,7 +99,7 @@ class LadderSteps:
         if due is None:
             return
         now = utc_now()
-        if due - now <= WAIT_FOR:  # "task the owner at once" rungs: no chunk boundary to wait
+        if due - now <= WAIT_FOR:  # "task the owner at once" rungs: fired now, not on a later pass
             time.sleep(max(0.0, (due - now).total_seconds()))
             self._step(key, utc_now())
         elif due - now <= HORIZON:
