@@ -85,13 +85,15 @@ def gather(
     jobs = {"source": "schedules, no worker heartbeat", **next_jobs(config, last_sync, now)}
     try:
         mtime = heartbeat.stat().st_mtime
+        age = time.time() - mtime
+        limit = config.monitoring.heartbeat_max_age.total_seconds()
         beat: dict[str, Any] = {
             "path": str(heartbeat),
             "at": _iso(datetime.fromtimestamp(mtime, tz=now.tzinfo)),
-            "age_seconds": round(time.time() - mtime, 1),
-            "max_age_seconds": config.monitoring.heartbeat_max_age.total_seconds(),
+            "age_seconds": round(age, 1),
+            "max_age_seconds": limit,
+            "stale": age > limit,  # as /healthz judges it: on the age itself, not its rounding
         }
-        beat["stale"] = beat["age_seconds"] > beat["max_age_seconds"]
         lines = heartbeat.read_text(encoding="utf-8").splitlines()
         if len(lines) > 1:  # the running worker's own schedule (sync/worker.py)
             jobs = {"source": "the worker", **json.loads(lines[1]).get("next_jobs", {})}
