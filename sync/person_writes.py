@@ -83,37 +83,41 @@ class PersonWrites:
         owner_email: str | None,
     ) -> None:
         for record in person.write_targets():
-            crm = record.fields
-            self.planner.observe(record.connection, record.object_type, record.crm_id, crm)
+            self.planner.observe(
+                record.connection, record.object_type, record.crm_id, record.fields
+            )
             self._plan_scores(record, score, words)
-            if record.connection == person.lifecycle_from:
-                if stage != current and current in AUTOMATION_STAGES:
-                    self.planner.write_field(
-                        record.connection,
-                        record.object_type,
-                        record.crm_id,
-                        "lifecycle_stage",
-                        stage,
-                        crm.get("lifecycle_stage"),
-                        f"lifecycle {current} -> {stage}",
-                        clear_first=is_regression(current, stage),
-                    )
-            elif is_forward(person.held(record, "lifecycle_stage"), stage):
-                # Another system owns lifecycle: mirror its stage here, forward only.
-                self.planner.write_field(
-                    record.connection,
-                    record.object_type,
-                    record.crm_id,
-                    "lifecycle_stage",
-                    stage,
-                    crm.get("lifecycle_stage"),
-                    f"lifecycle mirrored from {person.lifecycle_from}: {stage}",
-                )
+            self._plan_stage(person, record, stage, current)
         if owner_email and owner_email != person.owner_email:
             self._plan_owner(person, owner_email)
         elif owner_email:
             self._mirror_owner(person, owner_email)
         self._compare_systems(person)
+
+    def _plan_stage(
+        self, person: PersonView, record: PersonRecord, stage: str, current: str
+    ) -> None:
+        """One lifecycle write a record at most. In the owning system automation moves only its
+        own stages (sales owns SAL and beyond); elsewhere the owning system's stage is mirrored,
+        forward only."""
+        if record.connection == person.lifecycle_from:
+            if stage == current or current not in AUTOMATION_STAGES:
+                return
+            reason, clear_first = f"lifecycle {current} -> {stage}", is_regression(current, stage)
+        elif is_forward(person.held(record, "lifecycle_stage"), stage):
+            reason, clear_first = f"lifecycle mirrored from {person.lifecycle_from}: {stage}", False
+        else:
+            return
+        self.planner.write_field(
+            record.connection,
+            record.object_type,
+            record.crm_id,
+            "lifecycle_stage",
+            stage,
+            record.fields.get("lifecycle_stage"),
+            reason,
+            clear_first=clear_first,
+        )
 
     def _plan_scores(self, record: PersonRecord, score: Any, words: ScoreWords) -> None:
         values = self.reasons.values(record.connection, record.fields, score, words)

@@ -27,6 +27,10 @@ from sandbox.hubspot.schema import (
     parse_ms,
 )
 
+# Properties whose every written value the store keeps as a version (propertiesWithHistory), as
+# HubSpot keeps every property's; analytics histories come from fixtures (forms_api.py).
+WRITE_HISTORY = frozenset({"lifecyclestage"})
+
 
 @dataclass(slots=True)
 class HsObject:
@@ -297,10 +301,21 @@ class PortalStore:
                     self.emails[value.lower()] = obj.id
             if obj.properties.get(name, "") != value:
                 changed[name] = value
+                if name in WRITE_HISTORY:
+                    self._version(obj, name, value, now_ms)
             obj.properties[name] = value
         self.touch(obj, now_ms)
         if changed and self.observer is not None:
             self.observer("contact.propertyChange", obj, changed)
+
+    def _version(self, obj: HsObject, name: str, value: str, now_ms: int) -> None:
+        """A written value becomes a version of the property's history (its first, the value the
+        object held until now)."""
+        versions = self.history.get((obj.id, name))
+        if versions is None:
+            held = obj.properties.get(name, "")
+            versions = self.history[(obj.id, name)] = [(obj.updated_ms, held)] if held else []
+        versions.append((now_ms, value))
 
     def archive(self, obj: HsObject, now_ms: int) -> None:
         obj.archived = True
