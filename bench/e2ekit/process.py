@@ -4,17 +4,16 @@ a throwaway PostgreSQL database) and the worker's own RSS (VmRSS, VmHWM reset pe
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sandbox.serve_process import serve_process
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -25,37 +24,12 @@ def sandbox(
 ) -> Iterator[dict[str, Any]]:
     """`handoff sandbox serve --json` in its own process, so its memory is not ours; only the
     CRM measured (a Salesforce org of 1,000,000 would take minutes to build for nothing)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "config.cli",
-        "sandbox",
-        "serve",
-        "--json",
-        "--seed",
-        str(seed),
-        "--contacts",
-        str(contacts),
-        "--crm",
-        crm,
-    ] + (["--limits"] if limits else [])
+    args = ["--seed", str(seed), "--contacts", str(contacts), "--crm", crm]
+    args += ["--limits"] if limits else []
     if activity_scale != 1.0:
-        cmd += ["--activity-scale", str(activity_scale)]
-
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        info: dict[str, Any] = json.loads(proc.stdout.readline())
-        yield info
-    finally:  # a large portal can take a while to stop: never lose the figures to it
-        proc.terminate()
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        args += ["--activity-scale", str(activity_scale)]
+    with serve_process(args, cwd=ROOT) as served:
+        yield served.info
 
 
 def log_rss(path: Path, every: float = 10.0) -> None:

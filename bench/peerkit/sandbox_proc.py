@@ -5,8 +5,6 @@ answers a JSON line in the request log (method, path, query, status, time, durat
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,23 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.peerkit.shim import HUBSPOT_HOSTS
+from sandbox.serve_process import ServedSandbox, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class SandboxProcess:
-    info: dict[str, Any]
+class SandboxProcess(ServedSandbox):
     request_log: Path
-    pid: int
 
     @property
     def port(self) -> int:
-        return int(self.info["hubspot"]["base_url"].rsplit(":", 1)[1])
-
-    @property
-    def ca_file(self) -> str:
-        return str(self.info["ca_file"])
+        return self.hubspot_port
 
     @property
     def token(self) -> str:
@@ -55,25 +48,10 @@ def sandbox(
 ) -> Iterator[SandboxProcess]:
     """`root`: the checkout whose sandbox serves (another worktree's, to try its routes)."""
     log = directory / "requests.jsonl"
-    common = ["--json", "--crm", "hubspot", "--seed", str(seed), "--contacts", str(contacts)]
-    common += ["--limits"] if limits else []
-    cmd = [sys.executable, "-m", "config.cli", "sandbox", "serve", *common]
+    args = ["--crm", "hubspot", "--seed", str(seed), "--contacts", str(contacts)]
+    args += ["--limits"] if limits else []
     for host in HUBSPOT_HOSTS:
-        cmd += ["--hostname", host]
-    cmd += ["--request-log", str(log)]
-    proc = subprocess.Popen(
-        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the sandbox did not start: {' '.join(cmd)}")
-        yield SandboxProcess(json.loads(line), log, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        args += ["--hostname", host]
+    args += ["--request-log", str(log)]
+    with serve_process(args, cwd=root) as served:
+        yield SandboxProcess(served.info, served.process, log)

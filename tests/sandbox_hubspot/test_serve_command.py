@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import requests
 from hubspot import HubSpot
 from simple_salesforce import Salesforce
 
-ROOT = Path(__file__).resolve().parents[2]
+from sandbox.serve_process import serve_process
 
 
 def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "config.cli",
-            "sandbox",
-            "serve",
-            "--json",
-            "--contacts",
-            "25",
-            "--tier",
-            "enterprise",
-            "--ca-dir",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
+    args = ["--contacts", "25", "--tier", "enterprise", "--ca-dir", str(tmp_path)]
+    with serve_process(args, stop_seconds=30) as served:
+        info = served.info
         assert set(info) == {"hubspot", "salesforce", "ca_file", "tls_names", "request_log"}
         client = HubSpot(
             access_token=info["hubspot"]["token"],
@@ -64,10 +42,7 @@ def test_serve_prints_json_and_both_clients_work(tmp_path: Path) -> None:
             + sf.query("SELECT Id FROM Contact")["totalSize"]
         )
         assert people == 25
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert proc.returncode == 0
+    assert served.process.returncode == 0  # SIGTERM stops it cleanly
 
 
 def test_serve_refuses_an_unknown_tier() -> None:
@@ -105,36 +80,30 @@ def test_serve_delivers_signed_webhooks_to_the_given_url(tmp_path: Path) -> None
     threading.Thread(target=target.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{target.server_address[1]}/webhooks/hubspot/hubspot"
     secret = "serve-webhook-secret-3"
-    command = [sys.executable, "-m", "config.cli", "sandbox", "serve", "--json", "--contacts",
-               "5", "--ca-dir", str(tmp_path), "--webhook-url", url]  # fmt: skip
-    refused = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={k: v for k, v in os.environ.items() if k != "HUBSPOT_CLIENT_SECRET"},
-    )  # fmt: skip
-    assert refused.returncode == 2 and "HUBSPOT_CLIENT_SECRET" in refused.stderr
-    proc = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HUBSPOT_CLIENT_SECRET": secret},
-    )  # fmt: skip
+    args = ["--contacts", "5", "--ca-dir", str(tmp_path), "--webhook-url", url]
+    without = {k: v for k, v in os.environ.items() if k != "HUBSPOT_CLIENT_SECRET"}
+    refused = pytest.raises(RuntimeError, match=r"exit 2\)(.|\n)*HUBSPOT_CLIENT_SECRET")
+    with refused, serve_process(args, env=without, stop_seconds=30):
+        pass
+    env = {**os.environ, "HUBSPOT_CLIENT_SECRET": secret}
     try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        client = HubSpot(
-            access_token=info["hubspot"]["token"],
-            host=info["hubspot"]["base_url"],
-            ssl_ca_cert=info["ca_file"],
-        )
-        contact = client.crm.contacts.basic_api.get_page(limit=1).results[0]
-        client.crm.contacts.basic_api.update(
-            contact.id, SimplePublicObjectInput(properties={"jobtitle": "Chief Revenue Officer"})
-        )
-        deadline = time.monotonic() + 30  # a guard, not a timing
-        while not received:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        with serve_process(args, env=env, stop_seconds=30) as sandbox:
+            info = sandbox.info
+            client = HubSpot(
+                access_token=info["hubspot"]["token"],
+                host=info["hubspot"]["base_url"],
+                ssl_ca_cert=info["ca_file"],
+            )
+            contact = client.crm.contacts.basic_api.get_page(limit=1).results[0]
+            client.crm.contacts.basic_api.update(
+                contact.id,
+                SimplePublicObjectInput(properties={"jobtitle": "Chief Revenue Officer"}),
+            )
+            deadline = time.monotonic() + 30  # a guard, not a timing
+            while not received:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
         target.shutdown()
     headers, body = received[0]
     assert Signature.is_valid(
