@@ -32,6 +32,7 @@ from sandbox.salesforce.pardot import PardotEmulator
 from sandbox.salesforce.predicates import Record
 from sandbox.salesforce.querying import QueryService
 from sandbox.salesforce.schema import DEFAULT_LEAD_STATUSES
+from sandbox.salesforce.summary import org_summary
 from sandbox.salesforce.writes import ACTIVITY_OBJECTS, RecordWriter
 from sandbox.server import SandboxRequest, SandboxResponse
 
@@ -179,6 +180,10 @@ class SalesforceEmulator:
             at = self.org.now()
             values = {k: format_value(v) for k, v in values.items()}
             return str(self.writer.create(sobject, values, at)["Id"])
+
+    def summary(self) -> dict[str, int]:
+        """What the org holds now, as counts (for `handoff demo` and drills)."""
+        return org_summary(self.org)
 
     # -- HTTP ----------------------------------------------------------------------------------
     def handle(self, request: SandboxRequest) -> SandboxResponse:

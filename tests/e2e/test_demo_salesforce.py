@@ -26,20 +26,25 @@ pytestmark = pytest.mark.slow
 
 
 def _demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crm: str = "salesforce", before: Any = None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    crm: str = "salesforce",
+    before: Any = None,
+    held: dict[str, int] | None = None,
 ) -> tuple[str, dict[str, CrmPerson]]:
     """Run `handoff demo --crm <crm>`; the demo Lead as simple-salesforce reads it after the
-    live part (`before(sandbox)` runs first)."""
+    live part (`before(sandbox)` runs first); `held`: filled with what the org holds as the
+    live part begins, counted through simple-salesforce."""
     seen: dict[str, CrmPerson] = {}
     request = live.live_salesforce_request
 
     def spied(sandbox: Any, config: Path, directory: Path, console: Any) -> None:
+        if held is not None:
+            held.update(_org_counts(_client(sandbox, config)))
         if before is not None:
             before(sandbox)
         request(sandbox, config, directory, console)
-        speed = load_config(directory / "speed-to-lead.yaml")
-        salesforce = [c for c in speed.connections if c.kind == "salesforce"]
-        client = SalesforceClient(sandbox, speed.model_copy(update={"connections": salesforce}))
+        client = _client(sandbox, directory / "speed-to-lead.yaml")
         soql = "SELECT Id FROM Lead WHERE Email LIKE '%@lakeview-robotics.com'"
         rows = client.api.query(soql)["records"]
         for row in rows:
@@ -60,9 +65,40 @@ def _demo(
 def test_the_demo_shows_a_salesforce_demo_request_as_the_rep_sees_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out, leads = _demo(tmp_path, monkeypatch)
+    held: dict[str, int] = {}
+    out, leads = _demo(tmp_path, monkeypatch, held=held)
     part = out.split("3. A demo request, live: Salesforce change events")[1].split("4. Five")[0]
     _shows_the_rep_view(part, leads)
+    # After the live run, the table of what Salesforce holds is what simple-salesforce counts.
+    shown = _table(out.split("2. Live run")[1].split("3. A demo request")[0], "Salesforce")
+    assert {key: shown.get(key) for key in held} == held, shown
+
+
+def _client(sandbox: Any, config: Path) -> SalesforceClient:
+    loaded = load_config(config)
+    salesforce = [c for c in loaded.connections if c.kind == "salesforce"]
+    return SalesforceClient(sandbox, loaded.model_copy(update={"connections": salesforce}))
+
+
+def _org_counts(client: SalesforceClient) -> dict[str, int]:
+    def count(soql: str) -> int:
+        return int(client.api.query(soql)["totalSize"])
+
+    lead = "FROM Lead WHERE IsConverted = false"
+    return {
+        "leads": count(f"SELECT COUNT() {lead}"),
+        "leads at MQL": count(f"SELECT COUNT() {lead} AND Status = 'MQL'"),
+        "leads scored by Handoff": count(f"SELECT COUNT() {lead} AND Handoff_Score__c != null"),
+        "contacts": count("SELECT COUNT() FROM Contact"),
+        "open tasks": count("SELECT COUNT() FROM Task WHERE IsClosed = false"),
+    }
+
+
+def _table(part: str, crm: str) -> dict[str, int]:
+    """The rows of the demo's "<crm> now holds" table."""
+    table = part.split(f"{crm} now holds")[1]
+    rows = re.findall(r"^│ (.+?) +│ +(\d+) │$", table.split("└")[0], re.M)
+    return {what: int(n) for what, n in rows}
 
 
 def test_the_demo_on_both_crms_shows_a_demo_request_in_each(
