@@ -5,35 +5,25 @@ every request it makes is in the log; unrouted paths answer HubSpot's 404 and ch
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import urllib3
 from typer.testing import CliRunner
 
 from config.cli import app
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _serve(tmp_path: Path, log: Path) -> tuple[subprocess.Popen[str], dict]:
-    command = [sys.executable, "-m", "config.cli", "sandbox", "serve", "--json", "--limits",
-               "--contacts", "5", "--ca-dir", str(tmp_path), "--hostname", "api.hubapi.com",
-               "--hostname", "api.hubspot.test", "--port", "0", "--request-log", str(log)]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
+from sandbox.serve_process import serve_process
 
 
 def test_named_certificate_and_request_log(tmp_path: Path) -> None:
     log = tmp_path / "requests.jsonl"
-    proc, info = _serve(tmp_path, log)
-    try:
+    args = ["--limits", "--contacts", "5", "--ca-dir", str(tmp_path), "--hostname",
+            "api.hubapi.com", "--hostname", "api.hubspot.test", "--port", "0", "--request-log",
+            str(log)]  # fmt: skip
+    with serve_process(args, stop_seconds=30) as served:
+        info = served.info
         assert {"api.hubapi.com", "api.hubspot.test", "127.0.0.1"} <= set(info["tls_names"])
         assert info["request_log"] == str(log)
-        port = int(info["hubspot"]["base_url"].rsplit(":", 1)[1])
+        port = served.hubspot_port
         # What a peer with a resolver override does: connect to loopback, verify HubSpot's name.
         pool = urllib3.HTTPSConnectionPool(
             "127.0.0.1", port, ca_certs=info["ca_file"], cert_reqs="CERT_REQUIRED",
@@ -56,10 +46,7 @@ def test_named_certificate_and_request_log(tmp_path: Path) -> None:
         again = pool.request("GET", "/crm/v3/objects/contacts?limit=1", headers=auth)
         # the unknown route and the search took nothing from the ten-second bucket
         assert int(again.headers["X-HubSpot-RateLimit-Remaining"]) == remaining - 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert proc.returncode == 0
+    assert served.process.returncode == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["method"], e["path"], e["status"], e["bucket"]) for e in lines] == [
         ("GET", "/crm/v3/objects/contacts", 200, "ten_secondly"),
