@@ -35,6 +35,7 @@ from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sandbox.server import SandboxRequest
 from sync.demo import sandbox_environment
+from sync.demo_live import DEMO_FIELDS
 from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
 
@@ -160,17 +161,7 @@ def _demo_form(api: HubSpot) -> str:
 
 def _submit(sandbox: Sandbox, form: str, email: str) -> None:
     info = sandbox.info
-    fields = {
-        "email": email,
-        "firstname": "Avery",
-        "lastname": "Quinn",
-        "jobtitle": "VP of Sales",
-        "company": "Northwind Analytics",
-        "numemployees": "450",
-        "country": "US",
-        "state": "NY",
-        "asset_stage": "bottom",
-    }
+    fields = {"email": email, **DEMO_FIELDS}  # the demo's VP at a 450-person company
     answer = requests.post(
         f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
         json={
