@@ -76,8 +76,14 @@ class Router:
             notes.append(f"reassigned from {current}")
         elif current is not None and self.config.keep_existing_owner:
             if self.directory.is_active(current):
+                # the lead's territory all the same: its SLA clock keeps the territory's
+                # business hours (a demo request from a lead owned already: sync/decide.py)
+                territory = first_match(self._ranked, lead.place)
                 return RoutingDecision(
-                    current, None, "existing_owner", f"existing owner {current} kept"
+                    current,
+                    territory.name if territory is not None else None,
+                    "existing_owner",
+                    f"existing owner {current} kept",
                 )
             notes.append(f"existing owner {current} inactive")
         return self._assign(session, lead, now, lane, notes, excluded)

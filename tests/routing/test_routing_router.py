@@ -61,6 +61,12 @@ def test_existing_active_owner_is_kept_without_an_assignment(engine: Engine) -> 
             False,
         )
         assert session.exec(select(Assignment)).all() == []
+        # the lead's territory all the same: its SLA clock keeps that territory's calendar
+        assert (
+            decision.territory
+            == Router(CONFIG, everyone(CONFIG)).route(session, emea_lead(), NOW).territory
+        )
+        assert decision.territory is not None
 
 
 def test_account_owner_comes_before_the_territory_unless_disabled(engine: Engine) -> None:
