@@ -38,6 +38,7 @@ from connectors import activity_keys as keys
 from connectors.errors import ConnectorError
 from connectors.hubspot.forms import FormSubmissions
 from connectors.hubspot.inline_links import InlineLinks
+from connectors.hubspot.last_touch import LastTouches
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import (
     CHANNELS,
@@ -57,6 +58,10 @@ from connectors.records import Activity, Actor, Contact
 log = structlog.get_logger("handoff.hubspot")
 
 ENGAGEMENTS = ("calls", "emails", "meetings", "notes", "tasks")
+# the engagements the contact's activity rollups follow (`last_touch.py`): an incremental pull
+# skips them for a changed contact whose rollups are all older than its cursor; tasks (a
+# completed task moves no rollup) are read as before
+TOUCHED = ("calls", "emails", "meetings", "notes")
 ENGAGEMENT_PROPERTIES = {
     "calls": ("hs_call_title", "hs_call_disposition", "hs_call_direction"),
     "emails": ("hs_email_subject", "hs_email_direction", "hs_email_status"),
@@ -90,9 +95,11 @@ class ActivityReader:
         tier: str = "professional",
         stages: dict[str, list[str]] | None = None,
         inline: InlineLinks | None = None,
+        touches: LastTouches | None = None,
     ) -> None:
         self._t = transport
         self._inline = inline if inline is not None else InlineLinks()
+        self._touches = touches if touches is not None else LastTouches()
         self._mappings = list(mappings)
         self._tier = tier
         self._stages = dict(stages or {})
@@ -221,12 +228,15 @@ class ActivityReader:
         if not ids or not self._mappings:
             return
         sources = [(s, m) for s, m in self._by_source().items() if s in ENGAGEMENTS]
+        touched = self._touches.recent(ids, since)  # no newer engagement: nothing to read
         # each engagement type is two calls in a row (associations, then the objects); the
         # types go side by side, so a page costs two round trips instead of 2 x types
         futures = [
             self._pool.submit(
                 contextvars.copy_context().run,
-                lambda s=s, m=m: list(self._engagements(s, m, ids, since)),
+                lambda s=s, m=m, i=touched if s in TOUCHED else ids: list(
+                    self._engagements(s, m, i, since)
+                ),
             )
             for s, m in sources
         ]

@@ -12,10 +12,11 @@ import structlog
 from config.connections import Connection, FieldMapping, FieldType
 from connectors.base import ApiUsage, ContactBatch
 from connectors.errors import FatalError, SkippableError
-from connectors.hubspot.activities import ASSOCIATION_BATCH, ENGAGEMENTS, ActivityReader
+from connectors.hubspot.activities import ASSOCIATION_BATCH, ENGAGEMENTS, TOUCHED, ActivityReader
 from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
 from connectors.hubspot.inline_links import InlineLinks
+from connectors.hubspot.last_touch import LastTouches
 from connectors.hubspot.tasks import TASK_KEY, TaskWriter
 from connectors.hubspot.transport import HubSpotRejected, HubSpotTransport, read_json
 from connectors.hubspot.writes import FieldWriter
@@ -76,6 +77,9 @@ class HubSpotConnector:
         engagements = {a.source for a in connection.activities} & set(ENGAGEMENTS)
         companies = ("companies",) if connection.accounts.enabled else ()
         self._inline.wanted = (*companies, *sorted(engagements))
+        # an incremental pull's contact pages bring each contact's activity rollups
+        self._touches = LastTouches()
+        self._touches.enabled = bool(engagements & set(TOUCHED))
         self._contacts = {
             object_type: ContactReader(
                 self.transport,
@@ -84,6 +88,7 @@ class HubSpotConnector:
                 overlap=connection.overlap,
                 problems=self.problems,
                 inline=self._inline,
+                touches=self._touches,
             )
             for object_type, codec in self._codecs.items()
         }
@@ -94,6 +99,7 @@ class HubSpotConnector:
             tier=settings.tier if settings else "professional",
             stages={str(k): v for k, v in settings.asset_stages.items()} if settings else None,
             inline=self._inline,
+            touches=self._touches,
         )
         self._companies = self._company_reader()
         self._fields = FieldWriter(self.transport, self._codecs)
@@ -121,7 +127,9 @@ class HubSpotConnector:
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
         yield from self._activities.pull(contacts, since, events=not self.streams_events)
-        self._inline.forget(c.id for c in contacts)  # read: their inline links are done with
+        read = [c.id for c in contacts]
+        self._inline.forget(read)  # read: their inline links are done with
+        self._touches.forget(read)
 
     @property
     def companies_read(self) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
 from connectors.hubspot.inline_links import InlineLinks
+from connectors.hubspot.last_touch import TOUCH_PROPERTIES, LastTouches
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
@@ -60,9 +61,11 @@ class ContactReader:
         overlap: timedelta,
         problems: list[SkippableError],
         inline: InlineLinks | None = None,
+        touches: LastTouches | None = None,
     ) -> None:
         self._t = transport
         self._inline = inline if inline is not None else InlineLinks()
+        self._touches = touches if touches is not None else LastTouches()
         self._codec = codec
         self._object_type = object_type
         self._overlap = overlap
@@ -71,7 +74,8 @@ class ContactReader:
         self._search = crm.search_api
         self._basic = crm.basic_api
         self._batch = crm.batch_api
-        self.properties = list(dict.fromkeys([*codec.properties, *SYSTEM_PROPERTIES]))
+        touch = TOUCH_PROPERTIES if self._touches.enabled else ()
+        self.properties = list(dict.fromkeys([*codec.properties, *SYSTEM_PROPERTIES, *touch]))
 
     # --- records -------------------------------------------------------------------------------
 
@@ -171,6 +175,7 @@ class ContactReader:
         self, page: Any, low: datetime, high: datetime
     ) -> tuple[list[Contact], dict[str, dict[str, Any]], bool]:
         raws = page.get("results", [])
+        self._touches.keep(raws)  # their activity rollups: whose engagements can be newer
         contacts = [self.to_contact(r) for r in raws]
         contacts = sorted(
             (c for c in contacts if low <= c.modified_at <= high),

@@ -37,10 +37,16 @@ from sandbox.server import SandboxRequest
 ROLLUP_BY_ENGAGEMENT = {
     "calls": ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp"),
     "emails": ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp"),
-    "meetings": ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp"),
+    "meetings": (
+        "notes_last_updated",
+        "notes_last_contacted",
+        "hs_last_sales_activity_timestamp",
+        "notes_next_activity_date",
+    ),
     "notes": ("notes_last_updated",),
     "tasks": ("notes_next_activity_date",),
 }
+NEXT_ACTIVITY = "notes_next_activity_date"
 
 
 def object_type_of(raw: str) -> str:
@@ -68,9 +74,18 @@ def _assoc_param(req: SandboxRequest) -> list[str]:
 
 
 def touch_contact(ctx: Ctx, contact: HsObject, engagement_type: str, at_ms: int) -> None:
-    """An engagement logged against a contact updates its rollups and lastmodifieddate."""
-    stamp = iso_of_ms(at_ms)
-    rollups = {name: stamp for name in ROLLUP_BY_ENGAGEMENT.get(engagement_type, ())}
+    """An engagement logged against a contact updates its rollups and lastmodifieddate. A
+    "last" rollup holds the latest such time (an older, backdated engagement leaves it); the
+    next activity date holds the soonest upcoming one."""
+    rollups: dict[str, str] = {}
+    for name in ROLLUP_BY_ENGAGEMENT.get(engagement_type, ()):
+        held = parse_ms(contact.properties.get(name))
+        if name == NEXT_ACTIVITY:
+            upcoming = held is not None and held >= ctx.now_ms
+            if at_ms >= ctx.now_ms and (not upcoming or at_ms < (held or 0)):
+                rollups[name] = iso_of_ms(at_ms)
+        elif held is None or at_ms > held:
+            rollups[name] = iso_of_ms(at_ms)
     ctx.store.apply(contact, rollups, ctx.now_ms)
 
 
