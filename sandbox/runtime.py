@@ -25,6 +25,10 @@ class SandboxInfo:
     salesforce_session_id: str | None = None
     pardot_business_unit_id: str | None = None  # Account Engagement v5, on the Salesforce host
     salesforce_pubsub_endpoint: str | None = None  # the Pub/Sub API (gRPC, TLS): host:port
+    # a connected app's credentials and a refresh token for its API user (third-party clients)
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: str | None = None
+    salesforce_refresh_token: str | None = None
     tls_names: tuple[str, ...] = ()  # the names the server certificate is valid for
     request_log: Path | None = None
 
@@ -39,6 +43,9 @@ class SandboxInfo:
                 "instance_url": self.salesforce_instance_url,
                 "session_id": self.salesforce_session_id,
                 "pubsub_endpoint": self.salesforce_pubsub_endpoint,
+                "client_id": self.salesforce_client_id,
+                "client_secret": self.salesforce_client_secret,
+                "refresh_token": self.salesforce_refresh_token,
                 "account_engagement": {
                     "base_url": self.salesforce_instance_url,
                     "business_unit_id": self.pardot_business_unit_id,
@@ -72,6 +79,7 @@ class Sandbox:
         from sandbox.hubspot import HubSpotEmulator
         from sandbox.salesforce import SalesforceEmulator
         from sandbox.salesforce.ids import derived_id
+        from sandbox.salesforce.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
         from sandbox.salesforce.pubsub import PubSubServer, PubSubService
 
         self.ca = SandboxCA(ca_directory, hostnames=hostnames)
@@ -94,6 +102,10 @@ class Sandbox:
             if salesforce
             else None
         )
+        self.salesforce_refresh_token = (
+            self.salesforce.oauth.issue_refresh_token() if self.salesforce else None
+        )
+        self.salesforce_client = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self._servers: dict[str, SandboxServer] = {}
         if self.hubspot is not None:
             self._servers["hubspot"] = SandboxServer(
@@ -154,6 +166,9 @@ class Sandbox:
             salesforce_instance_url=sf.base_url if sf else None,
             salesforce_session_id=self.salesforce_session if sf else None,
             salesforce_pubsub_endpoint=self.pubsub.endpoint if sf and self.pubsub else None,
+            salesforce_client_id=self.salesforce_client[0] if sf else None,
+            salesforce_client_secret=self.salesforce_client[1] if sf else None,
+            salesforce_refresh_token=self.salesforce_refresh_token if sf else None,
             pardot_business_unit_id=(
                 self.salesforce.pardot.business_unit_id if sf and self.salesforce else None
             ),

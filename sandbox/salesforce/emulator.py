@@ -216,7 +216,10 @@ class SalesforceEmulator:
         if request.path.rstrip("/") == "/services/oauth2/token" and request.method == "POST":
             host = request.headers.get("host", "127.0.0.1")
             status, payload, token = self.oauth.token(
-                request.body, f"https://{host}", self.org.now()
+                request.body,
+                f"https://{host}",
+                self.org.now(),
+                request.headers.get("authorization", ""),
             )
             if token is not None:
                 self.add_session(token)

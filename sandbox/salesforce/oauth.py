@@ -6,6 +6,18 @@ Salesforce Help, "OAuth 2.0 Username-Password Flow", "OAuth 2.0 Client Credentia
 answers 400 `{"error": "invalid_grant", "error_description": "authentication failure"}`. The JWT
 assertion is parsed loosely (no signature check): it must be a JWT whose `sub` is a known User's
 username or email, and whose `exp`, when present, has not passed.
+
+Refresh tokens (Salesforce Help, "OAuth 2.0 Refresh Token Flow for Renewed Sessions"; REST API
+Developer Guide, "How Does the OAuth Refresh Token Fit Into the Authentication Flow?"):
+`grant_type=refresh_token&refresh_token=...&client_id=...&client_secret=...`, the client's
+credentials in the form or as HTTP Basic (`Authorization: Basic base64(id:secret)`). The answer
+is the same body plus `scope`, without a new refresh token (no rotation). An unknown client id is
+400 `{"error": "invalid_client_id", "error_description": "client identifier invalid"}`; a wrong
+or missing secret (a connected app requires it by default) 400 `{"error": "invalid_client",
+"error_description": "invalid client credentials"}`; an unknown, revoked or other client's refresh
+token 400 `{"error": "invalid_grant", "error_description": "expired access/refresh token"}`
+(Salesforce Help, "OAuth 2.0 Authorization Errors"). The web server flow that would hand out a
+refresh token is not served: `issue_refresh_token` makes one (the sandbox prints one at start).
 """
 
 from __future__ import annotations
@@ -28,7 +40,11 @@ DEFAULT_CLIENT_ID = "handoff-sandbox-client"
 DEFAULT_CLIENT_SECRET = "handoff-sandbox-secret"
 DEFAULT_PASSWORD = "handoff-sandbox-password"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_SCOPE = "refresh_token api"
 _FAILURE = {"error": "invalid_grant", "error_description": "authentication failure"}
+_BAD_CLIENT_ID = {"error": "invalid_client_id", "error_description": "client identifier invalid"}
+_BAD_CLIENT = {"error": "invalid_client", "error_description": "invalid client credentials"}
+_BAD_REFRESH = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
 
 
 @dataclass
@@ -42,15 +58,35 @@ class OAuthIssuer:
     passwords: dict[str, str] = field(default_factory=dict)  # username -> password
     default_password: str = DEFAULT_PASSWORD
     org_id: str = field(default_factory=lambda: derived_id("OrgId", "sandbox"))
+    # refresh token -> (client id, user id): what the web server flow would have issued
+    refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def issue_refresh_token(self, client_id: str = DEFAULT_CLIENT_ID, user_id: str = "") -> str:
+        """A refresh token for this client and user (default: the org's API user)."""
+        token = f"5Aep861{secrets.token_urlsafe(64)}"
+        self.refresh_tokens[token] = (client_id, user_id or self.org.api_user_id)
+        return token
+
+    def revoke_refresh_token(self, token: str) -> None:
+        self.refresh_tokens.pop(token, None)
 
     def token(
-        self, body: bytes, instance_url: str, now: datetime
+        self, body: bytes, instance_url: str, now: datetime, authorization: str = ""
     ) -> tuple[int, dict[str, Any], str | None]:
-        """(status, payload, issued access token or None) for one token request."""
+        """(status, payload, issued access token or None) for one token request;
+        `authorization` is the request's Authorization header (HTTP Basic client credentials)."""
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         grant = form.get("grant_type", "")
         user_id: str | None = None
-        if grant == "password":
+        extra: dict[str, str] = {}
+        if grant == "refresh_token":
+            form |= _basic_client(authorization)
+            refused = self._refresh_refused(form)
+            if refused is not None:
+                return 400, refused, None
+            user_id = self.refresh_tokens[form["refresh_token"]][1]
+            extra = {"scope": REFRESH_SCOPE}
+        elif grant == "password":
             if self._client_ok(form):
                 user_id = self._password_user(form.get("username", ""), form.get("password", ""))
         elif grant == "client_credentials":
@@ -86,8 +122,22 @@ class OAuthIssuer:
             "token_type": "Bearer",
             "issued_at": issued_at,
             "signature": signature,
-        }
+        } | extra
         return 200, payload, access_token
+
+    def _refresh_refused(self, form: dict[str, str]) -> dict[str, str] | None:
+        client_id = form.get("client_id", "")
+        if client_id not in self.clients:
+            return dict(_BAD_CLIENT_ID)
+        if not self._client_ok(form):
+            return dict(_BAD_CLIENT)
+        held = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if held is None or held[0] != client_id:
+            return dict(_BAD_REFRESH)
+        user = self.org.records["User"].get(held[1])
+        if user is not None and not user.get("IsActive", True):
+            return {"error": "inactive_user", "error_description": "user is inactive"}
+        return None
 
     def _client_ok(self, form: dict[str, str]) -> bool:
         client_id = form.get("client_id", "")
@@ -119,3 +169,15 @@ class OAuthIssuer:
             return None
         user = self._user(str(claims.get("sub", "")))
         return str(user["Id"]) if user is not None and user["IsActive"] else None
+
+
+def _basic_client(authorization: str) -> dict[str, str]:
+    """client_id / client_secret from an HTTP Basic Authorization header, if one is given."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return {}
+    try:
+        client_id, _, secret = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {"client_id": client_id, "client_secret": secret}
