@@ -44,7 +44,15 @@ def routing_transaction(engine: Engine) -> Iterator[Session]:
     back if it raises)."""
     with _guard(engine), Session(engine) as session:
         if engine.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ROUTING_LOCK})
+            # one statement, one round trip: the lock, and a commit that does not wait for its
+            # WAL flush (the person's chunk commits after it, synchronously, and flushes the WAL
+            # up to there; a crash before that loses both, and the next run routes them anew)
+            session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(:id), set_config('synchronous_commit', 'off', true)"
+                ),
+                {"id": ROUTING_LOCK},
+            )
         else:  # the database's write lock, before anything is read (a key no row has)
             session.execute(
                 update(RotationState)

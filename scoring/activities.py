@@ -16,7 +16,7 @@ from typing import Any
 from config.scoring import ActivityFilter
 from connectors.records import Activity, ActivityKind, Actor
 
-_MEMO_LIMIT = 16_384  # entries per memo: bounded, so a long-lived worker keeps ~MBs, not N
+_MEMO_LIMIT = 4_096  # entries per memo: bounded, full within the first 10,000 people
 
 # Properties most activities lack (e.g. only funnel assets have a stage): a kind whose filters
 # read one of these and one other property is memoised on the other alone while it is absent.

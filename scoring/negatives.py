@@ -85,7 +85,7 @@ class CompiledNegatives:
         found = self._memo.get(key)
         if found is None:
             found = self._evaluate(email_domain, company_domain, title_text)
-            if len(self._memo) >= 16_384:
+            if len(self._memo) >= 4_096:  # keyed by title too: few hits, bounded low
                 self._memo.clear()
             self._memo[key] = found
         if not unsubscribed:

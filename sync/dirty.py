@@ -13,7 +13,7 @@ from sync.store.tables import PersonRecord, PersonState
 
 
 def dirty_people(
-    session: Session, now: datetime, full: bool = False, page: int = 5000
+    session: Session, now: datetime, full: bool = False, page: int = 1000
 ) -> Iterator[list[str]]:
     """People whose records changed since they were last decided, or due their daily decay
     pass, in key order a page at a time (each page one query: nothing per person is kept, and

@@ -320,8 +320,8 @@ class ActivityReader:
         links: dict[str, list[str]] = {}
         known, ids = self._inline.split(source, ids)
         for contact_id, rows in known.items():
-            for row in rows:
-                contacts = links.setdefault(row["id"], [])
+            for linked, _ in rows:
+                contacts = links.setdefault(linked, [])
                 if contact_id not in contacts:
                     contacts.append(contact_id)
         for start in range(0, len(ids), ASSOCIATION_BATCH):

@@ -209,8 +209,8 @@ class CompanyReader:
         """contact id -> primary company id (contacts without a company are absent)."""
         found: dict[str, str] = {}
         known, ids = self._inline.split("companies", ids)
-        for contact_id, rows in known.items():
-            decided, company = primary_company_of(rows)
+        for contact_id, links in known.items():
+            decided, company = primary_company_of(links)
             if not decided:
                 ids.append(contact_id)  # several companies, no single primary label: ask v4
             elif company is not None:
