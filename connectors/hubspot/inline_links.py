@@ -28,7 +28,7 @@ from typing import Any
 # v3's names for the primary contact->company label and the plain association
 PRIMARY_COMPANY_TYPE = "contact_to_company"
 PAGES_KEPT = 40
-Link = tuple[str, str]  # (associated record id, association type): a tuple is a third of a dict
+Link = tuple[str, str]  # (associated record id, association type): not the list page's dict
 
 
 class InlineLinks:
@@ -36,7 +36,7 @@ class InlineLinks:
         self.wanted: tuple[str, ...] = ()  # association types asked of the list endpoint
         self._lock = threading.Lock()
         # contact id -> to type -> links (id, type); a type missing: not known (ask v4). Up to
-        # PAGES_KEPT pages of contacts with ~20 links each: as dicts ~24 MB, as tuples ~9 MB
+        # PAGES_KEPT pages of contacts with ~20 links each: as dicts ~27 MB, as tuples ~11 MB
         self._links: dict[str, dict[str, tuple[Link, ...]]] = {}
         self._pages: deque[list[str]] = deque()  # the ids of each page kept, oldest first
 

@@ -80,3 +80,46 @@ def test_a_contact_with_more_links_than_a_list_page_shows_is_read_through_v4() -
         assert not {k for k in _v4_calls(connector) if "/emails/" in k or "/companies/" in k}
     finally:
         stop()
+
+
+def test_the_links_kept_for_the_pages_in_hand_are_compact() -> None:
+    """40 pages of 100 contacts with 20 links each (what a full sync holds at most while the
+    activities are read): kept as (id, type) tuples, a few MB, not the list pages' dicts."""
+    import json
+    import tracemalloc
+
+    from connectors.hubspot.inline_links import PAGES_KEPT, InlineLinks
+
+    links = InlineLinks()
+    links.wanted = ("companies", "calls", "emails", "meetings", "notes")
+    pages = [
+        json.dumps(
+            [
+                {
+                    "id": str(contact),
+                    "associations": {
+                        to_type: {
+                            "results": [
+                                {"id": str(contact * 100 + n), "type": f"contact_to_{to_type}"}
+                                for n in range(4)
+                            ]
+                        }
+                        for to_type in links.wanted
+                    },
+                }
+                for contact in range(page * 100, page * 100 + 100)
+            ]
+        )
+        for page in range(PAGES_KEPT)
+    ]
+    tracemalloc.start()
+    try:
+        for text in pages:
+            links.keep(json.loads(text))  # the page itself is dropped, as the reader does
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(links) == PAGES_KEPT * 100
+    known, rest = links.split("calls", ["0", "3999", "4000"])
+    assert rest == ["4000"] and [i for i, _ in known["3999"]] == [f"3999{n:02d}" for n in range(4)]
+    assert kept < 14_000_000, kept  # ~340 bytes a link as dicts (27 MB here), ~140 as tuples
