@@ -360,7 +360,10 @@ def register(app: typer.Typer) -> None:
         cfg = load_or_exit(config)
         missing_any = False
         for connection in cfg.connections:
-            connector = build_connector(connection)
+            try:
+                connector = build_connector(connection, config)
+            except FatalError as exc:
+                raise fail(str(exc)) from None
             try:
                 if check and hasattr(connector, "behaviour_sources"):
                     for source, how in connector.behaviour_sources().items():

@@ -70,7 +70,9 @@ class Runtime:
         self.engine = make_engine(self.config.state.url)
         try:
             upgrade(self.engine)
-            self.connectors = {c.name: build_connector(c) for c in self.config.connections}
+            self.connectors = {
+                c.name: build_connector(c, config_path) for c in self.config.connections
+            }
             share_budgets(self.engine, self.config.state.url, self.connectors)
         except (StoreUnavailable, FatalError) as exc:
             self.engine.dispose()

@@ -24,6 +24,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
 from config.connections import SalesforceSettings
+from config.paths import where
 from config.secrets import register_secret
 from connectors.errors import AuthError, FatalError
 from connectors.salesforce.transport import GuardedSession, TokenSource
@@ -101,7 +102,7 @@ class OAuthGrant(TokenSource):
             key = s.private_key_file.read_text()
         except OSError as exc:
             raise FatalError(
-                f"salesforce.private_key_file {s.private_key_file}: cannot read it "
+                f"salesforce.private_key_file {where(s.private_key_file)}: cannot read it "
                 f"({exc.strerror}); point it at the PEM key of the connected app's certificate",
                 connection=self.connection,
             ) from None

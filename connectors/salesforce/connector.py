@@ -79,13 +79,6 @@ class SalesforceConnector:
             )
         self.connection = connection
         self.settings: SalesforceSettings = connection.salesforce
-        ca_file = self.settings.ca_file
-        if ca_file is not None and not ca_file.is_file():
-            raise FatalError(
-                f"salesforce.ca_file {ca_file} does not exist: point it at the PEM bundle of the "
-                "CA that signed the server's certificate (for the sandbox: its sandbox-ca.pem)",
-                connection=connection.name,
-            )
         self.name = connection.name
         self.usage = ApiUsage()
         self.page_size = page_size

@@ -33,16 +33,16 @@ def register(app: typer.Typer) -> None:
         from sync.explain import Explainer, PersonNotFound, find_person, to_json, to_text
         from sync.runtime import out, parse_as_of
         from sync.store.engine import make_engine
-        from sync.store.health import sqlite_path
+        from sync.store.health import no_store
         from sync.store.types import utc_now
 
         cfg = load_or_exit(config)
         configure_logging(cfg.logging.level, cfg.logging.format)
         instant = parse_as_of(as_of) or utc_now()
         where = cfg.state.url.split("@")[-1]
-        path = sqlite_path(cfg.state.url)
-        if path is not None and not path.exists():  # a reader: never creates an empty store
-            raise fail(f"no state store at {path}: run `handoff sync` first, or check state.url")
+        missing = no_store(cfg.state.url, config)
+        if missing:  # a reader: never creates an empty store
+            raise fail(missing)
         engine = make_engine(cfg.state.url)
         try:
             if not inspect(engine).has_table("people"):

@@ -17,19 +17,19 @@ if TYPE_CHECKING:
 HEARTBEAT = Path(os.environ.get("HANDOFF_HEARTBEAT", "/tmp/handoff-heartbeat"))
 
 
-def _open_store(cfg: HandoffConfig) -> Engine:
+def _open_store(cfg: HandoffConfig, config: str) -> Engine:
     """The store for reading: a missing SQLite file is an error (a reader never creates one)."""
     from sqlalchemy import inspect
     from sqlalchemy.exc import OperationalError
 
     from config.cli import fail
     from sync.store.engine import make_engine
-    from sync.store.health import sqlite_path
+    from sync.store.health import no_store
     from sync.store.schema import StoreUnavailable, import_all_tables, unavailable_message
 
-    path = sqlite_path(cfg.state.url)
-    if path is not None and not path.exists():
-        raise fail(f"no state store at {path}: run `handoff sync` first, or check state.url")
+    absent = no_store(cfg.state.url, config)
+    if absent:
+        raise fail(absent)
     import_all_tables()
     engine = make_engine(cfg.state.url)
     try:
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         from sync.store.types import utc_now
 
         cfg = load_or_exit(config)
-        engine = _open_store(cfg)
+        engine = _open_store(cfg, config)
         try:
             found = gather(engine, cfg, heartbeat, utc_now(), runs)
         finally:
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         if bad:
             raise fail(f"unknown --status {', '.join(bad)}: use {', '.join(LISTED)}")
         cfg = load_or_exit(config)
-        engine = _open_store(cfg)
+        engine = _open_store(cfg, config)
         try:
             items = list_items(engine, status, connection)
         finally:

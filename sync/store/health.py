@@ -14,6 +14,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
+from config.paths import where
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER = 100
 PG_DISK_FULL = "53100"  # PostgreSQL SQLSTATE disk_full
@@ -34,6 +36,15 @@ def sqlite_path(url: str) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
+
+
+def no_store(url: str, config: str | Path | None = None) -> str | None:
+    """Why a reader (which never creates a store) finds no SQLite file at `url`; None when there
+    is one or the store is not SQLite. `config`: the config file, for a relative path's hint."""
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        return None
+    return f"no state store at {where(path, config)}: run `handoff sync` first, or check state.url"
 
 
 def _restore_hint(path: Path) -> str:

@@ -104,3 +104,40 @@ def test_init_writes_where_handoff_config_points_and_commands_read_it_there(
     assert target.exists() and (target.parent / "handoff.schema.json").exists()
     checked = handoff(["config", "validate"], tmp_path, env)
     assert checked.returncode == 0 and f"{target}: ok" in checked.stdout, checked.stderr
+
+
+def test_a_relative_path_resolves_in_the_working_directory_and_errors_say_where_it_led(
+    stack: tuple[Path, dict[str, str], str], tmp_path: Path
+) -> None:
+    """Relative paths in a config resolve against the current directory (the Docker image runs
+    in its WORKDIR); run from elsewhere, the error names the file it looked for, the one beside
+    the config, and the fix."""
+    config, env, _ = stack
+    home, elsewhere = tmp_path / "etc", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(config, home / "handoff.yaml")
+    shutil.copy(env["HANDOFF_CA_FILE"], home / "ca.pem")
+    relative = {k: v for k, v in env.items() if k != "HANDOFF_STATE_URL"}  # sqlite:///handoff.db
+    relative["HANDOFF_CA_FILE"] = "ca.pem"
+    cfg = ["--config", str(home / "handoff.yaml")]
+    for args in (["db", "upgrade"], ["crm", "setup", "--check"], ["status"]):
+        done = handoff([*args, *cfg], home, relative)  # in the config's directory: as written
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (home / "handoff.db").exists()
+
+    status = handoff(["status", *cfg], elsewhere, relative)
+    assert status.returncode == 2 and "Traceback" not in status.stderr
+    assert (
+        f"no state store at {elsewhere / 'handoff.db'} ('handoff.db' in the config, relative to "
+        f"the current directory, not the config's: write it as {home / 'handoff.db'}, or run "
+        f"handoff in {home})" in status.stderr
+    ), status.stderr
+    setup = handoff(["crm", "setup", "--check", *cfg], elsewhere, relative)
+    assert setup.returncode == 2 and "Traceback" not in setup.stderr
+    assert (
+        f"[hubspot] hubspot.ca_file {elsewhere / 'ca.pem'} ('ca.pem' in the config, relative to "
+        f"the current directory, not the config's: write it as {home / 'ca.pem'}, or run handoff "
+        f"in {home}) does not exist" in setup.stderr
+    ), setup.stderr
+    assert list(elsewhere.iterdir()) == []

@@ -17,6 +17,7 @@ from connectors.errors import (
     RetriableError,
     UnknownOutcomeError,
 )
+from connectors.factory import build_connector
 from connectors.records import OutcomeStatus, TaskRequest
 from connectors.salesforce.transport import endpoint_label
 
@@ -46,7 +47,7 @@ def test_session_ignores_environment_ca_bundle_and_trusts_the_configured_ca(
 
 def test_a_missing_ca_file_is_a_clear_config_error(tmp_path: Path) -> None:
     with pytest.raises(FatalError, match=r"salesforce\.ca_file .*does not exist"):
-        make_connector(connection(salesforce={"ca_file": str(tmp_path / "nope.pem")}))
+        build_connector(connection(salesforce={"ca_file": str(tmp_path / "nope.pem")}))
 
 
 def test_5xx_on_a_read_is_retried_and_counted(mocked: responses.RequestsMock) -> None:
