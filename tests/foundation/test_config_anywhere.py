@@ -126,18 +126,17 @@ def test_a_relative_path_resolves_in_the_working_directory_and_errors_say_where_
         assert done.returncode == 0, done.stdout + done.stderr
     assert (home / "handoff.db").exists()
 
-    status = handoff(["status", *cfg], elsewhere, relative)
-    assert status.returncode == 2 and "Traceback" not in status.stderr
-    assert (
-        f"no state store at {elsewhere / 'handoff.db'} ('handoff.db' in the config, relative to "
-        f"the current directory, not the config's: write it as {home / 'handoff.db'}, or run "
-        f"handoff in {home})" in status.stderr
-    ), status.stderr
-    setup = handoff(["crm", "setup", "--check", *cfg], elsewhere, relative)
-    assert setup.returncode == 2 and "Traceback" not in setup.stderr
-    assert (
-        f"[hubspot] hubspot.ca_file {elsewhere / 'ca.pem'} ('ca.pem' in the config, relative to "
-        f"the current directory, not the config's: write it as {home / 'ca.pem'}, or run handoff "
-        f"in {home}) does not exist" in setup.stderr
-    ), setup.stderr
+    def led(path: str) -> str:
+        return (
+            f"{elsewhere / path} ('{path}' in the config, relative to the current directory, not "
+            f"the config's: write it as {home / path}, or run handoff in {home})"
+        )
+
+    for args, says in (
+        (["status"], f"no state store at {led('handoff.db')}: run `handoff sync` first"),
+        (["crm", "setup", "--check"], f"[hubspot] hubspot.ca_file {led('ca.pem')} does not exist"),
+    ):
+        done = handoff([*args, *cfg], elsewhere, relative)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr, done.stderr
     assert list(elsewhere.iterdir()) == []
