@@ -146,6 +146,7 @@ def _tap(work: Path, env: dict[str, str], login: dict[str, Any]) -> None:
             if entry["breadcrumb"] == []:
                 entry["metadata"]["selected"] = stream["tap_stream_id"] in OBJECTS
                 entry["metadata"]["replication-key"] = "SystemModstamp"
+                entry["metadata"]["replication-method"] = "INCREMENTAL"
     (work / "tap-selected.json").write_text(json.dumps(catalog))
     sync = [str(TAP), "--config", str(config), "--properties", str(work / "tap-selected.json")]
     _run(sync, env, work / "tap-read.out")
