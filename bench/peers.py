@@ -57,7 +57,7 @@ from bench.peerkit.singer import MeltanoHubSpot  # noqa: E402
 PEERS = ("handoff", "handoff-engagements", "airbyte", "meltano", "singer")
 # Handoff with the example config's engagement sources only: the activities the peers read too
 # (the full config also reads page views, form submissions, email events and webinars; on
-# Salesforce, campaign members)
+# Salesforce, campaign members and Account Engagement's visitor activities)
 ENGAGEMENTS = {"hubspot": "calls,emails,meetings", "salesforce": "Task,Event"}
 THIRD_PARTY = {"hubspot": ("airbyte", "meltano"), "salesforce": ("airbyte", "singer")}
 DRAIN_SECONDS = 10  # HubSpot's burst window: each run starts with a full bucket
@@ -68,7 +68,8 @@ def make_peer(name: str, box: SandboxProcess) -> Peer:
         sources = ENGAGEMENTS[box.crm] if name == "handoff-engagements" else ""
         if box.crm == "salesforce":
             sf = box.info["salesforce"]
-            unit = sf["account_engagement"]["business_unit_id"] or ""
+            # the engagements-only variant reads no Account Engagement web behaviour either
+            unit = sf["account_engagement"]["business_unit_id"] or "" if not sources else ""
             return HandoffPull(sf["instance_url"], box.ca_file, name, sources, "salesforce", unit)
         return HandoffPull(box.info["hubspot"]["base_url"], box.ca_file, name, sources)
     if box.crm == "salesforce":
