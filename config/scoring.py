@@ -367,11 +367,15 @@ class ScoringConfig(StrictModel):
 
 class LifecycleConfig(StrictModel):
     """Lifecycle policy: automation owns stages up to MQL; sales' rejections recycle or
-    disqualify by reason code."""
+    disqualify by reason code, and Handoff carries them out (docs/lifecycle.md)."""
 
     rejection_codes: dict[str, RejectionOutcome] = Field(
         default_factory=lambda: cast(dict[str, RejectionOutcome], dict(REJECTION_CODES)),
-        description="valid rejection reason code -> recycle | disqualify",
+        description="valid rejection reason code -> recycle | disqualify. A rejection with one "
+        "of these codes, at MQL, SAL or SQL, is carried out: the lifecycle stage is written to "
+        "the `recycled` or `disqualified` value of the owning connection's "
+        "`lifecycle_stage.values`; the owner stays. Any other value: nothing changes, and the "
+        "report flags it",
     )
     working_statuses: list[str] = Field(
         default_factory=list,

@@ -2,9 +2,11 @@
 
 Automation owns subscriber/lead -> MQL and never moves a stage backwards; sales owns SAL and
 beyond and automation never overrides it. A sales rejection with a valid reason code recycles
-(nurture, with a cooldown) or disqualifies, as config maps the code; a rejection without a valid
-code changes nothing and is flagged for reports. After the cooldown, fresh engagement that makes
-the score an MQL again re-opens a recycled lead. The policy only decides: the pipeline writes.
+(nurture, with a cooldown) or disqualifies, as config maps the code: that is sales' own decision,
+and Handoff carries it out in the CRM, from MQL, SAL or SQL alike (`moves_owning_stage`); a
+rejection without a valid code changes nothing and is flagged for reports. After the cooldown,
+fresh engagement that makes the score an MQL again re-opens a recycled lead. The policy only
+decides: the pipeline writes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ FUNNEL: tuple[LifecycleStage, ...] = (
 )
 AUTOMATION_OWNED = frozenset({LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD})
 REJECTABLE = frozenset({LifecycleStage.MQL, LifecycleStage.SAL, LifecycleStage.SQL})
+# The stages automation moves a record out of on its own: its own ones, an MQL sales has not
+# taken yet, and a recycled lead re-opened after the cooldown.
+AUTOMATION_MOVES = AUTOMATION_OWNED | {LifecycleStage.MQL, LifecycleStage.RECYCLED}
+INVALID_REJECTION = "invalid_rejection_code"  # the flag of a rejection without a valid code
 
 
 def funnel_rank(stage: LifecycleStage) -> int | None:
@@ -71,6 +77,18 @@ def is_regression(current: str, stage: str) -> bool:
     return current in (LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED) and stage in FUNNEL
 
 
+def moves_owning_stage(current: str, change: StageChange | None) -> bool:
+    """Whether automation writes `change` into the owning system's stage. It moves its own
+    stages; a stage sales owns (SAL and beyond) only to carry out sales' own verdict, a rejection
+    with a valid reason code (`change.code`): the rep decided, Handoff writes it down. Anything
+    else sales set is never overridden."""
+    if change is None or str(change.to_stage) == current:
+        return False
+    if current in AUTOMATION_MOVES:
+        return True
+    return change.by_sales and current in REJECTABLE
+
+
 def normalise_code(value: str) -> str:
     """ "Bad Timing" / "bad-timing" -> "bad_timing"."""
     return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
@@ -86,6 +104,11 @@ class StageChange:
     at: datetime
     code: str | None = None
 
+    @property
+    def by_sales(self) -> bool:
+        """Sales' verdict (a rejection with a valid reason code), not automation's call."""
+        return self.code is not None
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyFlag:
@@ -99,6 +122,15 @@ class PolicyFlag:
 class LifecycleDecision:
     changes: tuple[StageChange, ...] = ()
     flags: tuple[PolicyFlag, ...] = field(default_factory=tuple)
+
+    @property
+    def last(self) -> StageChange | None:
+        """The change that sets the stage the person ends at (None: the stage stays)."""
+        return self.changes[-1] if self.changes else None
+
+    def stage(self, current: str) -> str:
+        """The stage the person ends at."""
+        return str(self.changes[-1].to_stage) if self.changes else current
 
 
 class LifecyclePolicy:
@@ -122,6 +154,7 @@ class LifecyclePolicy:
         stage_changed_at: datetime | None = None,
         now: datetime,
         rejected_at: datetime | None = None,
+        spent_code: str | None = None,
     ) -> list[StageChange]:
         """The stage changes called for now (empty when none); see `review` for flags."""
         return list(
@@ -132,6 +165,7 @@ class LifecyclePolicy:
                 stage_changed_at=stage_changed_at,
                 now=now,
                 rejected_at=rejected_at,
+                spent_code=spent_code,
             ).changes
         )
 
@@ -144,6 +178,7 @@ class LifecyclePolicy:
         stage_changed_at: datetime | None = None,
         now: datetime,
         rejected_at: datetime | None = None,
+        spent_code: str | None = None,
     ) -> LifecycleDecision:
         """Changes and report flags for one contact.
 
@@ -151,7 +186,9 @@ class LifecyclePolicy:
         `rejection_reason` the code sales left in the lead status / reason field;
         `stage_changed_at` when the current stage was set (for the recycle cooldown);
         `rejected_at`, when known, lets a rejection older than the current stage be ignored
-        (a re-opened lead still carrying its old code).
+        (a re-opened lead still carrying its old code); so does `spent_code`, the code already
+        carried out while the record still carries it (`spent_code()`): the lead has moved on
+        since (re-opened after the cooldown, or taken back by a rep).
         """
         stage = self._stage(current_stage)
         if stage is None:
@@ -159,6 +196,19 @@ class LifecyclePolicy:
                 flags=(PolicyFlag("unknown_stage", f"stage {current_stage!r} is not canonical"),)
             )
         code = normalise_code(rejection_reason) if rejection_reason else ""
+        if code and code == spent_code:
+            if stage in (LifecycleStage.SAL, LifecycleStage.SQL):  # sales took it back
+                return LifecycleDecision(
+                    flags=(
+                        PolicyFlag(
+                            "spent_rejection_code",
+                            f"the record still carries the rejection code {rejection_reason!r} "
+                            f"carried out before; sales moved it on to {stage.value} since, so "
+                            "it is kept there (clear the code, then set one, to reject it again)",
+                        ),
+                    )
+                )
+            code = ""
         stale = (
             rejected_at is not None
             and stage_changed_at is not None
@@ -184,6 +234,17 @@ class LifecyclePolicy:
             return self._recycled(score, stage_changed_at, now)
         return LifecycleDecision()
 
+    def spent_code(self, rejection_reason: str | None, stage: str, spent: str | None) -> str | None:
+        """The rejection code carried out for a person who ends a decision at `stage`: the
+        record's valid code once the person sits in a side exit (recycled, disqualified), kept
+        while the record still carries it; None once it carries another value or none."""
+        code = normalise_code(rejection_reason) if rejection_reason else ""
+        if code not in self._codes:
+            return None
+        if stage in (LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED):
+            return code
+        return spent if code == spent else None
+
     def _stage(self, value: LifecycleStage | str | None) -> LifecycleStage | None:
         if value is None or value == "":
             return LifecycleStage.LEAD
@@ -201,7 +262,7 @@ class LifecyclePolicy:
             return LifecycleDecision(
                 flags=(
                     PolicyFlag(
-                        "invalid_rejection_code",
+                        INVALID_REJECTION,
                         f"rejected at {stage.value} with {raw!r}, not a valid code ({valid})",
                     ),
                 )

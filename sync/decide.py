@@ -184,14 +184,17 @@ class DecisionStage(PersonWrites):
             words = self.reasons.words(person, state, score)
             seconds["score"] += perf_counter() - tick
         current = current_stage(self.config, person, state.stage)
+        code = rejection_reason(self.config, person)
         review = self.engines.lifecycle.review(
             current,
             score,
-            rejection_reason=rejection_reason(self.config, person),
+            rejection_reason=code,
             stage_changed_at=state.stage_changed_at,
             now=self.now,
+            spent_code=state.rejection_code,
         )
-        stage = str(review.changes[-1].to_stage) if review.changes else current
+        review = self.carried_out(person, review, current)  # sales' verdict, as the CRM takes it
+        stage = review.stage(current)
         # A demo request from a lead sales already owns (SAL and beyond) is the rep's to work:
         # no new handoff, no fast-lane clock that would escalate it away from the rep.
         fast = score.fast_lane and not score.disqualified and stage not in SALES_OWNED
@@ -207,14 +210,7 @@ class DecisionStage(PersonWrites):
             return False
         self.tally.scored += 1
         self.tally.scores[score.total] += 1
-        for change in review.changes:
-            self.tally.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
-            if change.code is not None:
-                self.tally.rejections[change.code] += 1
-        for flag in review.flags:
-            if "rejection" in flag.kind:
-                self.tally.rejections[""] += 1
-            self.tally.flags.append({"person": key, "flag": flag.kind, "detail": flag.detail})
+        self.tally.count_review(key, review)
         self.tally.stages[stage] += 1
 
         owner_email = person.owner_email
@@ -223,10 +219,11 @@ class DecisionStage(PersonWrites):
             owner_email = self._route(person, score.fast_lane, state, owner_email)
             seconds["route"] += perf_counter() - tick
             tick = perf_counter()
-        self._plan_person_writes(person, score, words, stage, current, owner_email)
+        self._plan_person_writes(person, score, words, review, current, owner_email)
         seconds["plan"] += perf_counter() - tick
         self._touches += held[1] if held is not None else self._touches_of(person)
         self._update_state(state, score, stage, current, owner_email)
+        state.rejection_code = self.engines.lifecycle.spent_code(code, stage, state.rejection_code)
         keep_written(state, score, words)
         state.source_modified_at = person.source_modified_at
         return True

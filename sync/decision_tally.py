@@ -6,6 +6,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoring.lifecycle import INVALID_REJECTION, LifecycleDecision
+
 
 @dataclass
 class DecisionTally:
@@ -25,6 +27,18 @@ class DecisionTally:
     stages: Counter[str] = field(default_factory=Counter)
     decided_elsewhere: int = 0  # skipped: decided by the fast path while the run went on
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def count_review(self, person: str, review: LifecycleDecision) -> None:
+        """A person's lifecycle review: its stage changes, the rejection codes they carry out,
+        and its flags (a rejection without a valid code counts under '')."""
+        for change in review.changes:
+            self.stage_changes[f"{change.from_stage}->{change.to_stage}"] += 1
+            if change.code is not None:
+                self.rejections[change.code] += 1
+        for flag in review.flags:
+            if flag.kind == INVALID_REJECTION:
+                self.rejections[""] += 1
+            self.flags.append({"person": person, "flag": flag.kind, "detail": flag.detail})
 
 
 def unmatched_owner_problems(tally: DecisionTally) -> list[str]:

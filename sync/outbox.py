@@ -2,7 +2,9 @@
 
 Every item's key is deterministic (connection, object, record, field or task key, and the value
 itself as the decision version), so planning the same decision again is a no-op, and a new decision
-for the same field supersedes a still-pending older one.
+for the same field supersedes a still-pending older one. A value written once and then replaced
+(by Handoff's own later write, or a person's edit before sales' verdict) is a new decision when
+it is wanted again: its item gets a key of its own (the run's id added).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
 _WRITTEN: Any = WrittenValue.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("pending", "sending", "rejected")
+LANDED_STATUSES = ("applied", "unchanged", "superseded")  # done with: history, not in the way
 
 
 def outbox_key(*parts: Any) -> str:
@@ -49,6 +52,7 @@ class OutboxPlanner:
     drifts: list[Drift] = field(default_factory=list)
     _written: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     _items: set[str] = field(default_factory=set)  # keys of stored items of known records
+    _landed: set[str] = field(default_factory=set)  # ... of those applied, unchanged, superseded
     _new: dict[str, dict[str, Any]] = field(default_factory=dict)
     _new_by_field: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _open_fields: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
@@ -98,6 +102,8 @@ class OutboxPlanner:
                     ).where(_OUTBOX.c.connection == connection, _OUTBOX.c.record_id.in_(chunk))
                 ):
                     self._items.add(key)
+                    if status in LANDED_STATUSES:
+                        self._landed.add(key)
                     if kind != "field" or status not in OPEN_STATUSES:
                         continue
                     slot = (connection, record_id, name)
@@ -131,6 +137,15 @@ class OutboxPlanner:
             self.prefetch([(connection, record_id)])
         key = (connection, record_id, canonical)
         return key in self._written, self._written.get(key)
+
+    def refusal(self, connection: str, object_type: str, canonical: str, value: Any) -> str | None:
+        """Why this field can never take this value, whatever the CRM holds (None: it can)."""
+        if not self.managed(connection, object_type, canonical):
+            return f"{canonical} is not managed on {connection} {object_type}"
+        mapping = self.connections[connection].objects[object_type][canonical]
+        if mapping.values and str(value) not in mapping.values:
+            return f"{connection} has no value for {canonical} '{value}'"
+        return None
 
     def managed(self, connection: str, object_type: str, canonical: str) -> bool:
         mapping = self.connections[connection].objects.get(object_type, {}).get(canonical)
@@ -184,19 +199,23 @@ class OutboxPlanner:
         reason: str,
         *,
         clear_first: bool = False,
+        by_sales: bool = False,
     ) -> PlannedChange | None:
-        """Plan `canonical = value` unless the CRM holds it already or a human owns it now."""
+        """Plan `canonical = value` unless the CRM holds it already or a human owns it now.
+        `by_sales`: the value carries out what a person decided after their own edit (sales'
+        rejection with a reason code), so their edit of the field is no reason to hold it."""
         self.refused = None
-        if not self.managed(connection, object_type, canonical):
-            self.refused = f"{canonical} is not managed on {connection} {object_type}"
+        why = self.refusal(connection, object_type, canonical, value)
+        if why is not None and not self.managed(connection, object_type, canonical):
+            self.refused = why
             return None
         mapping = self.connections[connection].objects[object_type][canonical]
         if same_in_crm(mapping, value, crm_value):
             return None
-        if mapping.values and str(value) not in mapping.values:
+        if why is not None:
             # The config gives this CRM no value for it: a config gap, not a write to retry.
             self.unmappable[(connection, object_type, canonical, str(value))] += 1
-            self.refused = f"{connection} has no value for {canonical} '{value}'"
+            self.refused = why
             return None
         has_written, last_written = self._last_written(connection, record_id, canonical)
         if has_written and not same_in_crm(mapping, last_written, crm_value):
@@ -211,10 +230,12 @@ class OutboxPlanner:
                 mapping.drift,
             )
             self._drift(drift)
-            if mapping.drift == "crm_wins":
+            if mapping.drift == "crm_wins" and not by_sales:
                 self.refused = f"a person changed {canonical} in {connection} (crm_wins)"
                 return None
         key = outbox_key(connection, object_type, record_id, "field", canonical, value)
+        if key in self._landed and (by_sales or not same_value(last_written, value)):
+            key = outbox_key(key, self.run_id)  # wanted again after it was replaced: anew
         return self._add(
             dict(
                 key=key,
@@ -342,6 +363,7 @@ class OutboxPlanner:
         # what was read for these records is in the store now: read again if a record comes
         # back (memory stays one chunk deep however large the run)
         self._items.clear()
+        self._landed.clear()
         self._written.clear()
         self._open_fields.clear()
         self._intended.clear()

@@ -41,6 +41,7 @@ class StateRow:
     stage: str = "lead"
     stage_changed_at: datetime | None = None
     owner_email: str | None = None
+    rejection_code: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLUMNS}

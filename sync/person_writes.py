@@ -4,16 +4,22 @@ records in several CRMs disagree. A part of the decision stage (sync/decide.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from scoring.lifecycle import is_forward, is_regression
+from scoring.lifecycle import (
+    LifecycleDecision,
+    PolicyFlag,
+    StageChange,
+    is_forward,
+    is_regression,
+    moves_owning_stage,
+)
 from sync.decision_tally import DecisionTally
 from sync.outbox import OutboxPlanner
 from sync.people import PersonView
 from sync.reasons import ReasonPublisher, ScoreWords
 from sync.store.tables import PersonRecord
-
-AUTOMATION_STAGES = ("subscriber", "lead", "mql", "recycled")
 
 
 class PersonWrites:
@@ -78,7 +84,7 @@ class PersonWrites:
         person: PersonView,
         score: Any,
         words: ScoreWords,
-        stage: str,
+        review: LifecycleDecision,
         current: str,
         owner_email: str | None,
     ) -> None:
@@ -87,25 +93,56 @@ class PersonWrites:
                 record.connection, record.object_type, record.crm_id, record.fields
             )
             self._plan_scores(record, score, words)
-            self._plan_stage(person, record, stage, current)
+            self._plan_stage(person, record, review.last, current)
         if owner_email and owner_email != person.owner_email:
             self._plan_owner(person, owner_email)
         elif owner_email:
             self._mirror_owner(person, owner_email)
         self._compare_systems(person)
 
+    def carried_out(
+        self, person: PersonView, review: LifecycleDecision, current: str
+    ) -> LifecycleDecision:
+        """The review as the owning system can carry it out: sales' verdict that its record cannot
+        take (the stage is not managed there, or the config gives it no value for the stage) is
+        not decided, so Handoff's state keeps the stage the CRM shows, and a flag says why."""
+        change = review.last
+        if change is None or not change.by_sales:
+            return review
+        owning = [r for r in person.write_targets() if r.connection == person.lifecycle_from]
+        why = (
+            self.planner.refusal(
+                owning[0].connection,
+                owning[0].object_type,
+                "lifecycle_stage",
+                str(change.to_stage),
+            )
+            if owning
+            else f"no {person.lifecycle_from} record to write"
+        )
+        if why is None:
+            return review
+        flag = PolicyFlag(
+            "rejection_not_written",
+            f"{change.reason}, but the stage stays {current}: {why}",
+        )
+        return replace(review, changes=(), flags=(*review.flags, flag))
+
     def _plan_stage(
-        self, person: PersonView, record: PersonRecord, stage: str, current: str
+        self, person: PersonView, record: PersonRecord, change: StageChange | None, current: str
     ) -> None:
-        """One lifecycle write a record at most. In the owning system automation moves only its
-        own stages (sales owns SAL and beyond); elsewhere the owning system's stage is mirrored,
-        forward only."""
+        """One lifecycle write a record at most. In the owning system automation moves its own
+        stages, and a stage sales owns only to carry out sales' verdict (scoring.lifecycle
+        `moves_owning_stage`); elsewhere the owning system's stage is mirrored, forward only."""
+        stage = str(change.to_stage) if change is not None else current
         if record.connection == person.lifecycle_from:
-            if stage == current or current not in AUTOMATION_STAGES:
+            if change is None or not moves_owning_stage(current, change):
                 return
-            reason, clear_first = f"lifecycle {current} -> {stage}", is_regression(current, stage)
+            by_sales, clear_first = change.by_sales, is_regression(current, stage)
+            reason = change.reason if by_sales else f"lifecycle {current} -> {stage}"
         elif is_forward(person.held(record, "lifecycle_stage"), stage):
-            reason, clear_first = f"lifecycle mirrored from {person.lifecycle_from}: {stage}", False
+            reason = f"lifecycle mirrored from {person.lifecycle_from}: {stage}"
+            by_sales = clear_first = False
         else:
             return
         self.planner.write_field(
@@ -117,6 +154,7 @@ class PersonWrites:
             record.fields.get("lifecycle_stage"),
             reason,
             clear_first=clear_first,
+            by_sales=by_sales,
         )
 
     def _plan_scores(self, record: PersonRecord, score: Any, words: ScoreWords) -> None:

@@ -151,6 +151,7 @@ class Explainer:
             rejection_reason=person.contact.fields.get("rejection_reason"),
             stage_changed_at=state.stage_changed_at,
             now=as_of,
+            spent_code=state.rejection_code,
         )
         moves = [StageMove(str(c.from_stage), str(c.to_stage), c.reason) for c in review.changes]
         flags = [f"{f.kind}: {f.detail}" for f in review.flags]
@@ -168,7 +169,10 @@ class Explainer:
     def _why_kept(self, current: str, score: Score, state: StateRow, as_of: datetime) -> str:
         """Why the policy leaves the stage as it is (it decided no move)."""
         if current in SALES_STAGES:
-            return f"{current.upper()} is sales' stage: automation never moves it"
+            return (
+                f"{current.upper()} is sales' stage: automation moves it only to carry out "
+                "sales' rejection with a valid reason code"
+            )
         if current == "disqualified":
             return "disqualified: automation leaves it (sales can re-open the lead)"
         if current == "recycled":

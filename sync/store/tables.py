@@ -84,6 +84,7 @@ class PersonState(SQLModel, table=True):
     stage: str = "lead"
     stage_changed_at: datetime | None = _ts(nullable=True)
     owner_email: str | None = None
+    rejection_code: str | None = None  # sales' code carried out, while the record still holds it
 
 
 class OutboxItem(SQLModel, table=True):

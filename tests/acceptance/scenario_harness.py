@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from config.cli import app
 from sandbox.fixture import load_fixture
 from sandbox.runtime import Sandbox
+from sandbox.server import SandboxRequest
 from sync.demo import example_config, sandbox_environment
 
 
@@ -146,6 +147,34 @@ class ScenarioRun:
 
     def person(self, person_id: str) -> PersonView:
         return self.reader.person(person_id)
+
+    def record_id(self, person_id: str) -> str:
+        """The person's record id in the CRM (HubSpot contact, Salesforce Lead or Contact)."""
+        reader: Any = self.reader
+        if self.variant.crm == "hubspot":
+            return str(reader._contact(person_id).id)
+        return str(reader._record(person_id)[2]["Id"])
+
+    @contextmanager
+    def writes_to(self, record_ids: list[str]) -> Iterator[list[str]]:
+        """Every write request (create, update, delete; not a search or a read) whose body names
+        one of these records, as the sandbox receives it."""
+        seen: list[str] = []
+
+        def count(request: SandboxRequest) -> None:
+            path = request.path.lower()
+            if request.method == "GET" or path.endswith(("/search", "/batch/read", "/query")):
+                return
+            body = request.body.decode("utf-8", "replace")
+            if any(record_id in body or record_id in path for record_id in record_ids):
+                seen.append(f"{request.method} {request.path}")
+
+        server = self.sandbox.server(self.variant.crm)
+        server.before_request.append(count)
+        try:
+            yield seen
+        finally:
+            server.before_request.remove(count)
 
 
 @contextmanager

@@ -5,8 +5,6 @@ five days later with no new activity writes nothing (the sandbox's write request
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,6 @@ from typing import Any
 import pytest
 from scenario_format import ActivityEdit, Edit, Scenario, load_scenario
 from scenario_harness import VARIANTS, ScenarioRun, scenario_run
-
-from sandbox.server import SandboxRequest
 
 HERE = Path(__file__).parent
 NOW = "2026-11-19T15:00:00Z"
@@ -120,35 +116,6 @@ def _breakdown(run: ScenarioRun, person: str) -> dict[str, Any]:
     return data
 
 
-def _record_id(run: ScenarioRun, person: str) -> str:
-    reader: Any = run.reader
-    if run.variant.crm == "hubspot":
-        return str(reader._contact(person).id)
-    return str(reader._record(person)[2]["Id"])
-
-
-@contextmanager
-def _writes_to(run: ScenarioRun, record_ids: list[str]) -> Iterator[list[str]]:
-    """Every write request (create, update, delete; not a search or a read) whose body names one
-    of these records, as the sandbox receives it."""
-    seen: list[str] = []
-
-    def count(request: SandboxRequest) -> None:
-        path = request.path.lower()
-        if request.method == "GET" or path.endswith(("/search", "/batch/read", "/query")):
-            return
-        body = request.body.decode("utf-8", "replace")
-        if any(record_id in body or record_id in path for record_id in record_ids):
-            seen.append(f"{request.method} {request.path}")
-
-    server = run.sandbox.server(run.variant.crm)
-    server.before_request.append(count)
-    try:
-        yield seen
-    finally:
-        server.before_request.remove(count)
-
-
 @pytest.mark.parametrize("variant", ["hubspot-enterprise", "salesforce"])
 def test_reasons_name_assets_and_fit_and_a_quiet_rerun_writes_nothing(
     variant: str, tmp_path: Path
@@ -183,8 +150,8 @@ def test_reasons_name_assets_and_fit_and_a_quiet_rerun_writes_nothing(
             )
         assert run.sync(called).exit_code == 0
 
-        records = [_record_id(run, "dana"), _record_id(run, "hugo")]
-        with _writes_to(run, records) as writes:
+        records = [run.record_id("dana"), run.record_id("hugo")]
+        with run.writes_to(records) as writes:
             later = scenario.now + timedelta(days=5)
             assert run.sync(later).exit_code == 0
         assert writes == [], f"a rerun with no new activity wrote {writes}"

@@ -11,8 +11,10 @@ from config.scoring import LifecycleConfig
 from scoring.lifecycle import (
     LifecyclePolicy,
     LifecycleStage,
+    StageChange,
     is_forward,
     is_regression,
+    moves_owning_stage,
     normalise_code,
 )
 from scoring.score import Score
@@ -167,3 +169,21 @@ def test_forward_only_from_nothing_or_down_the_ladder() -> None:
     assert is_forward(None, "lead") and is_forward("", "mql")
     assert is_forward("lead", "mql") and not is_forward("sql", "mql")
     assert not is_forward("recycled", "mql")  # re-opening is a decision, never a mirror
+
+
+@pytest.mark.parametrize("stage", ["mql", "sal", "sql"])
+def test_sales_verdict_moves_a_stage_sales_owns(stage: str) -> None:
+    """A rejection with a valid code is sales' decision: carried out from SAL and SQL too."""
+    (change,) = POLICY.decide(stage, make_score(), rejection_reason="Bad Timing", now=NOW)
+    assert change.by_sales and change.to_stage is S.RECYCLED
+    assert moves_owning_stage(stage, change)
+
+
+@pytest.mark.parametrize("stage", ["sal", "sql", "opportunity", "customer", "disqualified"])
+def test_automation_never_moves_what_sales_set(stage: str) -> None:
+    ours = StageChange(S(stage), S.MQL, "Score 70", NOW)
+    assert not ours.by_sales and not moves_owning_stage(stage, ours)
+    assert not moves_owning_stage(stage, None)
+    if stage in ("opportunity", "customer", "disqualified"):  # no rejection out of these
+        verdict = StageChange(S(stage), S.RECYCLED, "Sales rejected", NOW, "bad_timing")
+        assert not moves_owning_stage(stage, verdict)
