@@ -19,6 +19,13 @@ bench/out/peers_<N>.json and, unless --smoke, a section in bench/RESULTS.md.
     .venv/bin/python bench/peers.py                    # 5,000 contacts, all peers
     .venv/bin/python bench/peers.py --smoke            # 200 contacts, no RESULTS.md
     .venv/bin/python bench/peers.py --peers handoff airbyte --contacts 1000
+    .venv/bin/python bench/peers.py --crm salesforce   # the Salesforce peers (below)
+
+`--crm salesforce`: the Salesforce sandbox (certificate for login.salesforce.com), Handoff's
+Salesforce pull beside Airbyte's `airbyte-source-salesforce` (Bulk API 2.0 query jobs, one per
+30-day slice of SystemModstamp from the start date) and Singer's `tap-salesforce` (REST
+`queryAll`), both logging in with the refresh token grant (bench/peerkit/salesforce_peers.py);
+10% of the Leads' titles changed through sObject Collections; bench/out/peers_<N>_salesforce.json.
 """
 
 from __future__ import annotations
@@ -42,21 +49,31 @@ from bench.peerkit.handoff_peer import HandoffPull  # noqa: E402
 from bench.peerkit.peer import Peer  # noqa: E402
 from bench.peerkit.report import markdown  # noqa: E402
 from bench.peerkit.requests_log import summarize  # noqa: E402
+from bench.peerkit.salesforce_peers import AirbyteSalesforce, SingerSalesforce  # noqa: E402
 from bench.peerkit.sandbox_proc import SandboxProcess, sandbox  # noqa: E402
 from bench.peerkit.shim import peer_environment, write_shim  # noqa: E402
 from bench.peerkit.singer import MeltanoHubSpot  # noqa: E402
 
-PEERS = ("handoff", "handoff-engagements", "airbyte", "meltano")
+PEERS = ("handoff", "handoff-engagements", "airbyte", "meltano", "singer")
 # Handoff with the example config's engagement sources only: the activities the peers read too
-# (the full config also reads page views, form submissions, email events and webinars)
-ENGAGEMENTS = "calls,emails,meetings"
+# (the full config also reads page views, form submissions, email events and webinars; on
+# Salesforce, campaign members and Account Engagement's visitor activities)
+ENGAGEMENTS = {"hubspot": "calls,emails,meetings", "salesforce": "Task,Event"}
+THIRD_PARTY = {"hubspot": ("airbyte", "meltano"), "salesforce": ("airbyte", "singer")}
 DRAIN_SECONDS = 10  # HubSpot's burst window: each run starts with a full bucket
 
 
 def make_peer(name: str, box: SandboxProcess) -> Peer:
     if name.startswith("handoff"):
-        sources = ENGAGEMENTS if name == "handoff-engagements" else ""
+        sources = ENGAGEMENTS[box.crm] if name == "handoff-engagements" else ""
+        if box.crm == "salesforce":
+            sf = box.info["salesforce"]
+            # the engagements-only variant reads no Account Engagement web behaviour either
+            unit = sf["account_engagement"]["business_unit_id"] or "" if not sources else ""
+            return HandoffPull(sf["instance_url"], box.ca_file, name, sources, "salesforce", unit)
         return HandoffPull(box.info["hubspot"]["base_url"], box.ca_file, name, sources)
+    if box.crm == "salesforce":
+        return {"airbyte": AirbyteSalesforce, "singer": SingerSalesforce}[name](box.info)
     return {"airbyte": AirbyteHubSpot, "meltano": MeltanoHubSpot}[name]()
 
 
@@ -90,15 +107,18 @@ def bench(
     limits: bool,
     keep: Path | None,
     sandbox_root: Path = ROOT,
+    crm: str = "hubspot",
 ) -> dict[str, Any]:
-    from bench.e2e_sync import make_hubspot_changes
+    from bench.e2ekit.changes import make_changes
 
     start_date = (datetime.now(UTC) - timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with tempfile.TemporaryDirectory(prefix="handoff-peers-") as tmp:
         work = keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        with sandbox(contacts, limits, work, root=sandbox_root) as box:
-            env = peer_environment(write_shim(work / "shim"), box.port, box.ca_file)
+        # Salesforce's limit is a daily allocation: no burst window to wait out between runs
+        drain = DRAIN_SECONDS if limits and crm == "hubspot" else 0
+        with sandbox(contacts, limits, work, root=sandbox_root, crm=crm) as box:
+            env = peer_environment(write_shim(work / "shim"), box.port, box.ca_file, box.hosts)
             peers: dict[str, dict[str, Any]] = {}
             ready: list[tuple[Peer, Path]] = []
             for name in names:
@@ -119,22 +139,25 @@ def bench(
                 entry["discovery"] = {"ok": ok, "error": problem} | summarize(asked)
                 if ok:
                     ready.append((peer, place))
-                time.sleep(DRAIN_SECONDS if limits else 0)
+                time.sleep(drain)
             changed = max(1, contacts // 10)
             for run in ("full pull", f"incremental ({changed} changed)", "no change"):
                 if run.startswith("incremental"):
-                    calls = make_hubspot_changes(
-                        {"hubspot": box.info["hubspot"], "ca_file": box.ca_file}, changed
-                    )
+                    calls = make_changes({crm: box.info[crm], "ca_file": box.ca_file}, changed, crm)
                     print(f"changed {changed} contacts' job titles in {calls} calls", flush=True)
-                    time.sleep(DRAIN_SECONDS if limits else 0)
+                    time.sleep(drain)
                 for peer, place in ready:
                     print(f"{peer.name}: {run}", flush=True)
                     peers[peer.name]["runs"].append(one_run(peer, box, env, place, run))
-                    time.sleep(DRAIN_SECONDS if limits else 0)
+                    time.sleep(drain)
+    limited = {
+        "hubspot": "HubSpot Professional (190 / 10 s, search 5 / s)",
+        "salesforce": "Salesforce daily API allocation",
+    }
     return {
         "contacts": contacts,
-        "limits": "HubSpot Professional (190 / 10 s, search 5 / s)" if limits else "off",
+        "crm": crm,
+        "limits": limited[crm] if limits else "off",
         "start_date": start_date,
         "peers": peers,
         "comparison": compare(peers),
@@ -194,7 +217,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--contacts", type=int, default=5000)
-    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
+    parser.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot")
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=PEERS,
+        help="default: handoff, handoff-engagements and the CRM's third-party peers (HubSpot: "
+        "airbyte, meltano; Salesforce: airbyte, singer)",
+    )
     parser.add_argument("--no-limits", action="store_true", help="the sandbox enforces nothing")
     parser.add_argument("--smoke", action="store_true", help="200 contacts, no RESULTS.md")
     parser.add_argument("--keep", type=Path, help="keep the peers' work files (logs) here")
@@ -206,16 +236,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     contacts = 200 if args.smoke else args.contacts
-    result = bench(
-        contacts,
-        args.peers,
-        not args.no_limits,
-        args.keep,
-        args.sandbox_root,
-    )
+    names = args.peers or ["handoff", "handoff-engagements", *THIRD_PARTY[args.crm]]
+    result = bench(contacts, names, not args.no_limits, args.keep, args.sandbox_root, args.crm)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"peers_{contacts}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
+    suffix = "" if args.crm == "hubspot" else f"_{args.crm}"
+    (out / f"peers_{contacts}{suffix}.json").write_text(
+        json.dumps(result, indent=2, sort_keys=True)
+    )
     command = "nice -n 10 .venv/bin/python bench/peers.py " + " ".join(sys.argv[1:])
     table = markdown(result, command.strip())
     print(table)

@@ -72,6 +72,14 @@ class SyncConfig(StrictModel):
         description="`handoff run` on a store that never applied a run: dry run first and wait "
         "for `--confirm` (dry_run), or write at once (live)",
     )
+    fast_path_deciders: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="threads deciding speed-to-lead events at once (HubSpot webhooks, and "
+        "Salesforce change events, each), beside the scheduled sync: different people in "
+        "parallel, one person at a time (docs/speed-to-lead.md)",
+    )
 
 
 class HttpConfig(StrictModel):

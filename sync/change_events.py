@@ -57,8 +57,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("handoff.cdc")
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
-DRAIN = 200  # inbox rows taken per pass
-ATTEMPTS = 3  # a person whose decision fails this often is left to the scheduled sync
 SYSTEM_FIELDS = frozenset({"lastmodifieddate", "systemmodstamp", "lastmodifiedbyid"})
 LEFT_TO_SYNC = ("DELETE", "GAP_DELETE", "GAP_OVERFLOW")
 

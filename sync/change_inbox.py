@@ -1,12 +1,13 @@
-"""The change event inbox's decider: people named by Salesforce change events, decided one at a
-time in a thread of their own, beside any scheduled run.
+"""The change event inbox's deciders: people named by Salesforce change events, decided in threads
+of their own (`sync.fast_path_deciders`), beside any scheduled run.
 
 The listener (sync/change_events.py) stores the people each batch of events names in the inbox
-(`change_event_inbox`), with the batch's replay id. This thread takes them oldest first, reads each
-person from the CRM and decides them on the fast path (sync/fast_decision.py: the person's
-decision lock, `handoff sync --only`'s decision, the SLA rungs due by then), its CRM calls at the
-front of the rate limiter. A person leaves the inbox once decided (unless a newer event named
-them meanwhile); a decision that fails is retried, and after `ATTEMPTS` left to the scheduled sync.
+(`change_event_inbox`), with the batch's replay id. Each decider thread claims the oldest person no
+other decider holds, reads them from the CRM and decides them on the fast path
+(sync/fast_decision.py: the person's decision lock, `handoff sync --only`'s decision, the SLA rungs
+due by then), its CRM calls at the front of the rate limiter: different people in parallel, one
+person at a time. A person leaves the inbox once decided (unless a newer event named them
+meanwhile); a decision that fails is retried, and after `ATTEMPTS` left to the scheduled sync.
 """
 
 from __future__ import annotations
@@ -31,62 +32,83 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 log = structlog.get_logger("handoff.cdc")
-DRAIN = 200  # inbox rows taken per pass
+DRAIN = 200  # inbox rows read per pass, to find one nobody holds
 ATTEMPTS = 3  # a person whose decision fails this often is left to the scheduled sync
+RETRY_AFTER = 1.0  # seconds before a failed decision is tried again
+IDLE_WAIT = 2.0  # seconds between looks at an inbox with nothing new (failed rows to retry)
 
 
 class InboxDecider:
-    """The thread that decides the people in the inbox."""
+    """The threads that decide the people in the inbox."""
 
-    def __init__(self, runtime: Runtime, stopped: threading.Event) -> None:
+    def __init__(
+        self, runtime: Runtime, stopped: threading.Event, deciders: int | None = None
+    ) -> None:
         self.runtime = runtime
         self._stopped = stopped
-        self._wake = threading.Event()
+        self._changed = threading.Condition()
+        self._generation = 0  # bumped by every wake(): new rows, or stopping
+        self._guard = threading.Lock()
+        self._claimed: set[tuple[str, str]] = set()  # (connection, record id) being decided
         self._failures: dict[tuple[str, str], int] = {}
+        self._resting: dict[tuple[str, str], float] = {}  # failed: not retried before (monotonic)
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on
         self._stream_read: dict[str, datetime] = {}  # connection -> its event stream's last read
-        self._thread = threading.Thread(target=self._loop, name="cdc-decide", daemon=True)
+        count = deciders or runtime.config.sync.fast_path_deciders
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"cdc-decide-{n}", daemon=True)
+            for n in range(count)
+        ]
+        self._reassert = threading.Lock()
         self.decided = 0
 
     def start(self) -> None:
-        self._wake.set()  # people a previous process left in the inbox
-        self._thread.start()
+        self.wake()  # people a previous process left in the inbox
+        for thread in self._threads:
+            thread.start()
 
     def wake(self) -> None:
         """New people in the inbox (or stopping)."""
-        self._wake.set()
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
 
     def join(self) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout=120)
+        deadline = time.monotonic() + 120
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
+        seen = -1  # the generation this thread last looked at
         while not self._stopped.is_set():
-            # woken by new rows; a poll covers failed rows to retry and ladder rungs falling due
-            self._wake.wait(0.1 if self.ladder.waiting() else 2.0)
-            self._wake.clear()
-            if self._stopped.is_set() or not (self.ladder.waiting() or self._waiting()):
-                continue
+            with self._changed:
+                if self._generation == seen:  # nothing new since: wait for news, or a poll
+                    # (failed rows to retry; ladder rungs falling due)
+                    self._changed.wait(0.1 if self.ladder.waiting() else IDLE_WAIT)
+                seen = self._generation
+            if self._stopped.is_set():
+                return
             if self.runtime.writer is not None:
-                self.runtime.writer.reassert()
+                with self._reassert:
+                    self.runtime.writer.reassert()
             try:
-                self.drain()
+                if self.drain():
+                    seen = -1  # more may wait: look again at once
             except Exception as exc:  # logged; the rows stay in the inbox for the next pass
                 log.error("cdc.drain_failed", error=str(exc), exc_type=type(exc).__name__)
                 time.sleep(1.0)
 
-    def _waiting(self) -> bool:
-        with Session(self.runtime.engine) as session:
-            return session.exec(select(ChangeInbox.record_id).limit(1)).first() is not None
-
-    def drain(self) -> None:
-        """Decide the people in the inbox (oldest first); this path's CRM calls take the front
-        of the rate limiter."""
+    def drain(self) -> bool:
+        """Decide the oldest person in the inbox nobody else is deciding (and the ladder rungs
+        falling due); this path's CRM calls take the front of the rate limiter. Whether a person
+        was taken."""
         with fast_lane():
-            self._drain()
+            took = self._drain()
             self.ladder.fire_due()  # SLA rungs falling due (the owner's task)
+        return took
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
         with Session(self.runtime.engine) as session:
             rows = list(
                 session.exec(
@@ -94,19 +116,34 @@ class InboxDecider:
                 )
             )
             session.expunge_all()
-        for connection in sorted({row.connection for row in rows}):
-            # Account Engagement's form fills (a demo request) are a stream, not per person
-            read_event_stream(self.runtime, connection, self._stream_read)
-        for row in rows:
-            if self._stopped.is_set():
-                return
+        with self._guard:
+            now = time.monotonic()
+            row = next(
+                (
+                    r
+                    for r in rows
+                    if (r.connection, r.record_id) not in self._claimed
+                    and self._resting.get((r.connection, r.record_id), 0.0) <= now
+                ),
+                None,
+            )
+            if row is None:
+                return False
             key = (row.connection, row.record_id)
+            self._claimed.add(key)
+        try:
+            # Account Engagement's form fills (a demo request) are a stream, not per person
+            read_event_stream(self.runtime, row.connection, self._stream_read)
+            if self._stopped.is_set():
+                return False
             try:
                 self._decide(row)
                 done = True
             except Exception as exc:  # logged; retried, then left to the scheduled sync
-                self._failures[key] = self._failures.get(key, 0) + 1
-                done = self._failures[key] >= ATTEMPTS
+                with self._guard:
+                    self._failures[key] = self._failures.get(key, 0) + 1
+                    self._resting[key] = time.monotonic() + RETRY_AFTER
+                    done = self._failures[key] >= ATTEMPTS
                 log.warning(
                     "cdc.decision_failed",
                     connection=row.connection,
@@ -115,8 +152,14 @@ class InboxDecider:
                     left_to_sync=done,
                 )
             if done:
-                self._failures.pop(key, None)
+                with self._guard:
+                    self._failures.pop(key, None)
+                    self._resting.pop(key, None)
                 self._done(row)
+        finally:
+            with self._guard:
+                self._claimed.discard(key)
+        return True
 
     def _done(self, row: ChangeInbox) -> None:
         """Out of the inbox, unless a newer event named the person meanwhile."""
@@ -152,7 +195,8 @@ class InboxDecider:
             return again[0] if again else None
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
-            self.decided += 1
+            with self._guard:
+                self.decided += 1
             log.info(
                 "cdc.decided",
                 connection=row.connection,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,6 @@ from sync.pull import PullResult, PullStage
 from sync.run_people import RunPeople
 
 log = structlog.get_logger("handoff.feed")
-IDLE_EVERY = 0.25  # seconds without a page before the run's thread lends itself (`ready`)
 
 
 SHOWN_PROBLEMS = 20
@@ -113,24 +111,12 @@ class PullFeed:
             self._threads.append(thread)
             thread.start()
 
-    def ready(
-        self, size: int, idle: Callable[[], None] | None = None, every: float = IDLE_EVERY
-    ) -> Iterator[list[str]]:
-        """Chunks of up to `size` new person keys whose data is stored, while the pulls run.
-        `idle` is called every `every` seconds while no chunk is handed on (a pull reading a long
-        stream, waiting on the rate limit, or filling a chunk): the run's thread is free then,
-        for the webhook fast path."""
+    def ready(self, size: int) -> Iterator[list[str]]:
+        """Chunks of up to `size` new person keys whose data is stored, while the pulls run."""
         open_pulls = len(self._threads)
         chunk: list[str] = []
-        lent = time.monotonic()
         while open_pulls:
-            if idle is not None and time.monotonic() - lent >= every:
-                idle()  # pages keep landing, but a chunk is not full yet
-                lent = time.monotonic()
-            try:
-                page = self._pages.get(timeout=every if idle is not None else None)
-            except queue.Empty:
-                continue
+            page = self._pages.get()
             if page is None:
                 open_pulls -= 1
                 continue

@@ -10,8 +10,9 @@ so it runs with the next full sync or the worker's SLA check.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
@@ -67,8 +68,11 @@ def sync_one(
         passes = DecisionPasses(config, domain, session, mode, result, decided_after=decided_after)
         try:
             engines = passes.engines
-            free_mail = frozenset(config.scoring.negative.free_mail.domains)
-            engines.account_owners = account_owners(session, engines.owners, free_mail)
+            if config.routing.account_owner_from_contacts:  # opt-in, as in a run (passes.py)
+                free_mail = frozenset(config.scoring.negative.free_mail.domains)
+                engines.account_owners = account_owners(
+                    session, engines.owners, free_mail, _domains(person.records)
+                )
             passes.stage.decide_many([key], defer_routing=False)
             passes.flush()
             result.tally = passes.stage.tally
@@ -88,6 +92,13 @@ def sync_one(
     )
     pipeline._finish(result)
     return key, result
+
+
+def _domains(records: Iterable[Any]) -> list[str]:
+    """The company domains of this person's records (their account owner guess reads only
+    these domains' people)."""
+    found = (record.fields.get("company_domain") for record in records)
+    return sorted({str(domain).lower() for domain in found if domain})
 
 
 def _write_this_run(runtime: Runtime, writer: object, result: RunResult) -> WriteSummary:

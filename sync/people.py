@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -212,14 +213,26 @@ def _domain(email: str | None) -> str | None:
 
 
 def account_owners(
-    session: Session, owners: OwnerBook, shared_domains: frozenset[str]
+    session: Session,
+    owners: OwnerBook,
+    shared_domains: frozenset[str],
+    domains: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """Company domain -> the active owner most of its people already have (the account owner).
 
-    Free-mail and other shared domains are left out: gmail.com is nobody's account."""
+    Free-mail and other shared domains are left out: gmail.com is nobody's account. With
+    `domains`, only those domains' people are read (one person's decision: the whole store's
+    were read and decoded for every fast-path decision: 3.2 s at 100,000 people)."""
     counts: dict[str, Counter[str]] = {}
     columns: tuple[Any, ...] = (PersonRecord.connection, PersonRecord.fields)
-    rows = session.execute(sa_select(*columns).where(col(PersonRecord.status) == "active"))
+    query = sa_select(*columns).where(col(PersonRecord.status) == "active")
+    if domains is not None:
+        wanted = sorted({d.lower() for d in domains} - shared_domains)
+        if not wanted:
+            return {}
+        domain_field = func.lower(PersonRecord.fields["company_domain"].as_string())  # type: ignore[index]
+        query = query.where(domain_field.in_(wanted))
+    rows = session.execute(query)
     for connection, fields in rows:
         domain = _text(fields.get("company_domain"))
         email = owners.email_for(connection, fields.get("owner_id"))

@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from config.secrets import RedactingConsole
+
+if TYPE_CHECKING:
+    from config.model import HandoffConfig
 
 out = RedactingConsole()  # every message printed has the configured secret values redacted
 err = RedactingConsole(stderr=True)
@@ -67,7 +70,7 @@ class Runtime:
         self.config = load_or_exit(config_path)
         configure_logging(self.config.logging.level, self.config.logging.format)
         self.writer = hold_or_exit(self.config, command) if hold_store else None
-        self.engine = make_engine(self.config.state.url)
+        self.engine = make_engine(self.config.state.url, **_pool(self.config))
         try:
             upgrade(self.engine)
             self.connectors = {
@@ -188,3 +191,15 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _pool(config: HandoffConfig) -> dict[str, int]:
+    """Connections for a worker's threads: the scheduled run's (decisions, locks, pulls, the
+    write-behind) and, per fast-path decider, up to three at once (the person's lock, the
+    decision, a routing transaction) for webhooks and change events each. SQLAlchemy's default
+    (5, overflow 10) made deciders wait for connections."""
+    url = config.state.url
+    if ":memory:" in url or url.rstrip("/") == "sqlite:":
+        return {}
+    deciders = config.sync.fast_path_deciders
+    return {"pool_size": 5 + 2 * deciders, "max_overflow": 10 + 4 * deciders}

@@ -5,7 +5,10 @@ queues the batch's events in this bounded queue (full: 429, HubSpot's retries ca
 and acknowledges the delivery once its events are decided (503 if not within 2 s: HubSpot
 delivers it again, so events queued when the worker stops or dies are not lost).
 
-One thread drains the queue: events already handled (`webhook_events` in the state store) are
+Decider threads (`sync.fast_path_deciders`, 4 by default) drain the queue, each taking the
+events of one contact at a time, so different people are decided in parallel (each holding the
+person's decision lock; routing decisions in short routing transactions: both safe beside other
+deciders). Events already handled (`webhook_events` in the state store) are
 dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
 scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
 store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
@@ -14,7 +17,7 @@ person's ladder rungs due by then (sync/speed_sla.py: the owner's task, as a sch
 create it). Its CRM
 calls are made in the rate limiter's fast lane (connectors/ratelimit.py): ahead of a bulk run's.
 
-The fast path decides in its own thread, beside a scheduled run (sync/fast_decision.py): it holds
+The fast path decides in its own threads, beside a scheduled run (sync/fast_decision.py): it holds
 the person's decision lock while it mirrors and decides them, so it waits only when the run is
 deciding that very person (the chunk in hand, until its commit); the run, reaching someone the
 fast path decided meanwhile, skips them. Routing decisions commit in a short routing transaction
@@ -27,11 +30,9 @@ any case: no event is needed for correctness, only for speed.
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -61,16 +62,60 @@ REMEMBER = 100_000  # handled event keys kept in memory for the endpoint's ackno
 Queued = tuple[str, WebhookEvent]  # (connection, event)
 
 
-class FastPath:
-    """The queue of webhook events and the thread that decides their contacts."""
+class EventQueue:
+    """Bounded FIFO of webhook events; a taker gets the events of one contact (those queued
+    one after another for it: a delivery's creation and property changes)."""
 
-    def __init__(self, runtime: Runtime, *, size: int) -> None:
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[Queued] = deque()
+        self._lock = threading.Lock()
+
+    def room(self) -> int:
+        with self._lock:
+            return self.maxsize - len(self._items)
+
+    def put_all(self, items: list[Queued]) -> None:
+        with self._lock:
+            self._items.extend(items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def take_contact(self, limit: int) -> list[Queued]:
+        """The first event, and the ones right after it for the same contact (up to `limit`)."""
+        with self._lock:
+            if not self._items:
+                return []
+            first = self._items.popleft()
+            batch = [first]
+            who = (first[0], first[1].object_id)
+            while self._items and len(batch) < limit:
+                connection, event = self._items[0]
+                if (connection, event.object_id) != who:
+                    break
+                batch.append(self._items.popleft())
+            return batch
+
+
+class FastPath:
+    """The queue of webhook events and the threads that decide their contacts."""
+
+    def __init__(self, runtime: Runtime, *, size: int, deciders: int | None = None) -> None:
         self.runtime = runtime
-        self._queue: queue.Queue[Queued] = queue.Queue(maxsize=size)
+        self._queue = EventQueue(size)
         self._queued: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="fast-path", daemon=True)
+        count = deciders or runtime.config.sync.fast_path_deciders
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"fast-path-{n}", daemon=True)
+            for n in range(count)
+        ]
+        self._reassert = threading.Lock()
         self.decided = 0  # contacts decided (tests, the demo)
         self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
         self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
@@ -82,11 +127,10 @@ class FastPath:
         with self._guard:
             fresh = [e for e in events if (connection, e.key) not in self._queued]
             fresh = list({e.key: e for e in fresh}.values())
-            if self._queue.maxsize - self._queue.qsize() < len(fresh):
+            if self._queue.room() < len(fresh):
                 return False
-            for event in fresh:
-                self._queued.add((connection, event.key))
-                self._queue.put_nowait((connection, event))
+            self._queued.update((connection, event.key) for event in fresh)
+            self._queue.put_all([(connection, event) for event in fresh])
         return True
 
     def handled(self, connection: str, keys: list[str]) -> bool:
@@ -122,28 +166,30 @@ class FastPath:
 
     # -- the fast path's thread ----------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        """Stop after the contact in hand; what is still queued is left to the scheduled sync."""
+        """Stop after the contacts in hand; what is still queued is left to the scheduled sync."""
         self._stopped.set()
-        self._thread.join(timeout=120)
+        deadline = time.monotonic() + 120
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
-        """Decide what waits, in this thread, whatever else runs."""
+        """Decide what waits, in this thread, whatever else runs (beside the other deciders)."""
         while not self._stopped.is_set():
             if self._queue.empty() and not self.ladder.waiting():
                 time.sleep(0.05)
                 continue
             if self.runtime.writer is not None:
-                self.runtime.writer.reassert()
+                with self._reassert:
+                    self.runtime.writer.reassert()
             self._drain_and_decide()
 
     def _drain_and_decide(self) -> None:
-        batch: list[Queued] = []
-        with contextlib.suppress(queue.Empty):
-            while len(batch) < DRAIN:
-                batch.append(self._queue.get_nowait())
+        batch = self._queue.take_contact(DRAIN)  # one contact's events: the others' for others
         try:
             with fast_lane():  # this path's calls take the front of the rate limiter
                 if batch:
@@ -228,7 +274,8 @@ class FastPath:
         contact = self._read(connection, contact_id)
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
-            self.decided += 1
+            with self._guard:
+                self.decided += 1
             lag = (utc_now() - event.occurred_at).total_seconds()
             log.info(
                 "speed.decided",

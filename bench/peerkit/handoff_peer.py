@@ -20,8 +20,16 @@ class HandoffPull(Peer):
     streams = ("contacts", "activities", "owners", "companies")
 
     def __init__(
-        self, base_url: str, ca_file: str, name: str = "handoff", sources: str = ""
+        self,
+        base_url: str,
+        ca_file: str,
+        name: str = "handoff",
+        sources: str = "",
+        crm: str = "hubspot",
+        business_unit: str = "",
     ) -> None:
+        self.crm = crm
+        self.business_unit = business_unit
         self.name = name
         self.sources = sources  # activity sources kept from the example config ("": all)
         self.base_url = base_url
@@ -47,6 +55,8 @@ class HandoffPull(Peer):
         cmd = [sys.executable, "-m", "bench.peerkit.handoff_pull", "--base-url", self.base_url]
         cmd += ["--token", self.token, "--ca-file", self.ca_file, "--db", str(work / "state.db")]
         cmd += ["--sources", self.sources] if self.sources else []
+        if self.crm != "hubspot":
+            cmd += ["--crm", self.crm, "--business-unit", self.business_unit]
         env = {k: v for k, v in env.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT)}
         m = run_measured(cmd, env, work, label)
         run = PeerRun(streams=dict.fromkeys(self.streams, "not run"))

@@ -1,5 +1,6 @@
-"""Handoff's pull as a peer: one process per run (its own peak RSS), the example HubSpot config
-pointed at the sandbox, mirroring contacts, their activities and the owners into an SQLite state
+"""Handoff's pull as a peer: one process per run (its own peak RSS), the example HubSpot (or,
+with `--crm salesforce`, Salesforce: `--base-url` the instance URL, `--token` the session id)
+config pointed at the sandbox, mirroring contacts, their activities and the owners into an SQLite state
 store that persists between runs (so the second run is incremental). Prints one JSON line:
 records by stream, calls by endpoint as the connector counted them, 429s seen.
 
@@ -32,17 +33,28 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot")
+    parser.add_argument("--business-unit", default="", help="Account Engagement's (Salesforce)")
     parser.add_argument(
         "--sources",
         help="comma-separated activity sources to keep from the example config (e.g. "
         "calls,emails,meetings: the engagements the peers read too); default: all of them",
     )
     args = parser.parse_args()
-    info = SimpleNamespace(
-        ca_file=args.ca_file, hubspot_base_url=args.base_url, hubspot_token=args.token
+    info = (
+        SimpleNamespace(
+            ca_file=args.ca_file,
+            salesforce_instance_url=args.base_url,
+            salesforce_session_id=args.token,
+            pardot_business_unit_id=args.business_unit,
+        )
+        if args.crm == "salesforce"
+        else SimpleNamespace(
+            ca_file=args.ca_file, hubspot_base_url=args.base_url, hubspot_token=args.token
+        )
     )
     with sandbox_environment(info, args.db.parent):
-        config = load_config(example_config("hubspot"))
+        config = load_config(example_config(args.crm))
         config = config.model_copy(
             update={"state": config.state.model_copy(update={"url": f"sqlite:///{args.db}"})}
         )

@@ -31,11 +31,12 @@ def _answered(cmp: dict[str, Any], ours: str, best: str) -> str:
 def markdown(result: dict[str, Any], command: str) -> str:
     peers = result["peers"]
     lines = [
-        f"## Peers: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {_machine()}",
+        f"## Peers{' (Salesforce)' if result.get('crm') == 'salesforce' else ''}: "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {_machine()}",
         "",
         f"`{command}`",
         "",
-        f"{result['contacts']:,} seeded contacts (seed 7), limits {result['limits']}; "
+        f"{result['contacts']:,} seeded {_people(result)} (seed 7), limits {result['limits']}; "
         "versions: "
         + ", ".join(f"{n} {p.get('version', '?')}" for n, p in peers.items())
         + ". API time: first request in to last answer out, from the sandbox's request log; CPU: "
@@ -102,3 +103,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     if problems:
         lines += ["", "What failed:", "", *problems]
     return "\n".join(lines) + "\n"
+
+
+def _people(result: dict[str, Any]) -> str:
+    return "people (Leads and Contacts)" if result.get("crm") == "salesforce" else "contacts"

@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 
 HUBSPOT_HOSTS = ("api.hubapi.com", "api.hubspot.com")
+# Salesforce's login host: the token answer's instance_url is the host asked, so data calls follow
+SALESFORCE_HOSTS = ("login.salesforce.com",)
 
 SITECUSTOMIZE = '''\
-"""Written by Handoff's bench/peers.py: resolve the HubSpot API hosts to the local sandbox."""
+"""Written by Handoff's bench/peers.py: resolve the CRM's API hosts to the local sandbox."""
 import os
 import socket
 
@@ -49,7 +51,9 @@ def write_shim(directory: Path) -> Path:
     return directory
 
 
-def peer_environment(shim_dir: Path, port: int, ca_file: str) -> dict[str, str]:
+def peer_environment(
+    shim_dir: Path, port: int, ca_file: str, hosts: tuple[str, ...] = HUBSPOT_HOSTS
+) -> dict[str, str]:
     """The peer process's environment: the shim first on PYTHONPATH, the sandbox CA trusted,
     no proxies (a proxy would resolve the name itself)."""
     env = {
@@ -59,7 +63,7 @@ def peer_environment(shim_dir: Path, port: int, ca_file: str) -> dict[str, str]:
     }
     env |= {
         "PYTHONPATH": str(shim_dir),
-        "HANDOFF_PEER_HOSTS": ",".join(HUBSPOT_HOSTS),
+        "HANDOFF_PEER_HOSTS": ",".join(hosts),
         "HANDOFF_PEER_TARGET": f"127.0.0.1:{port}",
         "HANDOFF_PEER_CA": ca_file,
         "REQUESTS_CA_BUNDLE": ca_file,

@@ -60,6 +60,7 @@ class AccountReader:
         self._ignore = frozenset(FREE_MAIL)
         self._refused = False
         self._all_read = False  # every Account with a website is in `_by_domain`
+        self.read = 0  # Account records Salesforce answered this run (lead matching)
 
     @property
     def enabled(self) -> bool:
@@ -196,6 +197,7 @@ class AccountReader:
         wanted = set(domains)
         for soql in queries:
             for raw in self._sf().query_all_iter(soql):
+                self.read += 1
                 domain = domain_of(raw.get(website))
                 if domain is not None and (every or domain in wanted):
                     found.setdefault(domain, []).append(raw)

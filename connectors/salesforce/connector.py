@@ -111,6 +111,11 @@ class SalesforceConnector:
         self._sf: Salesforce | None = None
         self._accounts = AccountReader(lambda: self.sf, connection.accounts, self._warn)
 
+    @property
+    def companies_read(self) -> int:
+        """Account records read since the run began (`begin_accounts`), for lead matching."""
+        return self._accounts.read
+
     def begin_accounts(self) -> None:
         # the feed hands `warnings` to the run and clears them after each pull
         self._accounts = AccountReader(lambda: self.sf, self.connection.accounts, self._warn)

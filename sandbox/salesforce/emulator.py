@@ -22,6 +22,7 @@ from sandbox.faults import Faults, RequestLog
 from sandbox.portal import Portal
 from sandbox.salesforce import lifecycle, sobjects
 from sandbox.salesforce.bulk import BulkIngest
+from sandbox.salesforce.bulk_query import BulkQuery
 from sandbox.salesforce.change_events import ChangeEventBus
 from sandbox.salesforce.errors import ApiError, RecordError, not_found
 from sandbox.salesforce.ids import normalize
@@ -81,6 +82,7 @@ class SalesforceEmulator:
         # Change Data Capture for Lead and Contact, served by the Pub/Sub API (sandbox/runtime.py)
         self.change_events = ChangeEventBus(self.org)
         self.bulk = BulkIngest(self.org, self.writer)
+        self.bulk_query = BulkQuery(self.org)
         self._sessions: dict[str, datetime] = {session_id: self.org.now()}
         self._lock = threading.Lock()
         self._fault_turn = 0
@@ -344,12 +346,16 @@ class SalesforceEmulator:
         if parts[:2] == ["jobs", "ingest"]:
             label, status, payload = self.bulk.handle(method, parts[2:], request, api_path)
             return label, status, payload
+        if parts[:2] == ["jobs", "query"]:
+            return self.bulk_query.handle(method, parts[2:], request, api_path)
         raise not_found()
 
 
 def _response(status: int, payload: Any) -> SandboxResponse:
     if payload is None:
         return SandboxResponse(status)
+    if isinstance(payload, SandboxResponse):  # Bulk API 2.0 query results: CSV and headers
+        return payload
     if isinstance(payload, str):  # Bulk API 2.0 result CSV
         return SandboxResponse(status, payload.encode(), {"Content-Type": "text/csv"})
     return SandboxResponse.json(status, payload)
@@ -368,7 +374,7 @@ def _label(method: str, rest: str) -> str:
     if parts[:2] == ["composite", "sobjects"]:
         return f"collections.{_COLLECTION_LABELS.get(method, method.lower())}"
     if head == "jobs":
-        return "bulk"
+        return "bulk_query" if parts[1:2] == ["query"] else "bulk"
     if head != "sobjects":
         return head
     if len(parts) == 1:

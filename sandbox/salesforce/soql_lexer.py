@@ -1,6 +1,9 @@
 """SOQL's words and literals: the query string cut into tokens, quoted strings and datetime
 literals decoded, and MALFORMED_QUERY errors pointing at the column (SOQL and SOSL Reference,
-"Quoted String Escape Sequences", "Date Formats and Date Literals")."""
+"Quoted String Escape Sequences", "Date Formats and Date Literals"). A datetime's fractional
+seconds may have more than three digits: Salesforce runs `CreatedDate >= 2022-12-01T10:47:53.299852-06:00`
+(IlluminatedCloud issue 2280), and Singer's tap-salesforce sends its bookmarks so
+(`2026-12-06T01:16:43.387000Z`)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from sandbox.salesforce.predicates import ESCAPES
 _TOKEN = re.compile(
     r"""\s*(?:
     (?P<string>'(?:[^'\\]|\\.)*')
-    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
+    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
     |(?P<date>\d{4}-\d{2}-\d{2})
     |(?P<number>-?\d+(?:\.\d+)?)
     |(?P<ident>[A-Za-z_][A-Za-z0-9_.]*(?::\d+)?)

@@ -38,3 +38,25 @@ def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
     # the state store carries over: the incremental run reads fewer contacts than the full one
     assert runs["incremental"]["records"]["contacts"] < 200
     assert "| handoff | full pull | 4/4 |" in result.stdout
+
+
+def test_peers_benchmark_runs_handoff_on_salesforce_at_smoke_size() -> None:
+    """`--crm salesforce`: the Salesforce sandbox with its login host's certificate and Handoff's
+    Salesforce pull; the request log's Salesforce lines are the run's calls."""
+    result = subprocess.run(
+        [sys.executable, "bench/peers.py", "--smoke", "--crm", "salesforce", "--peers", "handoff"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads((ROOT / "bench" / "out" / "peers_200_salesforce.json").read_text())
+    assert out["crm"] == "salesforce"
+    runs = {r["run"].split(" (")[0]: r for r in out["peers"]["handoff"]["runs"]}
+    full = runs["full pull"]
+    assert all(verdict.startswith("ok") for verdict in full["streams"].values()), full["streams"]
+    assert full["records"]["contacts"] == 200 and full["records"]["activities"] > 0
+    assert any("/services/data/" in e for e in full["calls_by_endpoint"])
+    assert runs["incremental"]["records"]["contacts"] < 200

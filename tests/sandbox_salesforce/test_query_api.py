@@ -77,6 +77,10 @@ def test_incremental_window_on_system_modstamp(
     offset_literal = sf.query(soql.format("2026-11-20T10:04:59.000-05:00"))["records"]
     assert [r["Id"] for r in offset_literal] == [lead["Id"]]
     assert sf.query(soql.format("2026-11-20T15:05:00.000+0000"))["records"] == []
+    # more than three fractional digits, as tap-salesforce writes its bookmarks
+    micro = sf.query(soql.format("2026-11-20T15:04:59.999999Z"))["records"]
+    assert [r["Id"] for r in micro] == [lead["Id"]]
+    assert sf.query(soql.format("2026-11-20T15:05:00.000001Z"))["records"] == []
 
 
 def test_order_by_and_in(sf: SalesforceClient) -> None:
