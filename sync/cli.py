@@ -59,8 +59,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the pipeline once: pull, score, route, SLA, plan, apply.
 
-        Exits 1 when the run was partial (a connection stopped, writes refused): the report and
-        the warnings above say what and why; the next run resumes."""
+        Exits 1 when the run was partial, a dry run too: a CRM could not be read (unreachable,
+        refused) or stopped part way, or writes were refused; the report and the warnings above
+        say what and why, and the next run resumes. Exits 2 on bad input or an unusable store,
+        3 when the writes landed but the report could not be written (docs/reliability.md)."""
         runtime = Runtime(config, "sync --dry-run" if dry_run else "sync")
         try:
             if only is not None:
