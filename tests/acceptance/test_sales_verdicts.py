@@ -77,7 +77,7 @@ STORY: dict[str, Any] = {
             "objects": {"lead": {"rejection_reason": {"property": "Rejection_Reason__c"}}}
         }
     },
-    "steps": [
+    "steps": [  # the format asks for one; these tests run and check their own steps
         {
             "sync": NOW,
             "expect": {"dana": {"stage": "mql", "owner": "none", "tasks": [], "reason": []}},
