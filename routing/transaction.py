@@ -14,13 +14,22 @@ The assignment is thereby committed just before the person's state and outbox it
 chunk's commit). A run that dies in between leaves the assignment: the next run reads it as
 Handoff's last owner decision (`PersonView.settle`) and keeps that owner instead of routing the
 person again. Dry runs route in their own (rolled back) transaction instead.
+
+A run's decide stage routes its chunk's people in a `RoutingBatch`: consecutive decisions share
+one routing transaction, committed after `BATCH_DECISIONS` of them or once it has been open
+`BATCH_SECONDS`, and before the chunk commits. The lock, the session and the commit are then paid
+once a batch, not once a person (the routing pass after a 100,000-contact pull routes ~24,000
+people in a row, at ~4 ms each on SQLite and more on PostgreSQL when each had its own); the fast
+path waits for the lock at most a batch's time. The ledger keeps its counts and the rotation up
+to date within a transaction (routing/ledger.py), so decisions in one batch see each other.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
@@ -62,3 +71,49 @@ def routing_transaction(engine: Engine) -> Iterator[Session]:
             )
         yield session
         session.commit()
+
+
+BATCH_DECISIONS = 50
+BATCH_SECONDS = 0.1
+
+
+class RoutingBatch:
+    """Routing decisions in one routing transaction until the batch is full or `BATCH_SECONDS`
+    old (checked at each decision), or `close` is called: the decider must close it before it
+    commits, or waits on anything, and must not write through its own session meanwhile (on
+    SQLite this transaction holds the database's write lock)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._open: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+        self._decisions = 0
+        self._opened = 0.0
+
+    def session(self) -> Session:
+        """The batch's session for the next decision (a new transaction if the last is old)."""
+        if self._session is not None and time.monotonic() - self._opened >= BATCH_SECONDS:
+            self.close()
+        if self._session is None:
+            self._open = routing_transaction(self.engine)
+            self._session = self._open.__enter__()
+            self._opened, self._decisions = time.monotonic(), 0
+        return self._session
+
+    def decided(self) -> None:
+        """One decision made in `session()`: commit once the batch is full."""
+        self._decisions += 1
+        if self._decisions >= BATCH_DECISIONS:
+            self.close()
+
+    def close(self) -> None:
+        """Commit the batch's decisions (if any) and let the routing lock go."""
+        opened, self._open, self._session = self._open, None, None
+        if opened is not None:
+            opened.__exit__(None, None, None)
+
+    def abandon(self, error: BaseException) -> None:
+        """Roll the batch back (a decision in it failed) and let the routing lock go."""
+        opened, self._open, self._session = self._open, None, None
+        if opened is not None:
+            opened.__exit__(type(error), error, error.__traceback__)

@@ -31,7 +31,7 @@ from routing.decision import RoutingDecision
 from routing.sla.actions import Touch, stable_key
 from routing.sla.starts import ClockStart
 from routing.tables import Assignment
-from routing.transaction import routing_transaction
+from routing.transaction import RoutingBatch
 from sync.decision_tally import DecisionTally, unmatched_owner_problems
 from sync.ledger import RunLedger
 from sync.outbox import OutboxPlanner
@@ -79,6 +79,7 @@ class DecisionStage(PersonWrites):
         # the run's ledger on disk (`_kept`: the chunk in hand's)
         self.people = people or RunPeople(RunLedger())
         self._kept: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
+        self._routing: RoutingBatch | None = None  # a live run's routing decisions, in batches
         self.reasons = ReasonPublisher(engines.scoring, config)
 
     def forget_held(self, keys: Iterable[str]) -> None:
@@ -116,14 +117,18 @@ class DecisionStage(PersonWrites):
         seconds = self.tally.seconds
         seconds["load"] += perf_counter() - tick
         with self.session.no_autoflush:
-            for key in keys:
-                person = people.get(key)
-                if person is not None:
-                    state = states.get(key) or StateRow(key)
-                    if self.decide(person, state, defer_routing=defer_routing):
-                        decided.append(state)
-                    else:
-                        deferred.append(key)
+            try:
+                for key in keys:
+                    person = people.get(key)
+                    if person is not None:
+                        state = states.get(key) or StateRow(key)
+                        if self.decide(person, state, defer_routing=defer_routing):
+                            decided.append(state)
+                        else:
+                            deferred.append(key)
+            finally:  # the chunk's routing decisions commit before anything else is written
+                if self._routing is not None:
+                    self._routing.close()
             tick = perf_counter()
             save_states(self.session, decided)
             if self._starts:  # the chunk's handoffs in two statements, before its touches
@@ -241,16 +246,24 @@ class DecisionStage(PersonWrites):
         return decision.owner_email
 
     def _routed(self, lead: Any, lane: Any) -> RoutingDecision:
-        """The router's decision, made and committed in a routing transaction of its own (a
-        live run), or in the decision transaction (a dry run: rolled back with it)."""
+        """The router's decision, made in a routing transaction of its own shared by a batch of
+        consecutive decisions and committed with it, by the end of the chunk at the latest (a live
+        run: routing/transaction.py), or in the decision transaction (a dry run: rolled back with
+        it)."""
         engine: Engine | None = self.engines.routing_engine
         if engine is None:
             decision: RoutingDecision = self.engines.router.route(
                 self.session, lead, self.now, lane=lane
             )
             return decision
-        with routing_transaction(engine) as session:
-            decision = self.engines.router.route(session, lead, self.now, lane=lane)
+        if self._routing is None or self._routing.engine is not engine:
+            self._routing = RoutingBatch(engine)
+        try:
+            decision = self.engines.router.route(self._routing.session(), lead, self.now, lane=lane)
+        except BaseException as error:
+            self._routing.abandon(error)
+            raise
+        self._routing.decided()
         return decision
 
     def decision_key(self, person: PersonView, purpose: str) -> str:

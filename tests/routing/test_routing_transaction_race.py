@@ -1,6 +1,6 @@
 """Concurrent routing decisions, as the bulk run and the speed-to-lead fast path make them beside
-each other: each in its own short routing transaction (routing/transaction.py), many threads at
-once. Every slot of the round robin is given once, each rep gets their weighted share, and a
+each other: each in its own short routing transaction (routing/transaction.py), or a run's
+batch of decisions in one, many threads at once. Every slot of the round robin is given once, each rep gets their weighted share, and a
 rep's daily capacity is never exceeded, even for a rep in two territories (two rotation rows: only
 the routing lock serialises their capacity counts)."""
 
@@ -20,7 +20,7 @@ from config.routing import RoutingConfig
 from routing.decision import RoutingLead
 from routing.router import Router
 from routing.tables import Assignment
-from routing.transaction import routing_transaction
+from routing.transaction import RoutingBatch, routing_transaction
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 
@@ -61,7 +61,8 @@ CONFIG = RoutingConfig.model_validate(
 )
 
 
-def _race(url: str, per_thread: int) -> list[Assignment]:
+def _race(url: str, per_thread: int, batched: int = 0) -> list[Assignment]:
+    """The first `batched` threads decide in routing batches, as a run's decide stage does."""
     engine = make_engine(url)
     upgrade(engine)
 
@@ -77,12 +78,19 @@ def _race(url: str, per_thread: int) -> list[Assignment]:
     def decide(worker: int) -> None:
         try:
             start.wait()
+            batch = RoutingBatch(engine) if worker < batched else None
             for i in range(per_thread):
                 country = ("US", "CA", "GB")[(worker + i) % 3]
                 lead = RoutingLead(key=f"t{worker}-{i}", country=country)
-                with routing_transaction(engine) as session:
-                    decision = router.route(session, lead, NOW)
+                if batch is not None:
+                    decision = router.route(batch.session(), lead, NOW)
+                    batch.decided()
+                else:
+                    with routing_transaction(engine) as session:
+                        decision = router.route(session, lead, NOW)
                 assert decision.owner_email is not None
+            if batch is not None:
+                batch.close()
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -123,3 +131,14 @@ def test_concurrent_decisions_on_sqlite(sqlite_url: str) -> None:
 @pytest.mark.postgres
 def test_concurrent_decisions_on_postgresql(pg_url: str) -> None:
     _check(_race(pg_url, per_thread=40), THREADS * 40)
+
+
+def test_batched_decisions_beside_single_ones_on_sqlite(sqlite_url: str) -> None:
+    """Runs' routing batches (several decisions a transaction) beside the fast path's single
+    decisions: the same slots, shares and caps."""
+    _check(_race(sqlite_url, per_thread=30, batched=4), THREADS * 30)
+
+
+@pytest.mark.postgres
+def test_batched_decisions_beside_single_ones_on_postgresql(pg_url: str) -> None:
+    _check(_race(pg_url, per_thread=40, batched=4), THREADS * 40)
