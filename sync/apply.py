@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, or_, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
@@ -41,6 +41,7 @@ log = structlog.get_logger("handoff.apply")
 
 RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
 KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
+KEYS_PAGE = 5000  # due outbox keys read per query (record_chunks)
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
 _SETTLE = (
     update(_OUTBOX)
@@ -108,31 +109,42 @@ def due_items(session: Session, now: datetime, connection: str | None = None) ->
 
 
 def record_chunks(
-    session: Session, now: datetime, connection: str, run_id: str, final: bool, size: int
-) -> list[list[str]]:
+    engine: Engine, now: datetime, connection: str, run_id: str, final: bool, size: int
+) -> Iterator[list[str]]:
     """Keys of the due items of `connection`, grouped by record, `size` records per chunk; when
-    not final, the last partial chunk waits for a later call (so every batch call is full)."""
-    columns: tuple[Any, ...] = (OutboxItem.key, OutboxItem.object_type, OutboxItem.record_id)
-    rows = session.execute(
-        sa_select(*columns)
-        .where(_due(now, run_id, final), col(OutboxItem.connection) == connection)
-        .order_by(col(OutboxItem.object_type), col(OutboxItem.record_id), col(OutboxItem.key))
-    )
-    chunks: list[list[str]] = []
+    not final, the last partial chunk waits for a later call (so every batch call is full).
+
+    Read as the chunks are used, `KEYS_PAGE` rows a query (keyset on the sort order, a session
+    each): a final write after a 100,000-contact routing pass has ~100,000 items due, and their
+    keys all at once grew the worker by ~12 MB at the run's end. An item planned meanwhile is
+    sent now if it sorts after the page in hand, else by the next write (as before: the next)."""
+    columns: tuple[Any, ...] = (OutboxItem.object_type, OutboxItem.record_id, OutboxItem.key)
+    order = (col(OutboxItem.object_type), col(OutboxItem.record_id), col(OutboxItem.key))
     chunk: list[str] = []
     records = 0
     last: tuple[str, str] | None = None
-    for key, object_type, record_id in rows:
-        if (object_type, record_id) != last:
-            if records == size:
-                chunks.append(chunk)
-                chunk, records = [], 0
-            records += 1
-            last = (object_type, record_id)
-        chunk.append(key)
+    after: tuple[str, str, str] | None = None
+    while True:
+        query = sa_select(*columns).where(
+            _due(now, run_id, final), col(OutboxItem.connection) == connection
+        )
+        if after is not None:
+            query = query.where(tuple_(*order) > tuple_(*after))
+        with Session(engine) as session:
+            page = session.execute(query.order_by(*order).limit(KEYS_PAGE)).all()
+        for object_type, record_id, key in page:
+            if (object_type, record_id) != last:
+                if records == size:
+                    yield chunk
+                    chunk, records = [], 0
+                records += 1
+                last = (object_type, record_id)
+            chunk.append(key)
+        if len(page) < KEYS_PAGE:
+            break
+        after = tuple(page[-1])
     if chunk and (final or records == size):
-        chunks.append(chunk)
-    return chunks
+        yield chunk
 
 
 def to_change(item: OutboxItem | Row[Any]) -> FieldChange:
@@ -252,9 +264,7 @@ class CrmApplier:
         size = self.chunk_records or int(
             getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK)
         )
-        with Session(self.engine) as session:
-            chunks = record_chunks(session, now, name, run_id, final, size)
-        for chunk in chunks:
+        for chunk in record_chunks(self.engine, now, name, run_id, final, size):
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
             # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
