@@ -28,6 +28,12 @@ from sync.run_people import RunPeople
 log = structlog.get_logger("handoff.feed")
 
 
+PAGES_AHEAD = 4
+"""Handings (a stored page's new people, up to an activity read's worth: 1,000 on HubSpot) the
+pull may be ahead of the decide stage. Past it the pull waits: unbounded, a pull faster than
+its decide stage queued every person key it was ahead by (88,000 at 830,000 of 1,000,000
+contacts on SQLite), memory growing with N."""
+
 SHOWN_PROBLEMS = 20
 """Malformed field values named one by one in a run's warnings; the rest are counted."""
 
@@ -89,7 +95,8 @@ class PullFeed:
         self.warnings: list[str] = []
         # person keys already handed to the decide stage: in the run's ledger, not memory
         self.people = people or RunPeople(RunLedger())
-        self._pages: queue.Queue[list[str] | None] = queue.Queue()
+        self._pages: queue.Queue[list[str] | None] = queue.Queue(maxsize=PAGES_AHEAD)
+        self._closed = threading.Event()  # the run left the feed: no one reads its pages
         self._threads: list[threading.Thread] = []
         self._crash: BaseException | None = None
 
@@ -97,6 +104,7 @@ class PullFeed:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._closed.set()
         self.stopping.set()
         for thread in self._threads:
             thread.join()
@@ -145,7 +153,7 @@ class PullFeed:
                 until=self.until,
                 now=self.now,
                 progress=(lambda n: progress("pull", n)) if progress else None,
-                on_stored=self._pages.put if self.streams else None,
+                on_stored=self._hand if self.streams else None,
             )
         except QuotaExhaustedError as exc:
             self.errors.append(f"{name}: daily API quota spent; pull resumes next run ({exc})")
@@ -163,4 +171,14 @@ class PullFeed:
             if problems:
                 self.warnings.extend(f"{name}: {line}" for line in value_problems(problems))
                 problems.clear()
-            self._pages.put(None)
+            self._hand(None)
+
+    def _hand(self, page: list[str] | None) -> None:
+        """Queue a stored page's people (None: this pull is over) for the decide stage, waiting
+        while it is PAGES_AHEAD handings behind; dropped once the run has left the feed."""
+        while not self._closed.is_set():
+            try:
+                self._pages.put(page, timeout=0.1)
+                return
+            except queue.Full:
+                continue
