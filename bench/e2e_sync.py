@@ -286,9 +286,12 @@ def main() -> None:
         help="development aid: print the full sync's figures, write nothing",
     )
     args = parser.parse_args()
+    from sync.object_growth import start_from_environment
     from sync.process_memory import apply_allocator_policy
 
     apply_allocator_policy()  # as `handoff run` and `handoff sync` do at start
+    if args.child_out is not None or args.store != "both":
+        start_from_environment()  # HANDOFF_OBJECT_GROWTH (opt-in): the measuring process's own
     if args.rss_log is not None and (args.child_out is not None or args.store != "both"):
         log_rss(args.rss_log)  # the measuring process's own
     settings = (

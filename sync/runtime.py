@@ -60,6 +60,7 @@ class Runtime:
         from config.logs import configure_logging
         from connectors.errors import FatalError
         from connectors.factory import build_connector
+        from sync.object_growth import start_from_environment
         from sync.pipeline import Pipeline
         from sync.process_memory import apply_allocator_policy
         from sync.store.engine import make_engine
@@ -67,6 +68,7 @@ class Runtime:
         from sync.store.writer_lock import hold_or_exit
 
         apply_allocator_policy()  # before the run's threads start: sync/process_memory.py
+        start_from_environment()  # HANDOFF_OBJECT_GROWTH: opt-in, sync/object_growth.py
         self.config = load_or_exit(config_path)
         configure_logging(self.config.logging.level, self.config.logging.format)
         self.writer = hold_or_exit(self.config, command) if hold_store else None
