@@ -15,9 +15,10 @@ leaves those to the stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlmodel import Session
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger("handoff.speed")
 FORMS_OVERLAP = timedelta(minutes=5)
 OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index in seconds
+# A read of the stream that began this long after a batch's earliest event found that batch's
+# submissions (the CRM takes the form before it sends the event): the fast path's deciders skip
+# their own read then. One read per decision (8+ Forms API calls: one per form) with several
+# deciders spent the fast lane's slots of the rate limiter on re-reading the same submissions.
+SETTLED = timedelta(seconds=2)
+_stream_locks: dict[str, threading.Lock] = {}
+_stream_locks_guard = threading.Lock()
 
 
 def decide_contact(
@@ -87,6 +95,25 @@ def read_event_stream(
     stream = getattr(connector, "pull_event_stream", None)
     if stream is None:
         return
+    with _stream_lock(connection):  # one read at a time; the deciders waiting use its result
+        last = last_read.get(connection)
+        if earliest is not None and last is not None and last >= earliest + SETTLED:
+            return  # a read that began after these events settled has stored them
+        _read_stream(runtime, connection, stream, last_read, earliest)
+
+
+def _stream_lock(connection: str) -> threading.Lock:
+    with _stream_locks_guard:
+        return _stream_locks.setdefault(connection, threading.Lock())
+
+
+def _read_stream(
+    runtime: Runtime,
+    connection: str,
+    stream: Callable[[datetime | None], Iterable[Any]],
+    last_read: dict[str, datetime],
+    earliest: datetime | None,
+) -> None:
     with Session(runtime.engine) as session:
         cursor = read_cursor(session, connection, "events")
     # from the later of the scheduled run's cursor (with the run's overlap; it moves only with

@@ -166,10 +166,12 @@ def _hubspot_routed(stack: Stack, worker: Worker, made: dict[str, str]) -> dict[
 
 
 def _hubspot_first_read(request: SandboxRequest) -> bool:
+    """The fast path's read of one contact by id (not the form submitters' look-up by email)."""
     return (
         request.method == "POST"
         and request.path.rstrip("/").endswith("/objects/contacts/batch/read")
         and request.headers.get("user-agent", "").startswith("handoff")
+        and not (request.json() or {}).get("idProperty")
     )
 
 
