@@ -41,11 +41,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("handoff.speed")
 FORMS_OVERLAP = timedelta(minutes=5)
 OWN_OVERLAP = timedelta(seconds=30)  # this path's own reads: submissions index in seconds
-# A read of the stream that began this long after a batch's earliest event found that batch's
-# submissions (the CRM takes the form before it sends the event): the fast path's deciders skip
-# their own read then. One read per decision (8+ Forms API calls: one per form) with several
-# deciders spent the fast lane's slots of the rate limiter on re-reading the same submissions.
-SETTLED = timedelta(seconds=2)
+# A read of the stream that began after a batch's earliest event found that batch's submissions
+# (the CRM takes the form before it sends the event): the fast path's deciders skip their own read
+# then. One read per decision (8+ Forms API calls: one per form) with several deciders spent the
+# fast lane's slots of the rate limiter on re-reading the same submissions.
+SETTLED = timedelta(0)
 _stream_locks: dict[str, threading.Lock] = {}
 _stream_locks_guard = threading.Lock()
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from sync.apply import CrmApplier, WriteSummary
@@ -31,6 +32,8 @@ from sync.store.types import utc_now
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
+
+CLAIM_ATTEMPTS = 50  # runs started in the same second by one process's deciders, at most
 
 
 def sync_one(
@@ -55,14 +58,11 @@ def sync_one(
         session.commit()
     mode = pipeline.mode(dry_run)
     result = RunResult(
-        run_id=_run_id(engine, list(runtime.connectors), as_of, dry_run),
+        run_id=claim_run(engine, list(runtime.connectors), as_of, dry_run, started),
         as_of=as_of,
         dry_run=dry_run,
     )
     result.errors += notes
-    with Session(engine) as session:
-        session.add(RunRecord(id=result.run_id, started_at=started, as_of=as_of, dry_run=dry_run))
-        session.commit()
     domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
     with person_locks(engine, [key]), Session(engine) as session:
         passes = DecisionPasses(config, domain, session, mode, result, decided_after=decided_after)
@@ -107,6 +107,25 @@ def _write_this_run(runtime: Runtime, writer: object, result: RunResult) -> Writ
     assert isinstance(writer, CrmApplier)
     writer.chunk_records = 1  # this writer only: a worker's bulk run shares the connectors
     return writer.send(result.as_of, run_id=result.run_id, final=False)
+
+
+def claim_run(
+    engine: Engine, connections: list[str], as_of: datetime, dry_run: bool, started: datetime
+) -> str:
+    """Record a new run and give its id: the next free number for its second. Several fast-path
+    deciders start runs in the same second: one that finds its number taken meanwhile takes the
+    next (two deciders took the same id, and the second's decision failed on the runs table)."""
+    for _ in range(CLAIM_ATTEMPTS):
+        run_id = _run_id(engine, connections, as_of, dry_run)
+        with Session(engine) as session:
+            session.add(RunRecord(id=run_id, started_at=started, as_of=as_of, dry_run=dry_run))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                continue
+        return run_id
+    raise RuntimeError(f"no free run id for {as_of.isoformat()} after {CLAIM_ATTEMPTS} attempts")
 
 
 def _run_id(engine: Engine, connections: list[str], as_of: datetime, dry_run: bool) -> str:

@@ -24,11 +24,10 @@ from sqlmodel import Session
 
 from routing.sla.engine import SlaEngine
 from sync.escalation import plan_sla_actions
-from sync.only import _run_id, _write_this_run
+from sync.only import _write_this_run, claim_run
 from sync.passes import DecisionPasses
 from sync.person_lock import person_locks
 from sync.pipeline import RunResult
-from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 
 if TYPE_CHECKING:
@@ -62,11 +61,10 @@ def sla_step(runtime: Runtime, key: str, now: datetime) -> RunResult:
     owner's task), as a run of its own."""
     config, engine, pipeline = runtime.config, runtime.engine, runtime.pipeline
     result = RunResult(
-        run_id=_run_id(engine, list(runtime.connectors), now, False), as_of=now, dry_run=False
+        run_id=claim_run(engine, list(runtime.connectors), now, False, utc_now()),
+        as_of=now,
+        dry_run=False,
     )
-    with Session(engine) as session:
-        session.add(RunRecord(id=result.run_id, started_at=utc_now(), as_of=now, dry_run=False))
-        session.commit()
     mode = pipeline.mode(False)
     domain = (pipeline.scoring, pipeline.lifecycle, pipeline.sla)
     with person_locks(engine, [key]), Session(engine) as session:
