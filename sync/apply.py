@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -86,9 +86,19 @@ class OutboxWriter(Protocol):
     ) -> WriteSummary: ...
 
 
-def _due(now: datetime, run_id: str = "", final: bool = True) -> Any:
+def _due(
+    now: datetime, run_id: str = "", final: bool = True, record_ids: Collection[str] | None = None
+) -> Any:
     """Due now: pending, interrupted (`sending`) or rejected and due for a retry. Not final: only
-    this run's pending items. Final: all of them but this run's own unconfirmed sends."""
+    this run's pending items. Final: all of them but this run's own unconfirmed sends.
+    `record_ids`: one person's pending field writes, whichever run planned them (the fast path:
+    a person a bulk run decided a moment ago has their owner in the CRM before their task)."""
+    if record_ids is not None:
+        return (
+            (col(OutboxItem.status) == "pending")
+            & (col(OutboxItem.kind) == "field")
+            & col(OutboxItem.record_id).in_(sorted(record_ids))
+        )
     if not final:
         return (col(OutboxItem.status) == "pending") & (col(OutboxItem.run_id) == run_id)
     due = or_(
@@ -109,7 +119,13 @@ def due_items(session: Session, now: datetime, connection: str | None = None) ->
 
 
 def record_chunks(
-    engine: Engine, now: datetime, connection: str, run_id: str, final: bool, size: int
+    engine: Engine,
+    now: datetime,
+    connection: str,
+    run_id: str,
+    final: bool,
+    size: int,
+    record_ids: Collection[str] | None = None,
 ) -> Iterator[list[str]]:
     """Keys of the due items of `connection`, grouped by record, `size` records per chunk; when
     not final, the last partial chunk waits for a later call (so every batch call is full).
@@ -126,7 +142,7 @@ def record_chunks(
     after: tuple[str, str, str] | None = None
     while True:
         query = sa_select(*columns).where(
-            _due(now, run_id, final), col(OutboxItem.connection) == connection
+            _due(now, run_id, final, record_ids), col(OutboxItem.connection) == connection
         )
         if after is not None:
             query = query.where(tuple_(*order) > tuple_(*after))
@@ -224,9 +240,16 @@ class CrmApplier:
         session.commit()  # the decisions land before any CRM call
         return self.send(now, run_id=run_id, final=final)
 
-    def send(self, now: datetime, *, run_id: str = "", final: bool = True) -> WriteSummary:
+    def send(
+        self,
+        now: datetime,
+        *,
+        run_id: str = "",
+        final: bool = True,
+        record_ids: Collection[str] | None = None,
+    ) -> WriteSummary:
         """Apply the due outbox items (committed ones: every step has its own session, so this
-        may run in a thread of its own while decisions go on)."""
+        may run in a thread of its own while decisions go on); `record_ids`: see `_due`."""
         summary = WriteSummary(sink=self.sink)
         targets: list[tuple[str, CrmConnector | None]] = sorted(self.connectors.items())
         if final and self.webhook is not None:
@@ -235,7 +258,7 @@ class CrmApplier:
             if name in self.stopped:  # quota spent or fatal earlier in this run
                 continue
             try:
-                self._write_connection(name, connector, now, summary, run_id, final)
+                self._write_connection(name, connector, now, summary, run_id, final, record_ids)
             except QuotaExhaustedError as exc:
                 self.stopped.add(name)
                 summary.stopped[name] = f"daily API quota spent, resumes next run: {exc}"
@@ -260,11 +283,12 @@ class CrmApplier:
         summary: WriteSummary,
         run_id: str,
         final: bool,
+        record_ids: Collection[str] | None = None,
     ) -> None:
         size = self.chunk_records or int(
             getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK)
         )
-        for chunk in record_chunks(self.engine, now, name, run_id, final, size):
+        for chunk in record_chunks(self.engine, now, name, run_id, final, size, record_ids):
             if self.stopping.is_set():  # leave the rest pending for the next run
                 return
             # Core rows and statements: a chunk is thousands of field items, ORM objects cost more

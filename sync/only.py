@@ -3,8 +3,10 @@
 Pull: the person's records and activities are read again through their connectors and mirrored
 into the store. Decide: the same decision stage a run uses (score, lifecycle, route, SLA clock)
 for that person alone, holding their decision lock (sync/person_lock.py), so it may run beside a
-scheduled run (the speed-to-lead fast path does). Apply: only this run's outbox items are written
-(items other runs left pending wait for the next full run). The SLA ladder is not evaluated: it acts for every clock,
+scheduled run (the speed-to-lead fast path does). Apply: this run's outbox items, and the field
+writes other runs left pending for this person's records (a bulk run that decided them a moment
+ago writes in whole chunks: their owner would otherwise reach the CRM after their task); other
+people's pending items wait for the next full run. The SLA ladder is not evaluated: it acts for every clock,
 so it runs with the next full sync or the worker's SLA check.
 """
 
@@ -81,7 +83,9 @@ def sync_one(
                 mode.finish(session)
             else:
                 session.commit()  # the decisions land before any CRM call
+                records = {record.crm_id for record in person.records}
                 result.writes.add(_write_this_run(runtime, mode.writer, result))
+                result.writes.add(_write_this_run(runtime, mode.writer, result, records))
         finally:
             passes.close()
     result.errors += (
@@ -101,12 +105,15 @@ def _domains(records: Iterable[Any]) -> list[str]:
     return sorted({str(domain).lower() for domain in found if domain})
 
 
-def _write_this_run(runtime: Runtime, writer: object, result: RunResult) -> WriteSummary:
-    """Only this run's items: a send that is not final writes this run's pending items in full
-    chunks; with one record per chunk every chunk is full."""
+def _write_this_run(
+    runtime: Runtime, writer: object, result: RunResult, records: set[str] | None = None
+) -> WriteSummary:
+    """This run's items (a send that is not final writes this run's pending items in full
+    chunks; with one record per chunk every chunk is full), or, given `records`, the field writes
+    still pending for those records, whichever run planned them."""
     assert isinstance(writer, CrmApplier)
     writer.chunk_records = 1  # this writer only: a worker's bulk run shares the connectors
-    return writer.send(result.as_of, run_id=result.run_id, final=False)
+    return writer.send(result.as_of, run_id=result.run_id, final=False, record_ids=records)
 
 
 def claim_run(
