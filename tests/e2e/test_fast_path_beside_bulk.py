@@ -358,8 +358,13 @@ def _salesforce_person(stack: Stack, worker: Worker, lead_id: str) -> CrmPerson:
     found: list[CrmPerson] = []
 
     def routed() -> bool:
+        first = client.person("lead", lead_id)  # a Lead always has an owner: wait for the task
+        if not (first.owner and first.tasks):
+            return False
+        # read again: the Lead and its tasks are two queries, and the owner's write precedes the
+        # task's, so a Lead read before the task read may predate both
         found[:] = [client.person("lead", lead_id)]
-        return bool(found[0].owner and found[0].tasks)
+        return True
 
     _wait(routed, worker, f"{lead_id} not routed")
     return found[0]
