@@ -93,4 +93,8 @@ class WritesReceived:
         }
         for item in body.get("inputs", []):
             outcome = "refused" if str(item.get("id")) in refused else "accepted"
-            self.values[outcome] += len(item.get("properties") or {})
+            properties = item.get("properties") or {}
+            # a backward lifecycle move is cleared first (docs/lifecycle.md): one write, two values
+            cleared = sum(1 for value in properties.values() if value == "")
+            self.values[outcome] += len(properties) - cleared
+            self.values[f"{outcome}_clears"] += cleared
