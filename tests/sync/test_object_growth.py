@@ -21,12 +21,14 @@ def test_a_growing_set_of_strings_and_a_growing_type_are_named(tmp_path: Path) -
     log = ObjectGrowthLog(tmp_path / "growth.log", every=60)
     keeper = Keeper()
     log.sample()
-    keeper.keys.update(f"email:person{i}@example.com" for i in range(5_000))
-    keeper.rows += [Keeper() for _ in range(3_000)]
+    # big enough to rank among the process's six largest containers even late in a full test
+    # run, where other tests' lists and dicts of a few thousand entries are still alive
+    keeper.keys.update(f"email:person{i}@example.com" for i in range(100_000))
+    keeper.rows += [Keeper() for _ in range(3_000)] + [None] * 97_000
     text = log.sample()
     assert f"{__name__}.Keeper +3" in text  # 3,000 (or 3,001) more instances since the first
-    assert "5000 set in Keeper.keys" in text
-    assert "3000 list in Keeper.rows" in text
+    assert "100000 set in Keeper.keys" in text
+    assert "100000 list in Keeper.rows" in text
     assert (tmp_path / "growth.log").read_text().count("since first") == 2
 
 
