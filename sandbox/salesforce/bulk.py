@@ -14,21 +14,13 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.salesforce.bulk_jobs import DELIMITERS, BulkJobs, not_found
 from sandbox.salesforce.errors import ApiError, RecordError
-from sandbox.salesforce.ids import sequential_id
 from sandbox.salesforce.org import SalesforceOrg, format_value
 from sandbox.salesforce.writes import RecordWriter
 from sandbox.server import SandboxRequest
 
 OPERATIONS = ("insert", "update", "upsert", "delete")
-_DELIMITERS = {
-    "COMMA": ",",
-    "TAB": "\t",
-    "PIPE": "|",
-    "SEMICOLON": ";",
-    "CARET": "^",
-    "BACKQUOTE": "`",
-}
 
 
 @dataclass
@@ -40,34 +32,24 @@ class IngestJob:
     header: list[str] = field(default_factory=list)
 
 
-class BulkIngest:
-    def __init__(self, org: SalesforceOrg, writer: RecordWriter) -> None:
-        self.org = org
-        self.writer = writer
-        self.jobs: dict[str, IngestJob] = {}
-        self._sequence = 0
+class BulkIngest(BulkJobs[IngestJob]):
+    endpoint = "bulk"
 
-    def handle(
-        self, method: str, parts: list[str], request: SandboxRequest, api_path: str
+    def __init__(self, org: SalesforceOrg, writer: RecordWriter) -> None:
+        super().__init__(org)
+        self.writer = writer
+
+    def _listing(self) -> dict[str, Any]:
+        return super()._listing() | {"nextRecordsUrl": None}
+
+    def _job_route(
+        self, method: str, job: IngestJob, tail: str, request: SandboxRequest
     ) -> tuple[str, int, Any]:
-        if not parts:
-            if method == "POST":
-                return "bulk.create", 200, self._create(request.json(), api_path)
-            if method == "GET":
-                infos = [job.info for job in self.jobs.values()]
-                return "bulk.list", 200, {"done": True, "records": infos, "nextRecordsUrl": None}
-        job = self.jobs.get(parts[0]) if parts else None
-        if job is None:
-            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-        tail = parts[1] if len(parts) > 1 else ""
         if not tail:
             if method == "GET":
                 return "bulk.info", 200, job.info
             if method == "PATCH":
                 return "bulk.state", 200, self._set_state(job, request.json())
-            if method == "DELETE":
-                self.jobs.pop(parts[0])
-                return "bulk.delete", 204, None
         if tail == "batches" and method == "PUT":
             if job.info["state"] != "Open":
                 raise ApiError(409, "INVALIDJOBSTATE", f"Job is in state {job.info['state']}")
@@ -75,7 +57,7 @@ class BulkIngest:
             return "bulk.upload", 201, None
         if method == "GET" and tail in ("successfulResults", "failedResults", "unprocessedrecords"):
             return "bulk.results", 200, _Csv(self._results(job, tail))
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        raise not_found()
 
     def _create(self, body: Any, api_path: str) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("operation") not in OPERATIONS:
@@ -87,29 +69,20 @@ class BulkIngest:
             raise ApiError(400, "INVALIDJOB", f"Unknown object: {body.get('object')}")
         if body["operation"] == "upsert" and not body.get("externalIdFieldName"):
             raise ApiError(400, "INVALIDJOB", "externalIdFieldName is required for upsert")
-        self._sequence += 1
-        job_id = sequential_id("Job", self._sequence)
-        now = format_value(self.org.now())
-        info = {
-            "id": job_id,
-            "operation": body["operation"],
-            "object": obj,
-            "createdById": self.org.api_user_id,
-            "createdDate": now,
-            "systemModstamp": now,
-            "state": "Open",
-            "externalIdFieldName": body.get("externalIdFieldName"),
-            "concurrencyMode": "Parallel",
-            "contentType": "CSV",
-            "apiVersion": float(api_path.rsplit("v", 1)[-1]),
-            "contentUrl": f"{api_path.lstrip('/')}/jobs/ingest/{job_id}/batches",
-            "lineEnding": body.get("lineEnding", "LF"),
-            "columnDelimiter": body.get("columnDelimiter", "COMMA"),
-            "numberRecordsProcessed": 0,
-            "numberRecordsFailed": 0,
-            "retries": 0,
-            "totalProcessingTime": 0,
-        }
+        job_id = self._next_id()
+        info = self._new_info(
+            job_id,
+            body,
+            api_path,
+            obj,
+            "Open",
+            externalIdFieldName=body.get("externalIdFieldName"),
+            contentUrl=f"{api_path.lstrip('/')}/jobs/ingest/{job_id}/batches",
+            numberRecordsProcessed=0,
+            numberRecordsFailed=0,
+            retries=0,
+            totalProcessingTime=0,
+        )
         self.jobs[job_id] = IngestJob(info)
         return info
 
@@ -130,7 +103,7 @@ class BulkIngest:
 
     def _process(self, job: IngestJob) -> None:
         info = job.info
-        delimiter = _DELIMITERS.get(info["columnDelimiter"], ",")
+        delimiter = DELIMITERS.get(info["columnDelimiter"], ",")
         for chunk in job.data:
             reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter)
             rows = list(reader)

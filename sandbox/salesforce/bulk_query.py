@@ -25,16 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sandbox.salesforce.bulk import _DELIMITERS
+from sandbox.salesforce.bulk_jobs import DELIMITERS, BulkJobs, not_found
 from sandbox.salesforce.errors import ApiError
-from sandbox.salesforce.ids import sequential_id
-from sandbox.salesforce.org import SalesforceOrg, format_value
 from sandbox.salesforce.soql import parse_soql
 from sandbox.server import SandboxRequest, SandboxResponse
 
 OPERATIONS = ("query", "queryAll")
 DEFAULT_MAX_RECORDS = 50_000
-_NOT_FOUND = ApiError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
 @dataclass
@@ -44,26 +41,12 @@ class QueryJob:
     rows: list[list[str]] = field(default_factory=list)
 
 
-class BulkQuery:
-    def __init__(self, org: SalesforceOrg) -> None:
-        self.org = org
-        self.jobs: dict[str, QueryJob] = {}
-        self._sequence = 0
+class BulkQuery(BulkJobs[QueryJob]):
+    endpoint = "bulk_query"
 
-    def handle(
-        self, method: str, parts: list[str], request: SandboxRequest, api_path: str
+    def _job_route(
+        self, method: str, job: QueryJob, tail: str, request: SandboxRequest
     ) -> tuple[str, int, Any]:
-        if not parts:
-            if method == "POST":
-                return "bulk_query.create", 200, self._create(request.json(), api_path)
-            if method == "GET":
-                infos = [job.info for job in self.jobs.values()]
-                return "bulk_query.list", 200, {"done": True, "records": infos}
-            raise _NOT_FOUND
-        job = self.jobs.get(parts[0])
-        if job is None:
-            raise _NOT_FOUND
-        tail = parts[1] if len(parts) > 1 else ""
         if not tail and method == "GET":
             if job.info["state"] == "UploadComplete":
                 job.info |= {"state": "JobComplete", "numberRecordsProcessed": len(job.rows)}
@@ -75,40 +58,22 @@ class BulkQuery:
             if job.info["state"] in ("UploadComplete", "InProgress"):
                 job.info["state"] = "Aborted"
             return "bulk_query.abort", 200, job.info
-        if not tail and method == "DELETE":
-            self.jobs.pop(parts[0])
-            return "bulk_query.delete", 204, None
         if tail == "results" and method == "GET":
             return "bulk_query.results", 200, self._results(job, request)
-        raise _NOT_FOUND
+        raise not_found()
 
     def _create(self, body: Any, api_path: str) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("operation") not in OPERATIONS:
             raise ApiError(400, "INVALIDJOB", "operation must be query or queryAll")
         delimiter = body.get("columnDelimiter", "COMMA")
-        if delimiter not in _DELIMITERS or body.get("lineEnding", "LF") not in ("LF", "CRLF"):
+        if delimiter not in DELIMITERS or body.get("lineEnding", "LF") not in ("LF", "CRLF"):
             raise ApiError(400, "INVALIDJOB", "Invalid columnDelimiter or lineEnding")
         query = parse_soql(str(body.get("query") or ""), self.org.schema, self.org.now())
         _, records = self.org.run_query(
             query, include_deleted=body["operation"] == "queryAll", api_path=api_path
         )
-        self._sequence += 1
-        job_id = sequential_id("Job", self._sequence)
-        now = format_value(self.org.now())
-        info = {
-            "id": job_id,
-            "operation": body["operation"],
-            "object": query.sobject,
-            "createdById": self.org.api_user_id,
-            "createdDate": now,
-            "systemModstamp": now,
-            "state": "UploadComplete",
-            "concurrencyMode": "Parallel",
-            "contentType": "CSV",
-            "apiVersion": float(api_path.rsplit("v", 1)[-1]),
-            "lineEnding": body.get("lineEnding", "LF"),
-            "columnDelimiter": delimiter,
-        }
+        job_id = self._next_id()
+        info = self._new_info(job_id, body, api_path, query.sobject, "UploadComplete")
         columns = list(query.fields)
         rows = [[_cell(_value(record, name)) for name in columns] for record in records]
         self.jobs[job_id] = QueryJob(info, columns, rows)
@@ -133,7 +98,7 @@ class BulkQuery:
         out = io.StringIO()
         writer = csv.writer(
             out,
-            delimiter=_DELIMITERS[job.info["columnDelimiter"]],
+            delimiter=DELIMITERS[job.info["columnDelimiter"]],
             lineterminator="\r\n" if job.info["lineEnding"] == "CRLF" else "\n",
             quoting=csv.QUOTE_ALL,
         )
