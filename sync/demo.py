@@ -153,16 +153,19 @@ def _live_demo_requests(sandbox: object, config: Path, directory: Path, console:
         live_salesforce_request(sandbox, config, directory, console)
 
 
+_SHOWN_WARNINGS: set[str] = set()  # the demo's runs share it: a run's warning is told once
+
+
 def _run(config: Path, *, dry_run: bool, as_of: datetime | None) -> tuple[Path, RunStory]:
     """One `handoff sync` of the example config; its report folder and what it did. Handoff's
-    own info lines stay quiet: the story is told here (warnings still show)."""
-    from config.logs import configure_logging
+    log lines stay quiet (errors aside): the story is told here, and each run warning (a
+    Professional portal's behaviour sources, say) is printed once as a plain line."""
     from sync.demo_story import read_story
     from sync.runtime import Runtime
 
-    runtime = Runtime(str(config), "sync --dry-run" if dry_run else "sync")
+    runtime = Runtime(str(config), "sync --dry-run" if dry_run else "sync", log_level="error")
     try:
-        configure_logging("warning", runtime.config.logging.format)
+        runtime.shown_warnings = _SHOWN_WARNINGS
         folder = runtime.run(dry_run=dry_run, as_of=as_of)
         return folder, read_story(runtime.engine, folder.name)
     finally:

@@ -26,7 +26,6 @@ DEMO_FIELDS = {
 
 def live_demo_request(sandbox: Any, config: Path, console: Console) -> None:
     """Serve the webhook endpoint in-process, submit a demo request, tell what happened."""
-    from config.logs import configure_logging
     from sync.runtime import Runtime
     from sync.serve import HttpServer
     from sync.speed import FastPath
@@ -38,8 +37,7 @@ def live_demo_request(sandbox: Any, config: Path, console: Console) -> None:
     form = next((f for f in hubspot.store.forms.values() if f.name == "Demo request"), None)
     if form is None:
         return
-    runtime = Runtime(str(config), "run")
-    configure_logging("warning", runtime.config.logging.format)
+    runtime = Runtime(str(config), "run", log_level="error")
     name = next(c.name for c in runtime.config.connections if c.hubspot is not None)
     secret = secrets.token_hex(16)  # the sandbox app's client secret, this demo only
     fast = FastPath(runtime, size=1000)

@@ -82,7 +82,6 @@ class RepView:
 
 def live_salesforce_request(sandbox: Any, config: Path, directory: Path, console: Console) -> None:
     """Subscribe as `handoff run` does, make a demo request, tell what the rep sees."""
-    from config.logs import configure_logging
     from sync.change_events import listening
     from sync.runtime import Runtime
 
@@ -96,8 +95,7 @@ def live_salesforce_request(sandbox: Any, config: Path, directory: Path, console
         highlight=False,
     )
     sf = _client(sandbox.info)
-    runtime = Runtime(str(speed), "run")
-    configure_logging("warning", runtime.config.logging.format)
+    runtime = Runtime(str(speed), "run", log_level="error")
     service = sandbox.pubsub.service
     try:
         before = service.subscribes

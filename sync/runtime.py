@@ -53,9 +53,17 @@ def share_budgets(engine: Any, url: str, connectors: dict[str, Any]) -> None:
 class Runtime:
     """Config, store and connectors opened for running; every user mistake exits 2 with the fix."""
 
-    def __init__(self, config_path: str, command: str = "sync", *, hold_store: bool = True) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        command: str = "sync",
+        *,
+        hold_store: bool = True,
+        log_level: str | None = None,
+    ) -> None:
         """`hold_store`: take the store's writer lock for this process's life (sync, run);
-        replicas take it per job instead (sync/replicas.py)."""
+        replicas take it per job instead (sync/replicas.py). `log_level`: instead of the
+        config's (the demo tells its story in words and keeps the logs to errors)."""
         from config.cli import fail, load_or_exit
         from config.logs import configure_logging
         from connectors.errors import FatalError
@@ -70,7 +78,7 @@ class Runtime:
         apply_allocator_policy()  # before the run's threads start: sync/process_memory.py
         start_from_environment()  # HANDOFF_OBJECT_GROWTH: opt-in, sync/object_growth.py
         self.config = load_or_exit(config_path)
-        configure_logging(self.config.logging.level, self.config.logging.format)
+        configure_logging(log_level or self.config.logging.level, self.config.logging.format)
         self.writer = hold_or_exit(self.config, command) if hold_store else None
         self.engine = make_engine(self.config.state.url, **_pool(self.config))
         try:
@@ -86,6 +94,7 @@ class Runtime:
             raise fail(str(exc)) from None
         self.pipeline = Pipeline(self.config, self.engine, self.connectors)
         self.last_status = "ok"
+        self.shown_warnings: set[str] = set()  # a warning is printed once per runtime (or demo)
 
     def run(
         self,
@@ -118,7 +127,9 @@ class Runtime:
             highlight=False,
         )
         for warning in result.warnings:
-            err.print(f"warning: {warning}", highlight=False, markup=False)
+            if warning not in self.shown_warnings:
+                err.print(f"warning: {warning}", highlight=False, markup=False)
+                self.shown_warnings.add(warning)
         for error in result.errors:
             err.print(f"warning: {error}", highlight=False, markup=False)
         dead = result.writes.counts.get("dead", 0)

@@ -94,6 +94,9 @@ def test_demo_is_quiet_and_keeps_paths_whole_off_a_terminal(demo: tuple[str, str
     for line in (out + err).splitlines():
         lowered = line.lower()
         assert "alembic" not in lowered and "apscheduler" not in lowered, line
+        assert not line.startswith("{"), line  # the story in words, not JSON log lines
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == len(set(warnings)), warnings  # each run warning told once
     reports = str(directory / "reports")
     paths = re.findall(r"\S*/report\.(?:md|html)", out)
     assert len(paths) >= 4
