@@ -49,6 +49,8 @@ class Worker:
             cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines = log
+        self.started = time.monotonic()
+        self.applied_at: float | None = None  # when its first sync printed "(applied)"
         threading.Thread(target=self._drain, daemon=True).start()
         while not ready():
             assert self.proc.poll() is None, "".join(self.lines)[-3000:]
@@ -56,7 +58,15 @@ class Worker:
 
     def _drain(self) -> None:
         for line in self.proc.stdout or []:
+            if self.applied_at is None and "(applied)" in line:
+                self.applied_at = time.monotonic()
             self.lines.append(line)
+
+    def first_sync(self) -> str:
+        """How long this worker's first sync took, or ran until stopped."""
+        if self.applied_at is not None:
+            return f"{self.applied_at - self.started:.0f} s"
+        return f"not finished after {time.monotonic() - self.started:.0f} s"
 
     def stop(self, kill: bool = False) -> None:
         self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -83,6 +93,7 @@ class Stream:
         self.restarts = 0
         self.out_of_time = False
         self.load: list[float] = []  # 1-minute load average, sampled every poll
+        self.lives: list[str] = []  # each worker life's first sync: how long it took
 
     def run(self, request: Callable[[str], str], poll_every: float, worker: Worker) -> Worker:
         args, poller = self.args, self.poller
@@ -98,6 +109,7 @@ class Stream:
                 next_request += args.spacing
                 if sent == args.restart_at:
                     worker.stop(kill=args.kill)
+                    self.lives.append(worker.first_sync())
                     print(f"worker stopped after request {sent}", flush=True)
                     time.sleep(args.down)
                     worker = self.start()
@@ -110,10 +122,16 @@ class Stream:
             if time.monotonic() - started >= args.limit_seconds:  # report what was measured
                 print(f"out of time after {sent} requests", flush=True)
                 self.out_of_time = True
+                self.lives.append(worker.first_sync())
                 return worker
             soonest = min(next_poll, next_request if sent < args.submissions else next_poll)
             time.sleep(max(0.01, soonest - time.monotonic()))
+        self.lives.append(worker.first_sync())
         return worker
+
+    def first_syncs(self) -> str:
+        """Each worker life's first (bulk) sync: its duration, or how long it ran unfinished."""
+        return "first sync of each worker life: " + ", ".join(self.lives)
 
 
 def seconds_since(at: float, when: float | None) -> float | None:
@@ -171,8 +189,8 @@ def report(
     print("| phase | requests | owner p50 s | owner p95 s | owner max s | owner+task p50 s | "
           "owner+task p95 s | owner+task max s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    for phase, pick in (("during bulk sync", True), ("after it", False)):
-        chosen = [r for r in rows if r["bulk_running"] is pick]
+    for phase, pick in (("during bulk sync", True), ("after it", False), ("all", None)):
+        chosen = [r for r in rows if pick is None or r["bulk_running"] is pick]
         if chosen:
             owners = summary([r["owner_s"] for r in chosen])
             tasks_s = summary([r["task_s"] for r in chosen])

@@ -13,7 +13,12 @@ event path's.
 
 `--restart-at N`: the worker is stopped (SIGTERM, or SIGKILL with `--kill`) right after the Nth
 request and started again `--down` seconds later; requests made meanwhile are replayed from the
-stored replay id. Every Lead must end with exactly one Handoff task: none lost, none twice.
+stored replay id. Read back through simple-salesforce at the end, every Lead must have exactly one
+Handoff task, in its owner's queue, and the owner first read for it (none lost, none handled
+twice: a second decision that routed it again would show as another owner or a second task).
+
+The sandbox's request log (`sandbox-requests.jsonl` beside the worker's log) gives the calls
+refused (403 REQUEST_LIMIT_EXCEEDED, 503) and the slowest answers.
 
     python bench/speed_to_lead_salesforce.py --contacts 5000 --submissions 50 --spacing 1
 """
@@ -61,6 +66,7 @@ class Poller:
         self.sent: dict[str, tuple[float, bool]] = {}  # lead id -> (created at, bulk running)
         self.owner_at: dict[str, float] = {}
         self.task_at: dict[str, float] = {}
+        self.first_owner: dict[str, str] = {}  # lead id -> the owner first read
 
     def pending(self) -> list[str]:
         return [i for i in self.sent if i not in self.task_at]
@@ -76,6 +82,7 @@ class Poller:
         ]:
             if row["OwnerId"] != self.integration_user:
                 self.owner_at.setdefault(row["Id"], now)
+                self.first_owner.setdefault(row["Id"], str(row["OwnerId"]))
         tasks = self.sf.query_all(
             f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND Handoff_Task_Key__c != null"
         )["records"]
@@ -90,6 +97,49 @@ class Poller:
         )["records"]
         found = Counter(str(r["WhoId"]) for r in rows)
         return Counter({i: found[i] for i in self.sent})
+
+    def handled_twice(self) -> list[str]:
+        """Leads whose owner moved since first read, or whose Handoff task is not in the owner's
+        queue: what a second decision routing them again would leave (read back at the end)."""
+        ids = ", ".join(f"'{i}'" for i in self.sent)
+        owners = {
+            str(r["Id"]): str(r["OwnerId"])
+            for r in self.sf.query_all(f"SELECT Id, OwnerId FROM Lead WHERE Id IN ({ids})")[
+                "records"
+            ]
+        }
+        task_owners: dict[str, set[str]] = {}
+        for r in self.sf.query_all(
+            f"SELECT WhoId, OwnerId FROM Task WHERE WhoId IN ({ids}) "
+            "AND Handoff_Task_Key__c != null"
+        )["records"]:
+            task_owners.setdefault(str(r["WhoId"]), set()).add(str(r["OwnerId"]))
+        return [
+            f"{lead}: owner {self.first_owner.get(lead)} then {owners.get(lead)}, "
+            f"task owners {sorted(task_owners.get(lead, set()))}"
+            for lead in self.sent
+            if owners.get(lead) != self.first_owner.get(lead)
+            or task_owners.get(lead, {owners.get(lead)}) != {owners.get(lead)}
+        ]
+
+
+def refusals(journal: Path) -> str:
+    """The sandbox's answers: calls, refusals (403 limits, 503), the slowest, from its log."""
+    statuses: Counter[int] = Counter()
+    slow: list[float] = []
+    for line in journal.read_text().splitlines():
+        entry = json.loads(line)
+        statuses[int(entry["status"])] += 1
+        slow.append(float(entry.get("duration_ms") or 0.0))
+    slow.sort()
+    refused = sum(n for code, n in statuses.items() if code in (403, 429, 503))
+    p95 = slow[max(0, round(0.95 * len(slow)) - 1)] / 1000 if slow else 0.0
+    longest = slow[-1] / 1000 if slow else 0.0
+    return (
+        f"sandbox answered {sum(statuses.values())} calls (worker and poller), refused "
+        f"{refused} (statuses {dict(sorted(statuses.items()))}); answer p95 {p95:.2f} s, "
+        f"max {longest:.2f} s"
+    )
 
 
 def demo_request(sf: Any, campaign: str, n: str) -> str:
@@ -118,7 +168,11 @@ def main() -> None:
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="speed-bench-sf-"))
     portal = generate_portal(7, args.contacts, SEED_NOW)
-    sandbox = Sandbox(portal, hubspot=False, limits_enabled=True, ca_directory=directory / "ca")
+    journal = directory / "sandbox-requests.jsonl"
+    sandbox = Sandbox(
+        portal, hubspot=False, limits_enabled=True, ca_directory=directory / "ca",
+        request_log=journal,
+    )  # fmt: skip
     lines: list[str] = []
     with sandbox, sandbox_environment(sandbox.info, directory) as env:
         assert sandbox.pubsub is not None and sandbox.salesforce is not None
@@ -149,6 +203,7 @@ def main() -> None:
             worker = stream.run(lambda n: demo_request(sf, campaign, n), args.poll, worker)
             time.sleep(10)  # a duplicate decision would have landed by now
             tasks = poller.tasks()
+            twice = poller.handled_twice()
         finally:
             worker.stop()
             (directory / "worker.log").write_text("".join(lines))
@@ -160,17 +215,28 @@ def main() -> None:
         }
         for lead, (at, bulk) in poller.sent.items()
     ]  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows}, indent=1))
     decided = sum('"cdc.decided"' in line for line in lines)
+    detail = "\n".join(
+        (
+            where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
+            stream.first_syncs(),
+            refusals(journal),
+            f"handled twice (owner moved, or a task outside the owner's queue): {len(twice)}",
+            *twice[:10],
+        )
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "detail": detail}, indent=1))
     report(
         rows,
         "lead",
         f"people {args.contacts}, demo requests {len(rows)} every {args.spacing} s, restarts "
         f"{stream.restarts}{' (SIGKILL)' if args.kill else ''}; change event decisions {decided}",
         stream.load,
-        where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
+        detail,
     )
+    if twice:
+        raise SystemExit(f"{len(twice)} leads handled twice")
 
 
 if __name__ == "__main__":
