@@ -60,9 +60,13 @@ def write_config(directory: Path) -> Path:
 class Poller:
     """Reads pending Leads through simple-salesforce until each has an owner and a task."""
 
-    def __init__(self, sf: Any, integration_user: str) -> None:
+    def __init__(self, sf: Any, integration_user: str, since: str) -> None:
         self.sf = sf
         self.integration_user = integration_user
+        # Handoff tasks made since the stream began: the org's CreatedDate index serves this, where
+        # `WhoId IN (...)` alone scans every Task (53,622 at 100,000 people: 0.18 s a poll, four
+        # polls a second, in the process that also serves the worker's sync)
+        self.task_filter = f"CreatedDate >= {since} AND Handoff_Task_Key__c != null"
         self.sent: dict[str, tuple[float, bool]] = {}  # lead id -> (created at, bulk running)
         self.owner_at: dict[str, float] = {}
         self.task_at: dict[str, float] = {}
@@ -83,17 +87,20 @@ class Poller:
             if row["OwnerId"] != self.integration_user:
                 self.owner_at.setdefault(row["Id"], now)
                 self.first_owner.setdefault(row["Id"], str(row["OwnerId"]))
+        owned = [i for i in waiting if i in self.owner_at]  # a task is looked for once owned
+        if not owned:
+            return
+        ids = ", ".join(f"'{i}'" for i in owned)
         tasks = self.sf.query_all(
-            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND Handoff_Task_Key__c != null"
+            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND {self.task_filter}"
         )["records"]
         for row in tasks:
-            if row["WhoId"] in self.owner_at:
-                self.task_at.setdefault(row["WhoId"], now)
+            self.task_at.setdefault(row["WhoId"], now)
 
     def tasks(self) -> Counter[str]:
         ids = ", ".join(f"'{i}'" for i in self.sent)
         rows = self.sf.query_all(
-            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND Handoff_Task_Key__c != null"
+            f"SELECT WhoId FROM Task WHERE WhoId IN ({ids}) AND {self.task_filter}"
         )["records"]
         found = Counter(str(r["WhoId"]) for r in rows)
         return Counter({i: found[i] for i in self.sent})
@@ -110,8 +117,7 @@ class Poller:
         }
         task_owners: dict[str, set[str]] = {}
         for r in self.sf.query_all(
-            f"SELECT WhoId, OwnerId FROM Task WHERE WhoId IN ({ids}) "
-            "AND Handoff_Task_Key__c != null"
+            f"SELECT WhoId, OwnerId FROM Task WHERE WhoId IN ({ids}) AND {self.task_filter}"
         )["records"]:
             task_owners.setdefault(str(r["WhoId"]), set()).add(str(r["OwnerId"]))
         return [
@@ -191,7 +197,9 @@ def main() -> None:
             session=http,
         )
         campaign = sf.Campaign.create({"Name": "Request a demo"})["id"]
-        poller = Poller(sf, sandbox.salesforce.org.api_user_id)
+        made = sf.query(f"SELECT CreatedDate FROM Campaign WHERE Id = '{campaign}'")["records"]
+        since = datetime.strptime(made[0]["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        poller = Poller(sf, sandbox.salesforce.org.api_user_id, f"{since:%Y-%m-%dT%H:%M:%SZ}")
 
         def start() -> Worker:
             before = service.subscribes  # Lead, Contact and CampaignMember topics
