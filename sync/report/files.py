@@ -110,18 +110,15 @@ def save_report(engine: Engine, report: dict[str, Any]) -> None:
         session.merge(RunReport(run_id=run_id, created_at=utc_now(), report=model))
         link = session.connection()
         for path, rows in lists:
-            tail = rows.tail()
+            tail = rows.tail_texts()  # each row's JSON text: a part is them in a list
             for part in itertools.count():
                 chunk = list(itertools.islice(tail, PART_ROWS))
                 if not chunk:
                     break
+                data = zlib.compress(("[" + ",".join(chunk) + "]").encode("utf-8"), 6)
                 link.execute(
                     insert(RunReportRows).values(
-                        run_id=run_id,
-                        list=".".join(path),
-                        part=part,
-                        rows=len(chunk),
-                        data=_packed(chunk),
+                        run_id=run_id, list=".".join(path), part=part, rows=len(chunk), data=data
                     )
                 )
         session.commit()

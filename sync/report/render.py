@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from config.secrets import redact, redact_deep
 from sync.report.page import minutes as _minutes
 from sync.report.page import pct as _pct
 from sync.report.page import status_label, to_html, who
-from sync.report.rows import StreamedRows
+from sync.report.rows import StreamedRows, row_text
 
 ROWS_KEY = "reconciliation"
 CHUNK_ROWS = 1000  # rows per piece of streamed text
@@ -48,31 +49,18 @@ def replaced(report: dict[str, Any], values: dict[tuple[str, ...], Any]) -> dict
     return out
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _json_row(row: dict[str, Any], pad: str) -> str:
-    """One row as `json.dumps(row, indent=2, sort_keys=True)` writes it, each line after `pad`:
-    a flat row item by item (the C encoder for each value: the indenting encoder is pure
-    Python), a nested one by json itself."""
-    if all(isinstance(v, _SCALARS) for v in row.values()) and all(isinstance(k, str) for k in row):
-        if not row:
-            return pad + "{}"
-        items = ",\n".join(f"{pad}  {json.dumps(k)}: {json.dumps(row[k])}" for k in sorted(row))
-        return f"{pad}{{\n{items}\n{pad}}}"
-    lines = json.dumps(row, indent=2, sort_keys=True).split("\n")
-    return "\n".join(pad + line for line in lines)
-
-
 def _json_rows(rows: StreamedRows, depth: int) -> Iterator[str]:
-    """A list of rows as `json.dumps(..., indent=2)` writes it `depth` levels deep."""
+    """A list of rows as `json.dumps(..., indent=2)` writes it `depth` levels deep: each row's
+    text (`row_text`; the ledger keeps the tail's so) indented by one `replace`."""
     if not rows:
         yield "[]"
         return
     pad = "  " * (depth + 1)
+    deeper = "\n" + pad
+    texts = itertools.chain((row_text(row) for row in rows.head), rows.tail_texts())
     piece = ["["]
-    for n, row in enumerate(rows):
-        piece.append(("," if n else "") + "\n" + _json_row(row, pad))
+    for n, text in enumerate(texts):
+        piece.append(("," if n else "") + deeper + text.replace("\n", deeper))
         if len(piece) >= CHUNK_ROWS:
             yield "".join(piece)
             piece = []
@@ -327,18 +315,19 @@ CSV_FIELDS = [
     "status",
     "error",
 ]
+_STATUS_AT = CSV_FIELDS.index("status")
 
 
 def csv_text(report: dict[str, Any]) -> Iterator[str]:
     """report.csv in pieces: one row per change Handoff made (or would make), with who it is
     for, streamed."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
     for n, row in enumerate(report[ROWS_KEY], 1):
-        writer.writerow(
-            {k: status_label(row[k]) if k == "status" else row.get(k) for k in CSV_FIELDS}
-        )
+        values = [row.get(k) for k in CSV_FIELDS]
+        values[_STATUS_AT] = status_label(row["status"])
+        writer.writerow(values)
         if n % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, overload
 
-from config.secrets import redact_deep
+from config.secrets import SECRETS, redact_deep
 
 HEAD = 500  # rows held in the model: the HTML page's table (sync.report.page.HTML_ROWS)
 PAGE = 1000  # rows per read and write of the ledger
@@ -18,14 +18,55 @@ PAGE = 1000  # rows per read and write of the ledger
 Row = dict[str, Any]
 
 
+_FLAT = frozenset({str, int, float, bool, type(None)})
+_FLAT_SEPARATORS = (",\n  ", ": ")
+
+
+def row_text(row: Row) -> str:
+    """A row as `json.dumps(row, indent=2, sort_keys=True)` writes it. A flat row (every value
+    a scalar: nearly all) by the C encoder, whose item separator carries the line break and
+    indent (the indenting encoder is pure Python). Line breaks in the text are all layout:
+    JSON escapes the ones inside strings, so the text indents deeper by one `replace`."""
+    if not row:
+        return "{}"
+    if set(map(type, row.values())) <= _FLAT and all(type(k) is str for k in row):
+        return "{\n  " + json.dumps(row, sort_keys=True, separators=_FLAT_SEPARATORS)[1:-1] + "\n}"
+    return json.dumps(row, indent=2, sort_keys=True)
+
+
+def redacted_texts(rows: list[Row]) -> list[tuple[Row, str]]:
+    """Each row with its text (`row_text`), every configured secret value redacted. One
+    search of the page's text finds whether any row holds a secret (JSON escapes a string
+    character by character, and each secret is registered in its JSON-escaped spelling): only
+    the rows that do are redacted and written again."""
+    texts = [row_text(row) for row in rows]
+    if not SECRETS.active or not SECRETS.found_in("\n".join(texts)):
+        return list(zip(rows, texts, strict=True))
+    out = []
+    for row, text in zip(rows, texts, strict=True):
+        if SECRETS.found_in(text):
+            row = redact_deep(row)
+            text = row_text(row)
+        out.append((row, text))
+    return out
+
+
 class StreamedRows:
     """A sequence of report rows: `head` in memory, `tail()` read on demand (rows as built:
-    redacted once, when they were made)."""
+    redacted once, when they were made). `tail_texts`, when given, reads the same rows as
+    `row_text` wrote them (report.json and the store's parts take them as they are)."""
 
-    def __init__(self, head: list[Row], total: int, tail: Callable[[], Iterator[Row]]) -> None:
+    def __init__(
+        self,
+        head: list[Row],
+        total: int,
+        tail: Callable[[], Iterator[Row]],
+        tail_texts: Callable[[], Iterator[str]] | None = None,
+    ) -> None:
         self.head = head
         self.total = total
         self._tail = tail
+        self._tail_texts = tail_texts
 
     def __len__(self) -> int:
         return self.total
@@ -36,6 +77,12 @@ class StreamedRows:
     def tail(self) -> Iterator[Row]:
         """The rows after the head."""
         return self._tail()
+
+    def tail_texts(self) -> Iterator[str]:
+        """The rows after the head as `row_text` writes them."""
+        if self._tail_texts is not None:
+            return self._tail_texts()
+        return (row_text(row) for row in self._tail())
 
     def __iter__(self) -> Iterator[Row]:
         yield from self.head
@@ -58,7 +105,9 @@ class StreamedRows:
         return list(self)[index]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StreamedRows:
-        return StreamedRows(copy.deepcopy(self.head, memo), self.total, self._tail)
+        return StreamedRows(
+            copy.deepcopy(self.head, memo), self.total, self._tail, self._tail_texts
+        )
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StreamedRows | list):
@@ -73,25 +122,32 @@ class StreamedRows:
 
 def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
     """Report rows made once (redacted), kept: the first HEAD in memory, every one after it in
-    the ledger as compact JSON (the `report_rows` table), read back a page at a time."""
+    the ledger as its text (`row_text`, the `report_rows` table), read back a page at a time."""
     ledger.record("DELETE FROM report_rows WHERE list = ?", [(name,)])
     head: list[Row] = []
-    page: list[tuple[str, int, str]] = []
     total = 0
-    for row in rows:
-        row = redact_deep(row)
-        if total < HEAD:
-            head.append(row)
-        else:
-            page.append((name, total, json.dumps(row, sort_keys=True)))
-            if len(page) >= PAGE:
-                ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", page)
-                page = []
-        total += 1
-    if page:
-        ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", page)
+    page: list[Row] = []
 
-    def tail() -> Iterator[Row]:
+    def keep(page: list[Row]) -> None:
+        nonlocal total
+        kept = []
+        for row, text in redacted_texts(page):
+            if total < HEAD:
+                head.append(row)
+            else:
+                kept.append((name, total, text))
+            total += 1
+        if kept:
+            ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", kept)
+
+    for row in rows:
+        page.append(row)
+        if len(page) >= PAGE:
+            keep(page)
+            page = []
+    keep(page)
+
+    def texts() -> Iterator[str]:
         after = HEAD - 1
         while True:
             found = ledger.query(
@@ -100,9 +156,12 @@ def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
                 (name, after),
             )
             for _, text in found:
-                yield json.loads(text)
+                yield text
             if len(found) < PAGE:
                 return
             after = found[-1][0]
 
-    return StreamedRows(head, total, tail)
+    def tail() -> Iterator[Row]:
+        return map(json.loads, texts())
+
+    return StreamedRows(head, total, tail, texts)
