@@ -36,6 +36,7 @@ from sync.process_memory import released_while_running
 from sync.pull import PullResult
 from sync.report.snapshot import read_store
 from sync.run_people import RunPeople
+from sync.store.statistics import refresh_statistics
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 from sync.webhooks import WebhookSender
@@ -206,7 +207,9 @@ class Pipeline:
             result.pulls, result.errors = feed.results, feed.errors
             result.warnings = sorted(set(feed.warnings))
             passes = passes or begin()
+            self._refresh_statistics(result)  # the store just grew: plan on what it holds now
             passes.after_pull(result.pulls, full)
+            self._refresh_statistics(result)  # and again after the routing pass's plans
             tick = time.perf_counter()
             plan_sla_actions(session, self.config, passes.stage, passes.engines)
             passes.flush()
@@ -238,6 +241,14 @@ class Pipeline:
         self._finish(result)
         structlog.contextvars.unbind_contextvars("run_id", "dry_run")
         return result
+
+    def _refresh_statistics(self, result: RunResult) -> None:
+        """The store's planner statistics, where out of date (sync/store/statistics.py)."""
+        tick = time.perf_counter()
+        refresh_statistics(self.engine)
+        result.timings["statistics"] = result.timings.get("statistics", 0.0) + (
+            time.perf_counter() - tick
+        )
 
     def _run_id(self, as_of: datetime, dry_run: bool) -> str:
         scope = "+".join(sorted(self.connectors)) or "store"

@@ -1,0 +1,62 @@
+"""The planner's statistics of the state store, kept current by the run that changes it.
+
+PostgreSQL plans each statement from per-table statistics that ANALYZE gathers; autovacuum's
+autoanalyze refreshes them once a table's rows changed by more than 50 + 10% of its size. A
+server may run with `autovacuum = off` (the benchmark machine's does), or behind: then a store
+that grew from nothing in one full sync is planned on default guesses all run long. So a run asks
+for the same refresh itself, after the pull (the store's big tables have just grown) and after the
+routing pass: only the tables past autoanalyze's own threshold are analysed, so with autovacuum on
+and keeping up this costs one catalog read.
+
+SQLite has no statistics until ANALYZE is run and plans well without them (its planner assumes
+indexes are selective, which the store's are): nothing to do there.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+log = structlog.get_logger("handoff.store")
+
+# autoanalyze's defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)
+BASE_THRESHOLD = 50
+SCALE_FACTOR = 0.1
+
+# past the threshold, or never analysed and not empty: the activity counters lag the writes by
+# up to a second or so (each backend reports them when idle), the table's size does not
+_STALE = text(
+    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+    "WHERE s.schemaname = current_schema() AND ("
+    "s.n_mod_since_analyze > :base + :scale * greatest(c.reltuples, 0) "
+    "OR (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL "
+    "AND pg_relation_size(s.relid) > 0)"
+    ") ORDER BY s.relname"
+)
+
+
+def stale_tables(engine: Engine) -> list[str]:
+    """The store's tables whose rows changed past autoanalyze's threshold since last analysed,
+    and those never analysed that hold rows (PostgreSQL; SQLite: none)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        rows = connection.execute(_STALE, {"base": BASE_THRESHOLD, "scale": SCALE_FACTOR})
+        return [str(name) for (name,) in rows]
+
+
+def refresh_statistics(engine: Engine) -> list[str]:
+    """ANALYZE the store's tables whose statistics are out of date (see the module's note);
+    the tables analysed. Outside any transaction of the run's: ANALYZE takes a lock that lets
+    reads and writes go on."""
+    stale = stale_tables(engine)
+    if not stale:
+        return []
+    preparer = engine.dialect.identifier_preparer
+    with engine.connect() as connection:
+        for name in stale:
+            connection.exec_driver_sql(f"ANALYZE {preparer.quote(name)}")
+        connection.commit()
+    log.info("store.analyzed", tables=stale)
+    return stale
