@@ -42,6 +42,10 @@ CANONICAL_KEYS: dict[str, str] = {
     MILESTONE: "a product trial milestone's name",
 }
 RAW_PREFIX = "raw."
+# The id prefix of an activity known from its record alone until the CRM's activity read brings
+# the canonical one (a HubSpot form submission from the contact's conversion properties:
+# connectors/hubspot/conversions.py; the store keeps one of the two: sync/store/conversions.py).
+STAND_IN = "recent-conversion:"
 
 # Values compared case-insensitively anyway, but stored lower case so reports read alike.
 _LOWERED = frozenset({ASSET_STAGE, MEMBER_STATUS})

@@ -8,9 +8,10 @@ their SLA rungs due by then (the owner's task: sync/speed_sla.py). A scheduled r
 person's chunk at that moment makes this wait for the chunk's commit; the run, reaching the person
 later, skips them (they were decided after it began).
 
-A demo request is a form submission: the connection's event stream (HubSpot's Forms API, Account
-Engagement's visitor activities) is read first (`read_event_stream`), since the per-person read
-leaves those to the stream.
+A demo request is a form submission. On Salesforce with Account Engagement the connection's event
+stream (its visitor activities) is read first (`read_event_stream`), since the per-person read
+leaves those to the stream. On HubSpot the contact's own conversion properties tell of its latest
+submission (connectors/hubspot/conversions.py): no Forms API read on this path.
 """
 
 from __future__ import annotations

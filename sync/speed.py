@@ -9,9 +9,9 @@ Decider threads (`sync.fast_path_deciders`, 4 by default) drain the queue, each 
 events of one contact at a time, so different people are decided in parallel (each holding the
 person's decision lock; routing decisions in short routing transactions: both safe beside other
 deciders). Events already handled (`webhook_events` in the state store) are
-dropped; the portal's new form submissions are read once for the batch (the Forms API stream the
-scheduled run reads, since its cursor); then each contact an event names is read, mirrored into the
-store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
+dropped; then each contact an event names is read (with its latest form submission, from its
+conversion properties: connectors/hubspot/conversions.py; the Forms API's portal-wide read is the
+scheduled run's stream alone), mirrored into the store as a pull would, and decided by `handoff sync --only`'s code (sync/only.py: the same decision
 stage, its own outbox items written at once): owner, stage, score and SLA clock; then the
 person's ladder rungs due by then (sync/speed_sla.py: the owner's task, as a scheduled run would
 create it). Its CRM
@@ -33,19 +33,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlmodel import Session, col, select
 
+from connectors.base import ActivityStream
 from connectors.errors import ConnectorError
 from connectors.hubspot.webhooks import (
     WebhookEvent,
 )
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
-from sync.fast_decision import decide_contact, read_event_stream
+from sync.fast_decision import decide_contact
 from sync.speed_sla import LadderSteps
 from sync.store.tables import WebhookEventSeen
 from sync.store.types import utc_now
@@ -117,7 +118,6 @@ class FastPath:
         ]
         self._reassert = threading.Lock()
         self.decided = 0  # contacts decided (tests, the demo)
-        self._forms_read: dict[str, datetime] = {}  # connection -> when its forms were last read
         self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
 
@@ -166,6 +166,12 @@ class FastPath:
 
     # -- the fast path's thread ----------------------------------------------------------------
     def start(self) -> None:
+        hubspot = {c.name for c in self.runtime.config.connections if c.kind == "hubspot"}
+        for name, connector in self.runtime.connectors.items():
+            # form submissions are the scheduled run's stream; a contact read by id tells of its
+            # latest (before the first run too: a one-person read of the portal's forms is none)
+            if name in hubspot and isinstance(connector, ActivityStream):
+                connector.streams_events = True
         for thread in self._threads:
             thread.start()
 
@@ -221,7 +227,6 @@ class FastPath:
                 continue
             by_connection.setdefault(connection, {}).setdefault(event.object_id, event)
         for connection, contacts in sorted(by_connection.items()):
-            self._forms(connection, min(e.occurred_at for e in contacts.values()))
             for contact_id, event in contacts.items():
                 if self._stopped.is_set():
                     return  # not marked handled: HubSpot delivers them again
@@ -264,9 +269,6 @@ class FastPath:
             for row in session.exec(stale.limit(1000)):
                 session.delete(row)
             session.commit()
-
-    def _forms(self, connection: str, earliest: datetime) -> None:
-        read_event_stream(self.runtime, connection, self._forms_read, earliest)
 
     def _decide(self, connection: str, contact_id: str, event: WebhookEvent) -> None:
         """Read, mirror and decide one contact (sync/fast_decision.py)."""

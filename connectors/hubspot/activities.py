@@ -36,6 +36,7 @@ import structlog
 from config.connections import ActivityMapping
 from connectors import activity_keys as keys
 from connectors.errors import ConnectorError
+from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.forms import FormSubmissions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import LastTouches
@@ -96,8 +97,10 @@ class ActivityReader:
         stages: dict[str, list[str]] | None = None,
         inline: InlineLinks | None = None,
         touches: LastTouches | None = None,
+        conversions: RecentConversions | None = None,
     ) -> None:
         self._t = transport
+        self._conversions = conversions
         self._inline = inline if inline is not None else InlineLinks()
         self._touches = touches if touches is not None else LastTouches()
         self._mappings = list(mappings)
@@ -111,6 +114,9 @@ class ActivityReader:
         forms = web.pop("form_submissions", [])
         self._page_mappings = web.get("page_views", [])
         self._forms = FormSubmissions(transport, forms) if forms else None
+        if self._forms is not None and conversions is not None:
+            self._forms.on_forms = conversions.know_forms  # the form names stand-ins are of
+            conversions.read_forms = self._forms.forms
         self._events: RecordEvents | None = None
         self._history: AnalyticsHistory | None = None
         self._webinars: WebinarParticipations | None = None
@@ -245,6 +251,9 @@ class ActivityReader:
         yield from self._web(ids, since)
         if events and self._forms is not None:
             yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
+        elif self._forms is not None and self._conversions is not None:
+            # the stream reads the submissions later; a contact read by id tells of its latest
+            yield from self._conversions.stand_ins(ids)
         if events:
             yield from self._read_webinars(lambda w: w.for_contacts(ids, since))
 

@@ -15,6 +15,7 @@ from connectors.errors import FatalError, SkippableError
 from connectors.hubspot.activities import ASSOCIATION_BATCH, ENGAGEMENTS, TOUCHED, ActivityReader
 from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
+from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import LastTouches
 from connectors.hubspot.tasks import TASK_KEY, TaskWriter
@@ -80,6 +81,9 @@ class HubSpotConnector:
         # an incremental pull's contact pages bring each contact's activity rollups
         self._touches = LastTouches()
         self._touches.enabled = bool(engagements & set(TOUCHED))
+        # the latest form submission of a contact read by id (the fast path): conversions.py
+        forms = [a for a in connection.activities if a.source == "form_submissions"]
+        self._conversions = RecentConversions(self.name, forms)
         self._contacts = {
             object_type: ContactReader(
                 self.transport,
@@ -89,6 +93,7 @@ class HubSpotConnector:
                 problems=self.problems,
                 inline=self._inline,
                 touches=self._touches,
+                conversions=self._conversions,
             )
             for object_type, codec in self._codecs.items()
         }
@@ -100,6 +105,7 @@ class HubSpotConnector:
             stages={str(k): v for k, v in settings.asset_stages.items()} if settings else None,
             inline=self._inline,
             touches=self._touches,
+            conversions=self._conversions,
         )
         self._companies = self._company_reader()
         self._fields = FieldWriter(self.transport, self._codecs)

@@ -28,6 +28,7 @@ from typing import Any
 
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
+from connectors.hubspot.conversions import CONVERSION_PROPERTIES, RecentConversions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import TOUCH_PROPERTIES, LastTouches
 from connectors.hubspot.transport import HubSpotTransport, read_json
@@ -62,8 +63,10 @@ class ContactReader:
         problems: list[SkippableError],
         inline: InlineLinks | None = None,
         touches: LastTouches | None = None,
+        conversions: RecentConversions | None = None,
     ) -> None:
         self._t = transport
+        self._conversions = conversions
         self._inline = inline if inline is not None else InlineLinks()
         self._touches = touches if touches is not None else LastTouches()
         self._codec = codec
@@ -76,6 +79,9 @@ class ContactReader:
         self._batch = crm.batch_api
         touch = TOUCH_PROPERTIES if self._touches.enabled else ()
         self.properties = list(dict.fromkeys([*codec.properties, *SYSTEM_PROPERTIES, *touch]))
+        # a one-person read also brings the contact's latest form submission (conversions.py)
+        converts = CONVERSION_PROPERTIES if conversions is not None and conversions.enabled else ()
+        self._by_id = list(dict.fromkeys([*self.properties, *converts]))
 
     # --- records -------------------------------------------------------------------------------
 
@@ -319,12 +325,13 @@ class ContactReader:
         return sorted(events, key=lambda e: (e.occurred_at, e.record_id))
 
     def read(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Raw properties of these contacts, by id (missing ones absent); 100 per call."""
+        """Raw properties of these contacts, by id (missing ones absent); 100 per call. Their
+        latest form submission is kept for the activity read (`conversions.py`)."""
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), LIST_PAGE):
             chunk = unique[start : start + LIST_PAGE]
-            body = {"inputs": [{"id": i} for i in chunk], "properties": self.properties}
+            body = {"inputs": [{"id": i} for i in chunk], "properties": self._by_id}
             page = read_json(
                 self._batch.read(
                     batch_read_input_simple_public_object_id=body,
@@ -334,4 +341,6 @@ class ContactReader:
             )
             for raw in page.get("results", []):
                 out[str(raw["id"])] = raw
+        if self._conversions is not None:
+            self._conversions.keep(out.values())
         return out

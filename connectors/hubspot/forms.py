@@ -10,7 +10,7 @@ made per contact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,7 @@ class FormSubmissions:
         self._mappings = mappings
         self._forms_api = transport.client.marketing.forms.forms_api
         self._contacts = transport.client.crm.contacts.batch_api
+        self.on_forms: Callable[[list[dict[str, Any]]], None] | None = None  # each read's forms
 
     def stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every submission since `since`, ascending, matched to its contact by email. The
@@ -114,6 +115,8 @@ class FormSubmissions:
             out += page.get("results", [])
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
+                if self.on_forms is not None:
+                    self.on_forms(out)
                 return out
 
     def _since(self, since: datetime | None) -> Iterator[Submission]:

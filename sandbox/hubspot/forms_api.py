@@ -237,10 +237,12 @@ def submit_form(ctx: Ctx, req: SandboxRequest, portal_id: str, form_guid: str) -
     context = body.get("context") if isinstance(body.get("context"), dict) else {}
     form = store.forms[form_guid]
     before = dict(contact.properties)
+    _hidden_properties(store, contact, hidden, ctx.now_ms)
     activity_props = {
         "form_name": form.name,
         "form_id": form_guid,
         "url": str(context.get("pageUri") or ""),
+        "page_title": str(context.get("pageName") or ""),
         **hidden,
     }
     activity = PortalActivity("", "", "form_submission", _dt(at_ms), None, activity_props)
@@ -250,6 +252,24 @@ def submit_form(ctx: Ctx, req: SandboxRequest, portal_id: str, form_guid: str) -
     if rollups and store.observer is not None:
         store.observer("contact.propertyChange", contact, {**rollups, "_source": "FORM"})
     return 200, {"inlineMessage": "Thanks for submitting the form."}
+
+
+def _hidden_properties(
+    store: PortalStore, contact: HsObject, hidden: dict[str, str], now_ms: int
+) -> None:
+    """A HubSpot form field is a contact property: a hidden field's value lands on the contact
+    (the property is made on first use, as a portal admin makes it to put it on a form)."""
+    if not hidden:
+        return
+    from sandbox.hubspot.schema import PropertyDef
+
+    known = store.properties["contacts"]
+    for name in hidden:
+        if name not in known:
+            known[name] = PropertyDef(
+                name, name, group_name="contactinformation", hubspot_defined=False
+            )
+    store.apply(contact, hidden, now_ms)
 
 
 def _json_body(req: SandboxRequest) -> Any:

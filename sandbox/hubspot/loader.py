@@ -132,6 +132,15 @@ _COUNTS = {
 }
 
 
+def conversion_name(props: dict[str, str]) -> str:
+    """`recent_conversion_event_name` / `first_conversion_event_name` of a form submission: the
+    page's title and the form's name (`<page title>: <form name>`, as HubSpot shows a conversion
+    on a page), the form's name alone when the submission names no page."""
+    form = props.get("form_name") or "Form"
+    page = props.get("page_title") or ""
+    return f"{page}: {form}" if page else form
+
+
 class RollupTally:
     """Per-contact analytics/conversion/sales-activity rollups HubSpot computes from activity.
 
@@ -175,14 +184,14 @@ class RollupTally:
                     if name == "hs_analytics_last_visit_timestamp":
                         p["hs_analytics_last_url"] = props.get("url", "")
                     elif name == "recent_conversion_date":
-                        p["recent_conversion_event_name"] = props.get("form_name", "Form")
+                        p["recent_conversion_event_name"] = conversion_name(props)
         for kind, (ms, props) in self.first.items():
             name = _EARLIEST[kind]
             held = parse_ms(p.get(name))
             if held is None or ms < held:
                 p[name] = iso_of_ms(ms)
                 if name == "first_conversion_date":
-                    p["first_conversion_event_name"] = props.get("form_name", "Form")
+                    p["first_conversion_event_name"] = conversion_name(props)
 
 
 def _contact_properties(

@@ -74,7 +74,13 @@ def _sqlite_tuple(a: Activity) -> tuple[Any, ...]:
 
 
 def store_activities(session: Session, activities: Sequence[Activity]) -> None:
-    """Insert or update these activities in the session's transaction."""
+    """Insert or update these activities in the session's transaction (a form submission known
+    from the contact alone gives way to the one the CRM's activity read brings: conversions.py)."""
+    if not activities:
+        return
+    from sync.store.conversions import reconcile
+
+    activities = reconcile(session, activities)
     if not activities:
         return
     if session.get_bind().dialect.name != "sqlite":
