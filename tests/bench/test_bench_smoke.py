@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench_process import ROOT, run_bench
 
 
 def test_e2e_benchmark_runs_at_smoke_size() -> None:
-    result = subprocess.run(
-        [sys.executable, "bench/e2e_sync.py", "--contacts", "150", "--smoke", "--crm", "both"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_bench("e2e_sync.py", "--contacts", "150", "--smoke", "--crm", "both")
     runs = json.loads((ROOT / "bench" / "out" / "e2e_sync_150.json").read_text())
     assert {r["crm"] for r in runs} == {"hubspot", "salesforce"}
     for run in runs:

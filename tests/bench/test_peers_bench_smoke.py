@@ -5,23 +5,12 @@ incremental and no-change pulls in processes of their own and reads their calls 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench_process import ROOT, run_bench
 
 
 def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
-    result = subprocess.run(
-        [sys.executable, "bench/peers.py", "--smoke", "--peers", "handoff", "--no-limits"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_bench("peers.py", "--smoke", "--peers", "handoff", "--no-limits")
     out = json.loads((ROOT / "bench" / "out" / "peers_200.json").read_text())
     runs = {r["run"].split(" (")[0]: r for r in out["peers"]["handoff"]["runs"]}
     assert set(runs) == {"full pull", "incremental", "no change"}
@@ -43,15 +32,7 @@ def test_peers_benchmark_runs_handoff_at_smoke_size() -> None:
 def test_peers_benchmark_runs_handoff_on_salesforce_at_smoke_size() -> None:
     """`--crm salesforce`: the Salesforce sandbox with its login host's certificate and Handoff's
     Salesforce pull; the request log's Salesforce lines are the run's calls."""
-    result = subprocess.run(
-        [sys.executable, "bench/peers.py", "--smoke", "--crm", "salesforce", "--peers", "handoff"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_bench("peers.py", "--smoke", "--crm", "salesforce", "--peers", "handoff")
     out = json.loads((ROOT / "bench" / "out" / "peers_200_salesforce.json").read_text())
     assert out["crm"] == "salesforce"
     runs = {r["run"].split(" (")[0]: r for r in out["peers"]["handoff"]["runs"]}
