@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from crm_clients import CrmPerson
+from demo_requests import hubspot_form, salesforce_lead, submit_form
 from test_salesforce_change_events import _org
 from test_speed_to_lead import DEADLINE, live  # noqa: F401 (the fixture)
 
@@ -27,30 +27,8 @@ ASSET_FORM = "Implementation guide download"  # bottom funnel: behaviour, not th
 
 def _submit(live_: tuple, form_name: str, email: str) -> None:  # type: ignore[type-arg]
     sandbox, _, _, client, _ = live_
-    forms = client.api.marketing.forms.forms_api.get_page(limit=100).results
-    form = next(f.id for f in forms if f.name == form_name)
-    info = sandbox.info
-    fields = {
-        "email": email,
-        "firstname": "Rowan",
-        "lastname": "Vale",
-        "jobtitle": "VP of Sales",
-        "company": "Northwind Analytics",
-        "numemployees": "450",
-        "industry": "Software",
-        "country": "US",
-        "state": "NY",
-        "asset_stage": "bottom",
-    }
-    answer = requests.post(
-        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
-        json={
-            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()]
-        },
-        verify=str(info.ca_file),
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
+    form = hubspot_form(client.api, form_name)
+    submit_form(sandbox.info, form, email, firstname="Rowan", lastname="Vale", industry="Software")
 
 
 def _hubspot_person(live_: tuple, email: str, *, task: bool) -> CrmPerson:  # type: ignore[type-arg]
@@ -91,19 +69,13 @@ def test_salesforce_a_demo_request_after_the_standard_lane_gets_the_fast_lane_ta
         worker.wait_for("(applied)")
         api = org.client.api
         webinar = api.Campaign.create({"Name": "Live: Routing leads in minutes", "Type": "Webinar"})
-        lead = api.Lead.create(
-            {
-                "FirstName": "Rowan",
-                "LastName": "Vale",
-                "Email": "rowan.vale@northwind-analytics.com",
-                "Company": "Northwind Analytics",
-                "Title": "VP of Sales",
-                "NumberOfEmployees": 450,
-                "Industry": "Software",
-                "Country": "US",
-                "State": "NY",
-            }
-        )["id"]
+        lead = salesforce_lead(
+            api,
+            "rowan.vale@northwind-analytics.com",
+            FirstName="Rowan",
+            LastName="Vale",
+            Industry="Software",
+        )
         api.CampaignMember.create(
             {"CampaignId": webinar["id"], "LeadId": lead, "Status": "Attended"}
         )

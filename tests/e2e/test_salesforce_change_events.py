@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from crm_clients import CrmPerson, SalesforceClient
+from demo_requests import salesforce_lead
 from e2e_stack import SEED_NOW
 from sqlmodel import Session, select
 from test_speed_to_lead import DEADLINE, ROOT, Worker
@@ -82,22 +83,11 @@ class Org:
     def demo_request(self, email: str) -> str:
         """A Lead and its "Request a demo" campaign response, as a form handler makes them."""
         api = self.client.api
-        lead = api.Lead.create(
-            {
-                "FirstName": "Avery",
-                "LastName": email.split("@")[0].title(),
-                "Email": email,
-                "Company": "Northwind Analytics",
-                "Title": "VP of Sales",
-                "NumberOfEmployees": 450,
-                "Country": "US",
-                "State": "NY",
-            }
-        )
+        lead = salesforce_lead(api, email, LastName=email.split("@")[0].title())
         api.CampaignMember.create(
-            {"CampaignId": self.campaign, "LeadId": lead["id"], "Status": "Responded"}
+            {"CampaignId": self.campaign, "LeadId": lead, "Status": "Responded"}
         )
-        return str(lead["id"])
+        return lead
 
     def routed(self, lead_id: str, worker: Worker, *, task: bool = True) -> CrmPerson:
         """Poll through simple-salesforce until the Lead is MQL with a task (or, `task=False`,

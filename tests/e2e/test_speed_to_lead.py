@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from crm_clients import CrmPerson, HubSpotClient
+from demo_requests import hubspot_form, submit_form
 from e2e_stack import SEED_NOW
 from hubspot import HubSpot
 from sqlmodel import Session, select
@@ -35,7 +35,6 @@ from sandbox.runtime import Sandbox
 from sandbox.seed import generate_portal
 from sandbox.server import SandboxRequest
 from sync.demo import sandbox_environment
-from sync.demo_live import DEMO_FIELDS
 from sync.speed_config import speed_to_lead_config
 from sync.store.engine import make_engine
 
@@ -155,23 +154,13 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Ite
 
 
 def _demo_form(api: HubSpot) -> str:
-    forms = api.marketing.forms.forms_api.get_page(limit=100).results
-    return next(f.id for f in forms if f.name == "Demo request")
+    return hubspot_form(api)
 
 
 def _submit(sandbox: Sandbox, form: str, email: str) -> None:
-    info = sandbox.info
-    fields = {"email": email, **DEMO_FIELDS}  # the demo's VP at a 450-person company
-    answer = requests.post(
-        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
-        json={
-            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()],
-            "context": {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"},
-        },
-        verify=str(info.ca_file),
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
+    # the demo's VP at a 450-person company
+    context = {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"}
+    submit_form(sandbox.info, form, email, context=context)
 
 
 def _routed(client: HubSpotClient, email: str, worker: Worker) -> CrmPerson:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
+from demo_requests import submit_form
 from hubspot import HubSpot
 from sqlmodel import Session, col, select
 
@@ -108,22 +108,10 @@ def _bulk_run(pg_url: str) -> RunRecord | None:
 
 
 def _submit(sandbox: Sandbox, form: str, n: int) -> str:
-    info = sandbox.info
     email = f"lead-{n}@harbor-{n}.com"
-    fields = {
-        "email": email, "firstname": "Rae", "lastname": f"Lead {n}", "jobtitle": "VP of Sales",
-        "company": f"Harbor {n}", "numemployees": "450", "country": "US", "state": "NY",
-        "asset_stage": "bottom",
-    }  # fmt: skip
-    answer = requests.post(
-        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
-        json={
-            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()]
-        },
-        verify=str(info.ca_file),
-        timeout=30,
+    submit_form(
+        sandbox.info, form, email, firstname="Rae", lastname=f"Lead {n}", company=f"Harbor {n}"
     )
-    assert answer.status_code == 200, answer.text
     return email
 
 
