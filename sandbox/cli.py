@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +142,10 @@ def register(app: typer.Typer) -> None:
             hostnames=tuple(hostnames),
             request_log=request_log,
         ).start()
+        # before the address is printed: a script may stop the sandbox as soon as it reads it
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         info = sandbox.info
         if webhook_url is not None and sandbox.hubspot is not None:
             sandbox.hubspot.enable_webhooks(webhook_url, secret)
@@ -167,8 +173,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 "Point a config at them: see README 'Trying a config on the sandbox'. Ctrl-C stops."
             )
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
-        sandbox.stop()
+        sandbox.stop()  # the ports closed, the request log flushed and closed
+        sandbox.ca.cleanup()
+        # Out now: freeing a large portal object by object (this frame's locals, then the
+        # interpreter's last collection) was nearly all of a 17.6 s exit on SIGTERM at 100,000
+        # contacts (the servers' stop: 0.1 s at 20,000); the OS takes the memory back at once.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(0)

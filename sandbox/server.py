@@ -82,6 +82,11 @@ class SandboxCA:
         self.ca_file = self.directory / "sandbox-ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
 
+    def cleanup(self) -> None:
+        """Remove the temporary directory the CA file is in, when it made one."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
     def key_and_chain(self) -> tuple[bytes, bytes]:
         """The server's private key and certificate chain, PEM (for the gRPC server)."""
         chain = b"".join(pem.bytes() for pem in self._cert.cert_chain_pems)
