@@ -128,6 +128,22 @@ class ActivityStream(Protocol):
 
 
 @runtime_checkable
+class RecordActivityStreams(Protocol):
+    """Optional: activity records read as org-wide streams ordered by their modification time
+    (Salesforce Task, Event, CampaignMember), each with its own cursor, before a run's people;
+    the pull stage then reads no activities per batch of people (`pull_activities` still serves
+    one person's read: the fast path, `handoff explain --live`)."""
+
+    def activity_streams(self) -> Sequence[str]: ...
+
+    def pull_activity_stream(
+        self, stream: str, since: datetime | None, until: datetime
+    ) -> Iterator[tuple[list[Activity], datetime]]:
+        """(page, cursor) in modification order; the last page's cursor is `until`."""
+        ...
+
+
+@runtime_checkable
 class AccountLookup(Protocol):
     """Optional: the adapter adds each person's company/account (fields and owner, see
     connectors/accounts.py) before a page of new people is stored. What the run should report

@@ -17,17 +17,28 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select as sa_select
-from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connectors.base import AccountLookup, ActivityStream, ContactBatch, CrmConnector
+from connectors.base import (
+    AccountLookup,
+    ActivityStream,
+    ContactBatch,
+    CrmConnector,
+    RecordActivityStreams,
+)
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
 from sync.prefetch import read_ahead
-from sync.store.activities import bulk_load, ensure_indexes, store_activities
+from sync.store.activities import (
+    bulk_load,
+    ensure_indexes,
+    redecide,
+    store_activities,
+    unheld,
+)
 from sync.store.engine import json_text, json_value
-from sync.store.tables import ActivityRecord, OwnerRecord, PersonRecord, PersonState, SyncCursor
+from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
@@ -139,6 +150,14 @@ class PullStage:
                 events=result.activities,
                 seconds=round(time.perf_counter() - tick, 2),
             )
+        # activity records next, up to the run's start: the people pulled after them (modified
+        # up to the same instant) find theirs stored; later ones come with the next run's streams
+        # and have their people decided again
+        if isinstance(self.connector, RecordActivityStreams):
+            for stream in self.connector.activity_streams():
+                if self.stopping.is_set():
+                    return result
+                self._pull_activity_stream(self.connector, stream, until, now, result)
         for object_type in self.connector.object_types():
             if not self._pull_people(object_type, until, now, result, progress, on_stored):
                 log.info("pull.stopping", connection=name)
@@ -221,17 +240,58 @@ class PullStage:
                 if len(kept) < len(page) or self.stopping.is_set():
                     return  # the stream is ascending: the rest is past the run's start
 
-    def _store_events(
-        self, page: list[Activity], now: datetime, result: PullResult, first_load: bool
+    def _pull_activity_stream(
+        self,
+        connector: RecordActivityStreams,
+        stream: str,
+        until: datetime,
+        now: datetime,
+        result: PullResult,
     ) -> None:
-        if not page:
+        """One activity source's records modified up to `until`, page by page with its cursor
+        (`activities.<source>`); people with activities the store did not hold are decided
+        again (their own record may not have changed)."""
+        cursor_name = f"activities.{stream}"
+        with Session(self.engine) as session:
+            since = None if self.full else read_cursor(session, self.connector.name, cursor_name)
+        tick = time.perf_counter()
+        read = 0
+        pages = connector.pull_activity_stream(stream, since, until)
+        with bulk_load(self.engine) if since is None else nullcontext():
+            for page, cursor in pages:
+                self._store_events(
+                    page, now, result, first_load=since is None, stream=cursor_name, cursor=cursor
+                )
+                read += len(page)
+                if self.stopping.is_set():
+                    return
+        log.info(
+            "pull.activities",
+            connection=self.connector.name,
+            source=stream,
+            activities=read,
+            seconds=round(time.perf_counter() - tick, 2),
+        )
+
+    def _store_events(
+        self,
+        page: list[Activity],
+        now: datetime,
+        result: PullResult,
+        first_load: bool,
+        *,
+        stream: str = "events",
+        cursor: datetime | None = None,
+    ) -> None:
+        if not page and cursor is None:
             return
         with Session(self.engine) as session:
             name = self.connector.name
-            fresh = page if first_load else _unheld(session, name, page)
+            fresh = page if first_load else unheld(session, name, page)
             store_activities(session, page)
-            _redecide(session, name, {a.contact_id for a in fresh})
-            _advance_cursor(session, self.connector.name, "events", page[-1].occurred_at, now)
+            redecide(session, name, {a.contact_id for a in fresh})
+            moved = cursor if cursor is not None else page[-1].occurred_at
+            _advance_cursor(session, self.connector.name, stream, moved, now)
             session.commit()
         result.activities += len(page)
 
@@ -252,7 +312,10 @@ class PullStage:
         result.unchanged += sum(len(batch.contacts) for batch, _ in held) - len(fresh)
         if fresh and isinstance(self.connector, AccountLookup):
             fresh = self.connector.with_accounts(fresh)  # company fields and account owner
-        activities = list(self.connector.pull_activities(fresh, since)) if fresh else []
+        streamed = isinstance(self.connector, RecordActivityStreams)  # stored before the people
+        activities = (
+            list(self.connector.pull_activities(fresh, since)) if fresh and not streamed else []
+        )
         cursors = [batch.cursor for batch, _ in held if batch.cursor is not None]
         with Session(self.engine) as session:
             people = [_person_row(c) for c in fresh]
@@ -302,45 +365,6 @@ class PullStage:
                 )
             }
         return [c for c in contacts if c.archived or not _holds(held.get(c.id), c)]
-
-
-def _unheld(session: Session, connection: str, page: list[Activity]) -> list[Activity]:
-    """The activities of `page` the store does not hold yet (the cursor's overlap re-reads)."""
-    ids = sorted({a.id for a in page})
-    held: set[str] = set()
-    for start in range(0, len(ids), 500):
-        held.update(
-            session.execute(
-                sa_select(col(ActivityRecord.crm_id)).where(
-                    col(ActivityRecord.connection) == connection,
-                    col(ActivityRecord.crm_id).in_(ids[start : start + 500]),
-                )
-            ).scalars()
-        )
-    return [a for a in page if a.id not in held]
-
-
-def _redecide(session: Session, connection: str, crm_ids: set[str]) -> None:
-    """People already decided whose record did not change but who have new streamed activity
-    (an Account Engagement page view does not touch the Salesforce lead) are decided again."""
-    ids = sorted(crm_ids)
-    keys: set[str] = set()
-    for start in range(0, len(ids), 500):
-        keys.update(
-            session.execute(
-                sa_select(col(PersonRecord.person_key)).where(
-                    col(PersonRecord.connection) == connection,
-                    col(PersonRecord.crm_id).in_(ids[start : start + 500]),
-                )
-            ).scalars()
-        )
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 500):
-        session.execute(
-            sa_update(PersonState)
-            .where(col(PersonState.person_key).in_(ordered[start : start + 500]))
-            .values(source_modified_at=None)
-        )
 
 
 def _holds(held: tuple[datetime, dict[str, Any]] | None, contact: Contact) -> bool:

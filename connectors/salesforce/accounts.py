@@ -8,10 +8,13 @@
 - Leads have no account. `lead_to_account` matches each new Lead to an existing Account by
   domain, in the configured order (the LeanData pattern): the Lead's email domain, then its own
   website, against the domain of the Account's website. Free-mail domains never match. The
-  Accounts are read only for the domains of the run's new Leads, 40 domains a query
-  (`Website LIKE '%domain%'`, then the exact domain compared here), and cached for the run; a
-  batch with more than 400 new domains (a full sync) reads every Account with a website once.
-  Several Accounts on one domain: the oldest (CreatedDate, then Id) is the account.
+  Accounts are read for the domains of the run's new Leads and cached for the run: when those
+  need more than one query of 40 domains (`Website LIKE '%domain%'`, then the exact domain
+  compared here), every Account with a website is read instead (2,000 a page) if that takes no
+  more calls: its first page's `totalSize` says how many pages it needs, and when it needs more
+  the cursor is left (one call spent) for the LIKE queries; a batch with more than 400 new
+  domains (a full sync) reads every Account with a website at once. Several Accounts on one
+  domain: the oldest (CreatedDate, then Id) is the account.
 
 The Account fields are checked once against `describe`: a mapped one the org lacks is a warning
 naming it and is left out of the queries (a query naming it would fail as a whole).
@@ -19,7 +22,7 @@ naming it and is left out of the queries (a query naming it would fail as a whol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from simple_salesforce import Salesforce
@@ -37,6 +40,13 @@ DOMAIN_CHUNK = 40
 # More new domains than this in one batch (a full sync): read every Account with a website once
 # (2,000 a page) instead of one LIKE query per 40 domains.
 ALL_ACCOUNTS_ABOVE = 400
+PAGE = 2000
+_PAGE = {"Sforce-Query-Options": f"batchSize={PAGE}"}
+
+
+def _each(sf: Callable[[], Salesforce], queries: Sequence[str]) -> Iterator[dict[str, Any]]:
+    for soql in queries:
+        yield from sf().query_all_iter(soql, headers=_PAGE)
 
 
 class AccountReader:
@@ -186,22 +196,45 @@ class AccountReader:
             return
         fields = select(["Id", "CreatedDate", website, *self.account_fields()])
         found: dict[str, list[dict[str, Any]]] = {}
-        if every:
-            queries = [f"{fields} FROM Account WHERE {website} != null"]
+        every_soql = f"{fields} FROM Account WHERE {website} != null"
+        likes = [
+            f"{fields} FROM Account WHERE "
+            + " OR ".join(f"{website} LIKE {quote('%' + d + '%')}" for d in chunk)
+            for chunk in chunks(list(domains), DOMAIN_CHUNK)
+        ]
+        if not every and len(likes) > 1:
+            rows = self._every_within(every_soql, pages=len(likes))
+            every = rows is not None
         else:
-            queries = [
-                f"{fields} FROM Account WHERE "
-                + " OR ".join(f"{website} LIKE {quote('%' + d + '%')}" for d in chunk)
-                for chunk in chunks(list(domains), DOMAIN_CHUNK)
-            ]
+            rows = self._sf().query_all_iter(every_soql, headers=_PAGE) if every else None
         wanted = set(domains)
-        for soql in queries:
-            for raw in self._sf().query_all_iter(soql):
-                self.read += 1
-                domain = domain_of(raw.get(website))
-                if domain is not None and (every or domain in wanted):
-                    found.setdefault(domain, []).append(raw)
+        for raw in rows if rows is not None else _each(self._sf, likes):
+            self.read += 1
+            domain = domain_of(raw.get(website))
+            if domain is not None and (every or domain in wanted):
+                found.setdefault(domain, []).append(raw)
         self._all_read = self._all_read or every
+        self._keep(found, wanted)
+
+    def _every_within(self, soql: str, pages: int) -> Iterator[dict[str, Any]] | None:
+        """Every Account with a website when that is at most `pages` pages (its first page's
+        `totalSize` says), else None: the LIKE queries take fewer calls."""
+        sf = self._sf()
+        first = sf.query(soql, headers=_PAGE)
+        if -(-int(first.get("totalSize", 0)) // PAGE) > pages:
+            return None
+
+        def rows() -> Iterator[dict[str, Any]]:
+            page = first
+            while True:
+                yield from page.get("records", [])
+                if page.get("done", True) or not page.get("nextRecordsUrl"):
+                    return
+                page = sf.query_more(page["nextRecordsUrl"], identifier_is_url=True, headers=_PAGE)
+
+        return rows()
+
+    def _keep(self, found: dict[str, list[dict[str, Any]]], wanted: set[str]) -> None:
         for domain in sorted(wanted | set(found)):
             rows = sorted(
                 found.get(domain, []), key=lambda r: (r.get("CreatedDate") or "", r["Id"])

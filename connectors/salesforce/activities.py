@@ -3,9 +3,14 @@
 Each mapping names a source (`Task`, `Event`, `CampaignMember`), a canonical kind and `when`
 filters (field equals value, all must match; a parent's field with a dot), e.g. `CampaignMember`
 with `Campaign.Type: Webinar, Status: Attended` -> `webinar_attended`, `Task` with
-`TaskSubtype: Call` -> `call`. One query per source per chunk of people (the IN list is chunked to
-keep URLs short) selects every field the mappings filter on; each record takes the first mapping
-it matches, records matching none are not activities.
+`TaskSubtype: Call` -> `call`. A pull run reads each source as one org-wide stream on
+`SystemModstamp` (`stream`: `SystemModstamp >= cursor - overlap AND <= the run's start`, ordered by
+`SystemModstamp, Id`, 2,000 a page; a Task's status change is re-read), before any person of the run
+is stored, so a person's activities are in the store when the person is decided. Reading the
+activities of given people (`activities`: one query per source per chunk of people, the IN list
+chunked to keep URLs short) serves `handoff explain --live`. Both select every field the mappings
+filter on; each record takes the first mapping it matches, records matching none are not
+activities.
 
 Tasks and Events are rep touches (`Actor.REP`, `owner_id` = `OwnerId`); campaign responses are
 the contact's own signals (`Actor.CONTACT`). A CampaignMember is read with its campaign's
@@ -127,17 +132,50 @@ class ActivityPull:
                 grouped.setdefault(mapping.source, []).append(mapping)
         return grouped
 
+    def _fields(self, name: str, mappings: Sequence[ActivityMapping]) -> str:
+        filter_fields = [f for m in mappings for f in m.when]
+        stage = [f"Campaign.{self.stage_field}"] if self.stage_field else []
+        extra = stage if name == "CampaignMember" else []
+        return select([*SOURCES[name].fields, *extra, *filter_fields, "SystemModstamp"])
+
+    def stream(
+        self, name: str, since: datetime | None, until: datetime, page_size: int = 2000
+    ) -> Iterator[tuple[list[Activity], datetime]]:
+        """One source's records modified in [since, until] (org-wide), as (activities, cursor)
+        pages in `SystemModstamp` order: a page's cursor covers every record up to it; the last
+        page's is `until`."""
+        mappings = self.sources().get(name, [])
+        if not mappings:
+            return
+        source = SOURCES[name]
+        window = f"SystemModstamp <= {datetime_literal(until)}"
+        if since is not None:
+            window = f"SystemModstamp >= {datetime_literal(since)} AND {window}"
+        soql = (
+            f"{self._fields(name, mappings)} FROM {source.sobject} WHERE {window} "
+            "ORDER BY SystemModstamp, Id"
+        )
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        page: list[Activity] = []
+        read = 0
+        for record in self.sf.query_all_iter(soql, headers=headers):
+            read += 1
+            activity = self._activity(source, mappings, _flatten(record))
+            if activity is not None:
+                page.append(activity)
+            if read == page_size:
+                cursor = min(parse_timestamp(record["SystemModstamp"]), until)
+                yield page, cursor
+                page, read = [], 0
+        yield page, until
+
     def activities(self, contacts: Sequence[Contact], since: datetime | None) -> Iterator[Activity]:
         people = list({c.id: c.object_type for c in contacts}.items())
         if not people:
             return
         for name, mappings in self.sources().items():
             source = SOURCES[name]
-            filter_fields = [f for m in mappings for f in m.when]
-            stage = [f"Campaign.{self.stage_field}"] if self.stage_field else []
-            fields = select(
-                [*source.fields, *(stage if name == "CampaignMember" else []), *filter_fields]
-            )
+            fields = self._fields(name, mappings)
             for chunk in chunks(people):
                 where = f"({self._who(source, chunk)})"
                 if since is not None:
@@ -196,7 +234,16 @@ class ActivityPull:
 
 # Who and when are the activity's own fields, not properties a rule reads.
 _NOT_PROPERTIES = frozenset(
-    {"Id", "WhoId", "LeadId", "ContactId", "OwnerId", "CreatedDate", "StartDateTime"}
+    {
+        "Id",
+        "WhoId",
+        "LeadId",
+        "ContactId",
+        "OwnerId",
+        "CreatedDate",
+        "StartDateTime",
+        "SystemModstamp",
+    }
 )
 
 

@@ -234,15 +234,36 @@ class SalesforceConnector:
             connection=self.name,
         )
 
+    def _activity_pull(self) -> ActivityPull:
+        return ActivityPull(
+            self.sf, self.name, self.connection.activities, self.settings.campaign_stage_field
+        )
+
+    def _keep(self, activity: Activity) -> bool:
+        """Whether a read activity is kept (a subclass drops what another source records)."""
+        return True
+
     def pull_activities(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:
-        pull = ActivityPull(
-            self.sf, self.name, self.connection.activities, self.settings.campaign_stage_field
-        )
+        """These people's activities (a pull run streams them instead: `activity_streams`)."""
         where = "activities[].when (or salesforce.campaign_stage_field)"
         with self._translated("the activity pull", fields_from=where):
-            yield from pull.activities(contacts, since)
+            yield from filter(self._keep, self._activity_pull().activities(contacts, since))
+
+    def activity_streams(self) -> list[str]:
+        """The activity sources a pull run reads as org-wide streams (RecordActivityStreams)."""
+        return list(self._activity_pull().sources())
+
+    def pull_activity_stream(
+        self, stream: str, since: datetime | None, until: datetime
+    ) -> Iterator[tuple[list[Activity], datetime]]:
+        """One source's activities modified in [since - overlap, until], as (page, cursor)."""
+        start = since - self.connection.overlap if since is not None else None
+        where = "activities[].when (or salesforce.campaign_stage_field)"
+        with self._translated(f"the {stream} stream", fields_from=where):
+            for page, cursor in self._activity_pull().stream(stream, start, until, self.page_size):
+                yield [a for a in page if self._keep(a)], cursor
 
     def campaign_stages(self, ids: Collection[str]) -> dict[str, str]:
         """Campaign id -> its asset's funnel stage (`salesforce.campaign_stage_field`)."""

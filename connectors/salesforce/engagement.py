@@ -33,7 +33,7 @@ pulled and decided as usual.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,7 @@ from config.connections import AccountEngagementSettings
 from connectors import activity_keys as keys
 from connectors.base import ApiUsage
 from connectors.mapping import parse_timestamp
-from connectors.records import Activity, ActivityKind, Actor, Contact
+from connectors.records import Activity, ActivityKind, Actor
 from connectors.salesforce.connector import WEB_BEHAVIOUR, SalesforceConnector
 
 log = structlog.get_logger("handoff.salesforce.engagement")
@@ -306,18 +306,12 @@ class EngagedSalesforceConnector(SalesforceConnector):
     def behaviour_sources(self) -> dict[str, str]:
         return {**super().behaviour_sources(), WEB_BEHAVIOUR: self.engagement.probe()}
 
-    def pull_activities(
-        self, contacts: Sequence[Contact], since: datetime | None
-    ) -> Iterator[Activity]:
+    def _keep(self, activity: Activity) -> bool:
         """Salesforce's activities, except campaign responses mapped as form submissions when a
         business unit is set: Account Engagement records the fill itself (with the form's or form
         handler's name), and its completion action's `Responded` membership would count it twice."""
-        forms_from_engagement = self.engagement.settings.business_unit_id is not None
-        for activity in super().pull_activities(contacts, since):
-            if (
-                forms_from_engagement
-                and activity.kind is ActivityKind.FORM_SUBMISSION
-                and activity.properties.get("source") == "CampaignMember"
-            ):
-                continue
-            yield activity
+        return not (
+            self.engagement.settings.business_unit_id is not None
+            and activity.kind is ActivityKind.FORM_SUBMISSION
+            and activity.properties.get("source") == "CampaignMember"
+        )

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connectors.records import Activity, ActivityKind, Actor
 from sync.store.engine import json_text, json_value
-from sync.store.tables import ActivityRecord
+from sync.store.tables import ActivityRecord, PersonRecord, PersonState
 from sync.store.upsert import upsert
 
 COLUMNS = (
@@ -164,3 +165,42 @@ def ensure_indexes(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
             connection.exec_driver_sql(_CREATE_PERSON_INDEX)
+
+
+def unheld(session: Session, connection: str, page: list[Activity]) -> list[Activity]:
+    """The activities of `page` the store does not hold yet (the cursor's overlap re-reads)."""
+    ids = sorted({a.id for a in page})
+    held: set[str] = set()
+    for start in range(0, len(ids), 500):
+        held.update(
+            session.execute(
+                select(col(ActivityRecord.crm_id)).where(
+                    col(ActivityRecord.connection) == connection,
+                    col(ActivityRecord.crm_id).in_(ids[start : start + 500]),
+                )
+            ).scalars()
+        )
+    return [a for a in page if a.id not in held]
+
+
+def redecide(session: Session, connection: str, crm_ids: set[str]) -> None:
+    """People already decided whose record did not change but who have new streamed activity
+    (an Account Engagement page view does not touch the Salesforce lead) are decided again."""
+    ids = sorted(crm_ids)
+    keys: set[str] = set()
+    for start in range(0, len(ids), 500):
+        keys.update(
+            session.execute(
+                select(col(PersonRecord.person_key)).where(
+                    col(PersonRecord.connection) == connection,
+                    col(PersonRecord.crm_id).in_(ids[start : start + 500]),
+                )
+            ).scalars()
+        )
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        session.execute(
+            sa_update(PersonState)
+            .where(col(PersonState.person_key).in_(ordered[start : start + 500]))
+            .values(source_modified_at=None)
+        )
