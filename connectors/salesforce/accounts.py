@@ -16,8 +16,11 @@
   domains (a full sync) reads every Account with a website at once. Several Accounts on one
   domain: the oldest (CreatedDate, then Id) is the account.
 
-The Account fields are checked once against `describe`: a mapped one the org lacks is a warning
-naming it and is left out of the queries (a query naming it would fail as a whole).
+The configured fields are taken to exist until a query naming them is refused (INVALID_FIELD, or
+an object the integration user may not read): then Lead and Account are checked against `describe`
+for the rest of the run, a mapped field the org lacks is a warning naming it and is left out, and
+the refused query is sent again without it (`recheck`). A run whose fields all exist makes no
+`describe` call (two a run before, per process).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ DOMAIN_CHUNK = 40
 # (2,000 a page) instead of one LIKE query per 40 domains.
 ALL_ACCOUNTS_ABOVE = 400
 PAGE = 2000
+# what Salesforce answers a query naming a field the org lacks or an object the user cannot read
+FIELD_REFUSALS = frozenset({"INVALID_FIELD", "INVALID_TYPE", "INSUFFICIENT_ACCESS"})
 _PAGE = {"Sforce-Query-Options": f"batchSize={PAGE}"}
 
 
@@ -66,6 +71,7 @@ class AccountReader:
             {name: f.mapping() for name, f in settings.custom_fields.items()},
         )
         self._present: dict[str, set[str]] = {}  # sObject -> its field names (lower case)
+        self._checked = False  # a query was refused: fields are checked against describe
         self._by_domain: dict[str, Account | None] = {}  # for the run
         self._ignore = frozenset(FREE_MAIL)
         self._refused = False
@@ -76,7 +82,17 @@ class AccountReader:
     def enabled(self) -> bool:
         return self.settings.enabled and not self._refused
 
+    def recheck(self) -> bool:
+        """A query naming the configured fields was refused: check them against `describe` from
+        now on. True the first time (the query is worth sending again without what is missing)."""
+        if self._checked:
+            return False
+        self._checked = True
+        return True
+
     def _has(self, sobject: str, field: str) -> bool:
+        if not self._checked:
+            return True  # until a query is refused: no describe call
         if sobject not in self._present:
             try:
                 described = getattr(self._sf(), sobject).describe()
@@ -186,6 +202,14 @@ class AccountReader:
         return out
 
     def _read_accounts(self, domains: Sequence[str], *, every: bool = False) -> None:
+        try:
+            self._read_accounts_once(domains, every=every)
+        except SalesforceError as exc:
+            if describe_error(exc)[0] not in FIELD_REFUSALS or not self.recheck():
+                raise
+            self._read_accounts_once(domains, every=every)  # without the fields the org lacks
+
+    def _read_accounts_once(self, domains: Sequence[str], *, every: bool) -> None:
         website = self.settings.lead_to_account.account_website_field
         if not self._has("Account", website):
             self._warn(

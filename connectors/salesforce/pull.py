@@ -12,8 +12,10 @@
 - A malformed value is dropped (the person is kept) and reported in `problems`.
 - A converted Lead (`IsConverted`) is not a person any more: it becomes a CONVERTED event whose
   survivor is `ConvertedContactId`.
-- Deletes: `queryAll` for `IsDeleted = true` in the same window; a record with a
-  `MasterRecordId` lost a merge (MERGED, survivor = master), the others are DELETED.
+- Deletes: the window is read with `queryAll` (REST API "QueryAll": live and deleted records in
+  one stream, with `IsDeleted`), so a deleted record comes in its place in the stream; one with a
+  `MasterRecordId` lost a merge (MERGED, survivor = master), the others are DELETED. One query an
+  object (the live-only query and a second `IsDeleted = true` query took two).
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceError
 
 from connectors.accounts import domain_of
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
 from connectors.mapping import FieldCodec, parse_timestamp
 from connectors.records import Contact, RecordEvent, RecordEventKind
-from connectors.salesforce.accounts import AccountReader
+from connectors.salesforce.accounts import FIELD_REFUSALS, AccountReader
 from connectors.salesforce.collections import describe_error
 from connectors.salesforce.soql import datetime_literal, quote, select
 
 SOBJECTS: dict[str, str] = {"lead": "Lead", "contact": "Contact"}
-_SYSTEM_FIELDS = ("Id", "SystemModstamp", "CreatedDate")
+_SYSTEM_FIELDS = ("Id", "SystemModstamp", "CreatedDate", "IsDeleted", "MasterRecordId")
 _LEAD_FIELDS = ("IsConverted", "ConvertedContactId", "ConvertedDate")
 PAGE_SIZE = 2000
 _REOPEN_ATTEMPTS = 3
@@ -109,14 +111,6 @@ class ContactPull:
         where = self._window(start, until)
         return f"{select(fields)} FROM {self.sobject} WHERE {where} ORDER BY SystemModstamp, Id"
 
-    def deleted_soql(self, since: datetime | None, until: datetime) -> str:
-        start = since - self.overlap if since is not None else None
-        where = f"IsDeleted = true AND {self._window(start, until)}"
-        return (
-            f"SELECT Id, SystemModstamp, MasterRecordId FROM {self.sobject} WHERE {where} "
-            "ORDER BY SystemModstamp, Id"
-        )
-
     @staticmethod
     def _window(start: datetime | None, until: datetime) -> str:
         upper = f"SystemModstamp <= {datetime_literal(until)}"
@@ -130,16 +124,28 @@ class ContactPull:
         and the ids already read at that timestamp are skipped by the stream."""
         headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
         lower: datetime | None = None
-        for attempt in range(_REOPEN_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            read = 0
             try:
-                yield from self.sf.query_all_iter(
-                    self.soql(since, until, lower=lower), headers=headers
-                )
+                for raw in self.sf.query_all_iter(
+                    self.soql(since, until, lower=lower), include_deleted=True, headers=headers
+                ):
+                    read += 1
+                    yield raw
                 return
-            except SalesforceMalformedRequest as exc:
+            except SalesforceError as exc:
                 code, _ = describe_error(exc)
+                if (
+                    code in FIELD_REFUSALS
+                    and not read
+                    and self.accounts
+                    and self.accounts.recheck()
+                ):
+                    continue  # an account field the org lacks: sent again without it
                 if code != "INVALID_QUERY_LOCATOR" or attempt == _REOPEN_ATTEMPTS:
                     raise
+                attempt += 1
                 lower = stream.newest if stream.newest is not None else lower
 
     def by_ids(self, ids: list[str]) -> list[Contact]:
@@ -169,14 +175,15 @@ class ContactPull:
             modified = parse_timestamp(raw["SystemModstamp"])
             if not stream.accept(modified, raw["Id"]):
                 continue
-            if raw.get("IsConverted"):
+            if raw.get("IsDeleted"):
+                events.append(self._deleted(raw, modified))
+            elif raw.get("IsConverted"):
                 events.append(self._converted(raw, modified))
             else:
                 contacts.append(self._contact(raw, modified))
             if len(contacts) + len(events) >= self.page_size:
                 yield ContactBatch(self.object_type, contacts, events, stream.cursor(False))
                 contacts, events = [], []
-        events.extend(self._deletions(since, until))
         self.stats = {"emitted": stream.emitted, "skipped_duplicates": stream.skipped}
         yield ContactBatch(self.object_type, contacts, events, stream.cursor(True))
 
@@ -217,15 +224,14 @@ class ContactPull:
             survivor_object_type="contact" if survivor else None,
         )
 
-    def _deletions(self, since: datetime | None, until: datetime) -> Iterator[RecordEvent]:
-        for raw in self.sf.query_all_iter(self.deleted_soql(since, until), include_deleted=True):
-            master = raw.get("MasterRecordId")
-            yield RecordEvent(
-                connection=self.connection,
-                object_type=self.object_type,
-                kind=RecordEventKind.MERGED if master else RecordEventKind.DELETED,
-                record_id=str(raw["Id"]),
-                occurred_at=parse_timestamp(raw["SystemModstamp"]),
-                survivor_id=str(master) if master else None,
-                survivor_object_type=self.object_type if master else None,
-            )
+    def _deleted(self, raw: Mapping[str, Any], modified: datetime) -> RecordEvent:
+        master = raw.get("MasterRecordId")
+        return RecordEvent(
+            connection=self.connection,
+            object_type=self.object_type,
+            kind=RecordEventKind.MERGED if master else RecordEventKind.DELETED,
+            record_id=str(raw["Id"]),
+            occurred_at=modified,
+            survivor_id=str(master) if master else None,
+            survivor_object_type=self.object_type if master else None,
+        )

@@ -1,6 +1,6 @@
 """Salesforce activities are read as org-wide streams on SystemModstamp, once a run, before the
 people: an incremental run makes one query a source however many changed people's batches it has
-(the per-batch read made one a source per 200 people), a call logged on a Lead nobody edited is
+(the per-batch read made one a source per 200 people) and no `describe` call, a call logged on a Lead nobody edited is
 pulled and the Lead decided again with it, and an edited Lead keeps
 its older activities. Through simple-salesforce against the sandbox."""
 
@@ -30,8 +30,8 @@ def big_salesforce(tmp_path: Path, store_url: str) -> Iterator[Stack]:
 def _queries(stack: Stack) -> tuple[list[str], Iterator[None]]:
     asked: list[str] = []
 
-    def watch(request: SandboxRequest) -> None:
-        if "/query" in request.path:
+    def watch(request: SandboxRequest) -> None:  # the pull's reads (not the run's writes)
+        if "/query" in request.path or request.path.endswith("/describe"):
             asked.append(request.param("q") or request.path)
 
     server = stack.sandbox.server("salesforce")
@@ -106,6 +106,8 @@ def test_incremental_activity_reads_do_not_grow_with_the_changed_people(
     assert few_pull.changed < 200 < 2 * 200 < many_pull.changed, (few_pull, many_pull)
     assert _by_source(few_asked) == _by_source(many_asked) == dict.fromkeys(SOURCES, 1)
     assert len(many_asked) == len(few_asked)  # the whole pull's queries too
+    # the configured fields all exist: no describe call (only after a refused query)
+    assert not [q for q in [*asked, *few_asked, *many_asked] if q.endswith("/describe")]
 
 
 def _stored(stack: Stack, lead: str) -> set[str]:

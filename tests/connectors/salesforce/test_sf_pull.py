@@ -1,4 +1,5 @@
-"""Incremental Lead/Contact pull: SOQL window, paging, dedup, cursor, conversions, deletes."""
+"""Incremental Lead/Contact pull: SOQL window, paging, dedup, cursor, conversions, deletes (one
+`queryAll` stream an object: deleted records come in it with `IsDeleted`)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,15 @@ def lead(ident: str, minutes: float, **extra: object) -> dict[str, object]:
 def _register(
     mocked: responses.RequestsMock, pages: list[dict[str, object]], deleted: list[dict[str, object]]
 ) -> None:
-    mocked.get(f"{API}/query/", json=pages[0])
+    """`deleted` rows join the last page, in SystemModstamp order as queryAll sorts them."""
+    if deleted:
+        last = pages[-1]
+        rows = [*last["records"], *({**d, "IsDeleted": True} for d in deleted)]  # type: ignore[misc]
+        rows.sort(key=lambda r: (r["SystemModstamp"], r["Id"]))
+        pages = [*pages[:-1], {**last, "records": rows, "totalSize": len(rows)}]
+    mocked.get(f"{API}/queryAll/", json=pages[0])
     for index, body in enumerate(pages[1:], start=1):
         mocked.get(f"{INSTANCE}/services/data/v59.0/query/01gLOC-{index}", json=body)
-    mocked.get(f"{API}/queryAll/", json=page(deleted))
 
 
 def test_incremental_soql_has_closed_overlap_window_capped_at_until_and_stable_order(
@@ -50,14 +56,15 @@ def test_incremental_soql_has_closed_overlap_window_capped_at_until_and_stable_o
 ) -> None:
     _register(mocked, [page([])], [])
     list(connector.pull_contacts("lead", T0, UNTIL))
-    live, deleted = soql_of(mocked.calls[0]), soql_of(mocked.calls[1])
+    [call] = mocked.calls  # live and deleted records in one queryAll stream
+    live = soql_of(call)
     assert "FROM Lead WHERE SystemModstamp >= 2026-03-01T11:55:00.000Z" in live
     assert "SystemModstamp <= 2026-03-01T13:00:00.000Z" in live
     assert live.endswith("ORDER BY SystemModstamp, Id")
     for name in ("Email", "Company", "Status", "OwnerId", "Handoff_Score__c", "IsConverted"):
         assert name in live
-    assert "IsDeleted = true" in deleted and "MasterRecordId" in deleted
-    assert "/queryAll/" in str(mocked.calls[1].request.url)
+    assert "IsDeleted" in live and "MasterRecordId" in live
+    assert "/queryAll/" in str(call.request.url)
 
 
 def test_full_resync_has_no_lower_bound(
@@ -88,7 +95,7 @@ def test_pages_follow_next_records_url_and_decode_canonical_fields(
     # the cursor moves page by page, and the last batch carries the run start
     assert batches[0].cursor == T0 + timedelta(minutes=2)
     assert batches[1].cursor == UNTIL
-    assert connector.usage.calls["query"] == 2
+    assert connector.usage.calls["queryAll"] == 1 and connector.usage.calls["query"] == 1
 
 
 def test_duplicates_at_equal_timestamps_are_emitted_once(
