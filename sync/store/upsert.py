@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, SQLModel
 
 
@@ -16,9 +16,7 @@ def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any
         return
     table: Table = model.__table__  # type: ignore[attr-defined]
     keys = [c.name for c in table.primary_key.columns]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = _insert(session)(table)
     updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
     if updates:
         statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
@@ -33,5 +31,14 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[s
         return
     table: Table = model.__table__  # type: ignore[attr-defined]
     keys = [c.name for c in table.primary_key.columns]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
+    session.execute(_insert(session)(table).on_conflict_do_nothing(index_elements=keys), list(rows))
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT with ON CONFLICT; PostgreSQL's module is imported only for a
+    PostgreSQL store (0.06-0.13 s of every process start on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    return sqlite.insert
