@@ -24,7 +24,7 @@ from sandbox.salesforce import lifecycle, sobjects
 from sandbox.salesforce.bulk import BulkIngest
 from sandbox.salesforce.bulk_query import BulkQuery
 from sandbox.salesforce.change_events import ChangeEventBus
-from sandbox.salesforce.errors import ApiError, RecordError, not_found
+from sandbox.salesforce.errors import ApiError, RecordError, not_found, too_long
 from sandbox.salesforce.ids import normalize
 from sandbox.salesforce.mapping import load_portal
 from sandbox.salesforce.oauth import OAuthIssuer
@@ -213,6 +213,8 @@ class SalesforceEmulator:
         )
 
     def _dispatch(self, request: SandboxRequest, fault: str | None) -> tuple[str, SandboxResponse]:
+        if status := too_long(request.path, request.query, request.headers):
+            return "too_long", SandboxResponse(status, b"URI or headers too long")
         if self.pardot.handles(request.path):
             return self.pardot.handle(request)
         if request.path.rstrip("/") == "/services/oauth2/token" and request.method == "POST":
