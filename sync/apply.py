@@ -1,8 +1,10 @@
 """Applying the outbox: the live writer, and the recorder a dry run swaps in for it.
 
-At-least-once with idempotent effects: items are marked `sending` (committed) before the CRM call,
-so after a crash anywhere the next run resends them; field writes are idempotent, and task
-creation looks its key up first when an earlier attempt's outcome is unknown.
+At-least-once with idempotent effects: after a crash anywhere the next run resends what was not
+settled. Tasks and webhook posts are marked `sending` (committed) before the call, so a resent
+task looks its key up first; a field write is idempotent, so it is only written once, when its
+outcome is known (status and attempt together: one row version per item instead of two). A field
+write whose outcome is unknown is marked `sending` then, so this run does not send it again.
 
 Items are sent grouped by record (all of a record's fields in one batch input), in chunks of whole
 records, so a run costs ceil(records / batch size) write calls. While the run is still deciding,
@@ -51,8 +53,10 @@ _SETTLE = (
         applied_at=bindparam("s_applied_at"),
         last_error=bindparam("s_error"),
         next_attempt_at=bindparam("s_next"),
+        attempts=bindparam("s_attempts"),
     )
 )
+MARKED_FIRST = ("task", "webhook")  # not idempotent: `sending` (committed) before the call
 
 
 @dataclass
@@ -307,11 +311,11 @@ class CrmApplier:
                 items = [by_key[key] for key in chunk if key in by_key]
                 interrupted = {i.key for i in items if i.status == "sending"}
                 attempts = {i.key: i.attempts + 1 for i in items}
-                for start in range(0, len(items), KEYS_PER_QUERY):  # mark: a crash means "resend"
-                    keys = [i.key for i in items[start : start + KEYS_PER_QUERY]]
+                marked = [i.key for i in items if i.kind in MARKED_FIRST]
+                for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
                     connection.execute(
                         update(_OUTBOX)
-                        .where(_OUTBOX.c.key.in_(keys))
+                        .where(_OUTBOX.c.key.in_(marked[start : start + KEYS_PER_QUERY]))
                         .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
                     )
                 session.commit()
@@ -353,12 +357,21 @@ class CrmApplier:
         written: list[dict[str, object]] = []
         echoes: dict[tuple[str, str], Echo] = {}
         settled: list[dict[str, object]] = []
+        settled_items: list[Any] = []
+        unknown: list[str] = []  # field writes not marked before the call: `sending` now
         for item in items:
             outcome = by_key.get(item.key)
             if outcome is None or outcome.status is OutcomeStatus.UNKNOWN:
                 summary.counts["unknown"] += 1  # stays `sending`: resent (with lookup) next run
+                if item.kind not in MARKED_FIRST:
+                    unknown.append(item.key)
                 continue
-            row: dict[str, object] = {"k": item.key, "s_applied_at": None, "s_next": None}
+            row: dict[str, object] = {
+                "k": item.key,
+                "s_applied_at": None,
+                "s_next": None,
+                "s_attempts": attempts[item.key],
+            }
             if outcome.ok:
                 status = "applied" if outcome.status is OutcomeStatus.APPLIED else "unchanged"
                 row.update(s_status=status, s_applied_at=now, s_error=None)
@@ -386,15 +399,33 @@ class CrmApplier:
                 row.update(s_status="rejected", s_error=outcome.error, s_next=now + backoff)
             summary.counts[str(row["s_status"])] += 1
             settled.append(row)
+            settled_items.append(item)
         link = session.connection()
+        for start in range(0, len(unknown), KEYS_PER_QUERY):
+            link.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.key.in_(unknown[start : start + KEYS_PER_QUERY]))
+                .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
+            )
         for status in ("applied", "unchanged"):  # alike: one UPDATE per 500 keys
-            keys = [row["k"] for row in settled if row["s_status"] == status]
-            for start in range(0, len(keys), KEYS_PER_QUERY):
-                link.execute(
-                    update(_OUTBOX)
-                    .where(_OUTBOX.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
-                    .values(status=status, applied_at=now, last_error=None, next_attempt_at=None)
-                )
+            for first in (True, False):  # marked before the call: its attempt is counted
+                keys = [
+                    row["k"]
+                    for row, item in zip(settled, settled_items, strict=True)
+                    if row["s_status"] == status and (item.kind in MARKED_FIRST) == first
+                ]
+                for start in range(0, len(keys), KEYS_PER_QUERY):
+                    link.execute(
+                        update(_OUTBOX)
+                        .where(_OUTBOX.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                        .values(
+                            status=status,
+                            applied_at=now,
+                            last_error=None,
+                            next_attempt_at=None,
+                            attempts=_OUTBOX.c.attempts + (0 if first else 1),
+                        )
+                    )
         failed = [row for row in settled if row["s_status"] not in ("applied", "unchanged")]
         if failed:  # each with its own error
             link.execute(_SETTLE, failed)
