@@ -250,10 +250,18 @@ class PullStage:
     ) -> None:
         """One activity source's records modified up to `until`, page by page with its cursor
         (`activities.<source>`); people with activities the store did not hold are decided
-        again (their own record may not have changed)."""
+        again (their own record may not have changed). A store whose people were pulled before
+        activities were streamed (no cursor of its own yet, the people's cursors there) starts
+        from the oldest people cursor: what came before was read with the people."""
         cursor_name = f"activities.{stream}"
+        name = self.connector.name
         with Session(self.engine) as session:
-            since = None if self.full else read_cursor(session, self.connector.name, cursor_name)
+            since = None if self.full else read_cursor(session, name, cursor_name)
+            if since is None and not self.full:
+                people = [
+                    read_cursor(session, name, f"{t}s") for t in self.connector.object_types()
+                ]
+                since = min(people) if people and None not in people else None  # type: ignore[type-var]
         tick = time.perf_counter()
         read = 0
         pages = connector.pull_activity_stream(stream, since, until)

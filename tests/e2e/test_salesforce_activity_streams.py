@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from sandbox.server import SandboxRequest
 from sync.store.activities import read_activities
-from sync.store.tables import PersonRecord, PersonState
+from sync.store.tables import PersonRecord, PersonState, SyncCursor
 
 SOURCES = ("Task", "Event", "CampaignMember")
 
@@ -152,3 +152,23 @@ def test_a_call_on_an_unedited_lead_is_pulled_and_the_lead_decided_again(
     assert state.computed_at.replace(tzinfo=UTC) >= started  # decided again, with the call
     after = client.person("lead", called)
     assert after.owner == before.owner and after.score == before.score  # a rep's touch, unscored
+
+
+def test_a_store_from_before_the_streams_starts_them_at_the_people_cursor(
+    salesforce_stack: Stack,
+) -> None:
+    """A store whose people were pulled with their activities (no activity cursors yet) does not
+    read every activity of the org again: the streams start at the oldest people cursor."""
+    stack = salesforce_stack
+    first, _ = _run_counting(stack)
+    assert not first.errors, first.errors  # type: ignore[attr-defined]
+    with Session(stack.engine) as session:
+        for row in session.exec(select(SyncCursor)).all():
+            if row.stream.startswith("activities."):
+                session.delete(row)
+        session.commit()
+    second, asked = _run_counting(stack)
+    assert not second.errors, second.errors  # type: ignore[attr-defined]
+    streams = [q for q in asked if any(f" FROM {s} " in q for s in SOURCES)]
+    assert len(streams) == len(SOURCES)
+    assert all("SystemModstamp >= " in q for q in streams), streams
