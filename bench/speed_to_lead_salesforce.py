@@ -42,7 +42,14 @@ from simple_salesforce import Salesforce
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.speed_common import Stream, Worker, report, seconds_since, where_the_seconds_go  # noqa: E402
+from bench.speed_common import (  # noqa: E402
+    Stream,
+    Worker,
+    report,
+    seconds_since,
+    summary,
+    where_the_seconds_go,
+)
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sync.demo import sandbox_environment  # noqa: E402
@@ -127,6 +134,21 @@ class Poller:
             if owners.get(lead) != self.first_owner.get(lead)
             or task_owners.get(lead, {owners.get(lead)}) != {owners.get(lead)}
         ]
+
+
+def decision_parts(lines: list[str]) -> str:
+    """A change event decision's seconds by part (`cdc.decided`'s breakdown), p50/p95/max."""
+    parts: dict[str, list[float | None]] = {}
+    names = ("read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds")
+    for line in lines:
+        if line.startswith("{") and '"cdc.decided"' in line:
+            entry = json.loads(line)
+            for name in names:
+                if name in entry:
+                    parts.setdefault(name, []).append(float(entry[name]))
+    return "decision parts p50/p95/max: " + "; ".join(
+        f"{name.removesuffix('_seconds')} {summary(values)}" for name, values in parts.items()
+    )
 
 
 def refusals(journal: Path) -> str:
@@ -227,6 +249,7 @@ def main() -> None:
     detail = "\n".join(
         (
             where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
+            decision_parts(lines),
             stream.first_syncs(),
             refusals(journal),
             f"handled twice (owner moved, or a task outside the owner's queue): {len(twice)}",

@@ -189,14 +189,19 @@ class InboxDecider:
                      why="not found (deleted or converted): left to the scheduled sync")  # fmt: skip
             return
         contact = found[0]
+        marks = [time.perf_counter()]  # read; then: lock held, read again, decided
 
         def read_again() -> Contact | None:
+            marks.append(time.perf_counter())
             again = connector.read_contacts(object_type, [record_id])
+            marks.append(time.perf_counter())
             return again[0] if again else None
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
             with self._guard:
                 self.decided += 1
+            done = time.perf_counter()
+            read, locked, again = marks
             log.info(
                 "cdc.decided",
                 connection=row.connection,
@@ -206,8 +211,14 @@ class InboxDecider:
                 change=row.change_type,
                 planned=len(result.planned),
                 written=len(result.writes.items),
-                seconds=round(time.perf_counter() - tick, 2),
+                seconds=round(done - tick, 2),
                 since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
+                # where a decision's seconds go: the first CRM read, the wait for the person's
+                # decision lock, the read again under it, then mirror + decide + write
+                read_seconds=round(read - tick, 2),
+                lock_wait_seconds=round(locked - read, 2),
+                read_again_seconds=round(again - locked, 2),
+                decide_seconds=round(done - again, 2),
             )
             for error in result.errors:
                 log.warning("cdc.warning", record_id=fresh.id, warning=error)
