@@ -37,13 +37,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from config.connections import ActivityMapping
 from connectors import activity_keys as keys
+from connectors.errors import ConnectorError
 from connectors.hubspot.forms import FORM_KEYS
 from connectors.hubspot.web import matches, signal
 from connectors.mapping import parse_timestamp
 from connectors.records import Activity
 
+log = structlog.get_logger("handoff.hubspot")
 RECENT_DATE = "recent_conversion_date"
 RECENT_NAME = "recent_conversion_event_name"
 CONVERSION_PROPERTIES = (RECENT_DATE, RECENT_NAME, "num_conversion_events", keys.ASSET_STAGE)
@@ -105,7 +109,13 @@ class RecentConversions:
             with self._lock:
                 fresh = self._forms_read_at != read_at
             if not fresh:
-                self.know_forms(self.read_forms())
+                try:
+                    self.know_forms(self.read_forms())
+                except ConnectorError as exc:  # refused (no forms scope) or failing: no stand-in
+                    log.warning("hubspot.forms_unread", connection=self._connection, error=str(exc))
+                    with self._lock:
+                        self._forms_read_at = time.monotonic()  # asked again in FORMS_FRESH
+                    return None
         with self._lock:
             return form_of(event_name, self._forms)
 

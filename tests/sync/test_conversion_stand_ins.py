@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from config.connections import ActivityMapping
+from connectors.errors import FatalError
 from connectors.hubspot.conversions import RecentConversions, form_of, stand_in_id
 from connectors.records import Activity, ActivityKind, Actor
 from sync.store.activities import store_activities
@@ -104,3 +105,19 @@ def test_a_contact_read_by_id_tells_of_its_latest_form_submission() -> None:
         "bottom",
     )
     assert len(reads) == 1  # the definitions once, for the first name; trusted for the next
+
+
+def test_forms_refused_means_no_stand_in_and_no_failed_decision() -> None:
+    mapping = ActivityMapping(source="form_submissions", kind=ActivityKind.FORM_SUBMISSION)
+    conversions = RecentConversions("hubspot", [mapping])
+
+    def refused() -> list[dict[str, str]]:
+        raise FatalError("forms scope missing", connection="hubspot", status=403)
+
+    conversions.read_forms = refused
+    stamp = AT.isoformat().replace("+00:00", "Z")
+    conversions.keep(
+        [{"id": "7", "properties": {"recent_conversion_date": stamp,
+                                    "recent_conversion_event_name": "Demo request"}}]
+    )  # fmt: skip
+    assert list(conversions.stand_ins(["7"])) == []  # the scheduled sync's stream reads it
