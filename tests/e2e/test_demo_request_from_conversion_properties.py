@@ -19,20 +19,20 @@ import threading
 from pathlib import Path
 
 import pytest
-import requests
+from demo_requests import hubspot_form, submit_form
 from sqlmodel import Session, col, select
-from test_speed_to_lead import SECRET, _demo_form, _routed, _running
+from test_speed_to_lead import SECRET, _routed, _running
 
 from connectors.activity_keys import STAND_IN
 from sandbox.runtime import Sandbox
 from sandbox.server import SandboxRequest
-from sync.demo_live import DEMO_FIELDS
 from sync.store.engine import make_engine
 from sync.store.tables import ActivityRecord, OutboxItem, RunRecord
 
 pytestmark = pytest.mark.slow
 EMAIL = "rowan.blake@northwind-analytics.com"
 SUBMISSIONS = "/form-integrations/v1/submissions/forms/"
+PAGE = {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"}
 
 
 class FormsReads:
@@ -48,21 +48,6 @@ class FormsReads:
         if self.counting and request.path.startswith(SUBMISSIONS):
             with self._lock:
                 self.count += 1
-
-
-def _submit_on_a_page(sandbox: Sandbox, form: str) -> None:
-    info = sandbox.info
-    fields = {"email": EMAIL, **DEMO_FIELDS, "asset_stage": "bottom"}  # a hidden field
-    answer = requests.post(
-        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
-        json={
-            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()],
-            "context": {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"},
-        },
-        verify=str(info.ca_file),
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
 
 
 def _forms_of(store_url: str, contact_id: str) -> list[ActivityRecord]:
@@ -89,9 +74,9 @@ def test_the_fast_path_reads_the_demo_request_from_the_contact_and_the_next_sync
         sandbox, worker, _, client, _ = live
         reads = FormsReads(sandbox)
         worker.wait_for("(applied)")  # the first scheduled sync has read the forms; none since
-        form = _demo_form(client.api)
+        form = hubspot_form(client.api)
         reads.counting = True
-        _submit_on_a_page(sandbox, form)
+        submit_form(sandbox.info, form, EMAIL, context=PAGE, asset_stage="bottom")  # hidden field
         person = _routed(client, EMAIL, worker)
         worker.wait_for("speed.sla_step")
         reads.counting = False

@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from crm_clients import HubSpotClient
+from demo_requests import hubspot_form, submit_form
 from sqlmodel import Session, col, select
-from test_speed_to_lead import DEADLINE, SECRET, Worker, _demo_form, _routed, _running
+from test_speed_to_lead import DEADLINE, SECRET, Worker, _routed, _running
 
 from sandbox.runtime import Sandbox
 from sandbox.server import SandboxRequest, SandboxResponse
-from sync.demo_live import DEMO_FIELDS
 from sync.store.engine import make_engine
 from sync.store.tables import OutboxItem, PersonRecord
 
@@ -127,21 +126,6 @@ def _statuses(store_url: str, keys: set[str]) -> set[str]:
         engine.dispose()
 
 
-def _submit(sandbox: Sandbox, form: str, email: str) -> None:
-    info = sandbox.info
-    fields = {"email": email, **DEMO_FIELDS}
-    answer = requests.post(
-        f"{info.hubspot_base_url}/submissions/v3/integration/submit/{info.hubspot_portal_id}/{form}",
-        json={
-            "fields": [{"objectTypeId": "0-1", "name": k, "value": v} for k, v in fields.items()],
-            "context": {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"},
-        },
-        verify=str(info.ca_file),
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-
-
 @contextmanager
 def _held_bulk(tmp_path: Path, store_url: str) -> Iterator[tuple[Any, ...]]:
     with _running(tmp_path, store_url, contacts=1500, sla_every="1h") as live:
@@ -165,7 +149,8 @@ def test_the_fast_path_writes_the_owner_the_bulk_run_decided_before_the_task(
             time.sleep(0.1)
         contact_id, email, pending = _pending_person(store_url, worker)
         assert order.first("write", contact_id) < 0  # nothing of theirs written yet
-        _submit(sandbox, _demo_form(client.api), email)
+        page = {"pageUri": "https://www.example.com/demo", "pageName": "Book a demo"}
+        submit_form(sandbox.info, hubspot_form(client.api), email, context=page)
         person = _routed(client, email, worker)  # owner and task, the bulk run's writes held
         owner_at, task_at = order.first("owner", contact_id), order.first("task", contact_id)
         assert 0 <= order.first("write", contact_id) <= owner_at < task_at, order.answered
