@@ -144,6 +144,7 @@ class SalesforceOrg:
     def touch(self, record: Record, at: datetime, *, user: bool = True) -> None:
         """Stamp a change: SystemModstamp always, LastModifiedDate/ById for user changes."""
         sobject = prefix_object(record["Id"]) or ""
+        self.indexes.changed(sobject)  # its lookup fields may have moved
         names = ("SystemModstamp", "LastModifiedDate") if user else ("SystemModstamp",)
         for name in names:
             old, record[name] = record[name], at

@@ -68,7 +68,8 @@ class ParentPath:
 @dataclass(frozen=True, slots=True)
 class Hint:
     """A top-level conjunct the org may answer from an index: `Id IN (...)` / `Id = x` (kind
-    "ids", `values`) or a range on a datetime field (kind "range", `op`, `values[0]`)."""
+    "ids", `values`), the same on a lookup field (kind "refs", `values`) or a range on a datetime
+    field (kind "range", `op`, `values[0]`)."""
 
     kind: str
     field: str
@@ -322,8 +323,9 @@ class _Parser:
             if negate:
                 return lambda r: sort_key(r.get(name)) not in keys
             member: Predicate = lambda r: sort_key(r.get(name)) in keys  # noqa: E731
-            if spec.type == "id":
-                self.hints[id(member)] = Hint("ids", name, "in", tuple(values))
+            if spec.type in ("id", "reference"):
+                kind = "ids" if spec.type == "id" else "refs"
+                self.hints[id(member)] = Hint(kind, name, "in", tuple(values))
             return member
         if token.upper == "LIKE":
             literal = self.next()
@@ -335,8 +337,9 @@ class _Parser:
             raise self.error(token)
         literal = self._value(spec, self.next())
         predicate = compare(spec.name, token.text, literal)
-        if spec.type == "id" and token.text == "=" and literal is not None:
-            self.hints[id(predicate)] = Hint("ids", spec.name, "in", (literal,))
+        if spec.type in ("id", "reference") and token.text == "=" and literal is not None:
+            kind = "ids" if spec.type == "id" else "refs"
+            self.hints[id(predicate)] = Hint(kind, spec.name, "in", (literal,))
         elif spec.type == "datetime" and isinstance(literal, datetime) and token.text in _RANGE_OPS:
             self.hints[id(predicate)] = Hint("range", spec.name, token.text, (literal,))
         return predicate

@@ -62,3 +62,46 @@ def test_index_answers_match_a_full_scan() -> None:
         f"SELECT Id FROM Lead WHERE Id IN ('{ids[3][:15]}', '{ids[50]}', '{ids[7]}') ORDER BY Id"
     )
     assert served(emulator, in_ids) == scan(emulator, in_ids) == sorted([ids[3], ids[7]])
+
+
+def test_lookup_field_answers_match_a_full_scan() -> None:
+    """`WhoId IN (...)`, `LeadId = x` (a person's activities and campaign responses) are served
+    from a lookup index: the same rows as a scan, also after inserts, conversions and merges
+    move records between people."""
+    emulator = SalesforceEmulator(make_portal(leads=60, contacts=10), session_id=SID)
+    org = emulator.org
+    leads = sorted(org.records["Lead"])
+    contacts = sorted(org.records["Contact"])
+    who = [t["WhoId"] for t in org.records["Task"].values() if t["WhoId"]][:3] or leads[:3]
+
+    def queries() -> list[str]:
+        some = ", ".join(f"'{i}'" for i in [*who, leads[5], contacts[0]])
+        return [
+            f"SELECT Id FROM Task WHERE WhoId IN ({some}) ORDER BY CreatedDate, Id",
+            f"SELECT Id FROM Task WHERE WhoId IN ({some})",
+            f"SELECT Id FROM Task WHERE WhoId = '{who[0]}'",
+            f"SELECT Id FROM Event WHERE (WhoId IN ({some})) ORDER BY StartDateTime, Id",
+            f"SELECT Id FROM CampaignMember WHERE (LeadId IN ({some})) ORDER BY CreatedDate, Id",
+            f"SELECT Id FROM CampaignMember WHERE ContactId IN ({some}) LIMIT 2",
+            f"SELECT Id FROM CampaignMember WHERE LeadId IN ({some}) OR ContactId IN ({some})",
+        ]
+
+    def check() -> None:
+        for soql in queries():
+            assert served(emulator, soql) == scan(emulator, soql), soql
+
+    check()  # the indexes exist from here on
+    for n in range(3):
+        org.insert("Task", {"WhoId": leads[5], "Subject": f"new {n}", "Status": "Open"}, at=NOW)
+    campaign = next(iter(org.records["Campaign"]))
+    org.insert("CampaignMember", {"CampaignId": campaign, "LeadId": leads[5]}, at=NOW)
+    check()
+    assert len(served(emulator, f"SELECT Id FROM Task WHERE WhoId = '{leads[5]}'")) >= 3
+    converted = emulator.convert_lead(leads[5])  # its tasks and responses move to the contact
+    check()
+    moved = f"SELECT Id FROM Task WHERE WhoId = '{converted}'"
+    assert len(served(emulator, moved)) >= 3 and served(emulator, moved) == scan(emulator, moved)
+    emulator.merge("Contact", contacts[0], [converted])
+    check()
+    merged = f"SELECT Id FROM Task WHERE WhoId = '{contacts[0]}'"
+    assert len(served(emulator, merged)) >= 3 and served(emulator, merged) == scan(emulator, merged)
