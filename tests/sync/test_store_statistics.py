@@ -13,7 +13,12 @@ from sqlmodel import Session, func, select
 
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
-from sync.store.statistics import refresh_statistics, stale_tables
+from sync.store.statistics import (
+    BASE_THRESHOLD,
+    SCALE_FACTOR,
+    refresh_statistics,
+    stale_tables,
+)
 from sync.store.tables import PersonRecord, PersonState
 from tests.faults.fault_stack import drill
 
@@ -47,10 +52,12 @@ def test_a_sync_leaves_the_stores_big_tables_analysed(tmp_path: Path, pg_url: st
     with Session(engine) as session:
         people = session.exec(select(func.count()).select_from(PersonRecord)).one()
         states = session.exec(select(func.count()).select_from(PersonState)).one()
-    # the planner knows how many people the store holds (ANALYZE read every row at this size)
+    # the planner knows how many people the store holds (ANALYZE read every row at this size;
+    # the pull wrote every person before it), and their states as current as autoanalyze keeps
+    # them (the routing pass adds the states of the people it routed, fewer than its threshold)
     assert people >= 150
     assert stats["people"].reltuples == people
-    assert stats["person_state"].reltuples == states
+    assert states - stats["person_state"].reltuples <= BASE_THRESHOLD + SCALE_FACTOR * states
 
 
 def test_sqlite_stores_need_no_statistics(sqlite_url: str) -> None:
