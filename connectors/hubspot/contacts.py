@@ -343,4 +343,5 @@ class ContactReader:
                 out[str(raw["id"])] = raw
         if self._conversions is not None:
             self._conversions.keep(out.values())
+        self._touches.keep_read(out.values())  # none logged: no engagement read (last_touch.py)
         return out

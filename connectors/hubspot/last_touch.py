@@ -16,12 +16,18 @@ were not seen (read by another road, or evicted) is read as before.
 
 The incremental search pages bring these properties along (`keep`); the activity read asks
 `recent` and then `forget`s. At most `PAGES_KEPT` pages are kept, as `inline_links` does.
+
+A contact read by id (the fast path's one-person read: `keep_read`) is kept apart, for
+`FRESH_SECONDS`, until its activity read: one whose rollups are all empty has no call, email,
+meeting or note logged at all, so even a read with no cursor (the one-person pull) makes none of
+their association reads (a contact a form made seconds before: three calls of a decision's nine).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +41,9 @@ TOUCH_PROPERTIES = (
     "notes_next_activity_date",
 )
 PAGES_KEPT = 40
+READ_KEPT = 2_048  # contacts read by id, kept until their activity read
+FRESH_SECONDS = 60.0  # a by-id read older than this is not trusted (read as before)
+_UNSEEN = object()
 
 
 class LastTouches:
@@ -43,6 +52,8 @@ class LastTouches:
         self._lock = threading.Lock()
         self._latest: dict[str, datetime | None] = {}  # contact id -> latest rollup, None: none
         self._pages: deque[list[str]] = deque()
+        # contact id -> (when read, latest rollup or None), from one-person reads
+        self._read: OrderedDict[str, tuple[float, datetime | None]] = OrderedDict()
 
     def keep(self, raws: Iterable[dict[str, Any]]) -> None:
         """Remember the latest rollup of each raw search-page record."""
@@ -60,19 +71,46 @@ class LastTouches:
                 for contact_id in self._pages.popleft():
                     self._latest.pop(contact_id, None)
 
+    def keep_read(self, raws: Iterable[dict[str, Any]]) -> None:
+        """Remember the latest rollup of each raw record a by-id read gave."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        with self._lock:
+            for raw in raws:
+                props = raw.get("properties") or {}
+                stamps = [parse_timestamp(props[p]) for p in TOUCH_PROPERTIES if props.get(p)]
+                contact_id = str(raw["id"])
+                self._read[contact_id] = (now, max(stamps) if stamps else None)
+                self._read.move_to_end(contact_id)
+            while len(self._read) > READ_KEPT:
+                self._read.popitem(last=False)
+
+    def _seen(self, contact_id: str, now: float) -> object:
+        """The latest rollup seen (None: none at all), or _UNSEEN. Caller holds the lock."""
+        if contact_id in self._latest:
+            return self._latest[contact_id]
+        read = self._read.get(contact_id)
+        if read is not None and now - read[0] <= FRESH_SECONDS:
+            return read[1]
+        return _UNSEEN
+
     def recent(self, ids: Sequence[str], since: datetime | None) -> list[str]:
-        """The contacts that may have an engagement at or after `since`: every one when
-        `since` is None, else those with a rollup at or after it or with none seen."""
-        if since is None:
-            return list(ids)
+        """The contacts that may have an engagement at or after `since`: those with a rollup
+        at or after it (any rollup when `since` is None) or with none seen."""
+        now = time.monotonic()
         with self._lock:
             out = []
             for contact_id in ids:
-                if contact_id not in self._latest:
+                latest = self._seen(contact_id, now)
+                if latest is _UNSEEN:
                     out.append(contact_id)  # not seen: read as before
-                    continue
-                latest = self._latest[contact_id]
-                if latest is not None and latest >= since:
+                elif since is None and contact_id not in self._latest:
+                    if latest is not None:  # a by-id read with no cursor: any engagement at all
+                        out.append(contact_id)
+                elif since is None:
+                    out.append(contact_id)  # a full pull's page: read as before
+                elif isinstance(latest, datetime) and latest >= since:
                     out.append(contact_id)
             return out
 
@@ -80,6 +118,7 @@ class LastTouches:
         with self._lock:
             for contact_id in ids:
                 self._latest.pop(contact_id, None)
+                self._read.pop(contact_id, None)
             if not self._latest:
                 self._latest = {}
                 self._pages.clear()
