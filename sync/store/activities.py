@@ -169,35 +169,33 @@ def ensure_indexes(engine: Engine) -> None:
 
 def unheld(session: Session, connection: str, page: list[Activity]) -> list[Activity]:
     """The activities of `page` the store does not hold yet (the cursor's overlap re-reads)."""
-    ids = sorted({a.id for a in page})
-    held: set[str] = set()
+    held = _among(session, ActivityRecord, ActivityRecord.crm_id, connection, {a.id for a in page})
+    return [a for a in page if a.id not in held]
+
+
+def _among(
+    session: Session, table: Any, wanted: Any, connection: str, crm_ids: set[str]
+) -> set[str]:
+    """`wanted` of the rows of `table` in `connection` whose crm_id is one of `crm_ids`, read 500
+    ids a query."""
+    ids = sorted(crm_ids)
+    found: set[str] = set()
     for start in range(0, len(ids), 500):
-        held.update(
+        found.update(
             session.execute(
-                select(col(ActivityRecord.crm_id)).where(
-                    col(ActivityRecord.connection) == connection,
-                    col(ActivityRecord.crm_id).in_(ids[start : start + 500]),
+                select(col(wanted)).where(
+                    col(table.connection) == connection,
+                    col(table.crm_id).in_(ids[start : start + 500]),
                 )
             ).scalars()
         )
-    return [a for a in page if a.id not in held]
+    return found
 
 
 def redecide(session: Session, connection: str, crm_ids: set[str]) -> None:
     """People already decided whose record did not change but who have new streamed activity
     (an Account Engagement page view does not touch the Salesforce lead) are decided again."""
-    ids = sorted(crm_ids)
-    keys: set[str] = set()
-    for start in range(0, len(ids), 500):
-        keys.update(
-            session.execute(
-                select(col(PersonRecord.person_key)).where(
-                    col(PersonRecord.connection) == connection,
-                    col(PersonRecord.crm_id).in_(ids[start : start + 500]),
-                )
-            ).scalars()
-        )
-    ordered = sorted(keys)
+    ordered = sorted(_among(session, PersonRecord, PersonRecord.person_key, connection, crm_ids))
     for start in range(0, len(ordered), 500):
         session.execute(
             sa_update(PersonState)
