@@ -137,6 +137,18 @@ def run_stage(pipeline: Any, label: str) -> dict[str, Any]:
     }
 
 
+def kept(stage: dict[str, Any], contacts: int, store: str) -> dict[str, Any]:
+    """A run's figures on disk and on stderr as it ends: a long benchmark stopped later keeps them."""
+    slug = stage["stage"].split(" ")[0]
+    out = ROOT / "bench" / "out" / f"e2e_sync_{contacts}_{store}_{slug}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stage, indent=2, sort_keys=True))
+    print(
+        f"e2e_sync: {store} {stage['stage']}: {json.dumps(stage, sort_keys=True)}", file=sys.stderr
+    )
+    return stage
+
+
 def bench(
     contacts: int,
     limits: bool,
@@ -193,7 +205,7 @@ def bench(
             upgrade(engine)
             connector = build_connector(config.connections[0])
             pipeline = Pipeline(config, engine, {connector.name: connector})
-            full = run_stage(pipeline, "full sync")
+            full = kept(run_stage(pipeline, "full sync"), contacts, store)
             changed = max(1, contacts // 10)
             if full_only:
                 transport = getattr(connector, "transport", None)
@@ -229,8 +241,10 @@ def bench(
             time.sleep(10 if limits else 0)  # let the 10-second window drain
             change_calls = make_changes(info, changed, crm)
             time.sleep(10 if limits else 0)
-            incremental = run_stage(pipeline, f"incremental ({changed} changed)")
-            idle = run_stage(pipeline, "no change")
+            incremental = kept(
+                run_stage(pipeline, f"incremental ({changed} changed)"), contacts, store
+            )
+            idle = kept(run_stage(pipeline, "no change"), contacts, store)
     naive_calls = 2 * contacts
     return {
         "store": store,
