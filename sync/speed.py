@@ -25,7 +25,10 @@ of their own, shared by both (routing/transaction.py). Deletions and merges are 
 scheduled sync, which reads them with their history; a merge's survivor is decided now.
 
 If the listener is down, HubSpot retries for a day, and the scheduled sync's cursor catches up in
-any case: no event is needed for correctness, only for speed.
+any case: no event is needed for correctness, only for speed. For speed, a worker that starts
+again (and every two minutes after) searches for the conversions made since the last event it
+decided and queues them as events of their own (sync/catch_up.py): a demo request made while it
+was down is routed seconds after it is back, not with HubSpot's retry minutes later.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -46,6 +49,7 @@ from connectors.hubspot.webhooks import (
 )
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
+from sync.catch_up import CATCH_UP, CatchUp, advance_watermark
 from sync.fast_decision import decide_contact
 from sync.speed_sla import LadderSteps
 from sync.store.tables import WebhookEventSeen
@@ -108,7 +112,8 @@ class FastPath:
     def __init__(self, runtime: Runtime, *, size: int, deciders: int | None = None) -> None:
         self.runtime = runtime
         self._queue = EventQueue(size)
-        self._queued: set[tuple[str, str]] = set()
+        # (connection, event key) -> (contact, occurredAt) of the events queued or in hand
+        self._queued: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._guard = threading.Lock()
         self._stopped = threading.Event()
         count = deciders or runtime.config.sync.fast_path_deciders
@@ -120,6 +125,10 @@ class FastPath:
         self.decided = 0  # contacts decided (tests, the demo)
         self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
+        http = runtime.config.http
+        self.catch_up = CatchUp(  # conversions made while down (sync/catch_up.py)
+            self, list(http.hubspot_webhooks) if http is not None else [], stopped=self._stopped
+        )
 
     # -- the endpoint's side: never blocks ---------------------------------------------------
     def offer(self, connection: str, events: list[WebhookEvent]) -> bool:
@@ -129,7 +138,7 @@ class FastPath:
             fresh = list({e.key: e for e in fresh}.values())
             if self._queue.room() < len(fresh):
                 return False
-            self._queued.update((connection, event.key) for event in fresh)
+            self._queued.update(((connection, e.key), (e.object_id, e.occurred_at)) for e in fresh)
             self._queue.put_all([(connection, event) for event in fresh])
         return True
 
@@ -157,6 +166,30 @@ class FastPath:
             return True
         return False
 
+    def queued_contacts(self, connection: str) -> set[str]:
+        """The contacts of this connection with events queued or in hand."""
+        with self._guard:
+            return {who for (c, _), (who, _) in self._queued.items() if c == connection}
+
+    def advance(self, connection: str, value: datetime) -> None:
+        """Move the catch-up watermark towards `value` (sync/catch_up.py)."""
+        with Session(self.runtime.engine) as session:
+            self._advance(session, connection, value, set())
+            session.commit()
+
+    def _advance(self, session: Session, connection: str, value: datetime, done: set[str]) -> None:
+        """The watermark to `value`, but short of the oldest event queued or in hand (other than
+        the `done` keys): a worker that dies now has those still to decide."""
+        with self._guard:
+            waiting = [
+                at
+                for (c, key), (_, at) in self._queued.items()
+                if c == connection and key not in done
+            ]
+        if waiting:
+            value = min(value, min(waiting) - timedelta(milliseconds=1))
+        advance_watermark(session, connection, value)
+
     def _remember(self, items: list[Queued]) -> None:
         with self._guard:
             for connection, event in items:
@@ -174,11 +207,14 @@ class FastPath:
                 connector.streams_events = True
         for thread in self._threads:
             thread.start()
+        if self.catch_up.connections:
+            self.catch_up.start()
 
     def stop(self) -> None:
         """Stop after the contacts in hand; what is still queued is left to the scheduled sync."""
         self._stopped.set()
         deadline = time.monotonic() + 120
+        self.catch_up.join(timeout=30)
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -205,7 +241,8 @@ class FastPath:
             log.error("speed.failed", error=str(exc), exc_type=type(exc).__name__)
         finally:
             with self._guard:
-                self._queued.difference_update((c, e.key) for c, e in batch)
+                for connection, event in batch:
+                    self._queued.pop((connection, event.key), None)
 
     def handle(self, batch: list[Queued]) -> None:
         """Decide the contacts these events name, in the caller's thread."""
@@ -263,6 +300,10 @@ class FastPath:
         ]
         with Session(self.runtime.engine) as session:
             upsert(session, WebhookEventSeen, rows)
+            for connection in sorted({c for c, _ in handled}):
+                mine = [e for c, e in handled if c == connection]
+                newest = max(e.occurred_at for e in mine)
+                self._advance(session, connection, newest, {e.key for e in mine})
             stale = select(WebhookEventSeen).where(
                 col(WebhookEventSeen.handled_at) < now - KEEP_SEEN
             )
@@ -290,6 +331,7 @@ class FastPath:
                 seconds=round(time.perf_counter() - tick, 2),
                 since_event_seconds=round(lag, 2),
                 subscription=event.subscription_type,
+                caught_up=event.subscription_id == CATCH_UP,
             )
             for error in result.errors:
                 log.warning("speed.warning", record_id=fresh.id, warning=error)

@@ -15,6 +15,7 @@ from connectors.errors import FatalError, SkippableError
 from connectors.hubspot.activities import ASSOCIATION_BATCH, ENGAGEMENTS, TOUCHED, ActivityReader
 from connectors.hubspot.companies import CompanyReader
 from connectors.hubspot.contacts import ContactReader
+from connectors.hubspot.conversion_search import converted_between
 from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import LastTouches
@@ -252,6 +253,11 @@ class HubSpotConnector:
         """These records as a pull maps them (the webhook fast path); missing ones absent."""
         reader = self._reader(object_type)
         return [reader.to_contact(raw) for raw in reader.read(ids).values()]
+
+    def converted_between(self, since: datetime, until: datetime) -> Iterator[tuple[str, datetime]]:
+        """(contact id, latest conversion) of the contacts whose latest conversion is in
+        [since, until], oldest first: the fast path's catch-up (conversion_search.py)."""
+        return converted_between(self.transport.client.crm.contacts.search_api, since, until)
 
     def apply_changes(self, changes: Sequence[FieldChange]) -> Sequence[WriteOutcome]:
         return self._fields.apply(changes)

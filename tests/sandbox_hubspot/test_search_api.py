@@ -192,3 +192,61 @@ def test_search_has_its_own_per_second_limit(client, emulator):
     assert caught.value.status == 429 and body["policyName"] == "SECONDLY"
     assert body["errorType"] == "RATE_LIMIT"
     assert client.crm.contacts.basic_api.get_page(limit=1).results  # other bucket unaffected
+
+
+def test_contacts_by_their_latest_conversion_oldest_first(client, emulator):
+    """`recent_conversion_date` filters (GTE/LTE, epoch ms) and sorts like any datetime property:
+    what the fast path's catch-up asks (connectors/hubspot/conversion_search.py)."""
+    converted = sorted(
+        (o.ms("recent_conversion_date"), str(o.id))
+        for o in emulator.store.objects["contacts"].values()
+        if o.properties.get("recent_conversion_date")
+    )
+    assert len(converted) > 20
+    low, high = converted[5][0], converted[-5][0]
+    page = _search(
+        client,
+        filter_groups=[
+            {
+                "filters": [
+                    _flt("recent_conversion_date", "GTE", str(low)),
+                    _flt("recent_conversion_date", "LTE", str(high)),
+                ]
+            }
+        ],
+        sorts=[{"propertyName": "recent_conversion_date", "direction": "ASCENDING"}],
+        properties=["recent_conversion_date"],
+        limit=200,
+    )
+    wanted = [ident for at, ident in converted if low <= at <= high]
+    assert [r.id for r in page.results] == wanted
+    stamps = [ms_of_iso(r.properties["recent_conversion_date"]) for r in page.results]
+    assert stamps == sorted(stamps)
+
+
+def test_the_catch_up_search_reads_past_the_result_cap(client, emulator):
+    """More conversions than the cap, pages of 5: re-anchored on each page's newest conversion,
+    every contact comes once, oldest first, and no query pages past the cap (a 400). (The
+    per-second limit is the connector transport's: off here, for the raw client.)"""
+    from datetime import UTC, datetime
+
+    from connectors.hubspot.conversion_search import converted_between
+
+    emulator.search_result_cap = 10
+    emulator.limits_enabled = False
+    converted = sorted(
+        (o.ms("recent_conversion_date"), str(o.id))
+        for o in emulator.store.objects["contacts"].values()
+        if o.properties.get("recent_conversion_date")
+    )
+    since = datetime.fromtimestamp(converted[0][0] / 1000, tz=UTC)
+    until = datetime.fromtimestamp(converted[-1][0] / 1000, tz=UTC)
+    found = list(converted_between(client.crm.contacts.search_api, since, until, page_size=5))
+    assert [contact for contact, _ in found] == [ident for _, ident in converted]
+    assert [int(at.timestamp() * 1000) for _, at in found] == [at for at, _ in converted]
+
+
+def ms_of_iso(value):
+    from sandbox.hubspot.schema import parse_ms
+
+    return parse_ms(value)
