@@ -48,7 +48,7 @@ def test_a_pass_queues_conversions_after_the_mark_and_undecided_ones_before_it()
     ]
     decided = {
         "decided-in-overlap": T0 - timedelta(seconds=25),
-        "decided-too-early": T0 - timedelta(seconds=10) + MARGIN / 2,  # as it converted
+        "decided-too-early": T0 - timedelta(seconds=10) + MARGIN - timedelta(milliseconds=1),
         "after-the-mark": T0 + timedelta(seconds=7),  # decided: its task may not be made
     }
     queued = to_decide(found, mark, decided, {"queued-already"})
