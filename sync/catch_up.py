@@ -64,8 +64,9 @@ STREAM = "fast-path-decided"
 CATCH_UP = "catch-up"
 OVERLAP = timedelta(minutes=5)  # deliveries are not in time order; a batch in hand when it died
 SETTLE = timedelta(seconds=60)  # a periodic pass leaves the last minute to its webhooks
-# a decision (its `as_of`, taken before its CRM read) at or after a conversion read it; HubSpot's
-# clock and ours are taken as agreeing (a skew only matters in the overlap, whose events came)
+# a decision (its `as_of`, taken right after its read under the person's lock) at or after a
+# conversion read it; HubSpot's clock and ours are taken as agreeing, and a conversion in the
+# milliseconds between that read and `as_of` whose delivery was lost too waits for HubSpot's retry
 MARGIN = timedelta(0)
 EVERY = 120.0  # seconds between periodic passes
 OFFER = 100  # events queued at a time (the queue is bounded: a full one is waited on)

@@ -25,6 +25,7 @@ import structlog
 from sqlmodel import Session
 
 from connectors.errors import ConnectorError
+from connectors.read_once import reads_shared
 from connectors.records import Contact
 from sync.identity import person_key
 from sync.person_lock import person_locks
@@ -68,13 +69,14 @@ def decide_contact(
     from sync.only import sync_one
 
     with person_locks(runtime.engine, [person_key(contact)]):
-        fresh = read_again()
-        if fresh is None:
-            return False
-        with Session(runtime.engine) as session:
-            upsert(session, PersonRecord, [_person_row(fresh)])
-            session.commit()
-        key, result = sync_one(runtime, f"{connection}:{fresh.id}", as_of=None, dry_run=False)
+        with reads_shared():  # this read serves the one-person pull's (connectors/read_once.py)
+            fresh = read_again()
+            if fresh is None:
+                return False
+            with Session(runtime.engine) as session:
+                upsert(session, PersonRecord, [_person_row(fresh)])
+                session.commit()
+            key, result = sync_one(runtime, f"{connection}:{fresh.id}", as_of=None, dry_run=False)
         decided(fresh, key, result)
         ladder.after_handoff(key)  # the rungs due now (the owner's task), as a run would
     return True

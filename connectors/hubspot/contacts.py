@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors import read_once
 from connectors.base import ContactBatch
 from connectors.errors import SkippableError
 from connectors.hubspot.conversions import CONVERSION_PROPERTIES, RecentConversions
@@ -329,6 +330,8 @@ class ContactReader:
         latest form submission is kept for the activity read (`conversions.py`)."""
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
+        shared = {i: read_once.take(self._key(i)) for i in unique}  # the fast path's (read_once)
+        unique = [i for i in unique if shared[i] is None]
         for start in range(0, len(unique), LIST_PAGE):
             chunk = unique[start : start + LIST_PAGE]
             body = {"inputs": [{"id": i} for i in chunk], "properties": self._by_id}
@@ -344,4 +347,10 @@ class ContactReader:
         if self._conversions is not None:
             self._conversions.keep(out.values())
         self._touches.keep_read(out.values())  # none logged: no engagement read (last_touch.py)
+        for record_id, raw in out.items():
+            read_once.keep(self._key(record_id), raw)
+        out.update({i: raw for i, raw in shared.items() if raw is not None})
         return out
+
+    def _key(self, record_id: str) -> read_once.Key:
+        return (self._t.name, self._object_type, str(record_id))

@@ -192,8 +192,19 @@ def test_a_demo_request_is_routed_by_the_webhook_fast_path(live) -> None:  # typ
     sandbox, worker, app, client, store_url = live
     form = _demo_form(client.api)
     email = "avery.quinn@northwind-analytics.com"
+    reads: list[str] = []  # the contacts each by-id read names (the worker's only)
+
+    def count(request: SandboxRequest) -> None:
+        body = request.json() if request.path == "/crm/v3/objects/contacts/batch/read" else {}
+        if body and not body.get("propertiesWithHistory"):  # not the analytics history read
+            reads.extend(str(i.get("id")) for i in body.get("inputs") or [])
+
+    sandbox.server("hubspot").before_request.append(count)
     _submit(sandbox, form, email)
     person = _routed(client, email, worker)
+    # read before the person's lock and once under it; the one-person pull takes the second
+    # read's answer (connectors/read_once.py): two reads, not three
+    assert reads.count(person.record_id) == 2, reads
     assert person.stage == "marketingqualifiedlead", person
     assert [owner for owner, _ in person.tasks] == [person.owner], person.tasks
     assert "speed.decided" in worker.output()
