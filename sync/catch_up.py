@@ -232,8 +232,9 @@ class CatchUp:
         decided = decided_at(engine, connection, [contact_id for contact_id, _ in found])
         todo = to_decide(found, mark, decided, self.fast.queued_contacts(connection))
         queued = self._offer(connection, [catch_up_event(c, at) for c, at in todo])
-        if not todo:
-            self.fast.advance(connection, until)  # read through: nothing older is missing
+        if not todo:  # read through: nothing older is missing, but for what the search index
+            # had not taken yet ("a few moments" behind writes): a minute short of now at most
+            self.fast.advance(connection, min(until, now - SETTLE))
         log.info(
             "catch_up.pass",
             connection=connection,
