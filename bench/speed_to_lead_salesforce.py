@@ -139,13 +139,17 @@ class Poller:
 def decision_parts(lines: list[str]) -> str:
     """A change event decision's seconds by part (`cdc.decided`'s breakdown), p50/p95/max."""
     parts: dict[str, list[float | None]] = {}
-    names = ("read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds")
-    for line in lines:
-        if line.startswith("{") and '"cdc.decided"' in line:
-            entry = json.loads(line)
-            for name in names:
-                if name in entry:
-                    parts.setdefault(name, []).append(float(entry[name]))
+    names = (
+        "read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds",
+        "task_seconds", "crm_seconds", "rate_limit_seconds", "store_seconds",
+        "routing_lock_seconds", "person_lock_seconds",
+    )  # fmt: skip
+    entries = [
+        json.loads(line) for line in lines if line.startswith("{") and '"cdc.decided"' in line
+    ]
+    for name in names:  # a part a decision did not wait for took it 0 s
+        if any(name in entry for entry in entries):
+            parts[name] = [float(entry.get(name, 0.0)) for entry in entries]
     return "decision parts p50/p95/max: " + "; ".join(
         f"{name.removesuffix('_seconds')} {summary(values)}" for name, values in parts.items()
     )

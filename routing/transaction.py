@@ -35,6 +35,7 @@ from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from connectors.timing import timed
 from routing.tables import RotationState
 
 ROUTING_LOCK = 7220314  # pg advisory lock id: one routing decision at a time, all replicas
@@ -51,26 +52,38 @@ def _guard(engine: Engine) -> threading.Lock:
 def routing_transaction(engine: Engine) -> Iterator[Session]:
     """A session whose transaction holds the routing lock; committed when the block ends (rolled
     back if it raises)."""
-    with _guard(engine), Session(engine) as session:
-        if engine.dialect.name == "postgresql":
-            # one statement, one round trip: the lock, and a commit that does not wait for its
-            # WAL flush (the person's chunk commits after it, synchronously, and flushes the WAL
-            # up to there; a crash before that loses both, and the next run routes them anew)
-            session.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(:id), set_config('synchronous_commit', 'off', true)"
-                ),
-                {"id": ROUTING_LOCK},
-            )
-        else:  # the database's write lock, before anything is read (a key no row has)
-            session.execute(
-                update(RotationState)
-                .where(col(RotationState.territory) == "")
-                .values(turn=col(RotationState.turn))
-                .execution_options(synchronize_session=False)
-            )
-        yield session
-        session.commit()
+    guard = _guard(engine)
+    with timed("routing_lock"):
+        guard.acquire()
+    try:
+        with Session(engine) as session:
+            with timed("routing_lock", whole=True):
+                _lock(session, engine)
+            yield session
+            session.commit()
+    finally:
+        guard.release()
+
+
+def _lock(session: Session, engine: Engine) -> None:
+    """The routing lock of the store, in this session's transaction."""
+    if engine.dialect.name == "postgresql":
+        # one statement, one round trip: the lock, and a commit that does not wait for its
+        # WAL flush (the person's chunk commits after it, synchronously, and flushes the WAL
+        # up to there; a crash before that loses both, and the next run routes them anew)
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(:id), set_config('synchronous_commit', 'off', true)"
+            ),
+            {"id": ROUTING_LOCK},
+        )
+    else:  # the database's write lock, before anything is read (a key no row has)
+        session.execute(
+            update(RotationState)
+            .where(col(RotationState.territory) == "")
+            .values(turn=col(RotationState.turn))
+            .execution_options(synchronize_session=False)
+        )
 
 
 BATCH_DECISIONS = 50

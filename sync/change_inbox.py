@@ -22,6 +22,7 @@ from sqlmodel import Session, col, delete, select
 
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
+from connectors.timing import parts
 from sync.fast_decision import decide_contact, read_event_stream
 from sync.speed_sla import LadderSteps
 from sync.store.tables import ChangeInbox
@@ -174,7 +175,11 @@ class InboxDecider:
             session.commit()
 
     def _decide(self, row: ChangeInbox) -> None:
-        """Read, mirror and decide one person."""
+        """Read, mirror and decide one person; log where the decision's seconds went."""
+        with parts() as seconds:
+            self._decide_parts(row, seconds)
+
+    def _decide_parts(self, row: ChangeInbox, seconds: dict[str, float]) -> None:
         tick = time.perf_counter()
         connector: Any = self.runtime.connectors[row.connection]
         object_type, record_id = row.object_type, row.record_id
@@ -190,6 +195,7 @@ class InboxDecider:
             return
         contact = found[0]
         marks = [time.perf_counter()]  # read; then: lock held, read again, decided
+        outcome: list[tuple[Contact, str, RunResult, dict[str, float]]] = []
 
         def read_again() -> Contact | None:
             marks.append(time.perf_counter())
@@ -198,29 +204,39 @@ class InboxDecider:
             return again[0] if again else None
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
+            marks.append(time.perf_counter())
+            outcome.append((fresh, key, result, dict(seconds)))
             with self._guard:
                 self.decided += 1
-            done = time.perf_counter()
-            read, locked, again = marks
-            log.info(
-                "cdc.decided",
-                connection=row.connection,
-                record_id=fresh.id,
-                person=key,
-                run_id=result.run_id,
-                change=row.change_type,
-                planned=len(result.planned),
-                written=len(result.writes.items),
-                seconds=round(done - tick, 2),
-                since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
-                # where a decision's seconds go: the first CRM read, the wait for the person's
-                # decision lock, the read again under it, then mirror + decide + write
-                read_seconds=round(read - tick, 2),
-                lock_wait_seconds=round(locked - read, 2),
-                read_again_seconds=round(again - locked, 2),
-                decide_seconds=round(done - again, 2),
-            )
-            for error in result.errors:
-                log.warning("cdc.warning", record_id=fresh.id, warning=error)
 
         decide_contact(self.runtime, self.ladder, row.connection, contact, read_again, decided)
+        if not outcome:
+            return
+        done = time.perf_counter()
+        fresh, key, result, by_decision = outcome[0]
+        read, locked, again, owner = marks
+        log.info(
+            "cdc.decided",
+            connection=row.connection,
+            record_id=fresh.id,
+            person=key,
+            run_id=result.run_id,
+            change=row.change_type,
+            planned=len(result.planned),
+            written=len(result.writes.items),
+            seconds=round(owner - tick, 2),
+            since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
+            # where a decision's seconds go: the first CRM read, the wait for the person's
+            # decision lock, the read again under it, then mirror + decide + write; then the
+            # SLA rungs due (the owner's task)
+            read_seconds=round(read - tick, 2),
+            lock_wait_seconds=round(locked - read, 2),
+            read_again_seconds=round(again - locked, 2),
+            decide_seconds=round(owner - again, 2),
+            task_seconds=round(done - owner, 2),
+            # and by what it waited for, to the owner written (connectors/timing.py): CRM calls
+            # (rate limiter included), store statements, the routing lock
+            **{f"{part}_seconds": round(value, 3) for part, value in by_decision.items()},
+        )
+        for error in result.errors:
+            log.warning("cdc.warning", record_id=fresh.id, warning=error)

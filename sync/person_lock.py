@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from connectors.timing import timed
+
 PERSON_LOCKS = 7220313  # pg advisory lock class of the per-person locks
 _LOCK_SQL = text(
     "SELECT pg_advisory_xact_lock(:class, h) FROM "
@@ -82,7 +84,8 @@ def person_locks(engine: Engine, keys: Iterable[str]) -> Iterator[None]:
         return
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:  # its transaction holds the locks until the end
-            connection.execute(_LOCK_SQL, {"class": PERSON_LOCKS, "keys": wanted})
+            with timed("person_lock", whole=True):
+                connection.execute(_LOCK_SQL, {"class": PERSON_LOCKS, "keys": wanted})
             mine.update((store, key) for key in wanted)
             try:
                 yield
@@ -92,7 +95,8 @@ def person_locks(engine: Engine, keys: Iterable[str]) -> Iterator[None]:
         return
     with _stores_guard:
         held = _stores.setdefault(store, _HeldKeys())
-    held.acquire(wanted)
+    with timed("person_lock"):
+        held.acquire(wanted)
     mine.update((store, key) for key in wanted)
     try:
         yield

@@ -43,6 +43,7 @@ from connectors.errors import (
 )
 from connectors.http_policy import retrying
 from connectors.ratelimit import RateLimiter
+from connectors.timing import timed
 
 _API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 _DATA_PATH = re.compile(r"^/services/data/v[\d.]+/(.*)$")
@@ -195,7 +196,8 @@ class GuardedSession(requests.Session):
                 raise _Unretried(exc) from exc
 
         try:
-            response: requests.Response = self._policy(self.usage)(attempt)
+            with timed("crm"):
+                response: requests.Response = self._policy(self.usage)(attempt)
         except _Unretried as carrier:
             raise carrier.error from None
         return response
@@ -253,7 +255,8 @@ class GuardedSession(requests.Session):
         while True:
             if label not in _LOGINS:
                 self.budget.check(self.connection)
-            self.limiter.acquire()
+            with timed("rate_limit"):
+                self.limiter.acquire()
             self.usage.count(label)
             try:
                 response = self._send(method, url, label, args, dict(kwargs))

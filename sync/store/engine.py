@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
+from connectors import timing
 from sync.store.health import check_store_file
 from sync.store.redaction import redact_store_writes
 
@@ -57,9 +58,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         redact_store_writes(engine)
+        time_statements(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     redact_store_writes(engine)
+    time_statements(engine)
     return engine
+
+
+def time_statements(engine: Engine) -> None:
+    """Each statement's seconds (SQLite's wait for the write lock included) go to the `store`
+    part of a measured thread (connectors/timing.py: the fast path's decision)."""
+
+    def before(_conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any) -> None:
+        if context is not None:
+            context.handoff_tick = timing.start()
+
+    def after(_conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any) -> None:
+        if context is not None:
+            timing.stop("store", getattr(context, "handoff_tick", None))
+            context.handoff_tick = None
+
+    def failed(error: Any) -> None:
+        context = error.execution_context
+        if context is not None:
+            timing.stop("store", getattr(context, "handoff_tick", None))
+            context.handoff_tick = None
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
