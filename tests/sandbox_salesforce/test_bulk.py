@@ -32,3 +32,37 @@ def test_bulk2_update_with_a_failed_row(sandbox: SalesforceSandbox, sf: Salesfor
     assert (first["Handoff_Score__c"], first["Status"]) == (81.0, "MQL")
     assert third["Handoff_Score__c"] == 55.0 and third["Status"] != ""
     assert sandbox.emulator.log.total("bulk.upload", 201) == 1
+
+
+def test_an_ingest_job_is_processed_after_upload_complete_not_inside_it(
+    sandbox: SalesforceSandbox, sf: SalesforceClient
+) -> None:
+    """As on Salesforce (Bulk API 2.0 "Job States": UploadComplete, InProgress, JobComplete), the
+    PATCH answers at once and the job is processed afterwards, not holding the org meanwhile:
+    here the org is held by the test while the PATCH is made, which processing inside the PATCH
+    could not answer."""
+    leads = [r["Id"] for r in sf.query("SELECT Id FROM Lead ORDER BY LastName LIMIT 2")["records"]]
+    jobs = f"{sf.base_url}jobs/ingest"
+    job = sf.session.post(jobs, json={"object": "Lead", "operation": "update"}, headers=sf.headers)
+    job_id = job.json()["id"]
+    body = "Id,Handoff_Score__c\n" + "".join(f"{lead},77\n" for lead in leads)
+    headers = {**sf.headers, "Content-Type": "text/csv"}
+    put = sf.session.put(f"{jobs}/{job_id}/batches", data=body, headers=headers)
+    assert put.status_code == 201
+    with sandbox.emulator.org.lock:  # the org busy: the job cannot be processed yet
+        closed = sf.session.patch(
+            f"{jobs}/{job_id}", json={"state": "UploadComplete"}, headers=sf.headers, timeout=10
+        )
+        assert closed.json()["state"] == "UploadComplete"
+        assert sf.session.get(f"{jobs}/{job_id}", headers=sf.headers).json()["state"] in (
+            "UploadComplete",
+            "InProgress",
+        )
+    assert sandbox.emulator.bulk.wait_idle()
+    info = sf.session.get(f"{jobs}/{job_id}", headers=sf.headers).json()
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (
+        "JobComplete",
+        2,
+        0,
+    )
+    assert [sf.Lead.get(lead)["Handoff_Score__c"] for lead in leads] == [77.0, 77.0]
