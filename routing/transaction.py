@@ -37,15 +37,19 @@ from sqlmodel import Session, col
 
 from connectors.timing import timed
 from routing.tables import RotationState
+from sync.store.write_turn import FairLock
 
 ROUTING_LOCK = 7220314  # pg advisory lock id: one routing decision at a time, all replicas
-_guards: dict[str, threading.Lock] = {}
+_guards: dict[str, FairLock] = {}
 _guards_lock = threading.Lock()
 
 
-def _guard(engine: Engine) -> threading.Lock:
+def _guard(engine: Engine) -> FairLock:
+    """The in-process lock in front of the store's routing lock: handed on in the order asked,
+    so a routing pass that commits a batch and opens the next at once lets a fast-path decision
+    waiting meanwhile go first (a plain lock went back to the pass, batch after batch)."""
     with _guards_lock:
-        return _guards.setdefault(engine.url.render_as_string(hide_password=True), threading.Lock())
+        return _guards.setdefault(engine.url.render_as_string(hide_password=True), FairLock())
 
 
 @contextmanager

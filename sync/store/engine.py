@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
 from connectors import timing
+from sync.store import write_turn
 from sync.store.health import check_store_file
 from sync.store.redaction import redact_store_writes
 
@@ -59,6 +60,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         redact_store_writes(engine)
         time_statements(engine)
+        write_turn.install(engine, SQLITE_BUSY_SECONDS)  # writers in the order they asked
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
