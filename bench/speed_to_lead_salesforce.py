@@ -142,7 +142,7 @@ def decision_parts(lines: list[str]) -> str:
     names = (
         "read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds",
         "task_seconds", "crm_seconds", "rate_limit_seconds", "store_seconds",
-        "routing_lock_seconds", "person_lock_seconds",
+        "write_turn_seconds", "routing_lock_seconds", "person_lock_seconds",
     )  # fmt: skip
     entries = [
         json.loads(line) for line in lines if line.startswith("{") and '"cdc.decided"' in line
