@@ -11,7 +11,7 @@
   session sees them; only SQL sent around the session (its raw connection) would not.
 - `decided` finds a decision already recorded under its key (lead, moment, purpose): a run killed
   after its decision committed and resumed at the same moment reuses it instead of routing the
-  lead again, so the ledger, the rotation and the per-rep counts take each decision once (the key
+  lead again (its one query sends nothing queued: a batch's rows go in one statement at its end), so the ledger, the rotation and the per-rep counts take each decision once (the key
   is unique in the table too: a second row for one decision is never inserted).
 - `latest` reads each lead's last assignment: the owner Handoff decided and the one it overrode.
 - `assignments_since` counts a rep's assignments since a moment (capacity), read once per
@@ -124,9 +124,17 @@ def assignments_since(session: Session, email: str, since: datetime) -> int:
 
 
 def decided(session: Session, decision_key: str) -> Assignment | None:
-    """The assignment already recorded for this decision (this transaction's included)."""
-    query = select(Assignment).where(col(Assignment.decision_key) == decision_key)
-    return session.execute(query).scalars().first()  # writes pending rows first
+    """The assignment already recorded for this decision (this transaction's included): one
+    queued in this transaction is found where it waits, the others are read through the
+    transaction's connection, which neither sends the queued rows nor flushes the session first
+    (on PostgreSQL each would be a round trip of its own per decision)."""
+    state = _state(session)
+    for row in state.pending:
+        if row.get("decision_key") == decision_key:
+            return Assignment(**row)
+    query = select(_ASSIGNMENTS).where(_ASSIGNMENTS.c.decision_key == decision_key).limit(1)
+    found = state.connection.execute(query).mappings().first()
+    return None if found is None else Assignment(**found)
 
 
 @dataclass(frozen=True, slots=True)
