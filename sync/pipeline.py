@@ -10,8 +10,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ from sync.process_memory import released_while_running
 from sync.pull import PullResult
 from sync.report.snapshot import read_store
 from sync.run_people import RunPeople
-from sync.store.statistics import refresh_statistics
+from sync.store.statistics import StatisticsRefresher
 from sync.store.tables import RunRecord
 from sync.store.types import utc_now
 from sync.webhooks import WebhookSender
@@ -182,7 +182,14 @@ class Pipeline:
         )
         domain = (self.scoring, self.lifecycle, self.sla)
         tick = time.perf_counter()
-        with released_while_running(), feed, ExitStack() as held, Session(self.engine) as session:
+        statistics = StatisticsRefresher(self.engine)  # ANALYZE beside the decide stage
+        with (
+            released_while_running(),
+            feed,
+            ExitStack() as held,
+            Session(self.engine) as session,
+            _statistics_timed(statistics, result),
+        ):
 
             def begin() -> DecisionPasses:
                 held.enter_context(decision_lock(self.engine))
@@ -207,9 +214,9 @@ class Pipeline:
             result.pulls, result.errors = feed.results, feed.errors
             result.warnings = sorted(set(feed.warnings))
             passes = passes or begin()
-            self._refresh_statistics(result)  # the store just grew: plan on what it holds now
+            statistics.request()  # the store just grew: plan on what it holds now
             passes.after_pull(result.pulls, full)
-            self._refresh_statistics(result)  # and again after the routing pass's plans
+            statistics.request()  # and again after the routing pass's plans
             tick = time.perf_counter()
             plan_sla_actions(session, self.config, passes.stage, passes.engines)
             passes.flush()
@@ -242,14 +249,6 @@ class Pipeline:
         structlog.contextvars.unbind_contextvars("run_id", "dry_run")
         return result
 
-    def _refresh_statistics(self, result: RunResult) -> None:
-        """The store's planner statistics, where out of date (sync/store/statistics.py)."""
-        tick = time.perf_counter()
-        refresh_statistics(self.engine)
-        result.timings["statistics"] = result.timings.get("statistics", 0.0) + (
-            time.perf_counter() - tick
-        )
-
     def _run_id(self, as_of: datetime, dry_run: bool) -> str:
         scope = "+".join(sorted(self.connectors)) or "store"
         prefix = f"{as_of:%Y%m%dT%H%M%SZ}-{'dry' if dry_run else 'live'}-{scope}"
@@ -281,6 +280,20 @@ class Pipeline:
         for warning in result.warnings:
             log.warning("run.warning", warning=warning)
         log.info("run.done", status=result.status, **record_counts(result))
+
+
+@contextmanager
+def _statistics_timed(statistics: StatisticsRefresher, result: RunResult) -> Iterator[None]:
+    """The run's background ANALYZE: waited for as the run's block ends (after its final write),
+    its seconds in the run's timings (`statistics`: analysing, beside the run; `statistics_wait`:
+    what the run waited for it at its end)."""
+    try:
+        yield
+    finally:
+        tick = time.perf_counter()
+        statistics.close()
+        result.timings["statistics"] = statistics.seconds
+        result.timings["statistics_wait"] = time.perf_counter() - tick
 
 
 def open_leads_by_owner(session: Session) -> dict[str, int]:
