@@ -1,4 +1,7 @@
-"""Bulk upsert (INSERT ... ON CONFLICT DO UPDATE) on SQLite and PostgreSQL: one statement a batch."""
+"""Bulk upsert (INSERT ... ON CONFLICT DO UPDATE) on SQLite and PostgreSQL: one statement a batch.
+
+SQLite: an executemany (in process, per row at C speed). PostgreSQL: the batch's columns as arrays
+in one statement (sync/store/bulk_pg.py), not one execution per row."""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, SQLModel
 
+from sync.store.bulk_pg import bulk_write
+
 
 def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, or update every non-key column of the rows whose primary key exists."""
     if not rows:
         return
     table: Table = model.__table__  # type: ignore[attr-defined]
+    if _postgresql(session) and bulk_write(session, table, rows, update=True):
+        return
     keys = [c.name for c in table.primary_key.columns]
     statement = _insert(session)(table)
     updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
@@ -30,8 +37,14 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[s
     if not rows:
         return
     table: Table = model.__table__  # type: ignore[attr-defined]
+    if _postgresql(session) and bulk_write(session, table, rows, update=False):
+        return
     keys = [c.name for c in table.primary_key.columns]
     session.execute(_insert(session)(table).on_conflict_do_nothing(index_elements=keys), list(rows))
+
+
+def _postgresql(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
 
 
 def _insert(session: Session) -> Any:
