@@ -28,7 +28,8 @@ from sqlmodel import Session
 from sync.store.engine import json_text
 from sync.store.redaction import redact_parameters
 
-BATCH_ROWS = 10_000  # rows a statement (its arrays are held by client and server at once)
+BATCH_ROWS = 10_000  # rows encoded at once
+STATEMENT_ROWS = 1000  # rows a statement
 
 
 def bulk_write(
@@ -61,8 +62,17 @@ def bulk_write(
             for row in unique[start : start + BATCH_ROWS]
         ]
         batch = redact_parameters(batch, True)
-        arrays = {f"c{i}": list(values) for i, values in enumerate(zip(*batch, strict=True))}
-        link.exec_driver_sql(statement, arrays)
+        # statements of STATEMENT_ROWS sent as one pipelined executemany: the server runs one
+        # while the driver encodes the next (two processes busy, not one after the other)
+        link.exec_driver_sql(
+            statement,
+            [
+                {f"c{i}": list(values) for i, values in enumerate(zip(*part, strict=True))}
+                for part in (
+                    batch[k : k + STATEMENT_ROWS] for k in range(0, len(batch), STATEMENT_ROWS)
+                )
+            ],
+        )
     return True
 
 
