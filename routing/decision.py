@@ -31,6 +31,9 @@ class RoutingLead:
     account_note: str | None = None  # why there is no account owner from the CRM, for the reason
     is_mql: bool = True  # nurture leads are only routed once they are MQL
     decision_key: str | None = None  # one decision (lead, moment, purpose): recorded once
+    # no decision was recorded under the key when its decider, holding the person, looked for
+    # the chunk's keys at once (ledger.recorded): the router need not look again
+    decision_unrecorded: bool = False
     source_owner_email: str | None = None  # the owner the owning CRM holds now
     fields: Mapping[str, Any] = field(default_factory=dict)  # every field, for match.fields
 

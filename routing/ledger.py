@@ -13,6 +13,9 @@
   after its decision committed and resumed at the same moment reuses it instead of routing the
   lead again (its one query sends nothing queued: a batch's rows go in one statement at its end), so the ledger, the rotation and the per-rep counts take each decision once (the key
   is unique in the table too: a second row for one decision is never inserted).
+- `recorded` tells which of a chunk's decision keys are recorded, in one query: the decider
+  holds those people (sync/person_lock.py) and the key names its own moment, so a key absent
+  then is absent when the person is routed, and the router skips `decided` for it.
 - `latest` reads each lead's last assignment: the owner Handoff decided and the one it overrode.
 - `assignments_since` counts a rep's assignments since a moment (capacity), read once per
   transaction and rep, then counted forward in memory. A rep listed in two territories that two
@@ -135,6 +138,22 @@ def decided(session: Session, decision_key: str) -> Assignment | None:
     query = select(_ASSIGNMENTS).where(_ASSIGNMENTS.c.decision_key == decision_key).limit(1)
     found = state.connection.execute(query).mappings().first()
     return None if found is None else Assignment(**found)
+
+
+def recorded(session: Session, decision_keys: list[str]) -> set[str]:
+    """Which of these decisions are recorded (committed, or in this transaction), 500 keys a
+    query: a decider holding a chunk's people asks once for all of them, not once a person."""
+    state: _TransactionState | None = session.info.get(_STATE_KEY)
+    found: set[str] = set()
+    if state is not None and state.transaction is session.get_transaction():
+        wanted = set(decision_keys)  # queued in this transaction, not sent yet
+        found.update(k for row in state.pending if (k := row.get("decision_key")) in wanted)
+    for start in range(0, len(decision_keys), 500):
+        query = select(_ASSIGNMENTS.c.decision_key).where(
+            _ASSIGNMENTS.c.decision_key.in_(decision_keys[start : start + 500])
+        )
+        found.update(session.execute(query).scalars())
+    return found
 
 
 @dataclass(frozen=True, slots=True)

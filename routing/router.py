@@ -365,7 +365,7 @@ class Router:
 
 def _recorded(session: Session, lead: RoutingLead) -> RoutingDecision | None:
     """The decision recorded under the lead's decision key, when an earlier run made it."""
-    if lead.decision_key is None:
+    if lead.decision_key is None or lead.decision_unrecorded:
         return None
     row = ledger.decided(session, lead.decision_key)
     if row is None:

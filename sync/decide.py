@@ -80,6 +80,7 @@ class DecisionStage(PersonWrites):
         self.people = people or RunPeople(RunLedger())
         self._kept: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
         self._routing: RoutingBatch | None = None  # a live run's routing decisions, in batches
+        self._unrecorded: set[str] = set()  # the chunk's decision keys with no decision recorded
         self.reasons = ReasonPublisher(engines.scoring, config)
 
     def forget_held(self, keys: Iterable[str]) -> None:
@@ -112,6 +113,9 @@ class DecisionStage(PersonWrites):
         self.settle(people.values())
         for view in people.values():  # the majority guess: only when opted in (passes.py)
             guess_account_owner(view, self.engines.account_owners)
+        if not defer_routing:  # the chunk's routing decisions looked up at once
+            wanted = [self.decision_key(view, "route") for view in people.values()]
+            self._unrecorded = set(wanted) - ledger.recorded(self.session, wanted)
         deferred: list[str] = []
         decided: list[StateRow] = []
         seconds = self.tally.seconds
@@ -127,6 +131,7 @@ class DecisionStage(PersonWrites):
                         else:
                             deferred.append(key)
             finally:  # the chunk's routing decisions commit before anything else is written
+                self._unrecorded = set()
                 if self._routing is not None:
                     self._routing.close()
             tick = perf_counter()
@@ -237,7 +242,10 @@ class DecisionStage(PersonWrites):
         self, person: PersonView, fast: bool, state: StateRow, owner: str | None
     ) -> str | None:
         lane = LANE_FAST if fast else LANE_MQL
-        lead = replace(person.routing_lead(), decision_key=self.decision_key(person, "route"))
+        key = self.decision_key(person, "route")
+        lead = replace(
+            person.routing_lead(), decision_key=key, decision_unrecorded=key in self._unrecorded
+        )
         decision = self._routed(lead, "fast" if fast else "nurture")
         self._count_assignment(person, decision)
         if not decision.owner_email:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from config.routing import RoutingConfig
+from routing import ledger
 from routing.decision import RoutingLead
 from routing.router import Router
 from routing.tables import Assignment, RotationState
@@ -322,3 +323,24 @@ def test_a_new_moment_is_a_new_decision(engine: Engine) -> None:
         router.route(session, replace(emea_lead("p1"), decision_key="b"), NOW + timedelta(hours=1))
         session.commit()
         assert len(session.exec(select(Assignment)).all()) == 2
+
+
+def test_a_chunks_recorded_decisions_are_found_in_one_look(engine: Engine) -> None:
+    """`ledger.recorded` (a decider's one query for its chunk) finds the decisions committed and
+    those queued in its transaction; a lead marked unrecorded is routed without looking again."""
+    router = Router(CONFIG, everyone(CONFIG))
+    with Session(engine) as session:
+        router.route(session, replace(emea_lead("p1"), decision_key="k1"), NOW)
+        session.commit()
+        router.route(session, replace(emea_lead("p2"), decision_key="k2"), NOW)  # queued
+        assert ledger.recorded(session, ["k1", "k2", "k3"]) == {"k1", "k2"}
+        fresh = replace(emea_lead("p3"), decision_key="k3", decision_unrecorded=True)
+        third = router.route(session, fresh, NOW)
+        session.commit()
+        rows = session.exec(select(Assignment).order_by(Assignment.id)).all()  # type: ignore[arg-type]
+    assert [(r.lead_key, r.decision_key, r.turn) for r in rows] == [
+        ("p1", "k1", 1),
+        ("p2", "k2", 2),
+        ("p3", "k3", 3),
+    ]
+    assert third.slot == 3
