@@ -4,23 +4,55 @@ One engine hook (`before_cursor_execute`) instead of a redact() call at each wri
 outbox errors, a record field a CRM echoed a token into, whatever the table. The check is one pass
 of C-speed substring searches over a statement's strings; only a statement that holds a secret
 has its parameters rebuilt.
+
+On PostgreSQL a JSON column's value reaches the cursor wrapped for psycopg (`Json(obj)`: the
+driver serialises it later), not as text as on SQLite: the strings inside the wrapped object are
+searched too, and a wrapper holding a secret is rebuilt around a redacted copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config.secrets import SECRETS
+from config.secrets import SECRETS, redact_deep
 
 
-def _clean_row(row: Any) -> Any:
+def _json_wrappers() -> tuple[type, ...]:
+    """psycopg's `Json` / `Jsonb` (SQLAlchemy's JSON type binds them on PostgreSQL); none while
+    psycopg is not imported, so an SQLite-only process never imports it for this."""
+    module = sys.modules.get("psycopg.types.json")
+    return () if module is None else (module.Json, module.Jsonb)
+
+
+def _strings_in(value: Any) -> Iterator[str]:
+    if type(value) is str:
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings_in(key)
+            yield from _strings_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def _clean(value: Any, wrappers: tuple[type, ...]) -> Any:
+    if isinstance(value, str):
+        return SECRETS.redact(value)
+    if type(value) in wrappers:
+        return type(value)(redact_deep(value.obj), value.dumps)
+    return value
+
+
+def _clean_row(row: Any, wrappers: tuple[type, ...]) -> Any:
     if isinstance(row, Mapping):
-        return {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in row.items()}
-    return type(row)(SECRETS.redact(v) if isinstance(v, str) else v for v in row)
+        return {k: _clean(v, wrappers) for k, v in row.items()}
+    return type(row)(_clean(v, wrappers) for v in row)
 
 
 def redact_parameters(parameters: Any, executemany: bool) -> Any:
@@ -30,14 +62,23 @@ def redact_parameters(parameters: Any, executemany: bool) -> Any:
     rows: Sequence[Any] = parameters if executemany else [parameters]
     if not isinstance(rows[0], Mapping | Sequence) or isinstance(rows[0], str):
         return parameters
-    if isinstance(rows[0], Mapping):
-        strings = [v for row in rows for v in row.values() if type(v) is str]
-    else:
-        strings = [v for row in rows for v in row if type(v) is str]
+    rows_values: Sequence[Iterable[Any]] = (
+        [row.values() for row in rows] if isinstance(rows[0], Mapping) else rows
+    )
+    strings = [v for values in rows_values for v in values if type(v) is str]
+    wrappers = _json_wrappers()
+    if wrappers:
+        strings += [
+            text
+            for values in rows_values
+            for v in values
+            if type(v) in wrappers
+            for text in _strings_in(v.obj)
+        ]
     joined = "\x00".join(strings)
     if not SECRETS.found_in(joined):
         return parameters
-    cleaned = [_clean_row(row) for row in rows]
+    cleaned = [_clean_row(row, wrappers) for row in rows]
     return type(parameters)(cleaned) if executemany else cleaned[0]  # type: ignore[call-arg]
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -120,6 +121,48 @@ def test_secrets_in_bulk_written_rows_are_redacted(engine: Engine) -> None:
         written = session.exec(select(WrittenValue)).one()
     assert _people(engine)[0][2] == {"note": "token *** echoed"}
     assert (written.field, written.value) == ("***", "***")
+
+
+def test_secrets_in_json_columns_written_one_by_one_are_redacted(engine: Engine) -> None:
+    """An ORM insert and a Core update of JSON columns: on PostgreSQL the values reach the driver
+    wrapped (psycopg's `Json`), not as text; the stored JSON holds `***` on both backends."""
+    secret = "pat-na1-fedcba9876543210"
+    register_secret(secret)
+    with Session(engine) as session:
+        session.add(
+            PersonRecord(
+                connection="hubspot",
+                crm_id="9",
+                object_type="contact",
+                person_key="9",
+                fields={"note": f"echoed {secret}", secret: [secret, 1]},
+                modified_at=T0,
+            )
+        )
+        session.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            update(PersonRecord)
+            .where(PersonRecord.crm_id == "9")  # type: ignore[arg-type]
+            .values(fields={"again": {"deep": f"x {secret}"}, "n": 2})
+        )
+        conn.execute(
+            insert(PersonRecord).values(
+                connection="hubspot",
+                crm_id="10",
+                object_type="contact",
+                person_key="10",
+                fields={"k": secret},
+                modified_at=T0,
+            )
+        )
+    with engine.connect() as conn:
+        stored = [
+            str(row[0]) for row in conn.execute(text("SELECT fields FROM people ORDER BY crm_id"))
+        ]
+    assert all(secret not in row for row in stored), stored
+    assert _people(engine)[0][2] == {"k": "***"}
+    assert _people(engine)[1][2] == {"again": {"deep": "x ***"}, "n": 2}
 
 
 def test_a_naive_time_is_refused(engine: Engine) -> None:
