@@ -35,7 +35,8 @@ def _events(*ids: int) -> bytes:
 def served() -> Iterator[tuple[FastPath, str]]:
     """The endpoint on an ephemeral port; the fast path's thread is not started, so what the
     endpoint queues stays queued."""
-    fast = FastPath(SimpleNamespace(), size=3, deciders=1)  # type: ignore[arg-type]
+    runtime = SimpleNamespace(config=SimpleNamespace(http=None))  # no connection to catch up on
+    fast = FastPath(runtime, size=3, deciders=1)  # type: ignore[arg-type]
     server = HttpServer("127.0.0.1", 0)
     server.mount(
         "/webhooks/hubspot/hubspot", webhook_endpoint(fast, "hubspot", SECRET, None), ["POST"]
