@@ -168,6 +168,40 @@ def where_the_seconds_go(lines: list[str], decided_event: str, lag_field: str) -
     )
 
 
+PARTS = (
+    "read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds",
+    "task_seconds", "crm_seconds", "rate_limit_seconds", "store_seconds",
+    "write_turn_seconds", "routing_lock_seconds", "person_lock_seconds",
+)  # fmt: skip  # a fast-path decision's log line: sync/decision_clock.py
+SLOWEST = 0.1  # the slowest tenth of the decisions, by their own seconds, apart
+
+
+def decision_parts(lines: list[str], decided_event: str) -> str:
+    """A fast-path decision's seconds by part (its log line's breakdown), p50/p95/max over all
+    decisions, then over the slowest tenth (by the decision's own seconds)."""
+    entries = [
+        json.loads(line) for line in lines if line.startswith("{") and f'"{decided_event}"' in line
+    ]
+    if not entries:
+        return "no decision parts logged"
+    slowest = sorted(entries, key=lambda e: float(e["seconds"]))[
+        -max(1, round(SLOWEST * len(entries))) :
+    ]
+    return (
+        f"decision parts p50/p95/max: {_parts(entries)}\n"
+        f"the slowest {len(slowest)} decisions (own seconds {summary([float(e['seconds']) for e in slowest])}), "
+        f"parts p50/p95/max: {_parts(slowest)}"
+    )
+
+
+def _parts(entries: list[dict[str, Any]]) -> str:
+    named = [n for n in PARTS if any(n in e for e in entries)]  # a part not waited for took 0 s
+    return "; ".join(
+        f"{n.removesuffix('_seconds')} {summary([float(e.get(n, 0.0)) for e in entries])}"
+        for n in named
+    )
+
+
 def report(
     rows: list[dict[str, Any]], noun: str, headline: str, load: list[float], detail: str
 ) -> None:

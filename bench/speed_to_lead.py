@@ -39,7 +39,15 @@ from hubspot import HubSpot
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.speed_common import Stream, Worker, report, seconds_since, summary, where_the_seconds_go  # noqa: E402
+from bench.speed_common import (  # noqa: E402
+    Stream,
+    Worker,
+    decision_parts,
+    report,
+    seconds_since,
+    summary,
+    where_the_seconds_go,
+)
 from sandbox.runtime import Sandbox  # noqa: E402
 from sandbox.seed import generate_portal  # noqa: E402
 from sandbox.server import SandboxRequest, SandboxResponse  # noqa: E402
@@ -230,8 +238,17 @@ def main() -> None:
                 "task_s": seconds_since(at, poller.task_at.get(email)), "tasks": tasks[email],
             }
         )  # fmt: skip
+    detail = "\n".join(
+        (
+            where_the_seconds_go(lines, "speed.decided", "since_event_seconds"),
+            decision_parts(lines, "speed.decided"),
+            stream.first_syncs(),
+        )
+    )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "throttled": throttled}, indent=1))
+        args.json.write_text(
+            json.dumps({"rows": rows, "throttled": throttled, "detail": detail}, indent=1)
+        )
     report(
         rows,
         "contact",
@@ -239,7 +256,7 @@ def main() -> None:
         f"{args.limits}, restarts {stream.restarts}{' (SIGKILL)' if args.kill else ''}; "
         f"429s {dict(throttled)}; the sandbox took a form in p50/p95/max {summary(submit_s)} s",
         stream.load,
-        where_the_seconds_go(lines, "speed.decided", "since_event_seconds"),
+        detail,
     )
 
 

@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 from bench.speed_common import (  # noqa: E402
     Stream,
     Worker,
+    decision_parts,
     report,
     seconds_since,
-    summary,
     where_the_seconds_go,
 )
 from sandbox.runtime import Sandbox  # noqa: E402
@@ -134,25 +134,6 @@ class Poller:
             if owners.get(lead) != self.first_owner.get(lead)
             or task_owners.get(lead, {owners.get(lead)}) != {owners.get(lead)}
         ]
-
-
-def decision_parts(lines: list[str]) -> str:
-    """A change event decision's seconds by part (`cdc.decided`'s breakdown), p50/p95/max."""
-    parts: dict[str, list[float | None]] = {}
-    names = (
-        "read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds",
-        "task_seconds", "crm_seconds", "rate_limit_seconds", "store_seconds",
-        "write_turn_seconds", "routing_lock_seconds", "person_lock_seconds",
-    )  # fmt: skip
-    entries = [
-        json.loads(line) for line in lines if line.startswith("{") and '"cdc.decided"' in line
-    ]
-    for name in names:  # a part a decision did not wait for took it 0 s
-        if any(name in entry for entry in entries):
-            parts[name] = [float(entry.get(name, 0.0)) for entry in entries]
-    return "decision parts p50/p95/max: " + "; ".join(
-        f"{name.removesuffix('_seconds')} {summary(values)}" for name, values in parts.items()
-    )
 
 
 def refusals(journal: Path) -> str:
@@ -253,7 +234,7 @@ def main() -> None:
     detail = "\n".join(
         (
             where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
-            decision_parts(lines),
+            decision_parts(lines, "cdc.decided"),
             stream.first_syncs(),
             refusals(journal),
             f"handled twice (owner moved, or a task outside the owner's queue): {len(twice)}",

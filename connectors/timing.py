@@ -1,5 +1,6 @@
 """Where one thread's seconds go, by part: `timed("crm")` around a call or a wait, `parts()`
-around the work measured (the fast path's decision: sync/change_inbox.py logs them).
+around the work measured (a fast-path decision: sync/decision_clock.py, logged by both fast
+paths' `speed.decided` and `cdc.decided`).
 
 The parts are exclusive: a part timed inside another counts for itself only (the outer one's
 seconds leave it out), so the parts of a piece of work add up to its wall time, less what no part
@@ -9,7 +10,9 @@ the bulk run's threads pay nothing more.
 Parts used: `crm` (a CRM call: its rate limiter wait, the request, the answer), `rate_limit` (the
 limiter's wait, inside a CRM call), `store` (a state store statement, SQLite's wait for its write
 lock included: sync/store/engine.py), `person_lock` (the wait for a person's decision lock),
-`routing_lock` (the wait for the routing lock: routing/transaction.py).
+`routing_lock` (the wait for the routing lock: routing/transaction.py), `write_turn` (a SQLite
+writer's wait for its turn: sync/store/write_turn.py). Both CRMs' transports time their calls
+(connectors/salesforce/transport.py, connectors/hubspot/transport.py).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, delete, select
 
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
-from connectors.timing import parts
+from sync.decision_clock import DecisionClock, decision_clock
 from sync.fast_decision import decide_contact, read_event_stream
 from sync.speed_sla import LadderSteps
 from sync.store.tables import ChangeInbox
@@ -176,11 +176,10 @@ class InboxDecider:
 
     def _decide(self, row: ChangeInbox) -> None:
         """Read, mirror and decide one person; log where the decision's seconds went."""
-        with parts() as seconds:
-            self._decide_parts(row, seconds)
+        with decision_clock() as clock:
+            self._decide_timed(row, clock)
 
-    def _decide_parts(self, row: ChangeInbox, seconds: dict[str, float]) -> None:
-        tick = time.perf_counter()
+    def _decide_timed(self, row: ChangeInbox, clock: DecisionClock) -> None:
         connector: Any = self.runtime.connectors[row.connection]
         object_type, record_id = row.object_type, row.record_id
         if object_type == "campaign_member":  # an update that did not name its person
@@ -193,28 +192,26 @@ class InboxDecider:
             log.info("cdc.skipped", connection=row.connection, record_id=row.record_id,
                      why="not found (deleted or converted): left to the scheduled sync")  # fmt: skip
             return
-        contact = found[0]
-        marks = [time.perf_counter()]  # read; then: lock held, read again, decided
-        outcome: list[tuple[Contact, str, RunResult, dict[str, float]]] = []
+        clock.read()
+        outcome: list[tuple[Contact, str, RunResult]] = []
 
         def read_again() -> Contact | None:
-            marks.append(time.perf_counter())
             again = connector.read_contacts(object_type, [record_id])
-            marks.append(time.perf_counter())
             return again[0] if again else None
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
-            marks.append(time.perf_counter())
-            outcome.append((fresh, key, result, dict(seconds)))
+            clock.owner_written()
+            outcome.append((fresh, key, result))
             with self._guard:
                 self.decided += 1
 
-        decide_contact(self.runtime, self.ladder, row.connection, contact, read_again, decided)
+        decide_contact(
+            self.runtime, self.ladder, row.connection, found[0], clock.reading_again(read_again),
+            decided,
+        )  # fmt: skip
         if not outcome:
             return
-        done = time.perf_counter()
-        fresh, key, result, by_decision = outcome[0]
-        read, locked, again, owner = marks
+        fresh, key, result = outcome[0]
         log.info(
             "cdc.decided",
             connection=row.connection,
@@ -224,19 +221,8 @@ class InboxDecider:
             change=row.change_type,
             planned=len(result.planned),
             written=len(result.writes.items),
-            seconds=round(owner - tick, 2),
             since_change_seconds=round((utc_now() - row.committed_at).total_seconds(), 2),
-            # where a decision's seconds go: the first CRM read, the wait for the person's
-            # decision lock, the read again under it, then mirror + decide + write; then the
-            # SLA rungs due (the owner's task)
-            read_seconds=round(read - tick, 2),
-            lock_wait_seconds=round(locked - read, 2),
-            read_again_seconds=round(again - locked, 2),
-            decide_seconds=round(owner - again, 2),
-            task_seconds=round(done - owner, 2),
-            # and by what it waited for, to the owner written (connectors/timing.py): CRM calls
-            # (rate limiter included), store statements, the routing lock
-            **{f"{part}_seconds": round(value, 3) for part, value in by_decision.items()},
+            **clock.fields(),  # where its seconds went (sync/decision_clock.py)
         )
         for error in result.errors:
             log.warning("cdc.warning", record_id=fresh.id, warning=error)

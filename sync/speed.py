@@ -50,6 +50,7 @@ from connectors.hubspot.webhooks import (
 from connectors.ratelimit import fast_lane
 from connectors.records import Contact
 from sync.catch_up import CATCH_UP, CatchUp, advance_watermark
+from sync.decision_clock import DecisionClock, decision_clock
 from sync.fast_decision import decide_contact
 from sync.speed_sla import LadderSteps
 from sync.store.tables import WebhookEventSeen
@@ -312,44 +313,67 @@ class FastPath:
             session.commit()
 
     def _decide(self, connection: str, contact_id: str, event: WebhookEvent) -> None:
-        """Read, mirror and decide one contact (sync/fast_decision.py)."""
-        tick = time.perf_counter()
-        contact = self._read(connection, contact_id)
+        """Read, mirror and decide one contact (sync/fast_decision.py); log where the decision's
+        seconds went (sync/decision_clock.py: the same parts as a change event's)."""
+        with decision_clock() as clock:
+            self._decide_timed(connection, contact_id, event, clock)
+
+    def _decide_timed(
+        self, connection: str, contact_id: str, event: WebhookEvent, clock: DecisionClock
+    ) -> None:
+        outcome: list[tuple[Contact, str, RunResult, float]] = []
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
+            clock.owner_written()
+            outcome.append((fresh, key, result, (utc_now() - event.occurred_at).total_seconds()))
             with self._guard:
                 self.decided += 1
-            lag = (utc_now() - event.occurred_at).total_seconds()
-            log.info(
-                "speed.decided",
-                connection=connection,
-                record_id=fresh.id,
-                person=key,
-                run_id=result.run_id,
-                planned=len(result.planned),
-                written=len(result.writes.items),
-                seconds=round(time.perf_counter() - tick, 2),
-                since_event_seconds=round(lag, 2),
-                subscription=event.subscription_type,
-                caught_up=event.subscription_id == CATCH_UP,
-            )
-            for error in result.errors:
-                log.warning("speed.warning", record_id=fresh.id, warning=error)
 
+        contact = self._read(connection, contact_id)
+        clock.read()
         try:
             found = contact is not None and decide_contact(
                 self.runtime,
                 self.ladder,
                 connection,
                 contact,
-                lambda: self._read(connection, contact_id),
+                clock.reading_again(lambda: self._read(connection, contact_id)),
                 decided,
             )
         except (LookupError, ConnectorError) as exc:
             log.warning("speed.skipped", connection=connection, record_id=contact_id, why=str(exc))
             return
+        finally:
+            if outcome:
+                self._log_decided(connection, event, clock, *outcome[0])
         if not found:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
+
+    def _log_decided(
+        self,
+        connection: str,
+        event: WebhookEvent,
+        clock: DecisionClock,
+        fresh: Contact,
+        key: str,
+        result: RunResult,
+        lag: float,
+    ) -> None:
+        log.info(
+            "speed.decided",
+            connection=connection,
+            record_id=fresh.id,
+            person=key,
+            run_id=result.run_id,
+            planned=len(result.planned),
+            written=len(result.writes.items),
+            since_event_seconds=round(lag, 2),
+            subscription=event.subscription_type,
+            caught_up=event.subscription_id == CATCH_UP,
+            **clock.fields(),  # where its seconds went, the owner's task included
+        )
+        for error in result.errors:
+            log.warning("speed.warning", record_id=fresh.id, warning=error)
 
     def _read(self, connection: str, contact_id: str) -> Contact | None:
         connector = self.runtime.connectors[connection]

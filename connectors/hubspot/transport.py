@@ -45,6 +45,7 @@ from connectors.http_policy import retrying
 from connectors.hubspot.auth import Credentials
 from connectors.ratelimit import RateLimiter
 from connectors.shared_budget import SharedBudget
+from connectors.timing import timed
 
 TIER_BURST = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 TOKEN_PATH = "/oauth/v1/token"
@@ -192,9 +193,10 @@ class HubSpotTransport:
         while True:
             token = None if is_token else self.credentials.token()
             try:
-                return retrying(
-                    self._max_attempts, self._max_wait, usage=self.usage, sleep=self._sleep
-                )(self._once, original, method, url, label, safe, token, kwargs)
+                with timed("crm"):  # where a fast-path decision's seconds go (connectors/timing.py)
+                    return retrying(
+                        self._max_attempts, self._max_wait, usage=self.usage, sleep=self._sleep
+                    )(self._once, original, method, url, label, safe, token, kwargs)
             except _Expired:
                 if is_token:
                     raise self.credentials.refused() from None
@@ -218,9 +220,10 @@ class HubSpotTransport:
         limiter = self.search if searching else self.burst
         shared = self.shared.get("search" if searching else "burst")
         path = urlsplit(url).path
-        stamp = limiter.acquire(first=method != "GET" and not _READ_BY_POST.search(path))
-        if shared is not None:
-            shared.take()
+        with timed("rate_limit"):
+            stamp = limiter.acquire(first=method != "GET" and not _READ_BY_POST.search(path))
+            if shared is not None:
+                shared.take()
         self.usage.count(label)
         headers = dict(kwargs.get("headers") or {})
         if token is not None:
