@@ -231,3 +231,22 @@ def report(
             print(f"| {phase} | {len(chosen)} | {owners} | {tasks_s} |")
     if set(counts) != {1} or unread:
         raise SystemExit(f"tasks per {noun} {counts}: each demo request needs exactly one")
+
+
+def slowest_statements(lines: list[str], decided_event: str, top: int = 5) -> str:
+    """Which store statement was each fast-path decision's slowest (`slowest_store`: table +
+    operation, `slowest_store_seconds`), by label: how many decisions, their seconds
+    p50/p95/max, most total seconds first."""
+    by_label: dict[str, list[float]] = {}
+    for line in lines:
+        if line.startswith("{") and f'"{decided_event}"' in line:
+            entry = json.loads(line)
+            if "slowest_store" in entry:
+                label = str(entry["slowest_store"])
+                by_label.setdefault(label, []).append(float(entry["slowest_store_seconds"]))
+    if not by_label:
+        return "slowest store statement per decision: none logged"
+    ranked = sorted(by_label.items(), key=lambda item: -sum(item[1]))
+    return "slowest store statement per decision (decisions, seconds p50/p95/max): " + "; ".join(
+        f"{label} {len(values)}, {summary(values)}" for label, values in ranked[:top]
+    )

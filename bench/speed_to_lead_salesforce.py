@@ -48,6 +48,7 @@ from bench.speed_common import (  # noqa: E402
     decision_parts,
     report,
     seconds_since,
+    slowest_statements,
     where_the_seconds_go,
 )
 from sandbox.runtime import Sandbox  # noqa: E402
@@ -235,6 +236,7 @@ def main() -> None:
         (
             where_the_seconds_go(lines, "cdc.decided", "since_change_seconds"),
             decision_parts(lines, "cdc.decided"),
+            slowest_statements(lines, "cdc.decided"),
             stream.first_syncs(),
             refusals(journal),
             f"handled twice (owner moved, or a task outside the owner's queue): {len(twice)}",

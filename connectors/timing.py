@@ -13,6 +13,10 @@ lock included: sync/store/engine.py), `person_lock` (the wait for a person's dec
 `routing_lock` (the wait for the routing lock: routing/transaction.py), `write_turn` (a SQLite
 writer's wait for its turn: sync/store/write_turn.py). Both CRMs' transports time their calls
 (connectors/salesforce/transport.py, connectors/hubspot/transport.py).
+
+A part closed with a label (`stop(part, tick, label)`: a store statement says its table and
+operation) also keeps its slowest single stretch: `slowest()` gives, by part, that label and its
+own seconds, which names the statement a decision's store seconds went to.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class _Watch:
         self.seconds: dict[str, float] = {}
         self.open: list[float] = []  # per open part: seconds its inner parts took
         self.whole = 0  # open parts that count their inner parts as their own
+        self.slowest: dict[str, tuple[str, float]] = {}  # part -> its slowest labelled stretch
 
 
 def _watch() -> _Watch | None:
@@ -48,14 +53,17 @@ def start() -> float | None:
     return perf_counter()
 
 
-def stop(part: str, tick: float | None) -> None:
-    """Close the part `start` opened at `tick`."""
+def stop(part: str, tick: float | None, label: str | None = None) -> None:
+    """Close the part `start` opened at `tick`; `label` names this stretch (its slowest is kept)."""
     watch = _watch()
     if tick is None or watch is None or not watch.open:
         return
     elapsed = perf_counter() - tick
     inner = watch.open.pop()
-    watch.seconds[part] = watch.seconds.get(part, 0.0) + elapsed - inner
+    own = elapsed - inner
+    watch.seconds[part] = watch.seconds.get(part, 0.0) + own
+    if label is not None and own > watch.slowest.get(part, ("", -1.0))[1]:
+        watch.slowest[part] = (label, own)
     if watch.open:
         watch.open[-1] += elapsed
 
@@ -74,6 +82,12 @@ def timed(part: str, *, whole: bool = False) -> Iterator[None]:
         if watch is not None:
             watch.whole -= 1
         stop(part, tick)
+
+
+def slowest() -> dict[str, tuple[str, float]]:
+    """The measured block's slowest labelled stretch so far, by part: (label, own seconds)."""
+    watch = _watch()
+    return dict(watch.slowest) if watch is not None else {}
 
 
 @contextmanager

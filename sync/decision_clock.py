@@ -8,7 +8,8 @@ held by a bulk run's chunk or another decider), `read_again_seconds` (the read u
 then: the owner's task); `seconds` is from the first read to the owner written. And, over that
 same stretch, by what it waited for (connectors/timing.py's exclusive parts): `crm_seconds`,
 `rate_limit_seconds` (inside CRM calls), `store_seconds`, `write_turn_seconds`,
-`routing_lock_seconds`, `person_lock_seconds`.
+`routing_lock_seconds`, `person_lock_seconds`; and the slowest store statement of that stretch:
+`slowest_store` (its table and operation: "activities select") and `slowest_store_seconds`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from time import perf_counter
 from typing import TypeVar
 
-from connectors.timing import parts
+from connectors.timing import parts, slowest
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class DecisionClock:
         self._seconds = seconds  # filled by connectors/timing.py as parts end
         self._marks = [perf_counter()]  # start; then read, lock held, read again, owner
         self._by_part: dict[str, float] = {}
+        self._slowest: dict[str, str | float] = {}
 
     def read(self) -> None:
         """The first CRM read is done (the person's lock is asked for next)."""
@@ -52,8 +54,11 @@ class DecisionClock:
         """The decision is written (owner, stage, score): the parts are taken up to here."""
         self._marks.append(perf_counter())
         self._by_part = dict(self._seconds)
+        if (statement := slowest().get("store")) is not None:
+            label, seconds = statement
+            self._slowest = {"slowest_store": label, "slowest_store_seconds": round(seconds, 3)}
 
-    def fields(self) -> dict[str, float]:
+    def fields(self) -> dict[str, float | str]:
         """The log line's seconds (call after the SLA rungs: `task_seconds` ends now)."""
         done = perf_counter()
         start, read, locked, again, owner = (self._marks + [done] * 5)[:5]
@@ -65,6 +70,7 @@ class DecisionClock:
             "decide_seconds": round(owner - again, 2),
             "task_seconds": round(done - owner, 2),
             **{f"{part}_seconds": round(value, 3) for part, value in self._by_part.items()},
+            **self._slowest,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -70,23 +71,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+_TABLE_NAMED = re.compile(
+    r"\b(?:FROM|INTO|UPDATE|ON|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?)\s+\"?(\w+)", re.IGNORECASE
+)
+
+
+def statement_label(sql: str) -> str:
+    """A statement's table and operation ("activities select", "runs insert"): the first table
+    it names after FROM, INTO, UPDATE, ..., and its first word."""
+    words = sql.lstrip().split(None, 1)
+    operation = words[0].lower() if words else "?"
+    found = _TABLE_NAMED.search(sql)
+    return f"{found.group(1)} {operation}" if found else operation
+
+
 def time_statements(engine: Engine) -> None:
     """Each statement's seconds (SQLite's wait for the write lock included) go to the `store`
-    part of a measured thread (connectors/timing.py: the fast path's decision)."""
+    part of a measured thread (connectors/timing.py: the fast path's decision), labelled with its
+    table and operation (the decision's slowest statement is logged)."""
 
-    def before(_conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any) -> None:
+    def before(_conn: Any, _cursor: Any, sql: Any, _params: Any, context: Any, _many: Any) -> None:
         if context is not None:
             context.handoff_tick = timing.start()
 
-    def after(_conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any) -> None:
+    def after(_conn: Any, _cursor: Any, sql: Any, _params: Any, context: Any, _many: Any) -> None:
         if context is not None:
-            timing.stop("store", getattr(context, "handoff_tick", None))
+            tick = getattr(context, "handoff_tick", None)
+            timing.stop("store", tick, statement_label(sql) if tick is not None else None)
             context.handoff_tick = None
 
     def failed(error: Any) -> None:
         context = error.execution_context
         if context is not None:
-            timing.stop("store", getattr(context, "handoff_tick", None))
+            tick = getattr(context, "handoff_tick", None)
+            label = statement_label(str(error.statement)) if tick is not None else None
+            timing.stop("store", tick, label)
             context.handoff_tick = None
 
     event.listen(engine, "before_cursor_execute", before)
