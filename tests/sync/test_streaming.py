@@ -240,7 +240,8 @@ def test_the_next_page_is_read_while_this_pages_activities_are(sqlite_url: str) 
 
 
 class SlowWrites(InMemoryConnector):
-    """Each write call takes 0.4 s; the first one notes how far planning got meanwhile."""
+    """Each write call takes 0.4 s; the first one waits (up to a minute: however loaded the
+    machine) for planning to go on meanwhile, and notes how far it got."""
 
     engine: Any = None
     threads: ClassVar[list[str]] = []
@@ -256,6 +257,9 @@ class SlowWrites(InMemoryConnector):
         before = self._planned() if first else 0
         time.sleep(0.4)
         if first:
+            waited = time.monotonic() + 60
+            while self._planned() <= before and time.monotonic() < waited:
+                time.sleep(0.05)  # a deciding thread held up behind this write never gets on
             self.planned_during_first_write = (before, self._planned())
         return list(super().apply_changes(changes))
 
