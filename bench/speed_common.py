@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,7 +171,7 @@ def where_the_seconds_go(lines: list[str], decided_event: str, lag_field: str) -
 
 PARTS = (
     "read_seconds", "lock_wait_seconds", "read_again_seconds", "decide_seconds",
-    "task_seconds", "crm_seconds", "rate_limit_seconds", "store_seconds",
+    "task_seconds", "crm_seconds", "rate_limit_seconds", "retry_wait_seconds", "store_seconds",
     "write_turn_seconds", "routing_lock_seconds", "person_lock_seconds",
 )  # fmt: skip  # a fast-path decision's log line: sync/decision_clock.py
 SLOWEST = 0.1  # the slowest tenth of the decisions, by their own seconds, apart
@@ -199,6 +200,25 @@ def _parts(entries: list[dict[str, Any]]) -> str:
     return "; ".join(
         f"{n.removesuffix('_seconds')} {summary([float(e.get(n, 0.0)) for e in entries])}"
         for n in named
+    )
+
+
+def refusals(journal: Path) -> str:
+    """The sandbox's answers: calls, refusals (403 limits, 503), the slowest, from its log."""
+    statuses: Counter[int] = Counter()
+    slow: list[float] = []
+    for line in journal.read_text().splitlines():
+        entry = json.loads(line)
+        statuses[int(entry["status"])] += 1
+        slow.append(float(entry.get("duration_ms") or 0.0))
+    slow.sort()
+    refused = sum(n for code, n in statuses.items() if code in (403, 429, 503))
+    p95 = slow[max(0, round(0.95 * len(slow)) - 1)] / 1000 if slow else 0.0
+    longest = slow[-1] / 1000 if slow else 0.0
+    return (
+        f"sandbox answered {sum(statuses.values())} calls (worker and poller), refused "
+        f"{refused} (statuses {dict(sorted(statuses.items()))}); answer p95 {p95:.2f} s, "
+        f"max {longest:.2f} s"
     )
 
 

@@ -43,6 +43,7 @@ from bench.speed_common import (  # noqa: E402
     Stream,
     Worker,
     decision_parts,
+    refusals,
     report,
     seconds_since,
     summary,
@@ -163,9 +164,11 @@ def main() -> None:
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="speed-bench-"))
     portal = generate_portal(7, args.contacts, SEED_NOW)
+    journal = directory / "sandbox-requests.jsonl"  # the sandbox's answers: refusals, slowest
     sandbox = Sandbox(
-        portal, salesforce=False, limits_enabled=args.limits == "pro", ca_directory=directory / "ca"
-    )
+        portal, salesforce=False, limits_enabled=args.limits == "pro", ca_directory=directory / "ca",
+        request_log=journal,
+    )  # fmt: skip
     throttled: Counter[str] = Counter()
 
     def count_429(request: SandboxRequest, response: SandboxResponse) -> None:
@@ -243,6 +246,7 @@ def main() -> None:
             where_the_seconds_go(lines, "speed.decided", "since_event_seconds"),
             decision_parts(lines, "speed.decided"),
             stream.first_syncs(),
+            refusals(journal),
         )
     )
     if args.json:

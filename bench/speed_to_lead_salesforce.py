@@ -46,6 +46,7 @@ from bench.speed_common import (  # noqa: E402
     Stream,
     Worker,
     decision_parts,
+    refusals,
     report,
     seconds_since,
     slowest_statements,
@@ -135,25 +136,6 @@ class Poller:
             if owners.get(lead) != self.first_owner.get(lead)
             or task_owners.get(lead, {owners.get(lead)}) != {owners.get(lead)}
         ]
-
-
-def refusals(journal: Path) -> str:
-    """The sandbox's answers: calls, refusals (403 limits, 503), the slowest, from its log."""
-    statuses: Counter[int] = Counter()
-    slow: list[float] = []
-    for line in journal.read_text().splitlines():
-        entry = json.loads(line)
-        statuses[int(entry["status"])] += 1
-        slow.append(float(entry.get("duration_ms") or 0.0))
-    slow.sort()
-    refused = sum(n for code, n in statuses.items() if code in (403, 429, 503))
-    p95 = slow[max(0, round(0.95 * len(slow)) - 1)] / 1000 if slow else 0.0
-    longest = slow[-1] / 1000 if slow else 0.0
-    return (
-        f"sandbox answered {sum(statuses.values())} calls (worker and poller), refused "
-        f"{refused} (statuses {dict(sorted(statuses.items()))}); answer p95 {p95:.2f} s, "
-        f"max {longest:.2f} s"
-    )
 
 
 def demo_request(sf: Any, campaign: str, n: str) -> str:

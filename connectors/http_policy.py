@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 import tenacity
 from tenacity import RetryCallState
 
 from connectors.base import ApiUsage
 from connectors.errors import RateLimitedError, RetriableError, UnknownOutcomeError
+from connectors.timing import timed
 
 
 class _BackoffOrRetryAfter(tenacity.wait.wait_base):
@@ -80,6 +82,13 @@ def retrying(
         stop=tenacity.stop_after_attempt(max_attempts),
         wait=_BackoffOrRetryAfter(initial_wait, max_wait),
         before_sleep=_counter(usage),
-        sleep=sleep,
+        sleep=partial(_wait_to_retry, sleep),
         reraise=True,
     )
+
+
+def _wait_to_retry(sleep: Callable[[float], None], seconds: float) -> None:
+    """The wait before the next attempt (a 429's Retry-After, a backoff): a fast-path decision
+    counts it apart from the calls' answers (`retry_wait`: connectors/timing.py)."""
+    with timed("retry_wait"):
+        sleep(seconds)

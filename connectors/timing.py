@@ -8,7 +8,8 @@ covers (the decision's own CPU). Outside a `parts()` block, `timed` costs a thre
 the bulk run's threads pay nothing more.
 
 Parts used: `crm` (a CRM call: its rate limiter wait, the request, the answer), `rate_limit` (the
-limiter's wait, inside a CRM call), `store` (a state store statement, SQLite's wait for its write
+limiter's wait, inside a CRM call), `retry_wait` (the wait before a CRM call's next attempt: a
+429's Retry-After, a backoff; connectors/http_policy.py), `store` (a state store statement, SQLite's wait for its write
 lock included: sync/store/engine.py), `person_lock` (the wait for a person's decision lock),
 `routing_lock` (the wait for the routing lock: routing/transaction.py), `write_turn` (a SQLite
 writer's wait for its turn: sync/store/write_turn.py). Both CRMs' transports time their calls

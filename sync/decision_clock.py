@@ -7,9 +7,10 @@ held by a bulk run's chunk or another decider), `read_again_seconds` (the read u
 `decide_seconds` (mirror, decide, write: to the owner written), `task_seconds` (the SLA rungs due
 then: the owner's task); `seconds` is from the first read to the owner written. And, over that
 same stretch, by what it waited for (connectors/timing.py's exclusive parts): `crm_seconds`,
-`rate_limit_seconds` (inside CRM calls), `store_seconds`, `write_turn_seconds`,
-`routing_lock_seconds`, `person_lock_seconds`; and the slowest store statement of that stretch:
-`slowest_store` (its table and operation: "activities select") and `slowest_store_seconds`.
+`rate_limit_seconds` and `retry_wait_seconds` (inside CRM calls: the limiter, the waits
+between attempts), `store_seconds`, `write_turn_seconds`, `routing_lock_seconds`,
+`person_lock_seconds`; and the slowest store statement of that stretch: `slowest_store` (its
+table and operation: "activities select") and `slowest_store_seconds`.
 """
 
 from __future__ import annotations
