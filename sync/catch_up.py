@@ -24,7 +24,11 @@ sync's cursor covers what came before).
   before its task is finished now; one that finished finds nothing to change),
 - a contact in the overlap only when their state was not decided after that conversion (by the
   fast path, or a scheduled run that began after it),
-- no contact already queued (its decision reads the contact as it is then).
+- no contact already queued (its decision reads the contact as it is then),
+- no contact this worker life decided whole (read, decision, rungs due) after the conversion:
+  while the queue is behind, the watermark waits for its oldest event, and every pass queued
+  again the people decided since (at 100,000 contacts under load, 79 of 279 decisions, each
+  planning nothing, while demo requests waited: bench/RESULTS.md, 2026-12-06 10:41).
 
 A caught-up event's key is `catch-up-<conversion ms>/catch-up/<contact>`, stored with the
 webhook events handled: a second pass (or a restart) queues the same conversion again only to have
@@ -141,11 +145,16 @@ def to_decide(
     mark: datetime,
     decided: dict[str, datetime],
     queued: set[str],
+    finished: dict[str, datetime] | None = None,
 ) -> list[tuple[str, datetime]]:
-    """The conversions a pass queues (the module's "Exactly once")."""
+    """The conversions a pass queues (the module's "Exactly once"). `finished`: contact -> when
+    this worker life's last whole decision of them began (after a conversion: nothing left)."""
     out = []
     for contact_id, at in found:
         if contact_id in queued:
+            continue
+        began = (finished or {}).get(contact_id)
+        if began is not None and began >= at + MARGIN:
             continue
         when = decided.get(contact_id)
         if at <= mark and when is not None and when >= at + MARGIN:
@@ -230,7 +239,10 @@ class CatchUp:
         tick = time.perf_counter()
         found = list(search(since, until))
         decided = decided_at(engine, connection, [contact_id for contact_id, _ in found])
-        todo = to_decide(found, mark, decided, self.fast.queued_contacts(connection))
+        todo = to_decide(
+            found, mark, decided, self.fast.queued_contacts(connection),
+            self.fast.finished(connection),
+        )  # fmt: skip
         queued = self._offer(connection, [catch_up_event(c, at) for c, at in todo])
         if not todo:  # read through: nothing older is missing, but for what the search index
             # had not taken yet ("a few moments" behind writes): a minute short of now at most

@@ -125,6 +125,10 @@ class FastPath:
         self._reassert = threading.Lock()
         self.decided = 0  # contacts decided (tests, the demo)
         self._handled: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent, for acks
+        # (connection, contact) -> when this life's last whole decision of them began (its read,
+        # decision and rungs due all done): the catch-up does not queue them again for a
+        # conversion before that (sync/catch_up.py)
+        self._finished: OrderedDict[tuple[str, str], datetime] = OrderedDict()
         self.ladder = LadderSteps(runtime)  # SLA rungs of the people handed on (sync/speed_sla.py)
         http = runtime.config.http
         self.catch_up = CatchUp(  # conversions made while down (sync/catch_up.py)
@@ -166,6 +170,11 @@ class FastPath:
             self._remember([(connection, e) for e in events])
             return True
         return False
+
+    def finished(self, connection: str) -> dict[str, datetime]:
+        """Contact -> when this worker life's last whole decision of them began."""
+        with self._guard:
+            return {who: at for (c, who), at in self._finished.items() if c == connection}
 
     def queued_contacts(self, connection: str) -> set[str]:
         """The contacts of this connection with events queued or in hand."""
@@ -322,6 +331,7 @@ class FastPath:
         self, connection: str, contact_id: str, event: WebhookEvent, clock: DecisionClock
     ) -> None:
         outcome: list[tuple[Contact, str, RunResult, float]] = []
+        began = utc_now()
 
         def decided(fresh: Contact, key: str, result: RunResult) -> None:
             clock.owner_written()
@@ -348,6 +358,12 @@ class FastPath:
                 self._log_decided(connection, event, clock, *outcome[0])
         if not found:
             log.info("speed.skipped", connection=connection, record_id=contact_id, why="not found")
+            return
+        with self._guard:
+            self._finished[(connection, contact_id)] = began
+            self._finished.move_to_end((connection, contact_id))
+            while len(self._finished) > REMEMBER:
+                self._finished.popitem(last=False)
 
     def _log_decided(
         self,

@@ -53,3 +53,21 @@ def test_a_pass_queues_conversions_after_the_mark_and_undecided_ones_before_it()
     }
     queued = to_decide(found, mark, decided, {"queued-already"})
     assert [c for c, _ in queued] == ["undecided-in-overlap", "decided-too-early", "after-the-mark"]
+
+
+def test_a_pass_does_not_queue_again_whom_this_life_decided_after_their_conversion() -> None:
+    # the watermark waits for the oldest event still queued: with the queue behind, conversions
+    # after it include people this worker has decided since, rungs and all
+    mark = T0
+    found = [
+        ("decided-here-since", T0 + timedelta(seconds=5)),
+        ("converted-again-since", T0 + timedelta(seconds=8)),
+        ("decided-by-a-life-before", T0 + timedelta(seconds=9)),
+    ]
+    finished = {  # this life's whole decisions: when each began
+        "decided-here-since": T0 + timedelta(seconds=6),
+        "converted-again-since": T0 + timedelta(seconds=7),
+    }
+    decided = {"decided-by-a-life-before": T0 + timedelta(seconds=10)}  # its task may not be made
+    queued = to_decide(found, mark, decided, set(), finished)
+    assert [c for c, _ in queued] == ["converted-again-since", "decided-by-a-life-before"]
