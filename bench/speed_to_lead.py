@@ -46,6 +46,7 @@ from bench.speed_common import (  # noqa: E402
     refusals,
     report,
     seconds_since,
+    slowest_statements,
     summary,
     where_the_seconds_go,
 )
@@ -245,6 +246,7 @@ def main() -> None:
         (
             where_the_seconds_go(lines, "speed.decided", "since_event_seconds"),
             decision_parts(lines, "speed.decided"),
+            slowest_statements(lines, "speed.decided"),
             stream.first_syncs(),
             refusals(journal),
         )
