@@ -48,6 +48,7 @@ from connectors.salesforce.cdc import (
     ReplayUnavailable,
 )
 from sync.change_inbox import InboxDecider
+from sync.store.activities import person_reads_beside_loads
 from sync.store.tables import ChangeInbox, ChangeStream
 from sync.store.types import utc_now
 from sync.store.upsert import upsert
@@ -296,8 +297,9 @@ def listening(runtime: Runtime) -> Iterator[ChangeEventListener | None]:
         yield None
         return
     listener = ChangeEventListener(runtime, subs)
-    listener.start()
-    try:
-        yield listener
-    finally:
-        listener.stop()
+    with person_reads_beside_loads(runtime.engine):  # a first sync's loads keep the person index
+        listener.start()
+        try:
+            yield listener
+        finally:
+            listener.stop()

@@ -9,10 +9,12 @@ than SQLite itself. On PostgreSQL they are the usual Core statements.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
@@ -143,13 +145,43 @@ _CREATE_PERSON_INDEX = (
 )
 
 
+_readers: WeakKeyDictionary[Engine, int] = WeakKeyDictionary()  # engine -> readers beside loads
+_readers_guard = threading.Lock()
+
+
+@contextmanager
+def person_reads_beside_loads(engine: Engine) -> Iterator[None]:
+    """For the block's life, this process reads people's activities while a bulk load may run
+    (the change event deciders: sync/change_events.py): a bulk load keeps the person index."""
+    with _readers_guard:
+        _readers[engine] = _readers.get(engine, 0) + 1
+    try:
+        yield
+    finally:
+        with _readers_guard:
+            _readers[engine] -= 1
+            if not _readers[engine]:
+                del _readers[engine]
+
+
+def _read_beside(engine: Engine) -> bool:
+    with _readers_guard:
+        return _readers.get(engine, 0) > 0
+
+
 @contextmanager
 def bulk_load(engine: Engine) -> Iterator[None]:
     """A first (or `--full`) event stream: millions of rows in random person order. On SQLite the
     person index is dropped for the load and built again once, after it (built in one sort, it
-    costs seconds; kept up to date row by row it doubled the load's time). Nothing reads by
-    person during the event stream; `ensure_indexes` rebuilds it if a crash cut the load short."""
-    if engine.dialect.name != "sqlite":
+    costs seconds; kept up to date row by row it doubled the load's time at 600,000 rows, +25% at
+    146,000). `ensure_indexes` rebuilds it if a crash cut the load short.
+
+    Unless people are decided beside the load (`person_reads_beside_loads`: the change event
+    deciders of a worker): each decision reads its person's activities, which without the index
+    is a scan of the table (60-130 ms at 146,000-600,000 rows, several a decision). A worker's
+    first Salesforce sync loads ~216,000 Tasks, Events and CampaignMembers at 100,000 people;
+    the decisions in that stretch spent 2-3 s in store statements (bench/RESULTS.md)."""
+    if engine.dialect.name != "sqlite" or _read_beside(engine):
         yield
         return
     with engine.begin() as connection:
