@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from connectors.spill import write_all
 from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
 from sync.store.tables import OutboxItem, PersonRecord
@@ -179,14 +180,14 @@ class RunLedger:
         if self._closer is not None:
             self._closer()
 
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:  # under the lock
+        write_all(self.db, sql, rows)  # one transaction (connectors/spill.py)
+
     # recording ---------------------------------------------------------------------------
 
     def plan(self, changes: Iterable[PlannedChange]) -> None:
         with self._io():
-            self.db.executemany(
-                _PLAN,
-                [(*_content(c), next(self._seq), c.status, c.error) for c in changes],
-            )
+            self._many(_PLAN, [(*_content(c), next(self._seq), c.status, c.error) for c in changes])
             self._sorted = False
 
     def write(self, changes: Iterable[PlannedChange]) -> None:
@@ -198,11 +199,11 @@ class RunLedger:
 
     def _record_outcomes(self) -> None:  # under the lock
         if self._outcomes:
-            self.db.executemany(_WRITE, self._outcomes)
+            self._many(_WRITE, self._outcomes)
             self._outcomes = []
             self._sorted = False
         if self._notes:
-            self.db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
+            self._many("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
             self._notes = []
 
     def note(self, kind: str, row: dict[str, Any], sort: tuple[str, str | None]) -> None:
@@ -228,7 +229,7 @@ class RunLedger:
     def record(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self._io():
             self._record_outcomes()
-            self.db.executemany(sql, rows)
+            self._many(sql, rows)
 
     # reading -----------------------------------------------------------------------------
 
@@ -329,7 +330,7 @@ class RunLedger:
             ).all()
             with self._io():
                 self._record_outcomes()
-                self.db.executemany(
+                self._many(
                     "UPDATE changes SET s_status = ?, s_error = ? WHERE key = ?",
                     [(str(status), error, str(key)) for key, status, error in found],
                 )
@@ -365,9 +366,7 @@ class RunLedger:
                     p = person(row)
                     found.append((row.connection, row.crm_id, p.key, p.name, p.email, p.company))
                 with self._io():
-                    self.db.executemany(
-                        "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", found
-                    )
+                    self._many("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", found)
                 if len(ids) < IN_LIST:
                     break
                 after = ids[-1]
