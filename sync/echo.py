@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
+from sync.store.bulk_pg import bulk_update
 from sync.store.tables import PersonRecord, PersonState
 
 
@@ -57,7 +58,10 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
                         "e_modified": echo.stamp,
                     }
                 )
-    if records:
+    postgresql = connection.dialect.name == "postgresql"
+    if records and postgresql:  # one statement over arrays, not an execution a record
+        bulk_update(session, _PEOPLE, ("connection", "crm_id"), _columns(records, _MIRROR_COLUMNS))
+    elif records:
         connection.execute(_MIRROR, records)
     keys = sorted(moved)
     states: list[dict[str, Any]] = []
@@ -71,19 +75,32 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
             if seen is not None and seen >= old:
                 # the decision had seen the version we overwrote: our echo changes nothing
                 states.append({"k": key, "e_seen": max(seen, new)})
-    if states:
+    if states and postgresql:
+        bulk_update(session, _STATES, ("person_key",), _columns(states, _SEEN_COLUMNS))
+    elif states:
         connection.execute(_SEEN, states)
 
 
 _PEOPLE: Any = PersonRecord.__table__  # type: ignore[attr-defined]
 _STATES: Any = PersonState.__table__  # type: ignore[attr-defined]
-_MIRROR = (
+_MIRROR = (  # SQLite's executemany (PostgreSQL: the same rows as arrays, bulk_update)
     update(_PEOPLE)
     .where(_PEOPLE.c.connection == bindparam("c"), _PEOPLE.c.crm_id == bindparam("i"))
     .values(fields=bindparam("e_fields"), modified_at=bindparam("e_modified"))
 )
+_MIRROR_COLUMNS = {
+    "c": "connection",
+    "i": "crm_id",
+    "e_fields": "fields",
+    "e_modified": "modified_at",
+}
 _SEEN = (
     update(_STATES)
     .where(_STATES.c.person_key == bindparam("k"))
     .values(source_modified_at=bindparam("e_seen"))
 )
+_SEEN_COLUMNS = {"k": "person_key", "e_seen": "source_modified_at"}
+
+
+def _columns(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    return [{names[k]: v for k, v in row.items()} for row in rows]

@@ -1,7 +1,8 @@
 """The store's bulk writes (sync/store/upsert.py) leave the same rows on both backends: on
 PostgreSQL a batch is one statement over column arrays (sync/store/bulk_pg.py), on SQLite an
 executemany, row by row. Rows repeating a key in one batch end as a row-by-row write leaves them,
-defaults fill missing columns, JSON `None` is JSON null, secrets are redacted, naive times refused."""
+defaults fill missing columns, JSON `None` is JSON null, secrets are redacted, naive times refused.
+The arrays go in binary; the echo mirror's updates are one UPDATE over arrays (bulk_update)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from config.secrets import register_secret
+from sync.echo import Echo, remember_echoes
 from sync.store.bulk_pg import BATCH_ROWS
-from sync.store.tables import OutboxItem, PersonRecord, WrittenValue
+from sync.store.tables import OutboxItem, PersonRecord, PersonState, WrittenValue
 from sync.store.upsert import insert_ignore, upsert
 
 T0 = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
@@ -183,3 +185,33 @@ def test_a_batch_larger_than_one_statement_is_written_whole(engine: Engine) -> N
         f"p{BATCH_ROWS + 6}@x.test",
         {"i": BATCH_ROWS + 6},
     )
+
+
+def test_our_writes_mirrored_into_the_store_as_the_crm_echoes_them(engine: Engine) -> None:
+    """remember_echoes: the stored records take our values and the CRM's new modified time (on
+    PostgreSQL one UPDATE over arrays), a record not held is left alone, a state that had seen
+    the version we overwrote takes the new time, and a secret in a value is redacted."""
+    register_secret("pat-na1-0123456789abcdef")
+    later = T0 + timedelta(minutes=3)
+    with Session(engine) as session:
+        upsert(session, PersonRecord, [_person("1", "a@x.test", score=1), _person("2", None)])
+        upsert(
+            session,
+            PersonState,
+            [{"person_key": "a@x.test", "reasons": [], "source_modified_at": T0}],
+        )
+        session.commit()
+        remember_echoes(
+            session,
+            {
+                ("hubspot", "1"): Echo(later, {"owner": "pat-na1-0123456789abcdef", "score": 2}),
+                ("hubspot", "404"): Echo(later, {"score": 9}),  # not held: nothing to mirror
+            },
+        )
+        session.commit()
+        state = session.exec(select(PersonState)).one()
+    assert _people(engine) == [
+        ("1", "a@x.test", {"score": 2, "owner": "***"}, later, None, "active", None),
+        ("2", None, {}, T0, None, "active", None),
+    ]
+    assert state.source_modified_at == later

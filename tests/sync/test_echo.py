@@ -12,7 +12,7 @@ from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 
 
-def test_the_next_run_skips_its_own_echoes_but_not_a_real_change(sqlite_url: str) -> None:
+def test_the_next_run_skips_its_own_echoes_but_not_a_real_change(store_url: str) -> None:
     now = [NOW]
 
     def clock() -> datetime:
@@ -20,7 +20,7 @@ def test_the_next_run_skips_its_own_echoes_but_not_a_real_change(sqlite_url: str
 
     crm = make_crm(clock)
     seed_people(crm)
-    engine = make_engine(sqlite_url)
+    engine = make_engine(store_url)
     upgrade(engine)
     pipeline = Pipeline(make_config(), engine, {"crm": crm}, clock=clock)
     first = pipeline.run()
