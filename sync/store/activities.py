@@ -4,7 +4,8 @@
 the activities of some records back, for the decide stage. On SQLite (the embedded default) both
 talk to the driver directly, with values in the form SQLAlchemy stores them (UTC timestamps as
 naive ISO text with microseconds, properties as JSON text): per-row type processing cost more
-than SQLite itself. On PostgreSQL they are the usual Core statements.
+than SQLite itself. On PostgreSQL the writes go as bound values too (column arrays,
+sync/store/bulk_pg.py) and the reads are the usual Core statements.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from connectors.records import Activity, ActivityKind, Actor
+from sync.store.bulk_pg import upsert_encoded
 from sync.store.engine import json_text, json_value
 from sync.store.tables import ActivityRecord, PersonRecord, PersonState
-from sync.store.upsert import upsert
 
 COLUMNS = (
     "connection",
@@ -76,6 +77,24 @@ def _sqlite_tuple(a: Activity) -> tuple[Any, ...]:
     )
 
 
+def _bound(a: Activity) -> tuple[Any, ...]:
+    """PostgreSQL: the values as SQLAlchemy would bind them (UTC time, properties as JSON text)."""
+    at = a.occurred_at
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: the state store keeps tz-aware UTC only")
+    return (
+        a.connection,
+        a.id,
+        a.contact_id,
+        a.kind.value,
+        a.actor.value,
+        a.channel,
+        a.owner_id,
+        at.astimezone(UTC),
+        json_text(a.properties),
+    )
+
+
 def store_activities(session: Session, activities: Sequence[Activity]) -> None:
     """Insert or update these activities in the session's transaction (a form submission known
     from the contact alone gives way to the one the CRM's activity read brings: conversions.py)."""
@@ -87,7 +106,7 @@ def store_activities(session: Session, activities: Sequence[Activity]) -> None:
     if not activities:
         return
     if session.get_bind().dialect.name != "sqlite":
-        upsert(session, ActivityRecord, [activity_row(a) for a in activities])
+        upsert_encoded(session, _TABLE, COLUMNS, [_bound(a) for a in activities])
         return
     session.connection().exec_driver_sql(_SQLITE_UPSERT, [_sqlite_tuple(a) for a in activities])
 

@@ -16,7 +16,8 @@ does), timestamps through their column type (tz-aware UTC, naive refused), missi
 with their scalar defaults, secrets redacted (sync/store/redaction.py) before the arrays are made.
 Rows that repeat a key within one batch are reduced to the one a row-by-row run would leave: the
 last for an upsert, the first for an insert that ignores conflicts (PostgreSQL refuses a statement
-that updates one row twice).
+that updates one row twice). `upsert_encoded` takes rows already in bound form (the pull's
+activities); `bulk_update` is the same arrays for an UPDATE by key (the echo mirror).
 """
 
 from __future__ import annotations
@@ -95,24 +96,46 @@ def _send(
 ) -> None:
     """`rows` encoded column by column (`columns`: name, encoder, the defaults of missing
     columns), secrets redacted, sent as arrays of STATEMENT_ROWS rows a statement."""
-    link = session.connection()
     for start in range(0, len(rows), BATCH_ROWS):
         batch = [
             tuple(code(row[name] if name in row else fill[name]) for name, code, fill in columns)
             for row in rows[start : start + BATCH_ROWS]
         ]
-        batch = redact_parameters(batch, True)
-        # statements of STATEMENT_ROWS sent as one pipelined executemany: the server runs one
-        # while the driver encodes the next (two processes busy, not one after the other)
-        link.exec_driver_sql(
-            statement,
-            [
-                {f"c{i}": list(values) for i, values in enumerate(zip(*part, strict=True))}
-                for part in (
-                    batch[k : k + STATEMENT_ROWS] for k in range(0, len(batch), STATEMENT_ROWS)
-                )
-            ],
-        )
+        _send_encoded(session, statement, batch)
+
+
+def upsert_encoded(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`bulk_write(update=True)` for rows already in the form they are bound in (the columns
+    `names` in order, every one given, JSON as its text, times tz-aware): the pull's activities,
+    ~20 a contact, skip the dicts and the per-column encoders. A key given twice: its last row."""
+    keys = [c.name for c in table.primary_key.columns]
+    at = [list(names).index(k) for k in keys]
+    unique: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in rows:
+        key = tuple(row[i] for i in at)
+        unique.pop(key, None)  # a kept last row moves to where it came: row order is kept
+        unique[key] = row
+    statement = _statement(table, list(names), keys, True)
+    batch = rows if len(unique) == len(rows) else list(unique.values())
+    for start in range(0, len(batch), BATCH_ROWS):
+        _send_encoded(session, statement, list(batch[start : start + BATCH_ROWS]))
+
+
+def _send_encoded(session: Session, statement: str, batch: list[tuple[Any, ...]]) -> None:
+    batch = redact_parameters(batch, True)
+    # statements of STATEMENT_ROWS sent as one pipelined executemany: the server runs one
+    # while the driver encodes the next (two processes busy, not one after the other)
+    session.connection().exec_driver_sql(
+        statement,
+        [
+            {f"c{i}": list(values) for i, values in enumerate(zip(*part, strict=True))}
+            for part in (
+                batch[k : k + STATEMENT_ROWS] for k in range(0, len(batch), STATEMENT_ROWS)
+            )
+        ],
+    )
 
 
 def _one_per_key(

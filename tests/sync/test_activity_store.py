@@ -136,3 +136,27 @@ def test_a_bulk_load_drops_the_person_index_and_always_builds_it_again(sqlite_ur
         connection.exec_driver_sql("DROP INDEX ix_activities_person")
     ensure_indexes(engine)  # what every pull does first
     assert _has_person_index(engine)
+
+
+def test_stored_activities_are_the_rows_the_generic_upsert_stores(engine: Engine) -> None:
+    """Both stores: `store_activities` (SQLite's driver path, PostgreSQL's bound arrays) leaves
+    the rows the ORM-typed upsert leaves, a repeated id ends as its last row, a secret in a
+    property is redacted."""
+    from dataclasses import replace
+
+    from config.secrets import register_secret
+
+    register_secret("pat-na1-0123456789abcdef")
+    page = [
+        *_activities(),
+        replace(_activities()[0], properties={"url": "u", "token": "pat-na1-0123456789abcdef"}),
+    ]
+    with Session(engine) as session:
+        store_activities(session, page)
+        upsert(session, ActivityRecord, [activity_row(replace(a, connection="orm")) for a in page])
+        session.commit()
+    stored = _stored(engine)
+    fast = [row[1:] for row in stored if row[0] == "crm"]
+    assert fast == [row[1:] for row in stored if row[0] == "orm"]
+    assert [row[0] for row in fast] == ["e1", "e2"]
+    assert fast[0][7] == {"url": "u", "token": "***"}
