@@ -4,8 +4,8 @@
 the activities of some records back, for the decide stage. On SQLite (the embedded default) both
 talk to the driver directly, with values in the form SQLAlchemy stores them (UTC timestamps as
 naive ISO text with microseconds, properties as JSON text): per-row type processing cost more
-than SQLite itself. On PostgreSQL the writes go as bound values too (column arrays,
-sync/store/bulk_pg.py) and the reads are the usual Core statements.
+than SQLite itself. On PostgreSQL too both go through the driver: the writes as bound values in
+column arrays (sync/store/bulk_pg.py), the reads with the record ids as one array.
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ def store_activities(session: Session, activities: Sequence[Activity]) -> None:
 _KINDS = {kind.value: kind for kind in ActivityKind}
 _ACTORS = {actor.value: actor for actor in Actor}
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE.name} WHERE connection = ? AND contact_id IN "
+_PG_SELECT = (
+    f"SELECT {', '.join(COLUMNS)} FROM {_TABLE.name} "
+    "WHERE connection = %(connection)s AND contact_id = ANY(%(ids)b)"
+)
 _READ_CHUNK = 500  # record ids per query
 
 
@@ -128,12 +132,8 @@ def read_activities(
         if sqlite:
             sql = _SELECT + f"({', '.join('?' * len(ids))})"
             rows: Any = link.exec_driver_sql(sql, (connection, *ids))
-        else:
-            rows = link.execute(
-                select(*(_TABLE.c[c] for c in COLUMNS)).where(
-                    _TABLE.c.connection == connection, _TABLE.c.contact_id.in_(ids)
-                )
-            )
+        else:  # the ids as one array: a statement psycopg parses once, not one of 500 binds
+            rows = link.exec_driver_sql(_PG_SELECT, {"connection": connection, "ids": ids})
         for row in rows:
             yield _activity(row, sqlite)
 
@@ -143,6 +143,8 @@ def _activity(row: Any, sqlite: bool) -> Activity:
     if sqlite:  # the driver's own values: text as SQLAlchemy wrote it
         occurred_at = datetime.fromisoformat(occurred_at).replace(tzinfo=UTC)
         props = {} if props == "{}" else json_value(props)
+    else:  # psycopg's: an aware time in the session's zone, JSON decoded by the engine's reader
+        occurred_at = occurred_at.astimezone(UTC)
     return Activity(
         connection=connection,
         id=crm_id,
