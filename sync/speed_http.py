@@ -32,6 +32,7 @@ from connectors.hubspot.webhooks import (
     verify_v3,
 )
 from sync.speed import FastPath
+from sync.store.activities import person_reads_beside_loads
 
 if TYPE_CHECKING:
     from sync.cli import Runtime
@@ -142,14 +143,15 @@ def serving(
         server.mount(path, endpoint, methods)
     fast = FastPath(runtime, size=http.queue)
     mount_hubspot_webhooks(server, fast, public_url=http.public_url)
-    fast.start()
-    try:
-        server.start()
-    except OSError:
-        fast.stop()
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
-        fast.stop()
+    with person_reads_beside_loads(runtime.engine):  # a first sync's loads keep the person index
+        fast.start()
+        try:
+            server.start()
+        except OSError:
+            fast.stop()
+            raise
+        try:
+            yield server
+        finally:
+            server.stop()
+            fast.stop()

@@ -173,7 +173,8 @@ _readers_guard = threading.Lock()
 @contextmanager
 def person_reads_beside_loads(engine: Engine) -> Iterator[None]:
     """For the block's life, this process reads people's activities while a bulk load may run
-    (the change event deciders: sync/change_events.py): a bulk load keeps the person index."""
+    (the change event deciders, sync/change_events.py; HubSpot's webhook deciders,
+    sync/speed_http.py): a bulk load keeps the person index."""
     with _readers_guard:
         _readers[engine] = _readers.get(engine, 0) + 1
     try:
