@@ -113,7 +113,9 @@ def _write_this_run(
     still pending for those records, whichever run planned them."""
     assert isinstance(writer, CrmApplier)
     writer.chunk_records = 1  # this writer only: a worker's bulk run shares the connectors
-    return writer.send(result.as_of, run_id=result.run_id, final=False, record_ids=records)
+    return writer.send(
+        result.as_of, run_id=result.run_id, final=False, record_ids=records, one_person=True
+    )
 
 
 def claim_run(
