@@ -60,10 +60,13 @@ def activity_row(activity: Activity) -> dict[str, Any]:
     }
 
 
-def _sqlite_tuple(a: Activity) -> tuple[Any, ...]:
+def _values(a: Activity, sqlite: bool) -> tuple[Any, ...]:
+    """An activity's row values as its store's driver takes them: SQLite's text time as
+    SQLAlchemy writes it, PostgreSQL's as SQLAlchemy binds it (UTC); properties as JSON text."""
     at = a.occurred_at
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: the state store keeps tz-aware UTC only")
+    utc = at.astimezone(UTC)
     return (
         a.connection,
         a.id,
@@ -72,25 +75,7 @@ def _sqlite_tuple(a: Activity) -> tuple[Any, ...]:
         a.actor.value,
         a.channel,
         a.owner_id,
-        at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
-        json_text(a.properties),
-    )
-
-
-def _bound(a: Activity) -> tuple[Any, ...]:
-    """PostgreSQL: the values as SQLAlchemy would bind them (UTC time, properties as JSON text)."""
-    at = a.occurred_at
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}: the state store keeps tz-aware UTC only")
-    return (
-        a.connection,
-        a.id,
-        a.contact_id,
-        a.kind.value,
-        a.actor.value,
-        a.channel,
-        a.owner_id,
-        at.astimezone(UTC),
+        utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else utc,
         json_text(a.properties),
     )
 
@@ -106,9 +91,11 @@ def store_activities(session: Session, activities: Sequence[Activity]) -> None:
     if not activities:
         return
     if session.get_bind().dialect.name != "sqlite":
-        upsert_encoded(session, _TABLE, COLUMNS, [_bound(a) for a in activities])
+        upsert_encoded(session, _TABLE, COLUMNS, [_values(a, sqlite=False) for a in activities])
         return
-    session.connection().exec_driver_sql(_SQLITE_UPSERT, [_sqlite_tuple(a) for a in activities])
+    session.connection().exec_driver_sql(
+        _SQLITE_UPSERT, [_values(a, sqlite=True) for a in activities]
+    )
 
 
 _KINDS = {kind.value: kind for kind in ActivityKind}
