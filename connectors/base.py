@@ -118,6 +118,15 @@ class FieldSetup(Protocol):
 
 
 @runtime_checkable
+class FastLaneSlots(Protocol):
+    """Optional: an adapter whose rate limit can keep a few slots of each window for the fast
+    path's calls (connectors/ratelimit.py). The fast path asks when it starts; a scheduled sync
+    alone leaves the whole window to the bulk run."""
+
+    def keep_fast_lane_slots(self) -> None: ...
+
+
+@runtime_checkable
 class ActivityStream(Protocol):
     """Optional: activities read as one time-ordered stream per run rather than per batch of
     contacts (HubSpot web events). The pipeline keeps a cursor for it like for contacts."""

@@ -12,7 +12,8 @@ delays the pull by one slot; so decisions keep pace with the pull instead of pil
 The fast lane goes before both: a call made inside `fast_lane()` (the webhook fast path deciding
 one person: sync/speed.py) takes the next free slot ahead of every waiting write and read, and
 `reserve` slots of the window are kept for it, so a demo request's few reads and writes are not
-stuck behind a bulk pull that fills the window. The lane is a context variable: it follows the
+stuck behind a bulk pull that fills the window. The slots are kept only once a fast path says it
+decides beside the bulk run (`keep_for_fast_lane`): a scheduled sync alone uses the whole window. The lane is a context variable: it follows the
 fast path into the threads it starts with `contextvars.copy_context()`.
 """
 
@@ -118,6 +119,13 @@ class RateLimiter:
             if queued:
                 with self._lock:
                     self._waiting[lane] -= 1
+
+    def keep_for_fast_lane(self, slots: int) -> None:
+        """From now on keep `slots` of each window for fast-lane calls only."""
+        if not 0 <= slots < self.max_calls:
+            raise ValueError("RateLimiter needs 0 <= reserve < max_calls")
+        with self._lock:
+            self.reserve = slots
 
     def waiting(self) -> tuple[int, int, int]:
         """Callers waiting now per lane (ordinary, first, fast): for tests and usage."""

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlmodel import Session, col, select
 
-from connectors.base import ActivityStream
+from connectors.base import ActivityStream, FastLaneSlots
 from connectors.errors import ConnectorError
 from connectors.hubspot.webhooks import (
     WebhookEvent,
@@ -211,6 +211,8 @@ class FastPath:
     def start(self) -> None:
         hubspot = {c.name for c in self.runtime.config.connections if c.kind == "hubspot"}
         for name, connector in self.runtime.connectors.items():
+            if isinstance(connector, FastLaneSlots):  # this path's calls get their own slots
+                connector.keep_fast_lane_slots()
             # form submissions are the scheduled run's stream; a contact read by id tells of its
             # latest (before the first run too: a one-person read of the portal's forms is none)
             if name in hubspot and isinstance(connector, ActivityStream):

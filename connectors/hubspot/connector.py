@@ -319,5 +319,8 @@ class HubSpotConnector:
             created.append(qualified)
         return created
 
+    def keep_fast_lane_slots(self) -> None:
+        self.transport.keep_fast_lane_slots()
+
     def close(self) -> None:
         self.transport.close()

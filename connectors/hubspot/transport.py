@@ -120,10 +120,10 @@ class HubSpotTransport:
         self._max_wait = max_wait
         burst = settings.requests_per_10s or TIER_BURST[settings.tier]
         window = max(1, burst - max(1, burst // 20))
-        # a few slots of each window are the webhook fast path's alone (connectors/ratelimit.py)
-        self.burst = RateLimiter(
-            window, 10.0, clock=clock, sleep=sleep, reserve=min(window - 1, window // 45)
-        )
+        self.burst = RateLimiter(window, 10.0, clock=clock, sleep=sleep)
+        # a few slots of each window are the webhook fast path's alone while one decides beside
+        # the bulk run (`keep_fast_lane_slots`; connectors/ratelimit.py)
+        self.fast_lane_slots = min(window - 1, window // 45)
         per_second = settings.search_per_second
         search_calls = max(1, int(per_second))
         # stamps are settled at answer time (see RateLimiter.settle); 50 ms covers the
@@ -141,6 +141,10 @@ class HubSpotTransport:
         )
         tokens = self.client.oauth.tokens_api
         self.credentials.bind(lambda form: tokens.create(**form, _preload_content=False))
+
+    def keep_fast_lane_slots(self) -> None:
+        """A fast path decides beside the bulk run: keep its slots of each burst window."""
+        self.burst.keep_for_fast_lane(self.fast_lane_slots)
 
     def share_budget(self, connect: Callable[[], Any]) -> None:
         """Spend the portal's buckets with every process on the same PostgreSQL store

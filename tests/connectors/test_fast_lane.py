@@ -100,3 +100,47 @@ def test_the_lane_follows_the_fast_path_into_threads_it_starts_with_its_context(
     thread.start()
     thread.join()
     assert seen == [True] and not in_fast_lane()
+
+
+def _bulk_calls_until_a_wait(limiter: RateLimiter, clock: HeldClock) -> int:
+    """Ordinary (bulk) calls admitted at one instant: the next one would have to wait."""
+    admitted = 0
+    while limiter._wait_needed(1, clock.now, limiter.max_calls - limiter.reserve) <= 0:
+        limiter.acquire()
+        admitted += 1
+    return admitted
+
+
+def test_a_scheduled_sync_alone_has_the_whole_window_and_a_fast_path_keeps_its_slots(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from types import SimpleNamespace
+
+    from connectors.hubspot.connector import HubSpotConnector
+    from sync.speed import FastPath
+    from tests.connectors.hs_harness import hubspot_connection
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    connection = hubspot_connection("https://127.0.0.1:9", str(ca), tier="professional")
+    clock = HeldClock()
+    alone = HubSpotConnector(connection, sleep=clock.sleep, clock=clock)
+    # HubSpot Professional: 190 a rolling 10 s, less Handoff's margin of 9: 181, none kept back
+    assert _bulk_calls_until_a_wait(alone.transport.burst, clock) == 181
+
+    beside = HubSpotConnector(connection, sleep=clock.sleep, clock=clock)
+    runtime = SimpleNamespace(
+        config=SimpleNamespace(http=None, connections=[connection]),
+        connectors={"hubspot": beside},
+    )
+    fast = FastPath(runtime, size=3, deciders=1)  # type: ignore[arg-type]
+    fast.start()
+    try:
+        limiter = beside.transport.burst
+        assert _bulk_calls_until_a_wait(limiter, clock) == 177  # 4 kept for the fast path
+        with fast_lane():
+            for _ in range(4):
+                limiter.acquire()  # each at once: the clock never moved
+        assert limiter.waited == 0.0
+    finally:
+        fast.stop()
