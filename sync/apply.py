@@ -35,6 +35,7 @@ from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOut
 from sync.crm_values import as_read_back
 from sync.echo import Echo, remember_echoes
 from sync.planned_change import PlannedChange
+from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import upsert
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
@@ -115,7 +116,7 @@ def _due(
         return (
             _pending(one_person=True)
             & (col(OutboxItem.kind) == "field")
-            & col(OutboxItem.record_id).in_(sorted(record_ids))
+            & key_in(col(OutboxItem.record_id), sorted(record_ids))
         )
     if not final:
         return _pending(one_person) & (col(OutboxItem.run_id) == run_id)
@@ -327,7 +328,7 @@ class CrmApplier:
                     for start in range(0, len(chunk), KEYS_PER_QUERY)
                     for row in connection.execute(
                         sa_select(_OUTBOX).where(
-                            _OUTBOX.c.key.in_(chunk[start : start + KEYS_PER_QUERY])
+                            key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
                         )
                     )
                 }
@@ -338,7 +339,7 @@ class CrmApplier:
                 for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
                     connection.execute(
                         update(_OUTBOX)
-                        .where(_OUTBOX.c.key.in_(marked[start : start + KEYS_PER_QUERY]))
+                        .where(key_in(_OUTBOX.c.key, marked[start : start + KEYS_PER_QUERY]))
                         .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
                     )
                 session.commit()
@@ -427,7 +428,7 @@ class CrmApplier:
         for start in range(0, len(unknown), KEYS_PER_QUERY):
             link.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.key.in_(unknown[start : start + KEYS_PER_QUERY]))
+                .where(key_in(_OUTBOX.c.key, unknown[start : start + KEYS_PER_QUERY]))
                 .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
             )
         for status in ("applied", "unchanged"):  # alike: one UPDATE per 500 keys
@@ -440,7 +441,7 @@ class CrmApplier:
                 for start in range(0, len(keys), KEYS_PER_QUERY):
                     link.execute(
                         update(_OUTBOX)
-                        .where(_OUTBOX.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                        .where(key_in(_OUTBOX.c.key, keys[start : start + KEYS_PER_QUERY]))
                         .values(
                             status=status,
                             applied_at=now,

@@ -54,6 +54,7 @@ from connectors.hubspot.conversions import RECENT, RECENT_DATE
 from connectors.hubspot.webhooks import WebhookEvent
 from connectors.ratelimit import fast_lane
 from sync.pull import read_cursor
+from sync.store.key_in import key_in
 from sync.store.tables import PersonRecord, PersonState, SyncCursor, WebhookEventSeen
 from sync.store.types import utc_now
 from sync.store.upsert import _insert
@@ -131,7 +132,7 @@ def decided_at(engine: Engine, connection: str, ids: Sequence[str]) -> dict[str,
                 .join(PersonState, PersonState.person_key == PersonRecord.person_key)
                 .where(
                     PersonRecord.connection == connection,
-                    PersonRecord.crm_id.in_(ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
+                    key_in(PersonRecord.crm_id, ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
                 )
             )
             for crm_id, computed in rows:

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from sync.store.bulk_pg import bulk_update
+from sync.store.key_in import key_in
 from sync.store.tables import PersonRecord, PersonState
 
 
@@ -43,7 +44,7 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
                     _PEOPLE.c.crm_id, _PEOPLE.c.person_key, _PEOPLE.c.modified_at, _PEOPLE.c.fields
                 )
                 .where(_PEOPLE.c.connection == name)
-                .where(_PEOPLE.c.crm_id.in_(ids[start : start + 500]))
+                .where(key_in(_PEOPLE.c.crm_id, ids[start : start + 500]))
             )
             for crm_id, person_key, modified_at, fields in rows:
                 echo = echoes[(name, crm_id)]
@@ -68,7 +69,7 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
     for start in range(0, len(keys), 500):
         for key, seen in connection.execute(
             select(_STATES.c.person_key, _STATES.c.source_modified_at).where(
-                _STATES.c.person_key.in_(keys[start : start + 500])
+                key_in(_STATES.c.person_key, keys[start : start + 500])
             )
         ):
             old, new = moved[key]

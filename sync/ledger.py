@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from connectors.spill import write_all
 from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
+from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem, PersonRecord
 
 __all__ = ["LedgerUnwritable", "LedgerView", "RunLedger"]
@@ -326,7 +327,7 @@ class RunLedger:
             found = session.execute(
                 sa_select(
                     col(OutboxItem.key), col(OutboxItem.status), col(OutboxItem.last_error)
-                ).where(col(OutboxItem.key).in_(keys))
+                ).where(key_in(col(OutboxItem.key), keys))
             ).all()
             with self._io():
                 self._record_outcomes()
@@ -360,7 +361,7 @@ class RunLedger:
                 for row in session.execute(
                     sa_select(*columns).where(
                         col(PersonRecord.connection) == connection,
-                        col(PersonRecord.crm_id).in_(ids),
+                        key_in(col(PersonRecord.crm_id), ids),
                     )
                 ):
                     p = person(row)

@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from sync.ledger import IN_LIST, PAGE, RunLedger
+from sync.store.key_in import key_in
 from sync.store.tables import PersonRecord
 
 # each list's order in the report: by person, then this field (then as decided)
@@ -127,7 +128,7 @@ def name_people(ledger: RunLedger, session: Session, person: Any) -> None:
         found: dict[str, list[Any]] = {}
         for row in session.execute(
             sa_select(*columns)
-            .where(col(PersonRecord.person_key).in_(keys))
+            .where(key_in(col(PersonRecord.person_key), keys))
             .order_by(col(PersonRecord.connection), col(PersonRecord.crm_id))
         ):
             found.setdefault(row.person_key, []).append(person(row))

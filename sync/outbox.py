@@ -24,6 +24,7 @@ from sqlmodel import Session
 from config.connections import Connection
 from sync.crm_values import same_in_crm, same_value
 from sync.planned_change import Drift, PlannedChange
+from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem, WrittenValue
 from sync.store.upsert import insert_ignore
 from sync.webhooks import WEBHOOK_CONNECTION
@@ -85,7 +86,7 @@ class OutboxPlanner:
                 chunk = ids[start : start + 500]
                 for record_id, name, value in link.execute(
                     sa_select(_WRITTEN.c.record_id, _WRITTEN.c.field, _WRITTEN.c.value).where(
-                        _WRITTEN.c.connection == connection, _WRITTEN.c.record_id.in_(chunk)
+                        _WRITTEN.c.connection == connection, key_in(_WRITTEN.c.record_id, chunk)
                     )
                 ):
                     self._written[(connection, record_id, name)] = value
@@ -99,7 +100,7 @@ class OutboxPlanner:
                         _OUTBOX.c.run_id,
                         _OUTBOX.c.value,
                         _OUTBOX.c.created_at,
-                    ).where(_OUTBOX.c.connection == connection, _OUTBOX.c.record_id.in_(chunk))
+                    ).where(_OUTBOX.c.connection == connection, key_in(_OUTBOX.c.record_id, chunk))
                 ):
                     self._items.add(key)
                     if status in LANDED_STATUSES:
@@ -354,7 +355,7 @@ class OutboxPlanner:
         for start in range(0, len(superseded), 500):
             self.session.connection().execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.key.in_(superseded[start : start + 500]))
+                .where(key_in(_OUTBOX.c.key, superseded[start : start + 500]))
                 .values(status="superseded")
             )
         self.planned.extend(PlannedChange.from_row(r) for r in rows if r["status"] == "pending")

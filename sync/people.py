@@ -19,6 +19,7 @@ from routing.ledger import LastAssignment
 from scoring.lifecycle import normalise_code
 from sync.crm_values import same_in_crm
 from sync.store.activities import read_activities
+from sync.store.key_in import key_in
 from sync.store.tables import OwnerRecord, PersonRecord
 
 REJECTION_STAGES = ("recycled", "disqualified")
@@ -259,7 +260,7 @@ def load_people(
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         for record in session.exec(
-            select(PersonRecord).where(col(PersonRecord.person_key).in_(chunk))
+            select(PersonRecord).where(key_in(col(PersonRecord.person_key), chunk))
         ).all():
             if record.status == "active":
                 records_by_key.setdefault(record.person_key, []).append(record)

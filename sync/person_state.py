@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from sync.store.key_in import key_in
 from sync.store.tables import PersonState
 from sync.store.upsert import upsert
 
@@ -57,7 +58,7 @@ def load_states(session: Session, keys: Sequence[str]) -> dict[str, StateRow]:
     link = session.connection()
     for start in range(0, len(keys), 500):
         query = select(*(_TABLE.c[c] for c in COLUMNS)).where(
-            _TABLE.c.person_key.in_(keys[start : start + 500])
+            key_in(_TABLE.c.person_key, keys[start : start + 500])
         )
         for row in link.execute(query):
             out[row[0]] = StateRow(*row)

@@ -38,6 +38,7 @@ from sync.store.activities import (
     unheld,
 )
 from sync.store.engine import json_text, json_value
+from sync.store.key_in import key_in
 from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
@@ -367,7 +368,7 @@ class PullStage:
                 for crm_id, modified_at, fields in session.execute(
                     sa_select(*columns).where(
                         col(PersonRecord.connection) == self.connector.name,
-                        col(PersonRecord.crm_id).in_([c.id for c in contacts]),
+                        key_in(col(PersonRecord.crm_id), [c.id for c in contacts]),
                         col(PersonRecord.status) == "active",
                     )
                 )

@@ -53,6 +53,7 @@ from sync.catch_up import CATCH_UP, CatchUp, advance_watermark
 from sync.decision_clock import DecisionClock, decision_clock
 from sync.fast_decision import decide_contact
 from sync.speed_sla import LadderSteps
+from sync.store.key_in import key_in
 from sync.store.tables import WebhookEventSeen
 from sync.store.types import utc_now
 from sync.store.upsert import upsert
@@ -162,7 +163,7 @@ class FastPath:
                 session.exec(
                     select(WebhookEventSeen.event_key).where(
                         col(WebhookEventSeen.connection) == connection,
-                        col(WebhookEventSeen.event_key).in_(keys),
+                        key_in(col(WebhookEventSeen.event_key), keys),
                     )
                 )
             )
@@ -291,7 +292,7 @@ class FastPath:
                     session.exec(
                         select(WebhookEventSeen.event_key).where(
                             col(WebhookEventSeen.connection) == connection,
-                            col(WebhookEventSeen.event_key).in_(keys),
+                            key_in(col(WebhookEventSeen.event_key), keys),
                         )
                     )
                 )

@@ -21,6 +21,7 @@ from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from routing.tables import Assignment
 from sync.ledger_notes import SORTS, DecisionNotes, name_people
+from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem, PersonRecord, PersonState
 
 if TYPE_CHECKING:
@@ -156,7 +157,8 @@ def _read_people(session: Session, view: StoreView, result: RunResult) -> None:
         for chunk in _chunks(ids):
             for row in session.execute(
                 sa_select(*columns).where(
-                    col(PersonRecord.connection) == connection, col(PersonRecord.crm_id).in_(chunk)
+                    col(PersonRecord.connection) == connection,
+                    key_in(col(PersonRecord.crm_id), chunk),
                 )
             ):
                 view.records[(row.connection, row.crm_id)] = _person(row)

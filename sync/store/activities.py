@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 from connectors.records import Activity, ActivityKind, Actor
 from sync.store.bulk_pg import upsert_encoded
 from sync.store.engine import json_text, json_value
+from sync.store.key_in import key_in
 from sync.store.tables import ActivityRecord, PersonRecord, PersonState
 
 COLUMNS = (
@@ -226,7 +227,7 @@ def _among(
             session.execute(
                 select(col(wanted)).where(
                     col(table.connection) == connection,
-                    col(table.crm_id).in_(ids[start : start + 500]),
+                    key_in(col(table.crm_id), ids[start : start + 500]),
                 )
             ).scalars()
         )
@@ -240,6 +241,6 @@ def redecide(session: Session, connection: str, crm_ids: set[str]) -> None:
     for start in range(0, len(ordered), 500):
         session.execute(
             sa_update(PersonState)
-            .where(col(PersonState.person_key).in_(ordered[start : start + 500]))
+            .where(key_in(col(PersonState.person_key), ordered[start : start + 500]))
             .values(source_modified_at=None)
         )

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from connectors.activity_keys import FORM_ID, FORM_NAME, STAND_IN
 from connectors.records import Activity
 from sync.store.engine import json_value
+from sync.store.key_in import key_in
 from sync.store.tables import ActivityRecord
 
 SAME_SUBMISSION = timedelta(seconds=60)
@@ -88,7 +89,9 @@ def _drop_replaced(session: Session, canonical: list[Activity]) -> None:
 
 def _delete(session: Session, connection: str, ids: Iterable[str]) -> None:
     session.connection().execute(
-        delete(_TABLE).where(_TABLE.c.connection == connection, _TABLE.c.crm_id.in_(sorted(ids)))
+        delete(_TABLE).where(
+            _TABLE.c.connection == connection, key_in(_TABLE.c.crm_id, sorted(ids))
+        )
     )
 
 
@@ -112,7 +115,7 @@ def _stored_forms(session: Session, stand_ins: list[Activity]) -> Iterable[Activ
             rows = session.connection().execute(
                 select(_TABLE).where(
                     _TABLE.c.connection == connection,
-                    _TABLE.c.contact_id.in_(ids[start : start + _READ_CHUNK]),
+                    key_in(_TABLE.c.contact_id, ids[start : start + _READ_CHUNK]),
                     _TABLE.c.kind.in_(kinds),
                 )
             )

@@ -82,8 +82,8 @@ def _hubspot_scores(sandbox: Any) -> dict[str, Any]:
 
 
 def _values(params: Any) -> list[Any]:
-    if isinstance(params, dict):
-        return list(params.values())
+    if isinstance(params, dict):  # named parameters; a key list is one array on PostgreSQL
+        params = list(params.values())
     if isinstance(params, list | tuple):
         return [
             v for p in params for v in (_values(p) if isinstance(p, list | tuple | dict) else [p])
