@@ -42,9 +42,7 @@ def test_key_in_selects_and_updates_exactly_the_listed_keys(engine: Engine) -> N
     assert read(many) == {f"hubspot:{i}" for i in range(0, 1500, 2)}
     assert read([]) == set()
     with engine.begin() as link:
-        link.execute(
-            update(_STATES).where(key_in(_STATES.c.person_key, few)).values(score=-1)
-        )
+        link.execute(update(_STATES).where(key_in(_STATES.c.person_key, few)).values(score=-1))
     with engine.connect() as link:
         changed = link.execute(select(_STATES.c.person_key).where(_STATES.c.score == -1))
         assert {row[0] for row in changed} == {"hubspot:3", "hubspot:7"}
