@@ -210,6 +210,7 @@ class Pipeline:
             for chunk in feed.ready(CHECKPOINT_EVERY):  # while the pull runs
                 passes = passes or begin()
                 passes.first(chunk)
+                statistics.request()  # the store grows: tables past the threshold analysed
             result.timings["pull"] = time.perf_counter() - tick
             result.pulls, result.errors = feed.results, feed.errors
             result.warnings = sorted(set(feed.warnings))

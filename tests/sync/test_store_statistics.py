@@ -5,10 +5,12 @@ against the sandbox, on a throwaway database whose tables autovacuum leaves alon
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session, func, select
 
 from sync.store.engine import make_engine
@@ -71,3 +73,48 @@ def test_sqlite_stores_need_no_statistics(sqlite_url: str) -> None:
             "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
         ).scalar_one()
     assert found == 0
+
+
+@pytest.mark.postgres
+def test_a_first_sync_analyses_the_tables_while_they_grow(tmp_path: Path, pg_url: str) -> None:
+    """The planner's statistics follow the store through the pull, not only after it: without
+    them each chunk's key-list reads scan every row of the connection, which turns a first
+    sync of a million people quadratic (sync/store/statistics.py). The sandbox holds the pull's
+    contact pages after the eighth (800 people stored) until the store's people are analysed,
+    at most 30 s: without the refresh during the pull they are analysed only after it."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        for table in BIG:
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
+    people_when_analysed: list[int] = []
+    analysed = threading.Event()
+    pages = [0]
+    with drill(tmp_path, pg_url, contacts=1600) as d:
+        pipeline = d.pipeline()
+
+        def hold(request: Any) -> None:
+            if request.method == "GET" and request.path.rstrip("/").endswith("objects/contacts"):
+                pages[0] += 1
+                if pages[0] > 8:
+                    analysed.wait(30)
+
+        d.sandbox.server("hubspot").before_request.append(hold)
+
+        @event.listens_for(pipeline.engine, "before_cursor_execute")
+        def _analyse(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            if statement.startswith('ANALYZE "people"') or statement == "ANALYZE people":
+                with engine.connect() as look:
+                    people_when_analysed.append(
+                        look.execute(text("SELECT count(*) FROM people")).scalar_one()
+                    )
+                analysed.set()
+
+        result = pipeline.run()
+    assert not result.errors, result.errors
+    with Session(engine) as session:
+        people = session.exec(select(func.count()).select_from(PersonRecord)).one()
+    assert people >= 1600 and pages[0] > 8
+    during = [n for n in people_when_analysed if n < people]
+    assert during, people_when_analysed  # analysed while the pull was still storing people
+    assert people_when_analysed[-1] == people  # and once more at its end
