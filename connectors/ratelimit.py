@@ -13,8 +13,9 @@ The fast lane goes before both: a call made inside `fast_lane()` (the webhook fa
 one person: sync/speed.py) takes the next free slot ahead of every waiting write and read, and
 `reserve` slots of the window are kept for it, so a demo request's few reads and writes are not
 stuck behind a bulk pull that fills the window. The slots are kept only once a fast path says it
-decides beside the bulk run (`keep_for_fast_lane`): a scheduled sync alone uses the whole window. The lane is a context variable: it follows the
-fast path into the threads it starts with `contextvars.copy_context()`.
+decides beside the bulk run (`keep_for_fast_lane`): a scheduled sync alone uses the whole window.
+The lane is a context variable: it follows the fast path into the threads it starts with
+`contextvars.copy_context()`.
 """
 
 from __future__ import annotations
