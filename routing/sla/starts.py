@@ -2,9 +2,11 @@
 
 `start_clocks` does what one `SlaEngine.start_clock` call per lead would, in order, with one query
 for the chunk's leads and one multi-row insert: a clock already started for the same lead, owner
-and moment is kept (idempotent); otherwise the lead's open clocks end as `reassigned` and the new
-clock starts, unless no policy watches the lane. A lead started twice in one chunk ends its first
-new clock like any other open one.
+and moment is kept (idempotent); so is an open clock of the same owner and lane whose first touch
+is still owed (the same handoff, decided again: by the fast path and a scheduled run a moment
+apart, say; a new clock would reset its due time and task the owner twice); otherwise the lead's
+open clocks end as `reassigned` and the new clock starts, unless no policy watches the lane. A
+lead started twice in one chunk ends its first new clock like any other open one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -80,6 +83,10 @@ def start_clocks(engine: SlaEngine, session: Session, starts: Sequence[ClockStar
         if clock_id in existing:
             running.append(clock_id)
             continue
+        owed = _owed_by(open_by_lead.get(start.lead_key, []), start)
+        if owed is not None:
+            running.append(owed)
+            continue
         at = start.started_at.astimezone(UTC)
         for clock in open_by_lead.pop(start.lead_key, []):
             _end(clock, at)
@@ -94,6 +101,20 @@ def start_clocks(engine: SlaEngine, session: Session, starts: Sequence[ClockStar
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(_CLOCKS).on_conflict_do_nothing(), rows)
     return running
+
+
+def _owed_by(clocks: list[Any], start: ClockStart) -> str | None:
+    """The id of the open clock this start hands on again: the same owner, in the same lane,
+    still owing the first touch (None: the start is a new handoff)."""
+    for clock in clocks:
+        value = clock.get if isinstance(clock, dict) else partial(getattr, clock)
+        if (
+            value("owner_email") == start.owner
+            and value("lane") == start.lane
+            and value("first_touch_at") is None
+        ):
+            return str(value("id"))
+    return None
 
 
 def _end(clock: Any, at: datetime) -> None:

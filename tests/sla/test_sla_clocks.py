@@ -139,6 +139,33 @@ def test_reassignment_restarts_the_clock_for_the_new_owner(
     assert first.first_touch_at is None
 
 
+def test_the_same_owner_handed_the_lead_again_keeps_the_clock_that_owes_the_first_touch(
+    sla: SlaEngine, session: Session, clock_at: time_machine.Traveller
+) -> None:
+    """The fast path and a scheduled run decided one demo request a moment apart, both for Ana:
+    one clock, its due time unmoved, one "task the owner" rung. Once Ana has touched the lead, a
+    new handoff to her (a demo request weeks later) is a new clock; so is another lane."""
+    first = _start(sla, session)
+    session.commit()
+    clock_at.shift(timedelta(milliseconds=5))
+    again = _start(sla, session, owner_email="ana@example.com", started_at=now())
+    session.commit()
+    assert again.id == first.id and first.ended_at is None and first.due_at == MONDAY_0955
+    assert len(session.exec(select(SlaClock)).all()) == 1
+    clock_at.move_to(MONDAY_0955)
+    assert [type(a).__name__ for a in sla.evaluate(session, now())] == ["CreateTask"]
+    assert sla.evaluate(session, now()) == []  # fired once, for the one clock
+
+    sla.record_touches(session, [Touch("lead-1", "ana@example.com", "call", "phone", now())])
+    session.commit()
+    clock_at.shift(timedelta(days=20))
+    later = _start(sla, session, started_at=now())
+    assert later.id != first.id and first.end_reason == "reassigned"
+    clock_at.shift(timedelta(minutes=1))
+    standard = _start(sla, session, lane="mql", started_at=now())
+    assert standard.id != later.id and later.end_reason == "reassigned"
+
+
 def test_start_clock_is_idempotent_and_a_move_to_a_lane_without_sla_ends_it(
     sla: SlaEngine, session: Session, clock_at: time_machine.Traveller
 ) -> None:
