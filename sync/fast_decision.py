@@ -74,7 +74,7 @@ def decide_contact(
             if fresh is None:
                 return False
             with Session(runtime.engine) as session:
-                upsert(session, PersonRecord, [_person_row(fresh)])
+                upsert(session, PersonRecord, [_person_row(fresh)], versioned_by="modified_at")
                 session.commit()
             key, result = sync_one(runtime, f"{connection}:{fresh.id}", as_of=None, dry_run=False)
         decided(fresh, key, result)

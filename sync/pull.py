@@ -328,7 +328,7 @@ class PullStage:
         cursors = [batch.cursor for batch, _ in held if batch.cursor is not None]
         with Session(self.engine) as session:
             people = [_person_row(c) for c in fresh]
-            upsert(session, PersonRecord, people)
+            upsert(session, PersonRecord, people, versioned_by="modified_at")
             result.changed += len(people)
             store_activities(session, activities)
             result.activities += len(activities)

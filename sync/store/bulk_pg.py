@@ -38,10 +38,16 @@ STATEMENT_ROWS = 1000  # rows a statement
 
 
 def bulk_write(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, update: bool
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    update: bool,
+    versioned_by: str | None = None,
 ) -> bool:
     """Insert `rows` into `table` (PostgreSQL), updating every non-key column given of rows whose
-    primary key exists (`update`) or leaving those rows as they are. False, with nothing done,
+    primary key exists (`update`: with `versioned_by`, only where the stored row's version is not
+    newer than the given one) or leaving those rows as they are. False, with nothing done,
     when a missing column's default is computed (the caller's executemany applies it)."""
     names = list(rows[0])
     fill: dict[str, Any] = {}
@@ -56,7 +62,7 @@ def bulk_write(
     dialect = session.get_bind().dialect
     encode = [_encoder(table.columns[name].type, dialect) for name in names]
     unique = _one_per_key(rows, keys, keep_last=update)
-    statement = _statement(table, names, keys, update)
+    statement = _statement(table, names, keys, update, versioned_by)
     _send(
         session,
         statement,
@@ -117,7 +123,7 @@ def upsert_encoded(
         key = tuple(row[i] for i in at)
         unique.pop(key, None)  # a kept last row moves to where it came: row order is kept
         unique[key] = row
-    statement = _statement(table, list(names), keys, True)
+    statement = _statement(table, list(names), keys, True, None)
     batch = rows if len(unique) == len(rows) else list(unique.values())
     for start in range(0, len(batch), BATCH_ROWS):
         _send_encoded(session, statement, list(batch[start : start + BATCH_ROWS]))
@@ -166,11 +172,13 @@ def _same(value: Any) -> Any:
     return value
 
 
-_statements: dict[tuple[str, tuple[str, ...], bool], str] = {}
+_statements: dict[tuple[str, tuple[str, ...], bool, str | None], str] = {}
 
 
-def _statement(table: Table, names: list[str], keys: list[str], update: bool) -> str:
-    cache_key = (table.name, tuple(names), update)
+def _statement(
+    table: Table, names: list[str], keys: list[str], update: bool, versioned_by: str | None
+) -> str:
+    cache_key = (table.name, tuple(names), update, versioned_by)
     if cache_key in _statements:
         return _statements[cache_key]
     from sqlalchemy.dialects import postgresql
@@ -188,6 +196,9 @@ def _statement(table: Table, names: list[str], keys: list[str], update: bool) ->
     changed = [n for n in names if n not in keys]
     if update and changed:
         sql += "DO UPDATE SET " + ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in changed)
+        if versioned_by is not None:
+            version = quote(versioned_by)
+            sql += f" WHERE {quote(table.name)}.{version} <= excluded.{version}"
     else:
         sql += "DO NOTHING"
     _statements[cache_key] = sql

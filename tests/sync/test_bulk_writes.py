@@ -215,3 +215,24 @@ def test_our_writes_mirrored_into_the_store_as_the_crm_echoes_them(engine: Engin
         ("2", None, {}, T0, None, "active", None),
     ]
     assert state.source_modified_at == later
+
+
+def test_a_versioned_upsert_never_takes_a_record_back_to_an_older_version(engine: Engine) -> None:
+    """A pull that read a record before Handoff's own write landed, and stores it after the
+    write's echo, leaves the echo; the same version with other fields, and a newer one, land."""
+    echo = {**_person("1", "ana@example.com", owner_id="rep-7"), "modified_at": T0}
+    before = {**_person("1", "ana@example.com", owner_id=None), "modified_at": T0 - timedelta(1)}
+    edited = {**_person("1", "ana@example.com", owner_id="rep-7", phone="555"), "modified_at": T0}
+    later = {**_person("1", "ana@example.com", owner_id="rep-9"), "modified_at": T0 + timedelta(1)}
+    fresh = _person("2", "bo@example.com")  # a record the store never held: inserted
+    with Session(engine) as session:
+        upsert(session, PersonRecord, [echo])
+        upsert(session, PersonRecord, [before, fresh], versioned_by="modified_at")
+        session.commit()
+    [ana, bo] = _people(engine)
+    assert (ana[2], ana[3]) == ({"owner_id": "rep-7"}, T0) and bo[0] == "2"
+    for row in (edited, later):
+        with Session(engine) as session:
+            upsert(session, PersonRecord, [row], versioned_by="modified_at")
+            session.commit()
+        assert _people(engine)[0][2] == row["fields"]
