@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -16,6 +17,8 @@ from sync.person_state import load_states
 from sync.task_wording import PersonWords, TaskText, manager_task, owner_task
 from sync.webhooks import escalation_message
 
+RUNG_WAIT = timedelta(seconds=2)  # a rung of a handoff just made due this soon is waited for
+
 
 def plan_sla_actions(
     session: Session,
@@ -24,12 +27,13 @@ def plan_sla_actions(
     engines: DomainEngines,
     *,
     lead_keys: Collection[str] | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """The ladder rungs due at the planner's time, for every clock (a run) or for `lead_keys`
-    only (the fast path's step for one person: sync/speed_sla.py)."""
+    """The ladder rungs due at `now` (default: the planner's time), for every clock (a run) or
+    for `lead_keys` only (the fast path's step for one person: sync/speed_sla.py)."""
     planner = stage.planner
     reassigned: dict[str, str] = {}  # clock id -> the new owner, for the manager's task
-    for action in engines.sla.evaluate(session, planner.now, lead_keys=lead_keys):
+    for action in engines.sla.evaluate(session, now or planner.now, lead_keys=lead_keys):
         stage.tally.sla_actions[type(action).__name__] += 1
         person = load_person(session, action.lead_key, config, engines.owners)
         if person is not None:

@@ -27,7 +27,7 @@ from routing.sla.tables import SlaClock
 from scoring import LifecyclePolicy, ScoringModel
 from sync.apply import CrmApplier, DryRunRecorder, OutboxWriter, WriteSummary
 from sync.decision_tally import unmatched_owner_problems
-from sync.escalation import plan_sla_actions
+from sync.escalation import RUNG_WAIT, plan_sla_actions
 from sync.feed import PullFeed
 from sync.ledger import LedgerView, RunLedger
 from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
@@ -139,6 +139,32 @@ class Pipeline:
             )
         )
 
+    def _sla_step(
+        self,
+        session: Session,
+        passes: DecisionPasses,
+        mode: RunMode,
+        as_of: datetime,
+        *,
+        live: bool,
+    ) -> None:
+        """The ladder rungs due: at the run's moment (a replay, a dry run), or, live, at the
+        present; and a short live run waits (at most RUNG_WAIT, holding nothing) for a rung of
+        its handoffs (clocks started at its moment) falling due that soon: a fast lane's "task
+        the owner at once" a moment after the handoff is not left to the next SLA check."""
+        engines = passes.engines
+        now = self.clock() if live else as_of
+        plan_sla_actions(session, self.config, passes.stage, engines, now=now)
+        passes.flush()
+        if not live or now - as_of > RUNG_WAIT:  # a long run's quick rungs are past: fired
+            return
+        due = self.sla.next_rung_due(session, started_since=as_of)
+        if due is not None and due - self.clock() <= RUNG_WAIT:
+            mode.checkpoint(session)
+            self.stopping.wait(max(0.0, (due - self.clock()).total_seconds()))
+            plan_sla_actions(session, self.config, passes.stage, engines, now=self.clock())
+            passes.flush()
+
     def run(
         self,
         *,
@@ -219,8 +245,7 @@ class Pipeline:
             passes.after_pull(result.pulls, full)
             statistics.request()  # and again after the routing pass's plans
             tick = time.perf_counter()
-            plan_sla_actions(session, self.config, passes.stage, passes.engines)
-            passes.flush()
+            self._sla_step(session, passes, mode, as_of, live=decided_after is not None)
             result.timings["sla"] = time.perf_counter() - tick
             stage, planner = passes.stage, passes.planner
             result.tally = stage.tally

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlmodel import Session
 
-from routing.sla.engine import SlaEngine
-from sync.escalation import plan_sla_actions
+from sync.escalation import RUNG_WAIT, plan_sla_actions
 from sync.only import _write_this_run, claim_run
 from sync.passes import DecisionPasses
 from sync.person_lock import person_locks
@@ -35,25 +34,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("handoff.speed")
 HORIZON = timedelta(minutes=2)  # rungs due sooner than this are fired by the fast path
-WAIT_FOR = timedelta(seconds=2)  # a rung due this soon is waited for, then fired at once
-
-
-def next_rung_due(engine: SlaEngine, session: Session, key: str) -> datetime | None:
-    """When the person's earliest unfired ladder rung falls due (None: no open clock waits)."""
-    earliest: datetime | None = None
-    for clock in engine.open_clocks(session, key):
-        if clock.first_touch_at is not None or clock.ladder_done:
-            continue
-        found = engine.schedule(clock)
-        if found is None:
-            continue
-        fired = engine._fired_rungs(session, [clock.id]).get(clock.id, set())
-        for due in found[2]:
-            if due.rung_id not in fired:
-                at = due.due_at
-                earliest = at if earliest is None or at < earliest else earliest
-                break
-    return earliest
+WAIT_FOR = RUNG_WAIT  # a rung due this soon is waited for, then fired at once
 
 
 def sla_step(runtime: Runtime, key: str, now: datetime) -> RunResult:
@@ -93,7 +74,7 @@ class LadderSteps:
     def after_handoff(self, key: str) -> None:
         """Right after the person's decision: fire what is due, keep what falls due soon."""
         with Session(self.runtime.engine) as session:
-            due = next_rung_due(self.runtime.pipeline.sla, session, key)
+            due = self.runtime.pipeline.sla.next_rung_due(session, lead_key=key)
         if due is None:
             return
         now = utc_now()

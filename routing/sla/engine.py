@@ -130,6 +130,36 @@ class SlaEngine:
         schedule = rung_schedule(policy, calendar, started_at=clock.started_at, due_at=clock.due_at)
         return policy, calendar, schedule
 
+    def next_rung_due(
+        self,
+        session: Session,
+        *,
+        lead_key: str | None = None,
+        started_since: datetime | None = None,
+    ) -> datetime | None:
+        """When the earliest unfired ladder rung of the open clocks owing a first touch falls
+        due: the lead's, or those started since a moment (a run's handoffs); None: none waits."""
+        query = select(SlaClock).where(
+            col(SlaClock.ended_at).is_(None),
+            col(SlaClock.first_touch_at).is_(None),
+            col(SlaClock.ladder_done).is_(False),
+        )
+        if lead_key is not None:
+            query = query.where(col(SlaClock.lead_key) == lead_key)
+        if started_since is not None:
+            query = query.where(col(SlaClock.started_at) >= _utc(started_since, "started_since"))
+        clocks = list(session.scalars(query))
+        fired = self._fired_rungs(session, [clock.id for clock in clocks])
+        earliest: datetime | None = None
+        for clock in clocks:
+            found = self.schedule(clock)
+            done = fired.get(clock.id, set())
+            for due in found[2] if found is not None else []:
+                if due.rung_id not in done:
+                    earliest = due.due_at if earliest is None else min(earliest, due.due_at)
+                    break
+        return earliest
+
     def open_clocks(self, session: Session, lead_key: str) -> list[SlaClock]:
         """The lead's running clocks (normally one), oldest first."""
         query = select(SlaClock).where(
