@@ -5,25 +5,21 @@ second; every Lead ends with an owner and exactly one task."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_process import run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def test_salesforce_speed_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
     out = tmp_path / "speed.json"
-    result = subprocess.run(
-        [sys.executable, "bench/speed_to_lead_salesforce.py", "--contacts", "300",
+    result = run_bench(
+        "speed_to_lead_salesforce.py", "--contacts", "300",
          "--submissions", "4", "--spacing", "1", "--restart-at", "2", "--kill", "--down", "1",
-         "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+         "--json", str(out),
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 4
     assert all(r["tasks"] == 1 and r["owner_s"] <= r["task_s"] for r in rows), rows
