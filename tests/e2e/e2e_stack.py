@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -54,3 +56,31 @@ def build_stack(
         upgrade(engine)
         yield Stack(sandbox, config, engine, tmp_path)
         engine.dispose()
+
+
+@contextmanager
+def speed_worker(crm: str, directory: Path, command: str = "run") -> Iterator[tuple[Sandbox, Any]]:
+    """The demo portal (3 companies, 60 people) in a sandbox of `crm` alone, and a worker's
+    runtime on it (the speed-to-lead config, an SQLite store in `directory`) after its first
+    sync: the people, owners and territories are in the store."""
+    from sync.runtime import Runtime
+    from sync.speed_config import speed_to_lead_config
+
+    portal = generate_portal(3, 60, SEED_NOW)
+    sandbox = Sandbox(
+        portal,
+        hubspot=crm == "hubspot",
+        salesforce=crm == "salesforce",
+        ca_directory=directory / "ca",
+    )
+    with sandbox, sandbox_environment(sandbox.info, directory):
+        config = directory / "handoff.yaml"
+        config.write_text(
+            speed_to_lead_config(crm, state_url=f"sqlite:///{directory / 'state.db'}")
+        )
+        runtime = Runtime(str(config), command, log_level="error")
+        try:
+            runtime.run()
+            yield sandbox, runtime
+        finally:
+            runtime.close()

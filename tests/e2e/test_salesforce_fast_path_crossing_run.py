@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,16 +25,12 @@ from typing import Any
 import pytest
 from crm_clients import CrmPerson, SalesforceClient
 from demo_requests import salesforce_lead
-from e2e_stack import SEED_NOW
+from e2e_stack import speed_worker
 
-from config.loader import load_config
 from sandbox.runtime import Sandbox
-from sandbox.seed import generate_portal
 from sandbox.server import SandboxRequest, SandboxResponse
 from sync.change_events import listening
-from sync.demo import sandbox_environment
 from sync.runtime import Runtime
-from sync.speed_config import speed_to_lead_config
 
 pytestmark = pytest.mark.slow
 WAIT = 60.0  # seconds any one step may take
@@ -81,24 +75,9 @@ class Crossing:
             self.fast_done.wait(WAIT)
 
 
-@contextmanager
-def _worker(directory: Path) -> Iterator[tuple[Sandbox, Runtime, SalesforceClient]]:
-    """A worker on the demo org after its first sync (the people, owners and territories in its
-    store); its sandbox and a simple-salesforce client."""
+def _made(directory: Path) -> Path:
     directory.mkdir()
-    portal = generate_portal(3, 60, SEED_NOW)
-    sandbox = Sandbox(portal, hubspot=False, salesforce=True, ca_directory=directory / "ca")
-    with sandbox, sandbox_environment(sandbox.info, directory):
-        config = directory / "handoff.yaml"
-        config.write_text(
-            speed_to_lead_config("salesforce", state_url=f"sqlite:///{directory / 'state.db'}")
-        )
-        runtime = Runtime(str(config), "run", log_level="error")
-        try:
-            runtime.run()
-            yield sandbox, runtime, SalesforceClient(sandbox, load_config(config))
-        finally:
-            runtime.close()
+    return directory
 
 
 def _owned_with_task(client: SalesforceClient, lead: str) -> CrmPerson:
@@ -173,10 +152,12 @@ def _demo_request_beside_a_run(
 def test_a_run_crossing_the_fast_path_leaves_the_lead_as_a_run_after_it_does(
     tmp_path: Path,
 ) -> None:
-    with _worker(tmp_path / "control") as (sandbox, runtime, client):
+    with speed_worker("salesforce", _made(tmp_path / "control")) as (sandbox, runtime):
+        client = SalesforceClient(sandbox, runtime.config)
         _, control = _demo_request_beside_a_run(sandbox, runtime, client, None)
     crossing = Crossing()
-    with _worker(tmp_path / "crossing") as (sandbox, runtime, client):
+    with speed_worker("salesforce", _made(tmp_path / "crossing")) as (sandbox, runtime):
+        client = SalesforceClient(sandbox, runtime.config)
         first, crossed = _demo_request_beside_a_run(sandbox, runtime, client, crossing)
     assert crossing.fast_done.is_set()  # the run's page was held until the fast path was done
     assert crossed.owner == first.owner and crossed.tasks == first.tasks  # not routed again

@@ -22,19 +22,15 @@ from pathlib import Path
 import pytest
 from crm_clients import CrmPerson, SalesforceClient
 from demo_requests import salesforce_lead
-from e2e_stack import SEED_NOW
+from e2e_stack import speed_worker
 from sqlalchemy import update
 from sqlmodel import col
 
-from config.loader import load_config
 from routing.tables import RotationState
 from routing.transaction import RoutingBatch
 from sandbox.runtime import Sandbox
-from sandbox.seed import generate_portal
 from sync.change_events import listening
-from sync.demo import sandbox_environment
 from sync.runtime import Runtime
-from sync.speed_config import speed_to_lead_config
 
 pytestmark = pytest.mark.slow
 WITHIN = 8.0  # seconds from the request to its owner and task (a decision takes ~0.2 s here)
@@ -76,19 +72,8 @@ class RoutingPass:
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[tuple[Sandbox, Runtime, SalesforceClient]]:
-    portal = generate_portal(3, 60, SEED_NOW)
-    sandbox = Sandbox(portal, hubspot=False, salesforce=True, ca_directory=tmp_path / "ca")
-    with sandbox, sandbox_environment(sandbox.info, tmp_path):
-        config = tmp_path / "handoff.yaml"
-        config.write_text(
-            speed_to_lead_config("salesforce", state_url=f"sqlite:///{tmp_path / 'state.db'}")
-        )
-        runtime = Runtime(str(config), "run", log_level="error")
-        try:
-            runtime.run()  # the first sync: the people, owners and territories are in the store
-            yield sandbox, runtime, SalesforceClient(sandbox, load_config(config))
-        finally:
-            runtime.close()
+    with speed_worker("salesforce", tmp_path) as (sandbox, runtime):
+        yield sandbox, runtime, SalesforceClient(sandbox, runtime.config)
 
 
 def _routed(client: SalesforceClient, lead: str, deadline: float) -> CrmPerson | None:

@@ -12,43 +12,18 @@ soon.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from crm_clients import CrmPerson, HubSpotClient, SalesforceClient
 from demo_requests import hubspot_form, salesforce_lead, submit_form
-from e2e_stack import SEED_NOW
+from e2e_stack import speed_worker
 
 from sandbox.runtime import Sandbox
-from sandbox.seed import generate_portal
-from sync.demo import sandbox_environment
 from sync.runtime import Runtime
-from sync.speed_config import speed_to_lead_config
 
 pytestmark = pytest.mark.slow
 EMAIL = "avery.quinn@northwind-analytics.com"
-
-
-@contextmanager
-def _synced(crm: str, directory: Path) -> Iterator[tuple[Sandbox, Runtime]]:
-    """The demo portal after a first `handoff sync` with the speed-to-lead config."""
-    portal = generate_portal(3, 60, SEED_NOW)
-    sandbox = Sandbox(
-        portal, hubspot=crm == "hubspot", salesforce=crm == "salesforce", ca_directory=directory
-    )
-    with sandbox, sandbox_environment(sandbox.info, directory):
-        config = directory / "handoff.yaml"
-        config.write_text(
-            speed_to_lead_config(crm, state_url=f"sqlite:///{directory / 'state.db'}")
-        )
-        runtime = Runtime(str(config), "sync", log_level="error")
-        try:
-            runtime.run()
-            yield sandbox, runtime
-        finally:
-            runtime.close()
 
 
 def _demo_request(crm: str, sandbox: Sandbox, runtime: Runtime) -> tuple[str, CrmPerson]:
@@ -74,7 +49,7 @@ def test_a_demo_request_handed_on_by_a_run_has_its_task_when_the_run_ends(
     crm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", "scheduled-run-test-secret")  # webhooks' (unused)
-    with _synced(crm, tmp_path) as (sandbox, runtime):
+    with speed_worker(crm, tmp_path, command="sync") as (sandbox, runtime):
         _, person = _demo_request(crm, sandbox, runtime)
     assert person.owner, person
     assert person.stage in ("MQL", "marketingqualifiedlead"), person
