@@ -1,6 +1,6 @@
 """A demo request the scheduled run hands on (no fast path caught it: the worker was down, or
-it came during the first sync, before the reps were known) has its owner's task when the run
-ends, not at the next SLA check an hour on; read back through the real clients, on both CRMs.
+none runs) has its owner's task when the run ends, not at the next SLA check an hour on; read
+back through the real clients, on both CRMs.
 
 The speed-to-lead config's fast lane tasks the owner at 0.01% of its hour (0.36 s after the
 handoff), and its SLA check runs hourly. The run hands the lead on at its own moment and fired
