@@ -36,6 +36,8 @@ def test_scoring_memos_hold_no_more_after_20000_distinct_people_than_after_8000(
         _, peak_20000 = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # memos of 16,384 entries (and an e-mail memo that never hit) grew ~8 MB more by 20,000
-    assert peak_20000 - peak_8000 < 300_000, (peak_8000, peak_20000)
+    # memos of 16,384 entries (and an e-mail memo that never hit) grew ~8 MB more by 20,000;
+    # bounded, they hold what they held (0.31 MB of other growth here, run alone: tracemalloc
+    # also counts what other threads allocate, and in a whole suite's run some still do)
+    assert peak_20000 - peak_8000 < 1_000_000, (peak_8000, peak_20000)
     assert peak_20000 < 6_000_000, peak_20000
