@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 WRITER_LOCK = 7220314  # pg advisory lock namespace (first key): one writer per connection
 APP_NAME_LIMIT = 63  # PostgreSQL truncates application_name to NAMEDATALEN - 1 bytes
+HOLDER_WAIT = 2.0  # s a refused process waits for a new holder to write its name
 
 
 class StoreBusy(Exception):
@@ -157,7 +159,7 @@ class _FileLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise StoreBusy(busy_message(writer.url, self.holder())) from None
+            raise StoreBusy(busy_message(writer.url, self._holder_once_said())) from None
         handle.seek(0)
         handle.truncate()
         me = {
@@ -170,6 +172,14 @@ class _FileLock:
         handle.flush()
         self._file = handle
 
+    def _holder_once_said(self) -> Holder | None:
+        """The holder writes who it is just after it takes the lock: a process refused in that
+        instant waits up to HOLDER_WAIT seconds for the name rather than report nobody."""
+        deadline = time.monotonic() + HOLDER_WAIT
+        while (holder := self.holder()) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return holder
+
     def holder(self) -> Holder | None:
         try:
             data: Any = json.loads(self.path.read_text(encoding="utf-8") or "null")
@@ -181,6 +191,8 @@ class _FileLock:
 
     def release(self) -> None:
         if self._file is not None:
+            self._file.truncate(0)  # the next holder's refusals never name this process
+            self._file.flush()
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None

@@ -408,3 +408,37 @@ def test_sync_is_refused_while_a_replica_process_writes_the_connection(
         assert replica.returncode == 0, output[-3000:]
         routed = assignments_per_lead(pg_url)
         assert routed and max(routed.values()) == 1, routed.most_common(3)
+
+
+def test_a_writer_refused_as_the_holder_starts_waits_for_its_name(tmp_path: Path) -> None:
+    """The holder takes the lock, then writes who it is: a second writer refused in between
+    names the holder once it has written (the two-syncs case above met this in CI), and a
+    released lock file never names the process that released it."""
+    import fcntl
+    import json
+    import os
+
+    from sync.store.writer_lock import StoreBusy, StoreWriter
+
+    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    lock_path = tmp_path / "handoff.db.lock"
+    with lock_path.open("a+", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken, nothing written yet
+
+        def say_who() -> None:
+            held.write(json.dumps({"command": "sync", "pid": 4242, "host": "worker-1"}) + "\n")
+            held.flush()
+
+        timer = threading.Timer(0.3, say_who)
+        timer.start()
+        try:
+            with pytest.raises(StoreBusy, match=r"by `handoff sync` \(pid 4242 on worker-1\)"):
+                StoreWriter(url, "sync", ["hubspot"]).acquire()
+        finally:
+            timer.join()
+        fcntl.flock(held, fcntl.LOCK_UN)
+
+    writer = StoreWriter(url, "sync", ["hubspot"]).acquire()
+    assert str(os.getpid()) in lock_path.read_text(encoding="utf-8")
+    writer.release()
+    assert lock_path.read_text(encoding="utf-8") == ""
