@@ -72,7 +72,7 @@ def _round(changes: list[PlannedChange]) -> dict[str, float]:
 
     def report() -> None:
         rows = ({"record": row[1], "field": row[2], "value": str(row[6])} for row in ledger.rows())
-        kept = built_rows(ledger, "reconciliation", rows)
+        kept = built_rows(ledger.directory, rows)
         assert kept.total == len(changes)
 
     step("plan", plan)

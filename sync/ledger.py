@@ -51,7 +51,6 @@ CREATE INDEX changes_written ON changes (w_seq) WHERE w_seq IS NOT NULL;
 CREATE TABLE notes (kind TEXT, seq INTEGER, k1 TEXT, k2 TEXT, data BLOB);
 CREATE INDEX notes_order ON notes (kind, k1, k2, seq);
 CREATE INDEX notes_people ON notes (k1);
-CREATE TABLE report_rows (list TEXT, seq INTEGER, row TEXT, PRIMARY KEY (list, seq));
 CREATE TABLE people (key TEXT PRIMARY KEY, name TEXT, email TEXT, company TEXT);
 CREATE TABLE records (
     connection TEXT, record_id TEXT, person_key TEXT, name TEXT, email TEXT, company TEXT,

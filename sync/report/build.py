@@ -19,6 +19,7 @@ from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
 from sync.ledger_notes import sorted_notes
 from sync.pipeline import RunResult
+from sync.report.render import csv_values
 from sync.report.rows import StreamedRows, built_rows
 from sync.report.snapshot import Person, StoreView, read_store
 
@@ -34,7 +35,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})  # as they are in a report
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, timedelta):
@@ -93,7 +99,7 @@ def _noted(result: RunResult, kind: str) -> StreamedRows:
     if result.tally is None:
         return StreamedRows([], 0, lambda: iter(()))
     rows = (_named(row, who) for row, who in sorted_notes(result.ledger, kind))
-    return built_rows(result.ledger, kind, rows)
+    return built_rows(result.ledger.directory, rows)
 
 
 def _row(change: tuple[Any, ...], links: RecordLinks) -> dict[str, Any]:
@@ -151,7 +157,7 @@ def _rows(result: RunResult, links: RecordLinks) -> tuple[StreamedRows, RowCount
             counts.add(row)
             yield row
 
-    return built_rows(result.ledger, "reconciliation", counted()), counts
+    return built_rows(result.ledger.directory, counted(), csv_values), counts
 
 
 def _funnel(stages: dict[str, int]) -> list[dict[str, Any]]:

@@ -57,10 +57,12 @@ def _json_rows(rows: StreamedRows, depth: int) -> Iterator[str]:
         return
     pad = "  " * (depth + 1)
     deeper = "\n" + pad
-    texts = itertools.chain((row_text(row) for row in rows.head), rows.tail_texts())
+    texts = itertools.chain(
+        (row_text(row).replace("\n", deeper) for row in rows.head), rows.tail_texts(deeper)
+    )
     piece = ["["]
     for n, text in enumerate(texts):
-        piece.append(("," if n else "") + deeper + text.replace("\n", deeper))
+        piece.append(("," if n else "") + deeper + text)
         if len(piece) >= CHUNK_ROWS:
             yield "".join(piece)
             piece = []
@@ -324,15 +326,24 @@ def csv_text(report: dict[str, Any]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
-    for n, row in enumerate(report[ROWS_KEY], 1):
-        values = [row.get(k) for k in CSV_FIELDS]
-        values[_STATUS_AT] = status_label(row["status"])
-        writer.writerow(values)
+    rows = report[ROWS_KEY]
+    kept = rows.tail_csv() if isinstance(rows, StreamedRows) else None
+    for n, row in enumerate(rows.head if kept is not None else rows, 1):
+        writer.writerow(csv_values(row))
         if n % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+    if kept is not None:  # the lines written as the rows were made
+        yield from kept
+
+
+def csv_values(row: dict[str, Any]) -> list[Any]:
+    """A change row's report.csv values, in CSV_FIELDS' order."""
+    values = [row.get(k) for k in CSV_FIELDS]
+    values[_STATUS_AT] = status_label(row["status"])
+    return values
 
 
 def to_csv(report: dict[str, Any]) -> str:

@@ -1,25 +1,43 @@
 """The report's change rows, streamed: the model holds the first rows (what a page shows), the
-rest are read from where they live (the run's ledger, or the store's saved parts) each time the
-JSON or CSV is written. A plain list works wherever these do (a report read from its file).
+rest are read from where they live (a scratch file of the run, or the store's saved parts) each
+time the JSON or CSV is written. A plain list works wherever these do (a report read from its file).
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, overload
 
 from config.secrets import SECRETS, redact_deep
+from sync.report.row_file import RowFile
 
 HEAD = 500  # rows held in the model: the HTML page's table (sync.report.page.HTML_ROWS)
-PAGE = 1000  # rows per read and write of the ledger
+PAGE = 1000  # rows made, redacted and written at a time
 
 Row = dict[str, Any]
 
 
 _FLAT = frozenset({str, int, float, bool, type(None)})
 _FLAT_SEPARATORS = (",\n  ", ": ")
+# the C encoder json.dumps would make for these arguments, made once (it is per call there)
+_flat_encoder = (
+    c_make_encoder(
+        None, None, encode_basestring_ascii, None, ": ", _FLAT_SEPARATORS[0], True, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def _flat_text(row: Row) -> str:
+    if _flat_encoder is not None:
+        return "".join(_flat_encoder(row, 0))
+    return json.dumps(row, sort_keys=True, separators=_FLAT_SEPARATORS)
 
 
 def row_text(row: Row) -> str:
@@ -30,7 +48,7 @@ def row_text(row: Row) -> str:
     if not row:
         return "{}"
     if set(map(type, row.values())) <= _FLAT and all(type(k) is str for k in row):
-        return "{\n  " + json.dumps(row, sort_keys=True, separators=_FLAT_SEPARATORS)[1:-1] + "\n}"
+        return "{\n  " + _flat_text(row)[1:-1] + "\n}"
     return json.dumps(row, indent=2, sort_keys=True)
 
 
@@ -54,19 +72,22 @@ def redacted_texts(rows: list[Row]) -> list[tuple[Row, str]]:
 class StreamedRows:
     """A sequence of report rows: `head` in memory, `tail()` read on demand (rows as built:
     redacted once, when they were made). `tail_texts`, when given, reads the same rows as
-    `row_text` wrote them (report.json and the store's parts take them as they are)."""
+    `row_text` wrote them, each line break of their layout as `newline` (report.json and the
+    store's parts take them as they are); `tail_csv`, when given, their report.csv lines."""
 
     def __init__(
         self,
         head: list[Row],
         total: int,
         tail: Callable[[], Iterator[Row]],
-        tail_texts: Callable[[], Iterator[str]] | None = None,
+        tail_texts: Callable[[str], Iterator[str]] | None = None,
+        tail_csv: Callable[[], Iterator[str]] | None = None,
     ) -> None:
         self.head = head
         self.total = total
         self._tail = tail
         self._tail_texts = tail_texts
+        self._tail_csv = tail_csv
 
     def __len__(self) -> int:
         return self.total
@@ -78,11 +99,17 @@ class StreamedRows:
         """The rows after the head."""
         return self._tail()
 
-    def tail_texts(self) -> Iterator[str]:
-        """The rows after the head as `row_text` writes them."""
+    def tail_texts(self, newline: str = "\n") -> Iterator[str]:
+        """The rows after the head as `row_text` writes them (its line breaks as `newline`)."""
         if self._tail_texts is not None:
-            return self._tail_texts()
-        return (row_text(row) for row in self._tail())
+            return self._tail_texts(newline)
+        if newline == "\n":
+            return (row_text(row) for row in self._tail())
+        return (row_text(row).replace("\n", newline) for row in self._tail())
+
+    def tail_csv(self) -> Iterator[str] | None:
+        """The rows after the head as report.csv's lines, in pieces (None: not kept so)."""
+        return self._tail_csv() if self._tail_csv is not None else None
 
     def __iter__(self) -> Iterator[Row]:
         yield from self.head
@@ -106,7 +133,11 @@ class StreamedRows:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StreamedRows:
         return StreamedRows(
-            copy.deepcopy(self.head, memo), self.total, self._tail, self._tail_texts
+            copy.deepcopy(self.head, memo),
+            self.total,
+            self._tail,
+            self._tail_texts,
+            self._tail_csv,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -120,13 +151,21 @@ class StreamedRows:
         return f"<{self.total} report rows, {len(self.head)} held>"
 
 
-def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
-    """Report rows made once (redacted), kept: the first HEAD in memory, every one after it in
-    the ledger as its text (`row_text`, the `report_rows` table), read back a page at a time."""
-    ledger.record("DELETE FROM report_rows WHERE list = ?", [(name,)])
+def built_rows(
+    directory: str | None,
+    rows: Iterator[Row],
+    csv_values: Callable[[Row], list[Any]] | None = None,
+) -> StreamedRows:
+    """Report rows made once (redacted), kept: the first HEAD in memory, every one after it as
+    its text (`row_text`, one line each: JSON text holds no tab, so its layout's line breaks are
+    kept as tabs) in a scratch file in `directory`, and with `csv_values` its report.csv line
+    in another (sync/report/row_file.py)."""
+    texts = RowFile(directory)
+    lines = RowFile(directory) if csv_values is not None else None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     head: list[Row] = []
     total = 0
-    page: list[Row] = []
 
     def keep(page: list[Row]) -> None:
         nonlocal total
@@ -135,11 +174,17 @@ def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
             if total < HEAD:
                 head.append(row)
             else:
-                kept.append((name, total, text))
+                kept.append(text.replace("\n", "\t"))
+                if csv_values is not None:
+                    writer.writerow(csv_values(row))
             total += 1
-        if kept:
-            ledger.record("INSERT INTO report_rows VALUES (?, ?, ?)", kept)
+        texts.append_lines(kept)
+        if lines is not None and buffer.tell():
+            lines.append(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
 
+    page: list[Row] = []
     for row in rows:
         page.append(row)
         if len(page) >= PAGE:
@@ -147,21 +192,10 @@ def built_rows(ledger: Any, name: str, rows: Iterator[Row]) -> StreamedRows:
             page = []
     keep(page)
 
-    def texts() -> Iterator[str]:
-        after = HEAD - 1
-        while True:
-            found = ledger.query(
-                f"SELECT seq, row FROM report_rows WHERE list = ? AND seq > ? ORDER BY seq "
-                f"LIMIT {PAGE}",
-                (name, after),
-            )
-            for _, text in found:
-                yield text
-            if len(found) < PAGE:
-                return
-            after = found[-1][0]
+    def tail_texts(newline: str) -> Iterator[str]:
+        return (line.replace("\t", newline) for line in texts.lines())
 
     def tail() -> Iterator[Row]:
-        return map(json.loads, texts())
+        return (json.loads(line) for line in texts.lines())  # tabs are JSON whitespace
 
-    return StreamedRows(head, total, tail, texts)
+    return StreamedRows(head, total, tail, tail_texts, lines.pieces if lines else None)

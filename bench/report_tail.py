@@ -1,0 +1,142 @@
+"""The full sync's report tail: what turning a run's changes into its report takes, per change.
+
+After a full sync over 1,000,000 contacts the run's ledger holds about 5,000,000 changes; the
+report makes one row of each (sorted, with who the record is), keeps them in the store's parts
+and writes report.json and report.csv. This records N changes in a ledger the way a run does,
+names their records, then runs the real steps (sync/report: rows, the store's copy, the files)
+and prints each step's wall and CPU seconds (user + system of this process, its threads too).
+
+    .venv/bin/python bench/report_tail.py [--changes 500000] [--rounds 1] [--profile out.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sync.ledger import RunLedger
+from sync.planned_change import PlannedChange
+from sync.report.build import SCHEMA, RecordLinks, _rows
+from sync.report.files import save_report, stored_report
+from sync.report.render import write_reports
+from sync.store.engine import make_engine
+from sync.store.schema import upgrade
+
+FIELDS = ("lifecycle_stage", "handoff_score", "handoff_reasons", "hubspot_owner_id", "lead_status")
+CHUNK = 500
+
+
+def _changes(n: int) -> list[PlannedChange]:
+    return [
+        PlannedChange(
+            key=f"hubspot:contact:{100000 + i // 5}:{FIELDS[i % 5]}",
+            connection="hubspot",
+            object_type="contact",
+            record_id=str(100000 + i // 5),
+            kind="set",
+            field=FIELDS[i % 5],
+            value=f"value {i}" if i % 5 != 1 else i % 100,
+            previous=None if i % 3 else "lead",
+            reason="fit 40 (VP title, 450 employees) + intent 35 (demo request)",
+            status="planned",
+        )
+        for i in range(n)
+    ]
+
+
+class _Result:
+    """What `_rows` reads of a run's result: its ledger."""
+
+    def __init__(self, ledger: RunLedger) -> None:
+        self.ledger = ledger
+
+
+class _Links(RecordLinks):
+    def __init__(self) -> None:
+        self.hubspot = {"hubspot": 4242}
+        self.salesforce = {}
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _round(changes: list[PlannedChange], directory: Path) -> dict[str, dict[str, float]]:
+    ledger = RunLedger()
+    for at in range(0, len(changes), CHUNK):
+        ledger.plan(changes[at : at + CHUNK])
+    for change in changes:
+        ledger.write([dataclasses.replace(change, status="written")])
+    ids = sorted({c.record_id for c in changes})
+    ledger.record(
+        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+        [("hubspot", i, f"p{i}", f"Person {i}", f"p{i}@example.com", "Acme") for i in ids],
+    )
+    engine = make_engine(f"sqlite:///{directory / 'handoff.db'}")
+    upgrade(engine)
+    spent: dict[str, dict[str, float]] = {}
+    report: dict[str, Any] = {}
+
+    def step(name: str, work: Callable[[], object]) -> None:
+        wall, cpu = time.perf_counter(), _cpu()
+        work()
+        spent[name] = {
+            "wall": round(time.perf_counter() - wall, 2),
+            "cpu": round(_cpu() - cpu, 2),
+        }
+
+    def rows() -> None:
+        made, counts = _rows(_Result(ledger), _Links())  # type: ignore[arg-type]
+        report.update(schema=SCHEMA, run={"id": "bench"}, reconciliation=made)
+        assert counts.rows == len(changes)
+
+    step("rows", rows)
+    step("store", lambda: save_report(engine, report))
+    step("files", lambda: write_reports(report, directory / "bench", ["csv", "json"]))
+    saved = stored_report(engine, "bench")
+    assert saved is not None and len(saved["reconciliation"]) == len(changes)
+    ledger.close()
+    engine.dispose()
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of the last round here")
+    args = parser.parse_args()
+    changes = _changes(args.changes)
+    rounds = []
+    for n in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.profile and n == args.rounds - 1:
+                profile = cProfile.Profile()
+                rounds.append(profile.runcall(_round, changes, Path(tmp)))
+                profile.dump_stats(args.profile)
+            else:
+                rounds.append(_round(changes, Path(tmp)))
+    best = {
+        name: {k: min(r[name][k] for r in rounds) for k in ("wall", "cpu")} for name in rounds[0]
+    }
+    total = {k: round(sum(s[k] for s in best.values()), 2) for k in ("wall", "cpu")}
+    per = round(1e6 * total["wall"] / args.changes, 2)
+    print(
+        json.dumps({"changes": args.changes, "steps": best, "total": total, "us_per_change": per})
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""A report's row texts in a scratch file (sync/report/row_file.py): read back whole and in
+order, any number of times, whatever the block boundaries cut (a character of several bytes,
+a line); the file leaves no name behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sync.report import row_file
+from sync.report.row_file import RowFile
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1 << 20])
+def test_lines_and_pieces_read_back_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(row_file, "BLOCK", block)
+    lines = [f'{{"name": "Zoë Müller {i}",\t"id": {i}}}' for i in range(50)]
+    kept = RowFile(str(tmp_path))
+    kept.append_lines(lines[:20])
+    kept.append_lines([])
+    kept.append_lines(lines[20:])
+    assert list(kept.lines()) == lines
+    assert list(kept.lines()) == lines  # again: reads never move a shared offset
+    assert "".join(kept.pieces()) == "\n".join(lines) + "\n"
+    assert os.listdir(tmp_path) == []  # unlinked once open
+    kept.close()
+
+
+def test_a_directory_that_cannot_take_it_is_one_clear_error(tmp_path: Path) -> None:
+    from sync.ledger import LedgerUnwritable
+
+    with pytest.raises(LedgerUnwritable, match="cannot be written"):
+        RowFile(str(tmp_path / "missing"))
