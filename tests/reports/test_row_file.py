@@ -35,3 +35,30 @@ def test_a_directory_that_cannot_take_it_is_one_clear_error(tmp_path: Path) -> N
 
     with pytest.raises(LedgerUnwritable, match="cannot be written"):
         RowFile(str(tmp_path / "missing"))
+
+
+def _open_row_files() -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if "handoff-rows-" in _target(fd))
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_reports_row_files_close_when_the_report_is_dropped(tmp_path: Path) -> None:
+    """A worker builds a report every run: its scratch files go with the report, not the
+    process (`handoff run` would otherwise hold two more descriptors and their disk per run)."""
+    from sync.report.rows import HEAD, built_rows
+
+    before = _open_row_files()
+    rows = ({"record": str(i), "status": "applied"} for i in range(HEAD + 10))
+    kept = built_rows(str(tmp_path), rows, lambda row: [row["record"], row["status"]])
+    assert len(list(kept.tail())) == 10 and "".join(kept.tail_csv() or []).count("\n") == 10
+    assert _open_row_files() == before + 2
+    del kept
+    assert _open_row_files() == before
