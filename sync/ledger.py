@@ -31,7 +31,6 @@ from connectors.spill import write_all
 from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
 from sync.store.key_in import key_in
-from sync.store.person_names import who_columns
 from sync.store.tables import OutboxItem, PersonRecord
 
 __all__ = ["LedgerUnwritable", "LedgerView", "RunLedger"]
@@ -337,10 +336,16 @@ class RunLedger:
                 )
 
     def name_records(self, session: Session, person: Callable[[Any], Any]) -> None:
-        """Who each changed record is (`person(row)` of its `who_columns()` row), in pages."""
+        """Who each changed record is (`person(row)` of its PersonRecord row), in pages."""
         self._sort()
         connections = [r[0] for r in self._query("SELECT DISTINCT connection FROM changes")]
-        columns = who_columns()
+        columns: tuple[Any, ...] = (
+            PersonRecord.connection,
+            PersonRecord.crm_id,
+            PersonRecord.person_key,
+            PersonRecord.email,
+            PersonRecord.fields,
+        )
         for connection in sorted(connections):
             sql = (
                 "SELECT DISTINCT record_id FROM changes WHERE connection = ? AND record_id > ? "

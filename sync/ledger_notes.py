@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 
 from sync.ledger import IN_LIST, PAGE, RunLedger
 from sync.store.key_in import key_in
-from sync.store.person_names import who_columns
 from sync.store.tables import PersonRecord
 
 # each list's order in the report: by person, then this field (then as decided)
@@ -108,7 +107,13 @@ def sorted_notes(ledger: RunLedger, kind: str) -> Iterator[tuple[dict[str, Any],
 def name_people(ledger: RunLedger, session: Session, person: Any) -> None:
     """Name, email and company of every person in the decision rows (the first of their
     records, by connection and id, that has each), in pages of person keys."""
-    columns = who_columns()
+    columns: tuple[Any, ...] = (
+        PersonRecord.connection,
+        PersonRecord.crm_id,
+        PersonRecord.person_key,
+        PersonRecord.email,
+        PersonRecord.fields,
+    )
     after = ""
     while True:
         keys = [

@@ -22,7 +22,6 @@ from routing.sla.tables import SlaClock
 from routing.tables import Assignment
 from sync.ledger_notes import SORTS, DecisionNotes, name_people
 from sync.store.key_in import key_in
-from sync.store.person_names import who_columns
 from sync.store.tables import OutboxItem, PersonRecord, PersonState
 
 if TYPE_CHECKING:
@@ -71,11 +70,11 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _person(row: Any) -> Person:
-    """Who a row of `who_columns()` is."""
-    name = f"{row.f_first_name or ''} {row.f_last_name or ''}".strip()
-    email = str(row.f_email or row.email or "")
-    return Person(row.person_key, name, email, str(row.f_company or ""))
+def _person(row: PersonRecord | Any) -> Person:
+    fields = row.fields or {}
+    name = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
+    email = str(fields.get("email") or row.email or "")
+    return Person(row.person_key, name, email, str(fields.get("company") or ""))
 
 
 def read_store(
@@ -147,7 +146,13 @@ def _read_people(session: Session, view: StoreView, result: RunResult) -> None:
     by_connection: dict[str, list[str]] = {}
     for connection, record_id in records:
         by_connection.setdefault(connection, []).append(record_id)
-    columns = who_columns()
+    columns: tuple[Any, ...] = (
+        PersonRecord.connection,
+        PersonRecord.crm_id,
+        PersonRecord.person_key,
+        PersonRecord.email,
+        PersonRecord.fields,
+    )
     for connection, ids in sorted(by_connection.items()):
         for chunk in _chunks(ids):
             for row in session.execute(
