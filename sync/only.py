@@ -24,6 +24,7 @@ from sync.apply import CrmApplier, WriteSummary
 from sync.decision_tally import unmatched_owner_problems
 from sync.explain.live import pull_person
 from sync.explain.lookup import find_person
+from sync.owners import owners_for_new_connections
 from sync.passes import DecisionPasses
 from sync.people import OwnerBook, account_owners
 from sync.person_lock import person_locks
@@ -48,6 +49,7 @@ def sync_one(
     as_of = as_of or started
     with Session(engine) as session:
         key = find_person(session, who)
+        owners_for_new_connections(session, runtime.connectors)  # a first sync may not have yet
         person, notes = pull_person(
             session, config, key, OwnerBook.load(session), runtime.connectors
         )

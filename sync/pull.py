@@ -29,6 +29,7 @@ from connectors.base import (
 )
 from connectors.records import Activity, Contact, RecordEventKind
 from sync.identity import person_key
+from sync.owners import store_owners
 from sync.prefetch import read_ahead
 from sync.store.activities import (
     bulk_load,
@@ -39,7 +40,7 @@ from sync.store.activities import (
 )
 from sync.store.engine import json_text, json_value
 from sync.store.key_in import key_in
-from sync.store.tables import OwnerRecord, PersonRecord, SyncCursor
+from sync.store.tables import PersonRecord, SyncCursor
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
@@ -127,20 +128,8 @@ class PullStage:
         if isinstance(self.connector, ActivityStream):
             self.connector.streams_events = True  # web events come from the run's one stream
         with Session(self.engine) as session:
-            owners = self.connector.pull_owners()
-            rows = [
-                {
-                    "connection": name,
-                    "crm_id": o.id,
-                    "email": o.email.lower() if o.email else None,
-                    "name": o.name,
-                    "active": o.active,
-                }
-                for o in owners
-            ]
-            upsert(session, OwnerRecord, rows)
+            result.owners = store_owners(session, self.connector)
             session.commit()
-            result.owners = len(owners)
         # web events first: a page's people are complete (page views included) once it is stored
         if isinstance(self.connector, ActivityStream):
             tick = time.perf_counter()

@@ -17,9 +17,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crm_clients import CrmPerson, HubSpotClient
@@ -109,9 +110,11 @@ def _running(
     contacts: int,
     slow_pages: float = 0.0,
     sla_every: str = "5s",
+    hooks: tuple[Callable[[SandboxRequest], Any], ...] = (),
 ) -> Iterator[Live]:
     """A sandbox portal and `handoff run` on it, the sandbox app's webhooks pointed at the
-    worker. `slow_pages`: each contact page of the bulk pull answers this much later."""
+    worker. `slow_pages`: each contact page of the bulk pull answers this much later; `hooks`:
+    the HubSpot sandbox's request hooks from the worker's start."""
     portal = generate_portal(3, contacts, SEED_NOW)
     sandbox = Sandbox(portal, hubspot=True, salesforce=False, ca_directory=tmp_path / "ca")
     if slow_pages:
@@ -121,6 +124,7 @@ def _running(
                 time.sleep(slow_pages)
 
         sandbox.server("hubspot").before_request.append(slow)
+    sandbox.server("hubspot").before_request.extend(hooks)
     port = _free_port()
     with sandbox, sandbox_environment(sandbox.info, tmp_path) as env:
         config = _config(tmp_path, port, sla_every)
