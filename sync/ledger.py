@@ -335,17 +335,21 @@ class RunLedger:
                     [(str(status), error, str(key)) for key, status, error in found],
                 )
 
-    def name_records(self, session: Session, person: Callable[[Any], Any]) -> None:
-        """Who each changed record is (`person(row)` of its PersonRecord row), in pages."""
+    def name_records(
+        self, session: Session, person: Callable[[Any], Any], who: Any | None = None
+    ) -> None:
+        """Who each changed record is, in pages: `person(row)` of each row of `who` (a select
+        of PersonRecord; by default its keys, email and whole `fields`)."""
         self._sort()
         connections = [r[0] for r in self._query("SELECT DISTINCT connection FROM changes")]
-        columns: tuple[Any, ...] = (
-            PersonRecord.connection,
-            PersonRecord.crm_id,
-            PersonRecord.person_key,
-            PersonRecord.email,
-            PersonRecord.fields,
-        )
+        if who is None:
+            who = sa_select(
+                col(PersonRecord.connection),
+                col(PersonRecord.crm_id),
+                col(PersonRecord.person_key),
+                col(PersonRecord.email),
+                col(PersonRecord.fields),
+            )
         for connection in sorted(connections):
             sql = (
                 "SELECT DISTINCT record_id FROM changes WHERE connection = ? AND record_id > ? "
@@ -358,7 +362,7 @@ class RunLedger:
                     break
                 found = []
                 for row in session.execute(
-                    sa_select(*columns).where(
+                    who.where(
                         col(PersonRecord.connection) == connection,
                         key_in(col(PersonRecord.crm_id), ids),
                     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import Text, column, func, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -68,6 +68,43 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
     items = sorted(set(values))
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
+
+
+def _named_person(row: Any) -> Person:
+    """Who a row of `_named_records()` is."""
+    name = f"{row.first_name or ''} {row.last_name or ''}".strip()
+    email = str(row.field_email or row.email or "")
+    return Person(row.person_key, name, email, str(row.company or ""))
+
+
+def _named_records() -> Any:
+    """PostgreSQL: a record's name, email and company out of its `fields` in one parse of the
+    document (`json_to_record`), not the whole document to the worker (about half the time to
+    name 200,000 records; each `->>` would parse it again)."""
+    named = (
+        func.json_to_record(col(PersonRecord.fields))
+        .table_valued(
+            column("first_name", Text),
+            column("last_name", Text),
+            column("email", Text),
+            column("company", Text),
+        )
+        .render_derived(name="named", with_types=True)
+    )
+    return (
+        sa_select(
+            col(PersonRecord.connection),
+            col(PersonRecord.crm_id),
+            col(PersonRecord.person_key),
+            col(PersonRecord.email),
+            named.c.first_name,
+            named.c.last_name,
+            named.c.email.label("field_email"),
+            named.c.company,
+        )
+        .select_from(PersonRecord)
+        .join(named, true())
+    )
 
 
 def _person(row: PersonRecord | Any) -> Person:
@@ -132,7 +169,10 @@ def read_store(
         )
     ]
     result.ledger.settle_from(session)  # planned, not written: rejected, dead, left pending ...
-    result.ledger.name_records(session, _person)
+    if session.get_bind().dialect.name == "postgresql":
+        result.ledger.name_records(session, _named_person, _named_records())
+    else:  # SQLite parses a document once per json_extract: the whole one, parsed here once
+        result.ledger.name_records(session, _person)
     _read_people(session, view, result)
     return view
 
