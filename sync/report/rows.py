@@ -47,7 +47,7 @@ def row_text(row: Row) -> str:
     JSON escapes the ones inside strings, so the text indents deeper by one `replace`."""
     if not row:
         return "{}"
-    if set(map(type, row.values())) <= _FLAT and all(type(k) is str for k in row):
+    if set(map(type, row.values())) <= _FLAT:  # keys of any type: both encoders make them text
         return "{\n  " + _flat_text(row)[1:-1] + "\n}"
     return json.dumps(row, indent=2, sort_keys=True)
 
