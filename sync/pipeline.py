@@ -253,11 +253,11 @@ class Pipeline:
             result.drifts = list(planner.drifts)
             tick = time.perf_counter()
             passes.write(final=True)
+            log.info("write.final", seconds=round(time.perf_counter() - tick, 2))
             tick = time.perf_counter()
             result.store = read_store(session, self.config, self.sla, result)
             result.timings["report_view"] = time.perf_counter() - tick
             mode.finish(session)
-            log.info("write.final", seconds=round(time.perf_counter() - tick, 2))
         result.errors += (
             stage.tally.problems
             + unmatched_owner_problems(stage.tally)
