@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import dataclasses
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,6 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from run_ledger import changes as planned_changes
+from run_ledger import cpu
+
 from sync.ledger import RunLedger
 from sync.planned_change import PlannedChange
 from sync.report.build import SCHEMA, RecordLinks, _rows
@@ -33,26 +35,7 @@ from sync.report.render import write_reports
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 
-FIELDS = ("lifecycle_stage", "handoff_score", "handoff_reasons", "hubspot_owner_id", "lead_status")
-CHUNK = 500
-
-
-def _changes(n: int) -> list[PlannedChange]:
-    return [
-        PlannedChange(
-            key=f"hubspot:contact:{100000 + i // 5}:{FIELDS[i % 5]}",
-            connection="hubspot",
-            object_type="contact",
-            record_id=str(100000 + i // 5),
-            kind="set",
-            field=FIELDS[i % 5],
-            value=f"value {i}" if i % 5 != 1 else i % 100,
-            previous=None if i % 3 else "lead",
-            reason="fit 40 (VP title, 450 employees) + intent 35 (demo request)",
-            status="planned",
-        )
-        for i in range(n)
-    ]
+CHUNK = 500  # changes a decide chunk plans at once
 
 
 class _Result:
@@ -66,11 +49,6 @@ class _Links(RecordLinks):
     def __init__(self) -> None:
         self.hubspot = {"hubspot": 4242}
         self.salesforce = {}
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _round(changes: list[PlannedChange], directory: Path) -> dict[str, dict[str, float]]:
@@ -90,11 +68,11 @@ def _round(changes: list[PlannedChange], directory: Path) -> dict[str, dict[str,
     report: dict[str, Any] = {}
 
     def step(name: str, work: Callable[[], object]) -> None:
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, spent_cpu = time.perf_counter(), cpu()
         work()
         spent[name] = {
             "wall": round(time.perf_counter() - wall, 2),
-            "cpu": round(_cpu() - cpu, 2),
+            "cpu": round(cpu() - spent_cpu, 2),
         }
 
     def rows() -> None:
@@ -118,7 +96,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the last round here")
     args = parser.parse_args()
-    changes = _changes(args.changes)
+    changes = planned_changes(args.changes, vary_previous=True)
     rounds = []
     for n in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:

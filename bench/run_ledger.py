@@ -30,12 +30,14 @@ FIELDS = ("lifecycle_stage", "handoff_score", "handoff_reasons", "hubspot_owner_
 CHUNK = 500  # changes a decide chunk plans at once
 
 
-def _cpu() -> float:
+def cpu() -> float:
     times = os.times()
     return times.user + times.system
 
 
-def _changes(n: int) -> list[PlannedChange]:
+def changes(n: int, *, vary_previous: bool = False) -> list[PlannedChange]:
+    """N field changes of N / 5 contacts, as a decide stage plans them (with `vary_previous`,
+    a third of them replace a CRM value)."""
     return [
         PlannedChange(
             key=f"hubspot:contact:{i // 5}:{FIELDS[i % 5]}",
@@ -45,7 +47,7 @@ def _changes(n: int) -> list[PlannedChange]:
             kind="set",
             field=FIELDS[i % 5],
             value=f"value {i}" if i % 5 != 1 else i % 100,
-            previous=None,
+            previous="lead" if vary_previous and i % 3 == 0 else None,
             reason="fit 40 (VP title, 450 employees) + intent 35 (demo request)",
             status="planned",
         )
@@ -58,9 +60,9 @@ def _round(changes: list[PlannedChange]) -> dict[str, float]:
     spent: dict[str, float] = {}
 
     def step(name: str, work: Callable[[], object]) -> None:
-        start = _cpu()
+        start = cpu()
         work()
-        spent[name] = round(_cpu() - start, 3)
+        spent[name] = round(cpu() - start, 3)
 
     def plan() -> None:
         for at in range(0, len(changes), CHUNK):
@@ -87,8 +89,8 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    changes = _changes(args.changes)
-    rounds = [_round(changes) for _ in range(args.rounds)]
+    planned = changes(args.changes)
+    rounds = [_round(planned) for _ in range(args.rounds)]
     best = {name: min(r[name] for r in rounds) for name in rounds[0]}
     per = {name: round(1e6 * value / args.changes, 2) for name, value in best.items()}
     print(json.dumps({"changes": args.changes, "cpu_seconds": best, "us_per_change": per}))
