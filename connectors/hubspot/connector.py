@@ -191,6 +191,11 @@ class HubSpotConnector:
     # New contacts whose activities are read together: one associations batch read takes
     # 1,000 ids, so ten list pages (or five search pages) cost one call per engagement type.
     activity_batch = ASSOCIATION_BATCH
+    # Records per write chunk (sync/apply.py): 50 batch updates. A lifecycle regression is
+    # cleared in a request before it is set, and a chunk's clears (~2% of its records) go in
+    # batches of their own: at 1,000 records a chunk that was one ~20-input batch per ten full
+    # ones (~1,000 calls over a 1,000,000-contact full sync); at 5,000, one or two per fifty.
+    write_chunk_records = 5000
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every contact's form submissions since `since`, ascending (ActivityStream): the
