@@ -110,6 +110,7 @@ class DecisionStage(PersonWrites):
         people.update(
             load_people(self.session, held, self.config, self.engines.owners, with_activities=False)
         )
+        self.people.name(people.values())  # who their records are, in the report's rows
         self.settle(people.values())
         for view in people.values():  # the majority guess: only when opted in (passes.py)
             guess_account_owner(view, self.engines.account_owners)

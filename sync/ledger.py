@@ -56,6 +56,9 @@ CREATE TABLE records (
     connection TEXT, record_id TEXT, person_key TEXT, name TEXT, email TEXT, company TEXT,
     PRIMARY KEY (connection, record_id)
 );
+-- a written change's report row, made as its outcome landed (sync/report/early_rows.py)
+CREATE TABLE made (key TEXT PRIMARY KEY, at INTEGER, text_len INTEGER, csv_len INTEGER, move TEXT)
+    WITHOUT ROWID;
 """
 _CONTENT = "key, connection, object_type, record_id, kind, field, value, previous, reason"
 _PLAN = (
@@ -79,9 +82,10 @@ _ROW = (
     "WHEN c.s_status IS NOT NULL THEN c.s_status ELSE c.p_status END, "
     "CASE WHEN c.w_seq IS NOT NULL THEN c.w_error "
     "WHEN c.s_status IS NOT NULL THEN c.s_error ELSE c.p_error END, "
-    "r.person_key, r.name, r.email, r.company "
+    "r.person_key, r.name, r.email, r.company, m.at, m.text_len, m.csv_len, m.move "
     "FROM changes c LEFT JOIN records r "
     "ON r.connection = c.connection AND r.record_id = c.record_id "
+    "LEFT JOIN made m ON m.key = c.key "
 )
 _ORDER = "(c.connection, c.record_id, c.field, c.key)"
 
@@ -94,6 +98,12 @@ def _remove(db: sqlite3.Connection, path: str) -> None:
 
 def _blob(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _row_head(c: PlannedChange) -> tuple[Any, ...]:
+    """A change's report columns before who its record is (as `_ROW` reads them)."""
+    head = (c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, c.value)
+    return (*head, c.previous, c.reason, c.status, c.error)
 
 
 def _content(change: PlannedChange) -> tuple[Any, ...]:
@@ -136,6 +146,10 @@ class RunLedger:
         self._sorted = False
         self._outcomes: list[tuple[Any, ...]] = []  # recorded PAGE at a time
         self._notes: list[tuple[Any, ...]] = []
+        self._written: list[PlannedChange] = []  # the outcomes' changes, for `early`
+        # makes the report rows of written changes as they are recorded (the pipeline sets it):
+        # their rows (the `_ROW` columns up to company) -> the `made` table's rows
+        self.early: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
         self._closer: weakref.finalize[Any, RunLedger] | None = None
         self.planned = LedgerView(self, "p")
         self.written = LedgerView(self, "w")
@@ -179,6 +193,9 @@ class RunLedger:
         """Remove the file now (else it goes when the run's result is collected)."""
         if self._closer is not None:
             self._closer()
+        closing = getattr(self.early, "close", None)
+        if closing is not None:  # the rows made as writes landed
+            closing()
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:  # under the lock
         write_all(self.db, sql, rows)  # one transaction (connectors/spill.py)
@@ -193,7 +210,10 @@ class RunLedger:
     def write(self, changes: Iterable[PlannedChange]) -> None:
         """Outcomes, one at a time from the writer: kept in pages of PAGE, then recorded."""
         with self._io():
+            changes = list(changes)
             self._outcomes += [(*_content(c), next(self._seq), c.status, c.error) for c in changes]
+            if self.early is not None:
+                self._written += changes
             if len(self._outcomes) >= PAGE:
                 self._record_outcomes()
 
@@ -202,9 +222,42 @@ class RunLedger:
             self._many(_WRITE, self._outcomes)
             self._outcomes = []
             self._sorted = False
+        if self._written and self.early is not None:
+            self._make_early(self._written)
+            self._written = []
         if self._notes:
             self._many("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
             self._notes = []
+
+    def _make_early(self, changes: list[PlannedChange]) -> None:  # under the lock
+        """The report rows of these written changes whose records the run has named."""
+        names: dict[tuple[str, str], tuple[Any, ...]] = {}
+        wanted = sorted({(c.connection, c.record_id) for c in changes})
+        for connection, group in itertools.groupby(wanted, key=lambda k: k[0]):
+            ids = [record_id for _, record_id in group]
+            for start in range(0, len(ids), IN_LIST):
+                part = ids[start : start + IN_LIST]
+                marks = ", ".join("?" * len(part))
+                for row in self.db.execute(
+                    "SELECT connection, record_id, person_key, name, email, company FROM records "
+                    f"WHERE connection = ? AND record_id IN ({marks})",
+                    (connection, *part),
+                ):
+                    names[(row[0], row[1])] = row[2:]
+        rows = [
+            (*_row_head(c), *who)
+            for c in changes
+            if (who := names.get((c.connection, c.record_id))) is not None
+        ]
+        if rows and self.early is not None:
+            self._many("INSERT OR REPLACE INTO made VALUES (?, ?, ?, ?, ?)", self.early(rows))
+
+    def name(self, records: list[tuple[str, str, str, str, str, str]]) -> None:
+        """Who these records are as the run decides them (connection, record id, person key,
+        name, email, company): the report's rows name them so."""
+        if records:
+            with self._io():
+                self._many("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", records)
 
     def note(self, kind: str, row: dict[str, Any], sort: tuple[str, str | None]) -> None:
         """A decision row of the report (an assignment, a flag ...), kept with its sort key."""
@@ -285,10 +338,12 @@ class RunLedger:
                 )
                 self._sorted = True
 
-    def rows(self) -> Iterator[tuple[Any, ...]]:
+    def rows(self, read_made: bool = True) -> Iterator[tuple[Any, ...]]:
         """Every change of the report, sorted by (connection, record, field, key): connection,
         record_id, field, key, object_type, kind, value, previous, reason, status, error,
-        person key, name, email, company (the last four None for an unknown record)."""
+        person key, name, email, company (the four None for an unknown record), and where its
+        row was made as it was written: at, text_len, csv_len, move (else all None). With
+        `read_made`, a made row's value and previous are not read (left pickled)."""
         self._sort()
         after: tuple[Any, ...] | None = None
         while True:
@@ -297,7 +352,10 @@ class RunLedger:
                 f"{_ROW}{where}ORDER BY {_ORDER.strip('()')} LIMIT {PAGE}", after or ()
             )
             for row in page:
-                yield (*row[:6], pickle.loads(row[6]), pickle.loads(row[7]), *row[8:])
+                if read_made and row[15] is not None:
+                    yield row
+                else:
+                    yield (*row[:6], pickle.loads(row[6]), pickle.loads(row[7]), *row[8:])
             if len(page) < PAGE:
                 return
             after = tuple(page[-1][:4])
@@ -338,8 +396,9 @@ class RunLedger:
     def name_records(
         self, session: Session, person: Callable[[Any], Any], who: Any | None = None
     ) -> None:
-        """Who each changed record is, in pages: `person(row)` of each row of `who` (a select
-        of PersonRecord; by default its keys, email and whole `fields`)."""
+        """Who each changed record the run has not named (`name`) is, in pages: `person(row)` of
+        each row of `who` (a select of PersonRecord; by default its keys, email and whole
+        `fields`)."""
         self._sort()
         connections = [r[0] for r in self._query("SELECT DISTINCT connection FROM changes")]
         if who is None:
@@ -352,8 +411,10 @@ class RunLedger:
             )
         for connection in sorted(connections):
             sql = (
-                "SELECT DISTINCT record_id FROM changes WHERE connection = ? AND record_id > ? "
-                f"ORDER BY record_id LIMIT {IN_LIST}"
+                "SELECT DISTINCT c.record_id FROM changes c WHERE c.connection = ? "
+                "AND c.record_id > ? AND NOT EXISTS (SELECT 1 FROM records r "
+                "WHERE r.connection = c.connection AND r.record_id = c.record_id) "
+                f"ORDER BY c.record_id LIMIT {IN_LIST}"
             )
             after = ""
             while True:

@@ -34,6 +34,9 @@ from sync.passes import CHECKPOINT_EVERY, DecisionPasses, decision_lock
 from sync.planned_change import Drift, PlannedChange
 from sync.process_memory import released_while_running
 from sync.pull import PullResult
+from sync.report.change_row import RecordLinks
+from sync.report.early_rows import EarlyRows
+from sync.report.render import csv_values
 from sync.report.snapshot import read_store
 from sync.run_people import RunPeople
 from sync.store.statistics import StatisticsRefresher
@@ -182,6 +185,9 @@ class Pipeline:
         as_of = as_of or started
         mode = self.mode(dry_run)
         result = RunResult(run_id=self._run_id(as_of, dry_run), as_of=as_of, dry_run=dry_run)
+        result.ledger.early = EarlyRows(  # written changes' report rows, made as they land
+            result.ledger.directory, RecordLinks(self.config), csv_values
+        )
         calls_before = {n: dict(c.usage.calls) for n, c in self.connectors.items()}
         structlog.contextvars.bind_contextvars(run_id=result.run_id, dry_run=dry_run)
         with Session(self.engine) as session:

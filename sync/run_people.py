@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sync.ledger import IN_LIST, RunLedger
+from sync.record_names import named
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS handed (key TEXT PRIMARY KEY) WITHOUT ROWID",
@@ -64,6 +65,10 @@ class RunPeople:
     def handed(self, keys: Iterable[str]) -> set[str]:
         """Which of `keys` were handed on."""
         return {row[0] for row in self._among("handed", list(keys))}
+
+    def name(self, people: Iterable[Any]) -> None:
+        """Who the records of these people (PersonViews) are, as they are decided."""
+        self.ledger.name([named(record) for person in people for record in person.records])
 
     # deferred for routing ------------------------------------------------------------------
 

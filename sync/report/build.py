@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -19,6 +18,10 @@ from config.model import HandoffConfig
 from routing.sla.engine import SlaEngine
 from sync.ledger_notes import sorted_notes
 from sync.pipeline import RunResult
+from sync.report.change_row import RecordLinks, change_row
+from sync.report.change_row import iso as _iso
+from sync.report.change_row import plain as _plain
+from sync.report.early_rows import EarlyRows, stage_move
 from sync.report.render import csv_values
 from sync.report.rows import StreamedRows, built_rows
 from sync.report.snapshot import Person, StoreView, read_store
@@ -26,55 +29,7 @@ from sync.report.snapshot import Person, StoreView, read_store
 SCHEMA = "handoff.report/v2"
 FUNNEL = ("subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer")
 SCORE_BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 101))
-CHANGE = {"task": "create task", "webhook": "notify"}
-SF_OBJECTS = {"lead": "Lead", "contact": "Contact"}
 KEPT = ("existing_owner", "held", "unassigned")  # routing rules that give no new owner
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-_SCALARS = frozenset({str, int, bool, type(None)})  # as they are in a report
-
-
-def _plain(value: Any) -> Any:
-    if type(value) in _SCALARS:
-        return value
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, timedelta):
-        return round(value.total_seconds(), 1)
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(getattr(value, k)) for k in sorted(value.__dataclass_fields__)}
-    return value
-
-
-class RecordLinks:
-    """The URL of a record in its CRM: HubSpot needs the portal id, Salesforce the instance."""
-
-    def __init__(self, config: HandoffConfig) -> None:
-        self.hubspot: dict[str, int] = {}
-        self.salesforce: dict[str, str] = {}
-        for c in config.connections:
-            if c.kind == "hubspot" and c.hubspot is not None and c.hubspot.portal_id:
-                self.hubspot[c.name] = c.hubspot.portal_id
-            if c.kind == "salesforce" and c.salesforce is not None and c.salesforce.instance_url:
-                self.salesforce[c.name] = c.salesforce.instance_url.rstrip("/")
-
-    def url(self, connection: str, object_type: str, record_id: str) -> str | None:
-        if connection in self.hubspot and object_type == "contact":
-            return f"https://app.hubspot.com/contacts/{self.hubspot[connection]}/record/0-1/{record_id}"
-        if connection in self.salesforce and object_type in SF_OBJECTS:
-            base = self.salesforce[connection]
-            return f"{base}/lightning/r/{SF_OBJECTS[object_type]}/{record_id}/view"
-        return None
 
 
 def _who(person: Person | None) -> dict[str, Any]:
@@ -102,29 +57,6 @@ def _noted(result: RunResult, kind: str) -> StreamedRows:
     return built_rows(result.ledger.directory, rows)
 
 
-def _row(change: tuple[Any, ...], links: RecordLinks) -> dict[str, Any]:
-    """One change of the run's ledger as a report row, with who its record is."""
-    connection, record_id, field, _key, object_type, kind, value, previous, reason = change[:9]
-    status, error, person, name, email, company = change[9:]
-    return {
-        "person": person,
-        "name": (name or None) if person else None,
-        "email": (email or None) if person else None,
-        "company": (company or None) if person else None,
-        "connection": connection,
-        "object": object_type,
-        "record": record_id,
-        "link": links.url(connection, object_type, record_id),
-        "field": field,
-        "crm_value": _plain(previous),
-        "handoff_value": _plain(value),
-        "change": CHANGE.get(kind, "update"),
-        "reason": reason,
-        "status": status,
-        "error": error,
-    }
-
-
 @dataclass
 class RowCounts:
     """What the report counts over its rows, in one streamed pass (the rows stay on disk)."""
@@ -135,12 +67,15 @@ class RowCounts:
     stage_writes: dict[str, Counter[str]] = field(default_factory=dict)
 
     def add(self, row: dict[str, Any]) -> None:
+        self.add_made(row["status"], row["field"], row["connection"], stage_move(row))
+
+    def add_made(self, status: str, field: str, connection: str, move: str | None) -> None:
+        """A row made as its write landed: what its counts need of it."""
         self.rows += 1
-        self.by_status[row["status"]] += 1
-        self.by_field[row["field"]] += 1
-        if row["field"] == "lifecycle_stage":  # lifecycle writes by connection and move
-            move = f"{row['crm_value'] or '(none)'}->{row['handoff_value']}"
-            self.stage_writes.setdefault(row["connection"], Counter())[move] += 1
+        self.by_status[status] += 1
+        self.by_field[field] += 1
+        if move is not None:  # lifecycle writes by connection and move
+            self.stage_writes.setdefault(connection, Counter())[move] += 1
 
     def stage_moves(self) -> dict[str, dict[str, int]]:
         return {name: dict(sorted(c.items())) for name, c in sorted(self.stage_writes.items())}
@@ -148,14 +83,21 @@ class RowCounts:
 
 def _rows(result: RunResult, links: RecordLinks) -> tuple[StreamedRows, RowCounts]:
     """Every change this run wrote (or would write), and every one it planned but could not:
-    made and counted in one pass over the run's ledger."""
+    made (or read back where made as its write landed) and counted in one pass over the run's
+    ledger."""
     counts = RowCounts()
+    early = result.ledger.early if isinstance(result.ledger.early, EarlyRows) else None
 
-    def counted() -> Iterator[dict[str, Any]]:
-        for change in result.ledger.rows():
-            row = _row(change, links)
-            counts.add(row)
-            yield row
+    def counted() -> Iterator[dict[str, Any] | tuple[str, str]]:
+        for change in result.ledger.rows(read_made=early is not None):
+            at = change[15]
+            if at is not None and early is not None:
+                counts.add_made(change[9], change[2], change[0], change[18])
+                yield early.read(at, change[16], change[17])
+            else:
+                row = change_row(change[:15], links)
+                counts.add(row)
+                yield row
 
     return built_rows(result.ledger.directory, counted(), csv_values), counts
 

@@ -37,7 +37,10 @@ class RowFile:
         self._closer = weakref.finalize(self, os.close, fd)
 
     def append(self, text: str) -> None:
-        data = memoryview(text.encode("utf-8"))
+        self.append_bytes(text.encode("utf-8"))
+
+    def append_bytes(self, data: bytes | memoryview) -> None:
+        data = memoryview(data)
         try:
             while data:
                 done = os.pwrite(self._fd, data, self.size)
@@ -50,6 +53,16 @@ class RowFile:
         """Lines without their line break (none may hold one)."""
         if lines:
             self.append("\n".join(lines) + "\n")
+
+    def read(self, at: int, size: int) -> bytes:
+        """`size` bytes from offset `at` (written before)."""
+        data = os.pread(self._fd, size, at)
+        while len(data) < size:  # a short read: a guard, regular files answer whole
+            more = os.pread(self._fd, size - len(data), at + len(data))
+            if not more:
+                break
+            data += more
+        return data
 
     def _blocks(self) -> Iterator[bytes]:
         offset = 0

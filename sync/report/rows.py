@@ -151,15 +151,18 @@ class StreamedRows:
         return f"<{self.total} report rows, {len(self.head)} held>"
 
 
+Made = tuple[str, str]  # a row made before (sync/report/early_rows.py): its line, its CSV line
+
+
 def built_rows(
     directory: str | None,
-    rows: Iterator[Row],
+    rows: Iterator[Row | Made],
     csv_values: Callable[[Row], list[Any]] | None = None,
 ) -> StreamedRows:
     """Report rows made once (redacted), kept: the first HEAD in memory, every one after it as
     its text (`row_text`, one line each: JSON text holds no tab, so its layout's line breaks are
     kept as tabs) in a scratch file in `directory`, and with `csv_values` its report.csv line
-    in another (sync/report/row_file.py)."""
+    in another (sync/report/row_file.py). A row made before comes as that line and CSV line."""
     texts = RowFile(directory)
     lines = RowFile(directory) if csv_values is not None else None
     buffer = io.StringIO()
@@ -167,16 +170,27 @@ def built_rows(
     head: list[Row] = []
     total = 0
 
-    def keep(page: list[Row]) -> None:
+    def keep(page: list[Row | Made]) -> None:
         nonlocal total
         kept = []
-        for row, text in redacted_texts(page):
-            if total < HEAD:
+        fresh = iter(redacted_texts([row for row in page if isinstance(row, dict)]))
+        for item in page:
+            row: Row | None
+            if isinstance(item, dict):
+                row, text = next(fresh)
+                line, csv_line = text.replace("\n", "\t"), None
+            else:
+                line, csv_line = item
+                row = json.loads(line) if total < HEAD else None
+            if row is not None and total < HEAD:
                 head.append(row)
             else:
-                kept.append(text.replace("\n", "\t"))
+                kept.append(line)
                 if csv_values is not None:
-                    writer.writerow(csv_values(row))
+                    if csv_line is not None:
+                        buffer.write(csv_line)
+                    elif row is not None:
+                        writer.writerow(csv_values(row))
             total += 1
         texts.append_lines(kept)
         if lines is not None and buffer.tell():
@@ -184,7 +198,7 @@ def built_rows(
             buffer.seek(0)
             buffer.truncate()
 
-    page: list[Row] = []
+    page: list[Row | Made] = []
     for row in rows:
         page.append(row)
         if len(page) >= PAGE:

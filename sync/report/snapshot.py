@@ -21,6 +21,8 @@ from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from routing.tables import Assignment
 from sync.ledger_notes import SORTS, DecisionNotes, name_people
+from sync.record_names import Person
+from sync.record_names import person_of as _person
 from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem, PersonRecord, PersonState
 
@@ -29,16 +31,6 @@ if TYPE_CHECKING:
 
 WINDOW = timedelta(days=30)  # SLA clocks and assignments: the last 30 days up to the run
 CHUNK = 500  # keys per IN (...) list
-
-
-@dataclass
-class Person:
-    """Who a CRM record is, for a manager reading the report."""
-
-    key: str
-    name: str
-    email: str
-    company: str
 
 
 @dataclass(frozen=True)
@@ -105,13 +97,6 @@ def _named_records() -> Any:
         .select_from(PersonRecord)
         .join(named, true())
     )
-
-
-def _person(row: PersonRecord | Any) -> Person:
-    fields = row.fields or {}
-    name = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
-    email = str(fields.get("email") or row.email or "")
-    return Person(row.person_key, name, email, str(fields.get("company") or ""))
 
 
 def read_store(
