@@ -44,7 +44,10 @@ CREATE TABLE changes (
     field TEXT, value BLOB, previous BLOB, reason TEXT,
     p_seq INTEGER, p_status TEXT, p_error TEXT,  -- planned by this run
     w_seq INTEGER, w_status TEXT, w_error TEXT,  -- written (or would be) by this run
-    s_status TEXT, s_error TEXT                  -- planned, not written: the store's word
+    s_status TEXT, s_error TEXT,                 -- planned, not written: the store's word
+    -- its report row, made as its write landed (sync/report/early_rows.py): where, and the
+    -- lifecycle move the report counts
+    text_at INTEGER, text_len INTEGER, csv_at INTEGER, csv_len INTEGER, move TEXT
 );
 CREATE INDEX changes_planned ON changes (p_seq) WHERE p_seq IS NOT NULL;
 CREATE INDEX changes_written ON changes (w_seq) WHERE w_seq IS NOT NULL;
@@ -56,9 +59,6 @@ CREATE TABLE records (
     connection TEXT, record_id TEXT, person_key TEXT, name TEXT, email TEXT, company TEXT,
     PRIMARY KEY (connection, record_id)
 );
--- a written change's report row, made as its outcome landed (sync/report/early_rows.py)
-CREATE TABLE made (key TEXT PRIMARY KEY, at INTEGER, text_len INTEGER, csv_len INTEGER, move TEXT)
-    WITHOUT ROWID;
 """
 _CONTENT = "key, connection, object_type, record_id, kind, field, value, previous, reason"
 _PLAN = (
@@ -66,27 +66,31 @@ _PLAN = (
     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
     "p_seq = excluded.p_seq, p_status = excluded.p_status, p_error = excluded.p_error"
 )
+_MADE = "text_at, text_len, csv_at, csv_len, move"
 _WRITE = (
-    f"INSERT INTO changes ({_CONTENT}, w_seq, w_status, w_error) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    f"INSERT INTO changes ({_CONTENT}, w_seq, w_status, w_error, {_MADE}) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
     "connection = excluded.connection, object_type = excluded.object_type, "
     "record_id = excluded.record_id, kind = excluded.kind, field = excluded.field, "
     "value = excluded.value, previous = excluded.previous, reason = excluded.reason, "
-    "w_seq = excluded.w_seq, w_status = excluded.w_status, w_error = excluded.w_error"
+    "w_seq = excluded.w_seq, w_status = excluded.w_status, w_error = excluded.w_error, "
+    "text_at = excluded.text_at, text_len = excluded.text_len, csv_at = excluded.csv_at, "
+    "csv_len = excluded.csv_len, move = excluded.move"
 )
-# one report row: the writer's word on an outcome wins, else the store's, else the plan's
+_UNMADE = (None, None, None, None, None)
+# one report row: the writer's word on an outcome wins, else the store's, else the plan's (a
+# row made as its write landed: where it is; its values are not read)
 _ROW = (
-    "SELECT c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, c.value, "
-    "c.previous, c.reason, "
+    "SELECT c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, "
+    "CASE WHEN c.text_at IS NULL THEN c.value END, "
+    "CASE WHEN c.text_at IS NULL THEN c.previous END, c.reason, "
     "CASE WHEN c.w_seq IS NOT NULL THEN c.w_status "
     "WHEN c.s_status IS NOT NULL THEN c.s_status ELSE c.p_status END, "
     "CASE WHEN c.w_seq IS NOT NULL THEN c.w_error "
     "WHEN c.s_status IS NOT NULL THEN c.s_error ELSE c.p_error END, "
-    "r.person_key, r.name, r.email, r.company, m.at, m.text_len, m.csv_len, m.move "
-    "FROM changes c LEFT JOIN records r "
-    "ON r.connection = c.connection AND r.record_id = c.record_id "
-    "LEFT JOIN made m ON m.key = c.key "
+    "c.text_at, c.text_len, c.csv_at, c.csv_len FROM changes c "
 )
+_NOBODY = (None, None, None, None)
 _ORDER = "(c.connection, c.record_id, c.field, c.key)"
 
 
@@ -219,21 +223,19 @@ class RunLedger:
 
     def _record_outcomes(self) -> None:  # under the lock
         if self._outcomes:
-            self._many(_WRITE, self._outcomes)
-            self._outcomes = []
+            made = self._make_early(self._written) if self._written else {}
+            self._many(_WRITE, [(*o, *made.get(o[0], _UNMADE)) for o in self._outcomes])
+            self._outcomes, self._written = [], []
             self._sorted = False
-        if self._written and self.early is not None:
-            self._make_early(self._written)
-            self._written = []
         if self._notes:
             self._many("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
             self._notes = []
 
-    def _make_early(self, changes: list[PlannedChange]) -> None:  # under the lock
-        """The report rows of these written changes whose records the run has named."""
+    def _names(self, records: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """Who these (connection, record id) are, as named (person key, name, email, company);
+        an unnamed one is missing."""  # under the lock
         names: dict[tuple[str, str], tuple[Any, ...]] = {}
-        wanted = sorted({(c.connection, c.record_id) for c in changes})
-        for connection, group in itertools.groupby(wanted, key=lambda k: k[0]):
+        for connection, group in itertools.groupby(sorted(set(records)), key=lambda k: k[0]):
             ids = [record_id for _, record_id in group]
             for start in range(0, len(ids), IN_LIST):
                 part = ids[start : start + IN_LIST]
@@ -244,13 +246,20 @@ class RunLedger:
                     (connection, *part),
                 ):
                     names[(row[0], row[1])] = row[2:]
+        return names
+
+    def _make_early(self, changes: list[PlannedChange]) -> dict[str, tuple[Any, ...]]:
+        """The report rows of these written changes whose records the run has named: key ->
+        where each row is (text offset and length, CSV offset and length, lifecycle move)."""
+        names = self._names((c.connection, c.record_id) for c in changes)
         rows = [
             (*_row_head(c), *who)
             for c in changes
             if (who := names.get((c.connection, c.record_id))) is not None
         ]
-        if rows and self.early is not None:
-            self._many("INSERT OR REPLACE INTO made VALUES (?, ?, ?, ?, ?)", self.early(rows))
+        if not rows or self.early is None:
+            return {}
+        return {made[0]: made[1:] for made in self.early(rows)}
 
     def name(self, records: list[tuple[str, str, str, str, str, str]]) -> None:
         """Who these records are as the run decides them (connection, record id, person key,
@@ -323,6 +332,17 @@ class RunLedger:
                 return
             after = page[-1][9]
 
+    def made_counts(self) -> list[tuple[str, str, str, str | None, int]]:
+        """The rows made as their writes landed, counted: status, field, connection, lifecycle
+        move (None for other fields), rows."""
+        return [
+            tuple(row)
+            for row in self._query(
+                "SELECT w_status, field, connection, move, count(*) FROM changes "
+                "WHERE text_at IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+            )
+        ]
+
     def records_written(self) -> int:
         """How many CRM records this run wrote to."""
         sql = "SELECT count(*) FROM (SELECT DISTINCT connection, object_type, record_id "
@@ -342,20 +362,26 @@ class RunLedger:
         """Every change of the report, sorted by (connection, record, field, key): connection,
         record_id, field, key, object_type, kind, value, previous, reason, status, error,
         person key, name, email, company (the four None for an unknown record), and where its
-        row was made as it was written: at, text_len, csv_len, move (else all None). With
+        row was made as it was written: text_at, text_len, csv_at, csv_len (else all None). With
         `read_made`, a made row's value and previous are not read (left pickled)."""
         self._sort()
+        sql = _ROW if read_made else _ROW.replace("c.text_at IS NULL", "1")  # values read
         after: tuple[Any, ...] | None = None
         while True:
             where = f"WHERE {_ORDER} > (?, ?, ?, ?) " if after else ""
             page = self._query(
-                f"{_ROW}{where}ORDER BY {_ORDER.strip('()')} LIMIT {PAGE}", after or ()
+                f"{sql}{where}ORDER BY {_ORDER.strip('()')} LIMIT {PAGE}", after or ()
             )
+            unmade = [row[:2] for row in page if row[11] is None or not read_made]
+            with self._io():
+                names = self._names(unmade) if unmade else {}
             for row in page:
-                if read_made and row[15] is not None:
-                    yield row
+                if read_made and row[11] is not None:
+                    yield (*row[:11], *_NOBODY, *row[11:])
                 else:
-                    yield (*row[:6], pickle.loads(row[6]), pickle.loads(row[7]), *row[8:])
+                    who = names.get((row[0], row[1]), _NOBODY)
+                    values = pickle.loads(row[6]), pickle.loads(row[7])
+                    yield (*row[:6], *values, *row[8:11], *who, *row[11:])
             if len(page) < PAGE:
                 return
             after = tuple(page[-1][:4])

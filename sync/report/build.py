@@ -23,7 +23,7 @@ from sync.report.change_row import iso as _iso
 from sync.report.change_row import plain as _plain
 from sync.report.early_rows import EarlyRows, stage_move
 from sync.report.render import csv_values
-from sync.report.rows import StreamedRows, built_rows
+from sync.report.rows import PAGE, StreamedRows, built_rows
 from sync.report.snapshot import Person, StoreView, read_store
 
 SCHEMA = "handoff.report/v2"
@@ -69,13 +69,15 @@ class RowCounts:
     def add(self, row: dict[str, Any]) -> None:
         self.add_made(row["status"], row["field"], row["connection"], stage_move(row))
 
-    def add_made(self, status: str, field: str, connection: str, move: str | None) -> None:
-        """A row made as its write landed: what its counts need of it."""
-        self.rows += 1
-        self.by_status[status] += 1
-        self.by_field[field] += 1
+    def add_made(
+        self, status: str, field: str, connection: str, move: str | None, n: int = 1
+    ) -> None:
+        """`n` rows alike (made as their writes landed: counted by the ledger)."""
+        self.rows += n
+        self.by_status[status] += n
+        self.by_field[field] += n
         if move is not None:  # lifecycle writes by connection and move
-            self.stage_writes.setdefault(connection, Counter())[move] += 1
+            self.stage_writes.setdefault(connection, Counter())[move] += n
 
     def stage_moves(self) -> dict[str, dict[str, int]]:
         return {name: dict(sorted(c.items())) for name, c in sorted(self.stage_writes.items())}
@@ -89,11 +91,22 @@ def _rows(result: RunResult, links: RecordLinks) -> tuple[StreamedRows, RowCount
     early = result.ledger.early if isinstance(result.ledger.early, EarlyRows) else None
 
     def counted() -> Iterator[dict[str, Any] | tuple[str, str]]:
+        page: list[tuple[Any, ...]] = []
         for change in result.ledger.rows(read_made=early is not None):
-            at = change[15]
-            if at is not None and early is not None:
-                counts.add_made(change[9], change[2], change[0], change[18])
-                yield early.read(at, change[16], change[17])
+            page.append(change)
+            if len(page) >= PAGE:
+                yield from made(page)
+                page = []
+        yield from made(page)
+        if early is not None:
+            for status, field_, connection, move, n in result.ledger.made_counts():
+                counts.add_made(status, field_, connection, move, n)
+
+    def made(page: list[tuple[Any, ...]]) -> Iterator[dict[str, Any] | tuple[str, str]]:
+        kept = iter(early.read([c[15:19] for c in page if c[15] is not None]) if early else ())
+        for change in page:
+            if early is not None and change[15] is not None:
+                yield next(kept)
             else:
                 row = change_row(change[:15], links)
                 counts.add(row)

@@ -6,8 +6,8 @@ last write, with the worker's other core idle. Almost all of them are written ch
 row is settled the moment the write's outcome is recorded: the change, what the CRM answered,
 and who the record is (the decide stage names each record as it decides it). The run's ledger
 hands each page of outcomes here (`RunLedger.early`); each row's JSON text (one line, as
-`sync/report/rows.py` keeps it) and report.csv line go to a scratch file, and the ledger keeps
-where (`made`: offset, lengths, and the lifecycle move the report counts). At the report, those
+`sync/report/rows.py` keeps it) and report.csv line go to scratch files, and the ledger keeps
+where (`made`: offsets, lengths, and the lifecycle move the report counts). At the report, those
 rows are read back in the report's order instead of made again; the others (planned and not
 written, records the run did not decide) are made then, as before. The same `change_row`
 makes both: the report is the same either way.
@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sync.report.change_row import RecordLinks, change_row
 from sync.report.row_file import RowFile
 from sync.report.rows import redacted_texts
 
-Made = tuple[int, int, int]  # where a made row is: offset, text bytes, CSV line bytes
+SPAN = 8 << 20  # bytes read at once for a page of rows near each other in the file
+
+Span = tuple[int, int, int, int]  # where a made row is: text offset, length, CSV offset, length
 
 
 def stage_move(row: dict[str, Any]) -> str | None:
@@ -34,8 +36,20 @@ def stage_move(row: dict[str, Any]) -> str | None:
     return f"{row['crm_value'] or '(none)'}->{row['handoff_value']}"
 
 
+def _byte_lengths(text: str, lengths: list[int]) -> tuple[bytes, list[int]]:
+    """`text` (pieces of these character lengths) as UTF-8, with each piece's byte length."""
+    data = text.encode("utf-8")
+    if len(data) == len(text):  # ASCII: a character a byte
+        return data, lengths
+    out, at = [], 0
+    for n in lengths:
+        out.append(len(text[at : at + n].encode("utf-8")))
+        at += n
+    return data, out
+
+
 class EarlyRows:
-    """Makes report rows into a scratch file and reads them back (`read`), from any thread."""
+    """Makes report rows into scratch files and reads them back (`read`), from any thread."""
 
     def __init__(
         self,
@@ -43,37 +57,51 @@ class EarlyRows:
         links: RecordLinks,
         csv_values: Callable[[dict[str, Any]], list[Any]],
     ) -> None:
-        self.file = RowFile(directory)
+        self.texts = RowFile(directory)
+        self.lines = RowFile(directory)
         self.links = links
         self.csv_values = csv_values
         self.made = 0
 
     def __call__(self, changes: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Make these changes' rows (each the ledger's `_ROW` columns up to company): the
-        ledger's `made` rows (key, offset, text bytes, CSV bytes, move) for them."""
-        rows = [change_row(change, self.links) for change in changes]
+        ledger's `made` rows (key, text offset and length, CSV offset and length, move)."""
+        rows = redacted_texts([change_row(change, self.links) for change in changes])
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        pieces: list[bytes] = []
+        widths = [writer.writerow(self.csv_values(row)) for row, _ in rows]
+        lines, line_lengths = _byte_lengths(buffer.getvalue(), widths)
+        texts = [text for _, text in rows]  # ASCII: JSON escapes the rest; "\n" -> "\t" in place
+        text_at, line_at = self.texts.size, self.lines.size
         made: list[tuple[Any, ...]] = []
-        at = self.file.size
-        for change, (row, text) in zip(changes, redacted_texts(rows), strict=True):
-            writer.writerow(self.csv_values(row))
-            line = buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            data = text.replace("\n", "\t").encode("ascii")  # JSON text escapes all non-ASCII
-            pieces += (data, line)
-            made.append((change[3], at, len(data), len(line), stage_move(row)))
-            at += len(data) + len(line)
-        self.file.append_bytes(b"".join(pieces))
+        for change, (row, text), line_length in zip(changes, rows, line_lengths, strict=True):
+            made.append((change[3], text_at, len(text), line_at, line_length, stage_move(row)))
+            text_at += len(text)
+            line_at += line_length
+        self.texts.append_bytes("".join(texts).replace("\n", "\t").encode("ascii"))
+        self.lines.append_bytes(lines)
         self.made += len(made)
         return made
 
-    def read(self, at: int, text_len: int, csv_len: int) -> tuple[str, str]:
-        """A made row's JSON text (its layout's line breaks as tabs) and its report.csv line."""
-        data = self.file.read(at, text_len + csv_len)
-        return data[:text_len].decode("ascii"), data[text_len:].decode("utf-8")
+    def read(self, spans: Sequence[Span]) -> list[tuple[str, str]]:
+        """Made rows' JSON texts (their layout's line breaks as tabs) and report.csv lines."""
+        texts = _pieces(self.texts, [(at, n) for at, n, _, _ in spans], "ascii")
+        lines = _pieces(self.lines, [(at, n) for _, _, at, n in spans], "utf-8")
+        return list(zip(texts, lines, strict=True))
 
     def close(self) -> None:
-        self.file.close()
+        self.texts.close()
+        self.lines.close()
+
+
+def _pieces(file: RowFile, spans: list[tuple[int, int]], encoding: str) -> list[str]:
+    """The pieces of `file` at these spans: one read when they lie near each other (a page of
+    the report's rows was mostly written together), else one each."""
+    if not spans:
+        return []
+    low = min(at for at, _ in spans)
+    high = max(at + n for at, n in spans)
+    if high - low <= SPAN:
+        block = file.read(low, high - low)
+        return [block[at - low : at - low + n].decode(encoding) for at, n in spans]
+    return [file.read(at, n).decode(encoding) for at, n in spans]
