@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
 from config.secrets import redact_deep, register_secret
@@ -23,8 +24,17 @@ from sync.ledger import RunLedger
 from sync.pipeline import RunResult
 from sync.planned_change import PlannedChange
 from sync.report.build import build_report
+from sync.report.change_row import RecordLinks
+from sync.report.early_rows import EarlyRows
 from sync.report.files import save_report, stored_report
-from sync.report.render import replaced, streamed_lists, to_csv, to_json, write_reports
+from sync.report.render import (
+    csv_values,
+    replaced,
+    streamed_lists,
+    to_csv,
+    to_json,
+    write_reports,
+)
 from sync.report.rows import HEAD, StreamedRows
 from sync.report.snapshot import StoreView
 from sync.store.engine import make_engine
@@ -67,10 +77,32 @@ def _changes() -> list[PlannedChange]:
     return changes
 
 
-def _report(tmp_path: Path) -> tuple[dict[str, Any], Any]:
+def _named(ledger: RunLedger, changes: list[PlannedChange]) -> None:
+    """Name every other record, as the decide stage does (non-ASCII names; one company holds
+    the secret)."""
+    ids = sorted({c.record_id for c in changes})[::2]
+    ledger.name(
+        [
+            ("hubspot", i, f"p{i}", f"Zoë Ångström {i}", f"zoe{i}@example.com", "Ærø AS")
+            if n % 7
+            else ("hubspot", i, f"p{i}", "Zoë", "zoe@example.com", f"Acme {SECRET}")
+            for n, i in enumerate(ids)
+        ]
+    )
+
+
+def _report(
+    tmp_path: Path, *, named: bool = False, early: bool = False
+) -> tuple[dict[str, Any], Any]:
+    """The report of a run's ledger; `named`: its records named as decided; `early`: the rows of
+    written changes of named records made as their writes land (sync/report/early_rows.py)."""
     ledger = RunLedger(str(tmp_path))
     changes = _changes()
+    if named:
+        _named(ledger, changes)
     ledger.plan(changes)
+    if early:
+        ledger.early = EarlyRows(str(tmp_path), RecordLinks(report_config()), csv_values)
     for change in changes:
         ledger.write([change])
     result = RunResult(
@@ -94,9 +126,12 @@ def _whole(report: dict[str, Any]) -> dict[str, Any]:
     return replaced(report, {path: list(rows) for path, rows in streamed_lists(report)})
 
 
-def test_a_secret_in_a_streamed_row_is_redacted_everywhere_it_goes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True], ids=["made at the report", "made early"])
+def test_a_secret_in_a_streamed_row_is_redacted_everywhere_it_goes(
+    tmp_path: Path, early: bool
+) -> None:
     register_secret(SECRET)
-    report, engine = _report(tmp_path)
+    report, engine = _report(tmp_path, named=early, early=early)
     rows = report["reconciliation"]
     assert isinstance(rows, StreamedRows) and len(rows) == ROWS and len(rows.head) == HEAD
     # the rows as the report model gives them, the tail read back from the ledger
@@ -121,8 +156,26 @@ def test_a_secret_in_a_streamed_row_is_redacted_everywhere_it_goes(tmp_path: Pat
             assert SECRET not in path.read_text(encoding="utf-8"), path
 
 
-def test_every_format_agrees_with_the_whole_report(tmp_path: Path) -> None:
-    report, engine = _report(tmp_path)
+def test_rows_made_as_writes_land_are_the_rows_made_at_the_report(tmp_path: Path) -> None:
+    """The control: the same ledger, its records named the same, every row made at the report."""
+    register_secret(SECRET)
+    for name in ("control", "early"):
+        (tmp_path / name).mkdir()
+    control, _ = _report(tmp_path / "control", named=True)
+    report, engine = _report(tmp_path / "early", named=True, early=True)
+    assert report["reconciliation"].head == control["reconciliation"].head
+    assert to_json(report) == to_json(control)
+    assert to_csv(report) == to_csv(control)
+    assert "Zoë Ångström" in to_csv(report) and SECRET not in to_csv(report)
+    assert report["counts"] == control["counts"]
+    save_report(engine, report)
+    saved = stored_report(engine, report["run"]["id"])
+    assert saved is not None and to_csv(saved) == to_csv(control)
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["made at the report", "made early"])
+def test_every_format_agrees_with_the_whole_report(tmp_path: Path, early: bool) -> None:
+    report, engine = _report(tmp_path, named=early, early=early)
     whole = _whole(report)
     assert to_json(report) == json.dumps(whole, indent=2, sort_keys=True) + "\n"
     assert json.loads(to_json(report))["reconciliation"] == whole["reconciliation"]
