@@ -24,14 +24,9 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
-
 from connectors.spill import write_all
 from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
-from sync.store.key_in import key_in
-from sync.store.tables import OutboxItem, PersonRecord
 
 __all__ = ["LedgerUnwritable", "LedgerView", "RunLedger"]
 
@@ -348,7 +343,8 @@ class RunLedger:
         sql = "SELECT count(*) FROM (SELECT DISTINCT connection, object_type, record_id "
         return int(self._query(sql + "FROM changes WHERE w_seq IS NOT NULL)")[0][0])
 
-    def _sort(self) -> None:
+    def sort_for_report(self) -> None:
+        """The index the report reads its rows (and its records) in order by."""
         with self._io():
             self._record_outcomes()
             if not self._sorted:
@@ -364,7 +360,7 @@ class RunLedger:
         person key, name, email, company (the four None for an unknown record), and where its
         row was made as it was written: text_at, text_len, csv_at, csv_len (else all None). With
         `read_made`, a made row's value and previous are not read (left pickled)."""
-        self._sort()
+        self.sort_for_report()
         sql = _ROW if read_made else _ROW.replace("c.text_at IS NULL", "1")  # values read
         after: tuple[Any, ...] | None = None
         while True:
@@ -385,79 +381,3 @@ class RunLedger:
             if len(page) < PAGE:
                 return
             after = tuple(page[-1][:4])
-
-    # what the state store says, read once at the run's end ---------------------------------
-
-    def _keys(self, sql: str) -> Iterator[list[Any]]:
-        """Pages of the first column of `sql` (ordered by it; it takes the last one seen)."""
-        after: Any = ""
-        while True:
-            page = [row[0] for row in self._query(sql, (after,))]
-            if page:
-                yield page
-            if len(page) < IN_LIST:
-                return
-            after = page[-1]
-
-    def settle_from(self, session: Session) -> None:
-        """Planned but not written by this run (rejected, dead, left pending ...): the status
-        the store holds for them, in pages of keys."""
-        sql = (
-            "SELECT key FROM changes WHERE p_seq IS NOT NULL AND w_seq IS NULL AND key > ? "
-            f"ORDER BY key LIMIT {IN_LIST}"
-        )
-        for keys in self._keys(sql):
-            found = session.execute(
-                sa_select(
-                    col(OutboxItem.key), col(OutboxItem.status), col(OutboxItem.last_error)
-                ).where(key_in(col(OutboxItem.key), keys))
-            ).all()
-            with self._io():
-                self._record_outcomes()
-                self._many(
-                    "UPDATE changes SET s_status = ?, s_error = ? WHERE key = ?",
-                    [(str(status), error, str(key)) for key, status, error in found],
-                )
-
-    def name_records(
-        self, session: Session, person: Callable[[Any], Any], who: Any | None = None
-    ) -> None:
-        """Who each changed record the run has not named (`name`) is, in pages: `person(row)` of
-        each row of `who` (a select of PersonRecord; by default its keys, email and whole
-        `fields`)."""
-        self._sort()
-        connections = [r[0] for r in self._query("SELECT DISTINCT connection FROM changes")]
-        if who is None:
-            who = sa_select(
-                col(PersonRecord.connection),
-                col(PersonRecord.crm_id),
-                col(PersonRecord.person_key),
-                col(PersonRecord.email),
-                col(PersonRecord.fields),
-            )
-        for connection in sorted(connections):
-            sql = (
-                "SELECT DISTINCT c.record_id FROM changes c WHERE c.connection = ? "
-                "AND c.record_id > ? AND NOT EXISTS (SELECT 1 FROM records r "
-                "WHERE r.connection = c.connection AND r.record_id = c.record_id) "
-                f"ORDER BY c.record_id LIMIT {IN_LIST}"
-            )
-            after = ""
-            while True:
-                ids = [r[0] for r in self._query(sql, (connection, after))]
-                if not ids:
-                    break
-                found = []
-                for row in session.execute(
-                    who.where(
-                        col(PersonRecord.connection) == connection,
-                        key_in(col(PersonRecord.crm_id), ids),
-                    )
-                ):
-                    p = person(row)
-                    found.append((row.connection, row.crm_id, p.key, p.name, p.email, p.company))
-                with self._io():
-                    self._many("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", found)
-                if len(ids) < IN_LIST:
-                    break
-                after = ids[-1]

@@ -21,6 +21,7 @@ from routing.sla.engine import SlaEngine
 from routing.sla.tables import SlaClock
 from routing.tables import Assignment
 from sync.ledger_notes import SORTS, DecisionNotes, name_people
+from sync.ledger_store import name_records, settle_from
 from sync.record_names import Person
 from sync.record_names import person_of as _person
 from sync.store.key_in import key_in
@@ -153,11 +154,11 @@ def read_store(
             .order_by(col(OutboxItem.key))
         )
     ]
-    result.ledger.settle_from(session)  # planned, not written: rejected, dead, left pending ...
+    settle_from(result.ledger, session)  # planned, not written: rejected, dead, left pending ...
     if session.get_bind().dialect.name == "postgresql":
-        result.ledger.name_records(session, _named_person, _named_records())
+        name_records(result.ledger, session, _named_person, _named_records())
     else:  # SQLite parses a document once per json_extract: the whole one, parsed here once
-        result.ledger.name_records(session, _person)
+        name_records(result.ledger, session, _person)
     _read_people(session, view, result)
     return view
 
