@@ -147,7 +147,7 @@ class RunLedger:
         self._notes: list[tuple[Any, ...]] = []
         self._written: list[PlannedChange] = []  # the outcomes' changes, for `early`
         # makes the report rows of written changes as they are recorded (the pipeline sets it):
-        # their rows (the `_ROW` columns up to company) -> the `made` table's rows
+        # their rows (the `_ROW` columns up to company) -> (key, where its row is, move) each
         self.early: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
         self._closer: weakref.finalize[Any, RunLedger] | None = None
         self.planned = LedgerView(self, "p")
