@@ -191,11 +191,13 @@ class HubSpotConnector:
     # New contacts whose activities are read together: one associations batch read takes
     # 1,000 ids, so ten list pages (or five search pages) cost one call per engagement type.
     activity_batch = ASSOCIATION_BATCH
-    # Records per write chunk (sync/apply.py): 50 batch updates. A lifecycle regression is
-    # cleared in a request before it is set, and a chunk's clears (~2% of its records) go in
-    # batches of their own: at 1,000 records a chunk that was one ~20-input batch per ten full
-    # ones (~1,000 calls over a 1,000,000-contact full sync); at 5,000, one or two per fifty.
-    write_chunk_records = 5000
+    # Records per write chunk (sync/apply.py): 20 batch updates. A lifecycle regression is
+    # cleared in a request before it is set, and a chunk's clears (~2% of its records) go in a
+    # batch of their own: at 1,000 records a chunk that was one ~20-input batch per ten full ones
+    # (~1,000 calls over a 1,000,000-contact full sync), at 2,000 one per twenty. A chunk's
+    # outbox rows are held while it is sent: 5,000 records grew a 100,000-contact full sync's
+    # peak RSS by ~70 MB (190 -> 261 MB), 2,000 by about a fifth of that.
+    write_chunk_records = 2000
 
     def pull_event_stream(self, since: datetime | None) -> Iterator[Activity]:
         """Every contact's form submissions since `since`, ascending (ActivityStream): the
