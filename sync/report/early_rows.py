@@ -6,8 +6,9 @@ last write, with the worker's other core idle. Almost all of them are written ch
 row is settled the moment the write's outcome is recorded: the change, what the CRM answered,
 and who the record is (the decide stage names each record as it decides it). The run's ledger
 hands each page of outcomes here (`RunLedger.early`); each row's JSON text (one line, as
-`sync/report/rows.py` keeps it) and report.csv line go to scratch files, and the ledger keeps
-where (`made`: offsets, lengths, and the lifecycle move the report counts). At the report, those
+`sync/report/rows.py` keeps it) and report.csv line go to scratch files, and the ledger's row
+of the change keeps where (offsets, lengths) and the lifecycle move the report counts. At the
+report, those
 rows are read back in the report's order instead of made again; the others (planned and not
 written, records the run did not decide) are made then, as before. The same `change_row`
 makes both: the report is the same either way.
@@ -64,8 +65,8 @@ class EarlyRows:
         self.made = 0
 
     def __call__(self, changes: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Make these changes' rows (each the ledger's `_ROW` columns up to company): the
-        ledger's `made` rows (key, text offset and length, CSV offset and length, move)."""
+        """Make these changes' rows (each the ledger's `_ROW` columns up to company): for each,
+        its key, text offset and length, CSV offset and length, and lifecycle move."""
         rows = redacted_texts([change_row(change, self.links) for change in changes])
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
