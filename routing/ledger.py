@@ -35,6 +35,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, col
 
 from routing.tables import Assignment, RotationState
+from sync.store.key_in import key_in
 
 _STATE_KEY = "handoff.routing.transaction"
 _HOOKED = "handoff.routing.hooked"
@@ -150,7 +151,7 @@ def recorded(session: Session, decision_keys: list[str]) -> set[str]:
         found.update(k for row in state.pending if (k := row.get("decision_key")) in wanted)
     for start in range(0, len(decision_keys), 500):
         query = select(_ASSIGNMENTS.c.decision_key).where(
-            _ASSIGNMENTS.c.decision_key.in_(decision_keys[start : start + 500])
+            key_in(_ASSIGNMENTS.c.decision_key, decision_keys[start : start + 500])
         )
         found.update(session.execute(query).scalars())
     return found
@@ -173,7 +174,7 @@ def latest(session: Session, lead_keys: list[str]) -> dict[str, LastAssignment]:
     for start in range(0, len(lead_keys), 500):
         query = (
             select(*columns)
-            .where(col(Assignment.lead_key).in_(lead_keys[start : start + 500]))
+            .where(key_in(col(Assignment.lead_key), lead_keys[start : start + 500]))
             .order_by(col(Assignment.assigned_at), col(Assignment.id))
         )
         for key, owner, source in session.execute(query):

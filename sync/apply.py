@@ -46,6 +46,24 @@ RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce colle
 KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
 KEYS_PAGE = 5000  # due outbox keys read per query (record_chunks)
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
+# what sending and settling an item read: not its run, error or times (a chunk is ~10,000 rows)
+_SENT_COLUMNS = tuple(
+    _OUTBOX.c[name]
+    for name in (
+        "key",
+        "connection",
+        "object_type",
+        "record_id",
+        "kind",
+        "field",
+        "value",
+        "previous",
+        "payload",
+        "reason",
+        "status",
+        "attempts",
+    )
+)
 _SETTLE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.key == bindparam("k"))
@@ -327,10 +345,10 @@ class CrmApplier:
                     row.key: row
                     for start in range(0, len(chunk), KEYS_PER_QUERY)
                     for row in connection.execute(
-                        sa_select(_OUTBOX).where(
+                        sa_select(*_SENT_COLUMNS).where(
                             key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
                         )
-                    )
+                    ).all()  # fetched at once: row by row cost more than the query
                 }
                 items = [by_key[key] for key in chunk if key in by_key]
                 interrupted = {i.key for i in items if i.status == "sending"}

@@ -79,6 +79,7 @@ class DecisionStage(PersonWrites):
         # the run's ledger on disk (`_kept`: the chunk in hand's)
         self.people = people or RunPeople(RunLedger())
         self._kept: dict[str, tuple[Any, list[Touch], ScoreWords]] = {}
+        self._deferring: list[tuple[str, Any]] = []  # the chunk's, recorded at once
         self._routing: RoutingBatch | None = None  # a live run's routing decisions, in batches
         self._unrecorded: set[str] = set()  # the chunk's decision keys with no decision recorded
         self.reasons = ReasonPublisher(engines.scoring, config)
@@ -132,6 +133,8 @@ class DecisionStage(PersonWrites):
                         else:
                             deferred.append(key)
             finally:  # the chunk's routing decisions commit before anything else is written
+                self.people.defer(self._deferring)
+                self._deferring = []
                 self._unrecorded = set()
                 if self._routing is not None:
                     self._routing.close()
@@ -217,7 +220,7 @@ class DecisionStage(PersonWrites):
                 self._plan_scores(record, score, words)
             seconds["plan"] += perf_counter() - tick
             touches = held[1] if held is not None else self._touches_of(person)
-            self.people.defer(key, (score, touches, words))
+            self._deferring.append((key, (score, touches, words)))
             return False
         self.tally.scored += 1
         self.tally.scores[score.total] += 1

@@ -45,7 +45,7 @@ def remember_echoes(session: Session, echoes: dict[tuple[str, str], Echo]) -> No
                 )
                 .where(_PEOPLE.c.connection == name)
                 .where(key_in(_PEOPLE.c.crm_id, ids[start : start + 500]))
-            )
+            ).all()  # fetched at once (row by row cost more than the query)
             for crm_id, person_key, modified_at, fields in rows:
                 echo = echoes[(name, crm_id)]
                 if echo.stamp <= modified_at:

@@ -36,8 +36,12 @@ OPEN_STATUSES = ("pending", "sending", "rejected")
 LANDED_STATUSES = ("applied", "unchanged", "superseded")  # done with: history, not in the way
 
 
+# one encoder for every key: `json.dumps` with options builds one a call (~5 planned a contact)
+_KEY_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def outbox_key(*parts: Any) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    raw = _KEY_JSON.encode(parts)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -201,7 +205,7 @@ class OutboxPlanner:
         *,
         clear_first: bool = False,
         by_sales: bool = False,
-    ) -> PlannedChange | None:
+    ) -> bool:
         """Plan `canonical = value` unless the CRM holds it already or a human owns it now.
         `by_sales`: the value carries out what a person decided after their own edit (sales'
         rejection with a reason code), so their edit of the field is no reason to hold it."""
@@ -209,15 +213,15 @@ class OutboxPlanner:
         why = self.refusal(connection, object_type, canonical, value)
         if why is not None and not self.managed(connection, object_type, canonical):
             self.refused = why
-            return None
+            return False
         mapping = self.connections[connection].objects[object_type][canonical]
         if same_in_crm(mapping, value, crm_value):
-            return None
+            return False
         if why is not None:
             # The config gives this CRM no value for it: a config gap, not a write to retry.
             self.unmappable[(connection, object_type, canonical, str(value))] += 1
             self.refused = why
-            return None
+            return False
         has_written, last_written = self._last_written(connection, record_id, canonical)
         if has_written and not same_in_crm(mapping, last_written, crm_value):
             drift = Drift(
@@ -233,7 +237,7 @@ class OutboxPlanner:
             self._drift(drift)
             if mapping.drift == "crm_wins" and not by_sales:
                 self.refused = f"a person changed {canonical} in {connection} (crm_wins)"
-                return None
+                return False
         key = outbox_key(connection, object_type, record_id, "field", canonical, value)
         if key in self._landed and (by_sales or not same_value(last_written, value)):
             key = outbox_key(key, self.run_id)  # wanted again after it was replaced: anew
@@ -277,7 +281,7 @@ class OutboxPlanner:
         body: str,
         due_at: datetime,
         reason: str,
-    ) -> PlannedChange | None:
+    ) -> bool:
         key = outbox_key(connection, object_type, record_id, "task", task_key)
         payload = {
             "task_key": task_key,
@@ -310,7 +314,7 @@ class OutboxPlanner:
         key_seed: str,
         message: dict[str, Any],
         reason: str,
-    ) -> PlannedChange | None:
+    ) -> bool:
         """A post to `sla.webhook_url` (the message only: the URL is read when sending)."""
         return self._add(
             dict(
@@ -328,12 +332,12 @@ class OutboxPlanner:
             )
         )
 
-    def _add(self, row: dict[str, Any]) -> PlannedChange | None:
+    def _add(self, row: dict[str, Any]) -> bool:
         scope = (row["connection"], row["record_id"])
         if scope not in self._known:
             self.prefetch([scope])
         if row["key"] in self._items or row["key"] in self._new:
-            return None  # the same decision is already planned or applied
+            return False  # the same decision is already planned or applied
         if row["kind"] == "field":
             slot = (row["connection"], row["record_id"], row["field"])
             self._superseded += self._open_fields.pop(slot, [])
@@ -344,7 +348,7 @@ class OutboxPlanner:
             self._intended[slot] = (self.now, row["value"])
         row.update(status="pending", attempts=0, created_at=self.now)
         self._new[row["key"]] = row
-        return PlannedChange.from_row(row)
+        return True
 
     def flush(self) -> None:
         """Write this run's new outbox rows (one statement); call before commit or recording."""

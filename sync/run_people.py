@@ -72,10 +72,14 @@ class RunPeople:
 
     # deferred for routing ------------------------------------------------------------------
 
-    def defer(self, key: str, held: Any) -> None:
-        """Routed after the pull, with what was kept of them (None: decided afresh then)."""
-        blob = None if held is None else pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL)
-        self._record("INSERT OR REPLACE INTO deferred VALUES (?, ?)", [(key, blob)])
+    def defer(self, people: Iterable[tuple[str, Any]]) -> None:
+        """These (key, held) are routed after the pull, with what was kept of them (None:
+        decided afresh then): a chunk's in one transaction."""
+        rows = [
+            (key, None if held is None else pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL))
+            for key, held in people
+        ]
+        self._record("INSERT OR REPLACE INTO deferred VALUES (?, ?)", rows)
 
     def kept(self, keys: Iterable[str]) -> dict[str, Any]:
         """What was kept of these people for the routing pass (those deferred with it)."""

@@ -104,7 +104,8 @@ class CompanyReader:
         try:
             wanted = self._properties()
             primary = self._primary(live)
-            self._read(sorted({i for i in primary.values() if i not in self._cache}), wanted)
+            companies = self._cache.get_many(primary.values())
+            companies.update(self._read(sorted(set(primary.values()) - set(companies)), wanted))
             unlinked = [c for c in contacts if not c.archived and c.id not in primary]
             self._search_domains(unlinked, wanted)
         except (FatalError, HubSpotRejected) as exc:
@@ -120,7 +121,7 @@ class CompanyReader:
         for contact in contacts:
             company_id = primary.get(contact.id)
             if company_id is not None or contact.archived:
-                company = self._cache.get(company_id) if company_id else None
+                company = companies.get(company_id) if company_id else None
                 out.append(self._fields.apply(contact, company, SOURCE))
                 continue
             matched = next(
@@ -242,7 +243,9 @@ class CompanyReader:
                     found[contact_id] = company
         return found
 
-    def _read(self, company_ids: Sequence[str], properties: list[str]) -> None:
+    def _read(self, company_ids: Sequence[str], properties: list[str]) -> dict[str, Any]:
+        """Read these companies into the cache; what was read (None: archived or gone)."""
+        read: dict[str, Account | None] = {}
         for start in range(0, len(company_ids), READ_BATCH):
             chunk = company_ids[start : start + READ_BATCH]
             body = {"inputs": [{"id": i} for i in chunk], "properties": properties}
@@ -259,4 +262,6 @@ class CompanyReader:
                 found[company_id] = Account(company_id, raw.get("properties") or {})
                 self.read += 1
             self._cache.update(found)
+            read.update(found)
         log.debug("hubspot.companies", read=len(company_ids), cached=len(self._cache))
+        return read

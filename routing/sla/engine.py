@@ -24,6 +24,7 @@ from routing.sla.ladder import RungDue, rung_actions, rung_schedule
 from routing.sla.metrics import SlaMetrics, compute_metrics
 from routing.sla.starts import ClockStart, start_clocks
 from routing.sla.tables import SlaClock, SlaRungFired, SlaTouch
+from sync.store.key_in import key_in
 
 # running clocks read per page: every open lead's clock at once was ~20 Python objects each held
 # to the end of a run (24,000 clocks at 100,000 people: ~30 MB at the run's end; ten times that
@@ -210,7 +211,9 @@ class SlaEngine:
         leads = sorted({touch.lead_key for touch in touches})
         clocks_by_lead: dict[str, list[SlaClock]] = {}
         for begin in range(0, len(leads), 500):  # one query per 500 leads, not one per touch
-            query = select(SlaClock).where(col(SlaClock.lead_key).in_(leads[begin : begin + 500]))
+            query = select(SlaClock).where(
+                key_in(col(SlaClock.lead_key), leads[begin : begin + 500])
+            )
             for clock in session.scalars(
                 query.order_by(col(SlaClock.started_at), col(SlaClock.id))
             ):

@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from routing.sla.actions import stable_key
 from routing.sla.tables import SlaClock
+from sync.store.key_in import key_in
 
 if TYPE_CHECKING:
     from routing.sla.engine import SlaEngine
@@ -67,7 +68,7 @@ def start_clocks(engine: SlaEngine, session: Session, starts: Sequence[ClockStar
     for begin in range(0, len(leads), QUERY_CHUNK):
         query = (
             select(SlaClock)
-            .where(col(SlaClock.lead_key).in_(leads[begin : begin + QUERY_CHUNK]))
+            .where(key_in(col(SlaClock.lead_key), leads[begin : begin + QUERY_CHUNK]))
             .where(col(SlaClock.ended_at).is_(None) | col(SlaClock.id).in_(ids))
             .order_by(col(SlaClock.started_at), col(SlaClock.id))
         )
