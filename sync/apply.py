@@ -15,24 +15,28 @@ confirm (an unknown outcome is retried, with a lookup, by the next run, never tw
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, or_, tuple_, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine, Row
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from config.connections import Connection
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
 from sync.crm_values import as_read_back
+from sync.due_items import due_items, record_chunks
 from sync.echo import Echo, remember_echoes
 from sync.planned_change import PlannedChange
 from sync.store.key_in import key_in
@@ -44,7 +48,6 @@ log = structlog.get_logger("handoff.apply")
 
 RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
 KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
-KEYS_PAGE = 5000  # due outbox keys read per query (record_chunks)
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
 # what sending and settling an item read: not its run, error or times (a chunk is ~10,000 rows)
 _SENT_COLUMNS = tuple(
@@ -75,6 +78,7 @@ _SETTLE = (
         attempts=bindparam("s_attempts"),
     )
 )
+_Sent = tuple[list[Any], dict[str, int], list[WriteOutcome]]  # a chunk's items, attempts, outcomes
 MARKED_FIRST = ("task", "webhook")  # not idempotent: `sending` (committed) before the call
 
 
@@ -107,99 +111,6 @@ class OutboxWriter(Protocol):
     def write(
         self, session: Session, now: datetime, *, run_id: str = "", final: bool = True
     ) -> WriteSummary: ...
-
-
-def _pending(one_person: bool) -> Any:
-    """`status = 'pending'`; for one person's writes (the fast path) written so that no index can
-    serve it: the status index (status, connection) gives every pending item of the connection
-    (~145,000 while a 100,000-contact bulk run's writes wait), and SQLite, which has no
-    statistics, took it over the run id and record indexes. `status || ''` leaves them those."""
-    status = col(OutboxItem.status)
-    return (status.concat("") if one_person else status) == "pending"
-
-
-def _due(
-    now: datetime,
-    run_id: str = "",
-    final: bool = True,
-    record_ids: Collection[str] | None = None,
-    one_person: bool = False,
-) -> Any:
-    """Due now: pending, interrupted (`sending`) or rejected and due for a retry. Not final: only
-    this run's pending items. Final: all of them but this run's own unconfirmed sends.
-    `record_ids`: one person's pending field writes, whichever run planned them (the fast path:
-    a person a bulk run decided a moment ago has their owner in the CRM before their task).
-    `one_person`: a run for one person (few items): read by run id, not by status (`_pending`)."""
-    if record_ids is not None:
-        return (
-            _pending(one_person=True)
-            & (col(OutboxItem.kind) == "field")
-            & key_in(col(OutboxItem.record_id), sorted(record_ids))
-        )
-    if not final:
-        return _pending(one_person) & (col(OutboxItem.run_id) == run_id)
-    due = or_(
-        col(OutboxItem.status).in_(("pending", "sending")),
-        (col(OutboxItem.status) == "rejected") & (col(OutboxItem.next_attempt_at) <= now),
-    )
-    if run_id:
-        due = due & ~((col(OutboxItem.status) == "sending") & (col(OutboxItem.run_id) == run_id))
-    return due
-
-
-def due_items(session: Session, now: datetime, connection: str | None = None) -> list[OutboxItem]:
-    """Items to write now: pending, interrupted (`sending`), or rejected and due for a retry."""
-    query = select(OutboxItem).where(_due(now))
-    if connection is not None:
-        query = query.where(OutboxItem.connection == connection)
-    return list(session.exec(query.order_by(col(OutboxItem.connection), col(OutboxItem.key))).all())
-
-
-def record_chunks(
-    engine: Engine,
-    now: datetime,
-    connection: str,
-    run_id: str,
-    final: bool,
-    size: int,
-    record_ids: Collection[str] | None = None,
-    one_person: bool = False,
-) -> Iterator[list[str]]:
-    """Keys of the due items of `connection`, grouped by record, `size` records per chunk; when
-    not final, the last partial chunk waits for a later call (so every batch call is full).
-
-    Read as the chunks are used, `KEYS_PAGE` rows a query (keyset on the sort order, a session
-    each): a final write after a 100,000-contact routing pass has ~100,000 items due, and their
-    keys all at once grew the worker by ~12 MB at the run's end. An item planned meanwhile is
-    sent now if it sorts after the page in hand, else by the next write (as before: the next)."""
-    columns: tuple[Any, ...] = (OutboxItem.object_type, OutboxItem.record_id, OutboxItem.key)
-    order = (col(OutboxItem.object_type), col(OutboxItem.record_id), col(OutboxItem.key))
-    chunk: list[str] = []
-    records = 0
-    last: tuple[str, str] | None = None
-    after: tuple[str, str, str] | None = None
-    while True:
-        query = sa_select(*columns).where(
-            _due(now, run_id, final, record_ids, one_person),
-            col(OutboxItem.connection) == connection,
-        )
-        if after is not None:
-            query = query.where(tuple_(*order) > tuple_(*after))
-        with Session(engine) as session:
-            page = session.execute(query.order_by(*order).limit(KEYS_PAGE)).all()
-        for object_type, record_id, key in page:
-            if (object_type, record_id) != last:
-                if records == size:
-                    yield chunk
-                    chunk, records = [], 0
-                records += 1
-                last = (object_type, record_id)
-            chunk.append(key)
-        if len(page) < KEYS_PAGE:
-            break
-        after = tuple(page[-1])
-    if chunk and (final or records == size):
-        yield chunk
 
 
 def to_change(item: OutboxItem | Row[Any]) -> FieldChange:
@@ -332,58 +243,78 @@ class CrmApplier:
         size = self.chunk_records or int(
             getattr(connector, "write_chunk_records", RECORDS_PER_CHUNK)
         )
-        for chunk in record_chunks(
-            self.engine, now, name, run_id, final, size, record_ids, one_person
-        ):
-            if self.stopping.is_set():  # leave the rest pending for the next run
-                return
-            # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
-            # than the CRM call here
-            with Session(self.engine) as session:
-                connection = session.connection()
-                by_key = {
-                    row.key: row
-                    for start in range(0, len(chunk), KEYS_PER_QUERY)
-                    for row in connection.execute(
-                        sa_select(*_SENT_COLUMNS).where(
-                            key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
-                        )
-                    ).all()  # fetched at once: row by row cost more than the query
-                }
-                items = [by_key[key] for key in chunk if key in by_key]
-                interrupted = {i.key for i in items if i.status == "sending"}
-                attempts = {i.key: i.attempts + 1 for i in items}
-                marked = [i.key for i in items if i.kind in MARKED_FIRST]
-                for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
-                    connection.execute(
-                        update(_OUTBOX)
-                        .where(key_in(_OUTBOX.c.key, marked[start : start + KEYS_PER_QUERY]))
-                        .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
+        # a chunk's outcomes are settled in the store on a thread of their own while the next
+        # chunk is read and sent: the settling (the store's round trips) and the CRM's answers
+        # overlap. One chunk settles at a time; all have settled when this returns.
+        settled: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-settle") as settler:
+            try:
+                for chunk in record_chunks(
+                    self.engine, now, name, run_id, final, size, record_ids, one_person
+                ):
+                    if self.stopping.is_set():  # leave the rest pending for the next run
+                        return
+                    sent = self._send_chunk(chunk, connector, now)
+                    if settled is not None:
+                        settled.result()
+                    settled = settler.submit(
+                        contextvars.copy_context().run, partial(self._settle, sent, now, summary)
                     )
-                session.commit()
-                fields = [i for i in items if i.kind == "field"]
-                tasks = [i for i in items if i.kind == "task"]
-                posts = [i for i in items if i.kind == "webhook"]
-                outcomes: list[WriteOutcome] = []
-                if posts and self.webhook is not None:
-                    outcomes += self.webhook.post([(i.key, dict(i.payload)) for i in posts])
-                if connector is None:  # the webhook pseudo-connection has nothing else
-                    fields = tasks = []
-                if fields and connector is not None:
-                    outcomes += connector.apply_changes([to_change(i) for i in fields])
-                if tasks and connector is not None:
-                    requests = [
-                        to_task(i, i.key in interrupted or attempts[i.key] > 1) for i in tasks
-                    ]
-                    outbox_key_of = {
-                        r.task_key: i.key for r, i in zip(requests, tasks, strict=True)
-                    }
-                    outcomes += [
-                        replace(o, key=outbox_key_of.get(o.key, o.key))
-                        for o in connector.create_tasks(requests)
-                    ]
-                self._record(session, fields + tasks + posts, attempts, outcomes, now, summary)
-                session.commit()
+            finally:
+                if settled is not None:
+                    settled.result()
+
+    def _send_chunk(self, chunk: list[str], connector: CrmConnector | None, now: datetime) -> _Sent:
+        """Read a chunk's items, mark the ones that are not idempotent, send them all: the
+        items, their attempts, the outcomes."""
+        # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
+        # than the CRM call here
+        with Session(self.engine) as session:
+            connection = session.connection()
+            by_key = {
+                row.key: row
+                for start in range(0, len(chunk), KEYS_PER_QUERY)
+                for row in connection.execute(
+                    sa_select(*_SENT_COLUMNS).where(
+                        key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
+                    )
+                ).all()  # fetched at once: row by row cost more than the query
+            }
+            items = [by_key[key] for key in chunk if key in by_key]
+            interrupted = {i.key for i in items if i.status == "sending"}
+            attempts = {i.key: i.attempts + 1 for i in items}
+            marked = [i.key for i in items if i.kind in MARKED_FIRST]
+            for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
+                connection.execute(
+                    update(_OUTBOX)
+                    .where(key_in(_OUTBOX.c.key, marked[start : start + KEYS_PER_QUERY]))
+                    .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
+                )
+            session.commit()
+            fields = [i for i in items if i.kind == "field"]
+            tasks = [i for i in items if i.kind == "task"]
+            posts = [i for i in items if i.kind == "webhook"]
+            outcomes: list[WriteOutcome] = []
+            if posts and self.webhook is not None:
+                outcomes += self.webhook.post([(i.key, dict(i.payload)) for i in posts])
+            if connector is None:  # the webhook pseudo-connection has nothing else
+                fields = tasks = []
+            if fields and connector is not None:
+                outcomes += connector.apply_changes([to_change(i) for i in fields])
+            if tasks and connector is not None:
+                requests = [to_task(i, i.key in interrupted or attempts[i.key] > 1) for i in tasks]
+                outbox_key_of = {r.task_key: i.key for r, i in zip(requests, tasks, strict=True)}
+                outcomes += [
+                    replace(o, key=outbox_key_of.get(o.key, o.key))
+                    for o in connector.create_tasks(requests)
+                ]
+            return fields + tasks + posts, attempts, outcomes
+
+    def _settle(self, sent: _Sent, now: datetime, summary: WriteSummary) -> None:
+        items, attempts, outcomes = sent
+        with Session(self.engine) as session:
+            self._record(session, items, attempts, outcomes, now, summary)
+            session.commit()
 
     def _record(
         self,

@@ -22,9 +22,23 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from connectors.spill import write_all
+from sync.ledger_schema import (
+    CONTENT,
+    NOBODY,
+    ORDER,
+    PLAN,
+    ROW,
+    SCHEMA,
+    UNMADE,
+    WRITE,
+    blob,
+    content,
+    row_head,
+)
 from sync.ledger_view import LedgerView
 from sync.outbox import PlannedChange
 
@@ -33,90 +47,11 @@ __all__ = ["LedgerUnwritable", "LedgerView", "RunLedger"]
 PAGE = 1000  # rows per read: no cursor stays open while the writer thread records
 IN_LIST = 500  # keys per IN (...) list against the state store
 
-_SCHEMA = """
-CREATE TABLE changes (
-    key TEXT PRIMARY KEY, connection TEXT, object_type TEXT, record_id TEXT, kind TEXT,
-    field TEXT, value BLOB, previous BLOB, reason TEXT,
-    p_seq INTEGER, p_status TEXT, p_error TEXT,  -- planned by this run
-    w_seq INTEGER, w_status TEXT, w_error TEXT,  -- written (or would be) by this run
-    s_status TEXT, s_error TEXT,                 -- planned, not written: the store's word
-    -- its report row, made as its write landed (sync/report/early_rows.py): where, and the
-    -- lifecycle move the report counts
-    text_at INTEGER, text_len INTEGER, csv_at INTEGER, csv_len INTEGER, move TEXT
-);
-CREATE INDEX changes_planned ON changes (p_seq) WHERE p_seq IS NOT NULL;
-CREATE INDEX changes_written ON changes (w_seq) WHERE w_seq IS NOT NULL;
-CREATE TABLE notes (kind TEXT, seq INTEGER, k1 TEXT, k2 TEXT, data BLOB);
-CREATE INDEX notes_order ON notes (kind, k1, k2, seq);
-CREATE INDEX notes_people ON notes (k1);
-CREATE TABLE people (key TEXT PRIMARY KEY, name TEXT, email TEXT, company TEXT);
-CREATE TABLE records (
-    connection TEXT, record_id TEXT, person_key TEXT, name TEXT, email TEXT, company TEXT,
-    PRIMARY KEY (connection, record_id)
-);
-"""
-_CONTENT = "key, connection, object_type, record_id, kind, field, value, previous, reason"
-_PLAN = (
-    f"INSERT INTO changes ({_CONTENT}, p_seq, p_status, p_error) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-    "p_seq = excluded.p_seq, p_status = excluded.p_status, p_error = excluded.p_error"
-)
-_MADE = "text_at, text_len, csv_at, csv_len, move"
-_WRITE = (
-    f"INSERT INTO changes ({_CONTENT}, w_seq, w_status, w_error, {_MADE}) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-    "connection = excluded.connection, object_type = excluded.object_type, "
-    "record_id = excluded.record_id, kind = excluded.kind, field = excluded.field, "
-    "value = excluded.value, previous = excluded.previous, reason = excluded.reason, "
-    "w_seq = excluded.w_seq, w_status = excluded.w_status, w_error = excluded.w_error, "
-    "text_at = excluded.text_at, text_len = excluded.text_len, csv_at = excluded.csv_at, "
-    "csv_len = excluded.csv_len, move = excluded.move"
-)
-_UNMADE = (None, None, None, None, None)
-# one report row: the writer's word on an outcome wins, else the store's, else the plan's (a
-# row made as its write landed: where it is; its values are not read)
-_ROW = (
-    "SELECT c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, "
-    "CASE WHEN c.text_at IS NULL THEN c.value END, "
-    "CASE WHEN c.text_at IS NULL THEN c.previous END, c.reason, "
-    "CASE WHEN c.w_seq IS NOT NULL THEN c.w_status "
-    "WHEN c.s_status IS NOT NULL THEN c.s_status ELSE c.p_status END, "
-    "CASE WHEN c.w_seq IS NOT NULL THEN c.w_error "
-    "WHEN c.s_status IS NOT NULL THEN c.s_error ELSE c.p_error END, "
-    "c.text_at, c.text_len, c.csv_at, c.csv_len FROM changes c "
-)
-_NOBODY = (None, None, None, None)
-_ORDER = "(c.connection, c.record_id, c.field, c.key)"
-
 
 def _remove(db: sqlite3.Connection, path: str) -> None:
     db.close()
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def _blob(value: Any) -> bytes:
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _row_head(c: PlannedChange) -> tuple[Any, ...]:
-    """A change's report columns before who its record is (as `_ROW` reads them)."""
-    head = (c.connection, c.record_id, c.field, c.key, c.object_type, c.kind, c.value)
-    return (*head, c.previous, c.reason, c.status, c.error)
-
-
-def _content(change: PlannedChange) -> tuple[Any, ...]:
-    return (
-        change.key,
-        change.connection,
-        change.object_type,
-        change.record_id,
-        change.kind,
-        change.field,
-        _blob(change.value),
-        _blob(change.previous),
-        change.reason,
-    )
 
 
 class LedgerUnwritable(Exception):
@@ -141,13 +76,18 @@ class RunLedger:
         self.path = ""
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        # a page of outcomes is recorded (its report rows made) on a thread of its own, one page
+        # at a time, while the writer sends the next chunk; `_making` before `_lock`, always
+        self._making = threading.Lock()
+        self._pages: ThreadPoolExecutor | None = None
+        self._page: Future[None] | None = None
         self._seq = itertools.count(1)
         self._sorted = False
         self._outcomes: list[tuple[Any, ...]] = []  # recorded PAGE at a time
         self._notes: list[tuple[Any, ...]] = []
         self._written: list[PlannedChange] = []  # the outcomes' changes, for `early`
         # makes the report rows of written changes as they are recorded (the pipeline sets it):
-        # their rows (the `_ROW` columns up to company) -> (key, where its row is, move) each
+        # their rows (the `ROW` columns up to company) -> (key, where its row is, move) each
         self.early: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
         self._closer: weakref.finalize[Any, RunLedger] | None = None
         self.planned = LedgerView(self, "p")
@@ -166,7 +106,7 @@ class RunLedger:
                     self._closer = weakref.finalize(self, _remove, db, path)
                     for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -4096"):
                         db.execute(f"PRAGMA {pragma}")
-                    db.executescript(_SCHEMA)
+                    db.executescript(SCHEMA)
                 finally:  # open, it lives on unnamed: gone with the process, even a killed one
                     with contextlib.suppress(OSError):
                         os.unlink(path)
@@ -190,6 +130,10 @@ class RunLedger:
 
     def close(self) -> None:
         """Remove the file now (else it goes when the run's result is collected)."""
+        with contextlib.suppress(LedgerUnwritable):  # its error was raised to the writer
+            self._wait_page()
+        if self._pages is not None:
+            self._pages.shutdown(wait=True)
         if self._closer is not None:
             self._closer()
         closing = getattr(self.early, "close", None)
@@ -203,25 +147,53 @@ class RunLedger:
 
     def plan(self, changes: Iterable[PlannedChange]) -> None:
         with self._io():
-            self._many(_PLAN, [(*_content(c), next(self._seq), c.status, c.error) for c in changes])
+            self._many(PLAN, [(*content(c), next(self._seq), c.status, c.error) for c in changes])
             self._sorted = False
 
     def write(self, changes: Iterable[PlannedChange]) -> None:
-        """Outcomes, one at a time from the writer: kept in pages of PAGE, then recorded."""
+        """Outcomes, one at a time from the writer: kept in pages of PAGE, then recorded on
+        the ledger's own thread (a page's error is raised by the next page, or a read)."""
         with self._io():
             changes = list(changes)
-            self._outcomes += [(*_content(c), next(self._seq), c.status, c.error) for c in changes]
+            self._outcomes += [(*content(c), next(self._seq), c.status, c.error) for c in changes]
             if self.early is not None:
                 self._written += changes
-            if len(self._outcomes) >= PAGE:
-                self._record_outcomes()
-
-    def _record_outcomes(self) -> None:  # under the lock
-        if self._outcomes:
-            made = self._make_early(self._written) if self._written else {}
-            self._many(_WRITE, [(*o, *made.get(o[0], _UNMADE)) for o in self._outcomes])
+            if len(self._outcomes) < PAGE:
+                return
+            page = self._outcomes, self._written
             self._outcomes, self._written = [], []
-            self._sorted = False
+        self._wait_page()  # one page in flight: memory stays a page deep
+        if self._pages is None:
+            self._pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-ledger")
+        self._page = self._pages.submit(self._record_page, *page)
+
+    def _wait_page(self) -> None:
+        page, self._page = self._page, None
+        if page is not None:
+            page.result()
+
+    def _record_page(self, outcomes: list[tuple[Any, ...]], written: list[PlannedChange]) -> None:
+        with self._making:  # the rows made outside the lock: deciding goes on meanwhile
+            made = self._make_early(written)
+            with self._io():
+                self._many(WRITE, [(*o, *made.get(o[0], UNMADE)) for o in outcomes])
+                self._sorted = False
+
+    @contextlib.contextmanager
+    def _flushed(self) -> Iterator[None]:
+        """Under both locks, with every outcome and note recorded (for reading them)."""
+        self._wait_page()
+        with self._making, self._io():
+            if self._outcomes:
+                page = self._outcomes, self._written
+                self._outcomes, self._written = [], []
+                made = self._make_early(page[1], locked=True)
+                self._many(WRITE, [(*o, *made.get(o[0], UNMADE)) for o in page[0]])
+                self._sorted = False
+            self._record_notes()
+            yield
+
+    def _record_notes(self) -> None:  # under the lock
         if self._notes:
             self._many("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", self._notes)
             self._notes = []
@@ -243,12 +215,22 @@ class RunLedger:
                     names[(row[0], row[1])] = row[2:]
         return names
 
-    def _make_early(self, changes: list[PlannedChange]) -> dict[str, tuple[Any, ...]]:
+    def _make_early(
+        self, changes: list[PlannedChange], locked: bool = False
+    ) -> dict[str, tuple[Any, ...]]:
         """The report rows of these written changes whose records the run has named: key ->
-        where each row is (text offset and length, CSV offset and length, lifecycle move)."""
-        names = self._names((c.connection, c.record_id) for c in changes)
+        where each row is (text offset and length, CSV offset and length, lifecycle move).
+        Under `_making` (and the lock, if `locked`)."""
+        if not changes:
+            return {}
+        records = [(c.connection, c.record_id) for c in changes]
+        if locked:
+            names = self._names(records)
+        else:
+            with self._io():
+                names = self._names(records)
         rows = [
-            (*_row_head(c), *who)
+            (*row_head(c), *who)
             for c in changes
             if (who := names.get((c.connection, c.record_id))) is not None
         ]
@@ -273,26 +255,26 @@ class RunLedger:
                     next(self._seq),
                     str(row[first]),
                     str(row[second]) if second else "",
-                    _blob(row),
+                    blob(row),
                 )
             )
             if len(self._notes) >= PAGE:
-                self._record_outcomes()
+                self._record_notes()
 
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        """Rows of `sql` on the ledger (what was recorded so far included)."""
-        return self._query(sql, args)
+    def query(self, sql: str, args: tuple[Any, ...] = (), *, flush: bool = True) -> list[Any]:
+        """Rows of `sql` on the ledger (what was recorded so far included, unless not to
+        `flush`: tables of their own, read while the writer records)."""
+        with self._flushed() if flush else self._io():
+            return self.db.execute(sql, args).fetchall()
 
-    def record(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        with self._io():
-            self._record_outcomes()
+    def record(self, sql: str, rows: list[tuple[Any, ...]], *, flush: bool = True) -> None:
+        with self._flushed() if flush else self._io():
             self._many(sql, rows)
 
     # reading -----------------------------------------------------------------------------
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._io():
-            self._record_outcomes()
+        with self._flushed():
             return self.db.execute(sql, args).fetchall()
 
     def count(self, side: str) -> int:
@@ -303,7 +285,7 @@ class RunLedger:
         after = 0
         while True:
             page = self._query(
-                f"SELECT {_CONTENT}, {side}_seq, {side}_status, {side}_error FROM changes "
+                f"SELECT {CONTENT}, {side}_seq, {side}_status, {side}_error FROM changes "
                 f"WHERE {side}_seq > ? ORDER BY {side}_seq LIMIT {PAGE}",
                 (after,),
             )
@@ -345,8 +327,7 @@ class RunLedger:
 
     def sort_for_report(self) -> None:
         """The index the report reads its rows (and its records) in order by."""
-        with self._io():
-            self._record_outcomes()
+        with self._flushed():
             if not self._sorted:
                 self.db.execute(
                     "CREATE INDEX IF NOT EXISTS changes_report "
@@ -361,21 +342,21 @@ class RunLedger:
         row was made as it was written: text_at, text_len, csv_at, csv_len (else all None). With
         `read_made`, a made row's value and previous are not read (left pickled)."""
         self.sort_for_report()
-        sql = _ROW if read_made else _ROW.replace("c.text_at IS NULL", "1")  # values read
+        sql = ROW if read_made else ROW.replace("c.text_at IS NULL", "1")  # values read
         after: tuple[Any, ...] | None = None
         while True:
-            where = f"WHERE {_ORDER} > (?, ?, ?, ?) " if after else ""
+            where = f"WHERE {ORDER} > (?, ?, ?, ?) " if after else ""
             page = self._query(
-                f"{sql}{where}ORDER BY {_ORDER.strip('()')} LIMIT {PAGE}", after or ()
+                f"{sql}{where}ORDER BY {ORDER.strip('()')} LIMIT {PAGE}", after or ()
             )
             unmade = [row[:2] for row in page if row[11] is None or not read_made]
             with self._io():
                 names = self._names(unmade) if unmade else {}
             for row in page:
                 if read_made and row[11] is not None:
-                    yield (*row[:11], *_NOBODY, *row[11:])
+                    yield (*row[:11], *NOBODY, *row[11:])
                 else:
-                    who = names.get((row[0], row[1]), _NOBODY)
+                    who = names.get((row[0], row[1]), NOBODY)
                     values = pickle.loads(row[6]), pickle.loads(row[7])
                     yield (*row[:6], *values, *row[8:11], *who, *row[11:])
             if len(page) < PAGE:

@@ -31,17 +31,17 @@ class RunPeople:
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
         self._schema()
-        return self.ledger.query(sql, tuple(args))
+        return self.ledger.query(sql, tuple(args), flush=False)  # tables of their own
 
     def _record(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self._schema()
         if rows:
-            self.ledger.record(sql, rows)
+            self.ledger.record(sql, rows, flush=False)
 
     def _schema(self) -> None:
         if not self._ready:
             for statement in _SCHEMA:
-                self.ledger.query(statement)
+                self.ledger.query(statement, flush=False)
             self._ready = True
 
     def _among(self, table: str, keys: list[str], extra: str = "") -> list[Any]:

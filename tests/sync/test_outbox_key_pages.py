@@ -1,4 +1,4 @@
-"""The writer reads the due outbox keys a page at a time (sync/apply.py `record_chunks`): the
+"""The writer reads the due outbox keys a page at a time (sync/due_items.py `record_chunks`): the
 chunks are the same as one read of them all gives (whole records, `size` records a chunk, a
 partial last chunk held back until the final write), and items not due never come back."""
 
@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from sync import apply
-from sync.apply import record_chunks
+from sync import due_items
+from sync.due_items import record_chunks
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 from sync.store.tables import OutboxItem
@@ -64,7 +64,7 @@ def test_due_keys_read_a_page_at_a_time_make_the_same_chunks(
 ) -> None:
     engine = _outbox(store_url)
     whole = {final: _chunks(engine, final) for final in (True, False)}
-    monkeypatch.setattr(apply, "KEYS_PAGE", 4)  # pages end inside records
+    monkeypatch.setattr(due_items, "KEYS_PAGE", 4)  # pages end inside records
     for final in (True, False):
         assert _chunks(engine, final) == whole[final]
     final_keys = [key for chunk in whole[True] for key in chunk]
