@@ -201,7 +201,7 @@ class CrmApplier:
     ) -> WriteSummary:
         """Apply the due outbox items (committed ones: every step has its own session, so this
         may run in a thread of its own while decisions go on); `record_ids`, `one_person`: see
-        `_due`."""
+        `_due` (sync/due_items.py)."""
         summary = WriteSummary(sink=self.sink)
         targets: list[tuple[str, CrmConnector | None]] = sorted(self.connectors.items())
         if final and self.webhook is not None:
