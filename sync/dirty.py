@@ -9,7 +9,10 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from sync.store.key_in import key_in
 from sync.store.tables import PersonRecord, PersonState
+
+FULL_PAGES = 10  # a full run's pages: only keys, ten times as many a query
 
 
 def dirty_people(
@@ -19,42 +22,79 @@ def dirty_people(
     pass, in key order a page at a time (each page one query: nothing per person is kept, and
     a page's decisions may be committed before the next is read).
 
-    Reads plain columns (no ORM objects, no JSON): at 100,000 people this runs every run."""
+    Reads plain columns through the session's connection of the moment (no ORM objects, no
+    JSON; a page's decisions may have committed since the last query): at
+    100,000 people this runs every run. A full run asks only who is there (everyone is decided),
+    `FULL_PAGES` times as many a query: at 1,000,000 people the pages of 1,000 with their
+    latest modified times took 84 s after the pull."""
+    if full:
+        yield from _everyone(session, page * FULL_PAGES)
+    else:
+        yield from _changed(session, now, page)
+
+
+def _everyone(session: Session, size: int) -> Iterator[list[str]]:
+    """Every person with an active record, in the person key index's order (no grouping: a
+    person's records are neighbours there; the rest of a page's last one are skipped)."""
+    key = col(PersonRecord.person_key)
     after = ""
     while True:
-        latest = session.execute(
-            sa_select(col(PersonRecord.person_key), func.max(col(PersonRecord.modified_at)))
-            .where(col(PersonRecord.status) == "active", col(PersonRecord.person_key) > after)
-            .group_by(col(PersonRecord.person_key))
-            .order_by(col(PersonRecord.person_key))
-            .limit(page)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                sa_select(key)
+                .where(col(PersonRecord.status) == "active", key > after)
+                .order_by(key)
+                .limit(size)
+            )
+            .all()
+        )
+        if not rows:
+            return
+        after = rows[-1][0]
+        yield list(dict.fromkeys(row[0] for row in rows))
+        if len(rows) < size:
+            return
+
+
+def _changed(session: Session, now: datetime, page: int) -> Iterator[list[str]]:
+    person = col(PersonRecord.person_key)
+    after = ""
+    while True:
+        latest = (
+            session.connection()
+            .execute(
+                sa_select(person, func.max(PersonRecord.modified_at))
+                .where(col(PersonRecord.status) == "active", person > after)
+                .group_by(person)
+                .order_by(person)
+                .limit(page)
+            )
+            .all()
+        )
         if not latest:
             return
         after = latest[-1][0]
-        if full:
-            yield [key for key, _ in latest]
-        else:
-            decided = {
-                key: (computed_at, source_modified_at)
-                for key, computed_at, source_modified_at in session.execute(
-                    sa_select(
-                        col(PersonState.person_key),
-                        col(PersonState.computed_at),
-                        col(PersonState.source_modified_at),
-                    ).where(col(PersonState.person_key).in_([key for key, _ in latest]))
-                )
-            }
-            out = []
-            for key, modified in latest:
-                computed_at, source_modified_at = decided.get(key, (None, None))
-                if (
-                    computed_at is None
-                    or source_modified_at is None
-                    or modified > source_modified_at
-                    or computed_at.date() < now.date()
-                ):
-                    out.append(key)
-            yield out
+        decided = {
+            key: (computed_at, source_modified_at)
+            for key, computed_at, source_modified_at in session.connection().execute(
+                sa_select(
+                    col(PersonState.person_key),
+                    col(PersonState.computed_at),
+                    col(PersonState.source_modified_at),
+                ).where(key_in(col(PersonState.person_key), [key for key, _ in latest]))
+            )
+        }
+        out = []
+        for key, modified in latest:
+            computed_at, source_modified_at = decided.get(key, (None, None))
+            if (
+                computed_at is None
+                or source_modified_at is None
+                or modified > source_modified_at
+                or computed_at.date() < now.date()
+            ):
+                out.append(key)
+        yield out
         if len(latest) < page:
             return
