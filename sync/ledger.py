@@ -176,8 +176,7 @@ class RunLedger:
         with self._making:  # the rows made outside the lock: deciding goes on meanwhile
             made = self._make_early(written)
             with self._io():
-                self._many(WRITE, [(*o, *made.get(o[0], UNMADE)) for o in outcomes])
-                self._sorted = False
+                self._record_outcomes(outcomes, made)
 
     @contextlib.contextmanager
     def _flushed(self) -> Iterator[None]:
@@ -187,11 +186,15 @@ class RunLedger:
             if self._outcomes:
                 page = self._outcomes, self._written
                 self._outcomes, self._written = [], []
-                made = self._make_early(page[1], locked=True)
-                self._many(WRITE, [(*o, *made.get(o[0], UNMADE)) for o in page[0]])
-                self._sorted = False
+                self._record_outcomes(page[0], self._make_early(page[1], locked=True))
             self._record_notes()
             yield
+
+    def _record_outcomes(
+        self, outcomes: list[tuple[Any, ...]], made: dict[str, tuple[Any, ...]]
+    ) -> None:  # under the lock
+        self._many(WRITE, [(*o, *made.get(o[0], UNMADE)) for o in outcomes])
+        self._sorted = False
 
     def _record_notes(self) -> None:  # under the lock
         if self._notes:
