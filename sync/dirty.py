@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -33,48 +34,34 @@ def dirty_people(
         yield from _changed(session, now, page)
 
 
-def _everyone(session: Session, size: int) -> Iterator[list[str]]:
-    """Every person with an active record, in the person key index's order (no grouping: a
-    person's records are neighbours there; the rest of a page's last one are skipped)."""
+def _pages(session: Session, columns: tuple[Any, ...], size: int, grouped: bool) -> Iterator[Any]:
+    """Rows of `columns` of people with an active record, `size` a query in person key order
+    (keyset on the key; `grouped`: a row a person)."""
     key = col(PersonRecord.person_key)
     after = ""
     while True:
-        rows = (
-            session.connection()
-            .execute(
-                sa_select(key)
-                .where(col(PersonRecord.status) == "active", key > after)
-                .order_by(key)
-                .limit(size)
-            )
-            .all()
-        )
+        query = sa_select(*columns).where(col(PersonRecord.status) == "active", key > after)
+        if grouped:
+            query = query.group_by(key)
+        rows = session.connection().execute(query.order_by(key).limit(size)).all()
         if not rows:
             return
         after = rows[-1][0]
-        yield list(dict.fromkeys(row[0] for row in rows))
+        yield rows
         if len(rows) < size:
             return
 
 
+def _everyone(session: Session, size: int) -> Iterator[list[str]]:
+    """Every person with an active record, in the person key index's order (no grouping: a
+    person's records are neighbours there; the rest of a page's last one are skipped)."""
+    for rows in _pages(session, (col(PersonRecord.person_key),), size, grouped=False):
+        yield list(dict.fromkeys(row[0] for row in rows))
+
+
 def _changed(session: Session, now: datetime, page: int) -> Iterator[list[str]]:
-    person = col(PersonRecord.person_key)
-    after = ""
-    while True:
-        latest = (
-            session.connection()
-            .execute(
-                sa_select(person, func.max(PersonRecord.modified_at))
-                .where(col(PersonRecord.status) == "active", person > after)
-                .group_by(person)
-                .order_by(person)
-                .limit(page)
-            )
-            .all()
-        )
-        if not latest:
-            return
-        after = latest[-1][0]
+    columns = (col(PersonRecord.person_key), func.max(PersonRecord.modified_at))
+    for latest in _pages(session, columns, page, grouped=True):
         decided = {
             key: (computed_at, source_modified_at)
             for key, computed_at, source_modified_at in session.connection().execute(
@@ -96,5 +83,3 @@ def _changed(session: Session, now: datetime, page: int) -> Iterator[list[str]]:
             ):
                 out.append(key)
         yield out
-        if len(latest) < page:
-            return
