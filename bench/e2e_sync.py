@@ -161,6 +161,7 @@ def bench(
     from connectors.factory import build_connector
     from sync.demo import example_config, sandbox_environment
     from sync.pipeline import Pipeline
+    from sync.runtime import share_budgets
     from sync.store.engine import make_engine
     from sync.store.schema import upgrade
 
@@ -204,6 +205,9 @@ def bench(
             engine = make_engine(config.state.url)
             upgrade(engine)
             connector = build_connector(config.connections[0])
+            # as `handoff sync` does (sync/runtime.py): on PostgreSQL the portal's rate budget is
+            # shared with every process on the store (connectors/shared_budget.py)
+            share_budgets(engine, config.state.url, {connector.name: connector})
             pipeline = Pipeline(config, engine, {connector.name: connector})
             full = kept(run_stage(pipeline, "full sync"), contacts, store)
             changed = max(1, contacts // 10)

@@ -137,6 +137,20 @@ class ActivityStream(Protocol):
 
 
 @runtime_checkable
+class HeldEventStream(Protocol):
+    """Optional, with ActivityStream: in a run that lists every person, the stream's items that
+    name no record yet (HubSpot's form submissions name an email) are held, not looked up, and
+    go with the pages of the people they belong to; after the last page `unclaimed_events` gives
+    the rest (looked up) and the newest item held (where the stream's cursor goes)."""
+
+    def held_event_stream(self, since: datetime | None, until: datetime) -> Iterator[Activity]:
+        """`pull_event_stream`, holding what names no record (after `until`: the next run's)."""
+        ...
+
+    def unclaimed_events(self) -> tuple[list[Activity], datetime | None]: ...
+
+
+@runtime_checkable
 class RecordActivityStreams(Protocol):
     """Optional: activity records read as org-wide streams ordered by their modification time
     (Salesforce Task, Event, CampaignMember), each with its own cursor, before a run's people;

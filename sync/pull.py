@@ -25,6 +25,7 @@ from connectors.base import (
     ActivityStream,
     ContactBatch,
     CrmConnector,
+    HeldEventStream,
     RecordActivityStreams,
 )
 from connectors.records import Activity, Contact, RecordEventKind
@@ -131,9 +132,13 @@ class PullStage:
             result.owners = store_owners(session, self.connector)
             session.commit()
         # web events first: a page's people are complete (page views included) once it is stored
+        held: HeldEventStream | None = None
+        streamed: datetime | None = None
         if isinstance(self.connector, ActivityStream):
+            if isinstance(self.connector, HeldEventStream) and self._lists_everyone():
+                held = self.connector  # what names no record yet goes with its people's pages
             tick = time.perf_counter()
-            self._pull_event_stream(self.connector, until, now, result)
+            streamed = self._pull_event_stream(self.connector, until, now, result, held)
             log.info(
                 "pull.events",
                 connection=name,
@@ -151,7 +156,9 @@ class PullStage:
         for object_type in self.connector.object_types():
             if not self._pull_people(object_type, until, now, result, progress, on_stored):
                 log.info("pull.stopping", connection=name)
-                return result
+                return result  # the stream's cursor stays: the next run reads what was held
+        if held is not None:
+            self._store_unclaimed(held, streamed, now, result)
         log.info("pull.done", connection=name, people=result.people, activities=result.activities)
         return result
 
@@ -212,23 +219,63 @@ class PullStage:
         if progress:
             progress(sum(len(batch.contacts) for batch, _ in held))
 
+    def _lists_everyone(self) -> bool:
+        """Whether this run's pull lists every person (a full run, or a store's first)."""
+        if self.full:
+            return True
+        with Session(self.engine) as session:
+            name = self.connector.name
+            return all(
+                read_cursor(session, name, f"{t}s") is None for t in self.connector.object_types()
+            )
+
     def _pull_event_stream(
-        self, connector: ActivityStream, until: datetime, now: datetime, result: PullResult
-    ) -> None:
-        """Web events: one ascending stream per run with its own cursor (committed per page)."""
+        self,
+        connector: ActivityStream,
+        until: datetime,
+        now: datetime,
+        result: PullResult,
+        held: HeldEventStream | None = None,
+    ) -> datetime | None:
+        """Web events: one ascending stream per run with its own cursor, committed per page
+        (not when `held`: what names no record is held for the pages, and `_store_unclaimed`
+        moves the cursor); the newest event stored."""
         name = self.connector.name
         with Session(self.engine) as session:
             cursor = None if self.full else read_cursor(session, name, "events")
         since = None if cursor is None else cursor - self.overlap
-        pages = read_ahead(
-            connector.pull_event_stream(since), EVENTS_PER_COMMIT, stopping=self.stopping
+        stream = (
+            connector.pull_event_stream(since)
+            if held is None
+            else held.held_event_stream(since, until)
         )
+        pages = read_ahead(stream, EVENTS_PER_COMMIT, stopping=self.stopping)
+        advance = held is None
+        latest: datetime | None = None
         with closing(pages), bulk_load(self.engine) if cursor is None else nullcontext():
             for page in pages:
                 kept = [a for a in page if a.occurred_at <= until]
-                self._store_events(kept, now, result, first_load=cursor is None)
+                self._store_events(kept, now, result, first_load=cursor is None, advance=advance)
+                if kept:
+                    newest = max(a.occurred_at for a in kept)
+                    latest = newest if latest is None else max(latest, newest)
                 if len(kept) < len(page) or self.stopping.is_set():
-                    return  # the stream is ascending: the rest is past the run's start
+                    break  # the stream is ascending: the rest is past the run's start
+        return latest
+
+    def _store_unclaimed(
+        self,
+        connector: HeldEventStream,
+        streamed: datetime | None,
+        now: datetime,
+        result: PullResult,
+    ) -> None:
+        """After the last page: the held events no page took (looked up), then the stream's
+        cursor, held back until now so that a run stopped before here reads them all again."""
+        unclaimed, held = connector.unclaimed_events()
+        moved = max((t for t in (streamed, held) if t is not None), default=None)
+        self._store_events(unclaimed, now, result, first_load=False, cursor=moved)
+        log.info("pull.unclaimed_events", connection=self.connector.name, events=len(unclaimed))
 
     def _pull_activity_stream(
         self,
@@ -280,6 +327,7 @@ class PullStage:
         *,
         stream: str = "events",
         cursor: datetime | None = None,
+        advance: bool = True,
     ) -> None:
         if not page and cursor is None:
             return
@@ -289,7 +337,8 @@ class PullStage:
             store_activities(session, page)
             redecide(session, name, {a.contact_id for a in fresh})
             moved = cursor if cursor is not None else page[-1].occurred_at
-            _advance_cursor(session, self.connector.name, stream, moved, now)
+            if advance:
+                _advance_cursor(session, self.connector.name, stream, moved, now)
             session.commit()
         result.activities += len(page)
 

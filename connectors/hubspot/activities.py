@@ -38,6 +38,7 @@ from connectors import activity_keys as keys
 from connectors.errors import ConnectorError
 from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.forms import FormSubmissions
+from connectors.hubspot.held_forms import HeldSubmissions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import LastTouches
 from connectors.hubspot.transport import HubSpotTransport, read_json
@@ -114,6 +115,8 @@ class ActivityReader:
         forms = web.pop("form_submissions", [])
         self._page_mappings = web.get("page_views", [])
         self._forms = FormSubmissions(transport, forms) if forms else None
+        # a run listing every contact: its submissions by email, until its pages take them
+        self._held: HeldSubmissions | None = None
         if self._forms is not None and conversions is not None:
             self._forms.on_forms = conversions.know_forms  # the form names stand-ins are of
             conversions.read_forms = self._forms.forms
@@ -251,18 +254,53 @@ class ActivityReader:
         yield from self._web(ids, since)
         if events and self._forms is not None:
             yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
+        elif self._forms is not None and self._held is not None:
+            # a run listing every contact: these take their submissions, held by email
+            yield from self._forms.signals(self._held.take((c.email, c.id) for c in contacts))
         elif self._forms is not None and self._conversions is not None:
             # the stream reads the submissions later; a contact read by id tells of its latest
             yield from self._conversions.stand_ins(ids)
         if events:
             yield from self._read_webinars(lambda w: w.for_contacts(ids, since))
 
-    def event_stream(self, since: datetime | None) -> Iterator[Activity]:
+    def event_stream(
+        self, since: datetime | None, hold_until: datetime | None = None
+    ) -> Iterator[Activity]:
         """Every contact's form submissions since `since`, ascending (the Forms API is
-        portal-wide: one pass over the forms per run, however many contacts)."""
-        if self._forms is not None:
+        portal-wide: one pass over the forms per run, however many contacts). With
+        `hold_until` (the run lists every contact, and started then) the submissions are held
+        for the pages instead (`held_forms.py`), and `unclaimed` gives the rest."""
+        if self._forms is not None and hold_until is not None:
+            self._hold_forms(since, hold_until)
+        elif self._forms is not None:
             yield from self._staged(self._read_forms(lambda f: f.stream(since)))
         yield from self._read_webinars(lambda w: w.stream(since))
+
+    def _hold_forms(self, since: datetime | None, until: datetime) -> None:
+        assert self._forms is not None
+        self.release_held()
+        try:
+            self._held = self._forms.hold(since, until)
+        except ConnectorError as exc:
+            if not refused(exc):
+                raise
+            self._forms_refused(exc)
+
+    def unclaimed(self) -> tuple[list[Activity], datetime | None]:
+        """The held submissions no page took (their submitters looked up), and the newest
+        submission held: where the stream's cursor goes. Nothing is held after this."""
+        held, forms = self._held, self._forms
+        if held is None or forms is None:
+            return [], None
+        try:
+            return list(self._staged(forms.unclaimed(held))), held.latest
+        finally:
+            self.release_held()
+
+    def release_held(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def _read_webinars(self, read: Any) -> Iterator[Activity]:
         """Webinar participations below Enterprise (portal-wide, event by event)."""
@@ -292,15 +330,18 @@ class ActivityReader:
         except ConnectorError as exc:
             if not refused(exc):
                 raise
-            self._warn(
-                f"form submissions unavailable: the Forms API refused ({exc}); "
-                "grant the app the forms scope"
-            )
-            self._forms = None
+            self._forms_refused(exc)
             return
         if first is not None:
             yield first
             yield from found
+
+    def _forms_refused(self, exc: ConnectorError) -> None:
+        self._warn(
+            f"form submissions unavailable: the Forms API refused ({exc}); "
+            "grant the app the forms scope"
+        )
+        self._forms = None
 
     def _web(self, ids: list[str], since: datetime | None) -> Iterator[Activity]:
         if self._events is not None:

@@ -204,6 +204,14 @@ class HubSpotConnector:
         Forms API is portal-wide; per-contact behaviour is read with each page of contacts."""
         return self._activities.event_stream(since)
 
+    def held_event_stream(self, since: datetime | None, until: datetime) -> Iterator[Activity]:
+        """The same stream in a run that lists every contact (HeldEventStream): the form
+        submissions are held for its pages (connectors/hubspot/held_forms.py)."""
+        return self._activities.event_stream(since, hold_until=until)
+
+    def unclaimed_events(self) -> tuple[list[Activity], datetime | None]:
+        return self._activities.unclaimed()
+
     @property
     def warnings(self) -> list[str]:
         """Behaviour this portal cannot give (tier, scopes), for the run's report."""
@@ -330,4 +338,5 @@ class HubSpotConnector:
         self.transport.keep_fast_lane_slots()
 
     def close(self) -> None:
+        self._activities.release_held()
         self.transport.close()

@@ -4,18 +4,19 @@ The portal's forms (`GET /marketing/v3/forms`, spec Marketing Forms v3, tier FRE
 form's submissions (`GET /form-integrations/v1/submissions/forms/{form_guid}`: newest first,
 `limit` at most 50, `after` paging) until one is older than the cursor. A submission names no
 contact: it carries the submitted `values` (email among them), so submissions are matched to
-contacts by email through the contacts batch read (`idProperty: email`, 100 a call). No call is
-made per contact.
+contacts by email through the contacts batch read (`idProperty: email`, 100 a call), or, in a run
+that lists every contact, on its pages (`held_forms.py`). No call is made per contact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from config.connections import ActivityMapping
 from connectors import activity_keys as keys
+from connectors.hubspot.held_forms import Held, HeldSubmissions
 from connectors.hubspot.transport import HubSpotTransport, read_json
 from connectors.hubspot.web import matches, signal
 from connectors.records import Activity, Contact
@@ -94,6 +95,29 @@ class FormSubmissions:
                 activity = self._signal(contact_id, ms, _raw(form, submission))
                 if activity is not None:
                     yield activity
+
+    def hold(self, since: datetime | None, until: datetime) -> HeldSubmissions:
+        """Every submission since `since` held by submitter email, not looked up: a run that
+        lists every contact matches them on its pages (`held_forms.py`)."""
+        held = HeldSubmissions(until)
+        try:
+            for ms, form, submission in self._since(since):
+                held.add(_email(submission), ms, _raw(form, submission))
+        except BaseException:
+            held.close()
+            raise
+        return held
+
+    def signals(self, held: Iterable[Held]) -> Iterator[Activity]:
+        """The activities of submissions matched to their contacts."""
+        for contact_id, ms, raw in held:
+            activity = self._signal(contact_id, ms, raw)
+            if activity is not None:
+                yield activity
+
+    def unclaimed(self, held: HeldSubmissions) -> Iterator[Activity]:
+        """What no page took, its submitters looked up as the stream looks them up."""
+        return self.signals(held.rest(self._contact_ids, EMAIL_BATCH))
 
     def _signal(self, contact_id: str, ms: int, raw: dict[str, Any]) -> Activity | None:
         mapping = next((m for m in self._mappings if matches(m, raw)), None)

@@ -119,7 +119,11 @@ class HubSpotTransport:
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         burst = settings.requests_per_10s or TIER_BURST[settings.tier]
-        window = max(1, burst - max(1, burst // 20))
+        # a margin of 2% (Professional: 187 of 190): stamps are settled at answer time (see
+        # RateLimiter.settle), so the window is already at least as strict as the server's
+        # rolling one; the margin covers a call still in flight when its stamp leaves the window
+        # (was 5%: 181, which alone cost a window-bound pull 3% of its pace)
+        window = max(1, burst - max(1, burst // 50))
         self.burst = RateLimiter(window, 10.0, clock=clock, sleep=sleep)
         # a few slots of each window are the webhook fast path's alone while one decides beside
         # the bulk run (`keep_fast_lane_slots`; connectors/ratelimit.py)
@@ -151,12 +155,18 @@ class HubSpotTransport:
         (connectors/shared_budget.py): replicas stay under HubSpot's limits together."""
         per_second = self.settings.search_per_second
         self.shared = {
-            "burst": SharedBudget(  # 10 under our own window: the server counts a call when it
-                # takes it, which a busy server does later, and a few together (see settle)
+            # our own window (3 under the server's): each call leases its own token just before
+            # it is sent (no slice held for later), so a lease spans 50 ms, not 500, and a
+            # bucket of 2 refills at (187 - 2) / 10.05 = 18.4 a second; the server's 3 cover
+            # calls granted together reaching it a little apart. (Was 10 under our window, a
+            # bucket of 10 in slices of 5 for 0.5 s: 15.9 a second, 15% under the window.)
+            "burst": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/burst",
-                limit=self.burst.max_calls - 10,
+                limit=self.burst.max_calls,
                 period=10.0,
+                lease_seconds=0.05,
+                slice_size=1,
             ),
             "search": SharedBudget(
                 connect,
