@@ -159,7 +159,7 @@ class HubSpotTransport:
             # it is sent (no slice held for later), so a lease spans 50 ms, not 500, and a
             # bucket of 2 refills at (187 - 2) / 10.05 = 18.4 a second; the server's 3 cover
             # calls granted together reaching it a little apart. (Was 10 under our window, a
-            # bucket of 10 in slices of 5 for 0.5 s: 15.9 a second, 15% under the window.)
+            # bucket of 10 in slices of 5 for 0.5 s: 15.3 a second, 15% under the window.)
             "burst": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/burst",
