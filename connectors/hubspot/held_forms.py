@@ -16,6 +16,7 @@ with it. Those later than the run's start are left for the next run, as the stre
 from __future__ import annotations
 
 import pickle
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,8 @@ Held = tuple[str, int, dict[str, Any]]  # (contact id, submittedAt ms, the submi
 
 
 class HeldSubmissions:
-    """Submissions by submitter email: `add`, then `take` a page's, then the `rest` looked up."""
+    """Submissions by submitter email: `add`, then `take` a page's, then the `rest` looked up.
+    Thread-safe: a one-person read (the fast path) may take its person's beside the pull."""
 
     def __init__(self, until: datetime) -> None:
         self._until = int(until.timestamp() * 1000)
@@ -37,8 +39,8 @@ class HeldSubmissions:
             "CREATE INDEX held_email ON held (email);"
         )
         self._rows: list[tuple[str, int, bytes]] = []
+        self._lock = threading.Lock()
         self.latest: datetime | None = None  # the newest submission held: the stream's cursor
-        self.taken = 0
 
     def add(self, email: str | None, ms: int, raw: dict[str, Any]) -> None:
         """Hold one submission (one without an email belongs to nobody; one after the run's
@@ -48,11 +50,12 @@ class HeldSubmissions:
         moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
         self.latest = moment if self.latest is None else max(self.latest, moment)
         if email:
-            self._rows.append((email, ms, pickle.dumps(raw, pickle.HIGHEST_PROTOCOL)))
-            if len(self._rows) >= PAGE:
-                self._flush()
+            with self._lock:
+                self._rows.append((email, ms, pickle.dumps(raw, pickle.HIGHEST_PROTOCOL)))
+                if len(self._rows) >= PAGE:
+                    self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self) -> None:  # under the lock
         if self._rows:
             with _disk():
                 write_all(self._db, "INSERT INTO held VALUES (?, ?, ?)", self._rows)
@@ -64,10 +67,10 @@ class HeldSubmissions:
         ids = {e.strip().lower(): i for e, i in contacts if e and e.strip()}
         if not ids:
             return []
-        self._flush()
         emails = sorted(ids)
         found: list[Held] = []
-        with _disk():
+        with self._lock, _disk():
+            self._flush()
             for start in range(0, len(emails), IN_LIST):
                 part = emails[start : start + IN_LIST]
                 marks = ", ".join("?" * len(part))
@@ -77,14 +80,13 @@ class HeldSubmissions:
                 if rows:
                     self._db.execute(f"DELETE FROM held WHERE email IN ({marks})", part)
                 found += [(ids[email], ms, pickle.loads(data)) for email, ms, data in rows]
-        self.taken += len(found)
         return sorted(found, key=lambda h: (h[1], str(h[2].get("conversionId"))))
 
     def rest(self, lookup: Callable[[list[str]], dict[str, str]], size: int) -> Iterator[Held]:
         """What no page took, its submitters looked up `size` emails a call (a submitter the
         lookup does not find is no contact: dropped, as the stream drops them)."""
-        self._flush()
-        with _disk():
+        with self._lock, _disk():
+            self._flush()
             emails = [
                 row[0] for row in self._db.execute("SELECT DISTINCT email FROM held ORDER BY 1")
             ]
@@ -93,4 +95,5 @@ class HeldSubmissions:
             yield from self.take((email, contact) for email, contact in found.items())
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
