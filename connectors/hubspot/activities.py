@@ -254,12 +254,14 @@ class ActivityReader:
         yield from self._web(ids, since)
         if events and self._forms is not None:
             yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
-        elif self._forms is not None and self._held is not None:
-            # a run listing every contact: these take their submissions, held by email
-            yield from self._forms.signals(self._held.take((c.email, c.id) for c in contacts))
-        elif self._forms is not None and self._conversions is not None:
-            # the stream reads the submissions later; a contact read by id tells of its latest
-            yield from self._conversions.stand_ins(ids)
+        elif self._forms is not None:
+            if self._held is not None:  # a run listing every contact: theirs, held by email
+                yield from self._forms.signals(self._held.take((c.email, c.id) for c in contacts))
+            if self._conversions is not None:
+                # the stream reads the submissions later (or read them before this one came: a
+                # fast path beside a run that holds them); a contact read by id tells of its
+                # latest, a stand-in the canonical submission replaces (sync/store/conversions.py)
+                yield from self._conversions.stand_ins(ids)
         if events:
             yield from self._read_webinars(lambda w: w.for_contacts(ids, since))
 
