@@ -16,23 +16,26 @@ from sync.store.tables import OutboxItem, PersonRecord
 
 
 def _keys(ledger: RunLedger, sql: str) -> Iterator[list[Any]]:
-    """Pages of the first column of `sql` (ordered by it; it takes the last one seen)."""
-    after: Any = ""
+    """Pages of the second column of `sql`, which is ordered by its first and takes the last
+    one seen."""
+    after: Any = 0
     while True:
-        page = [row[0] for row in ledger.query(sql, (after,))]
+        page = ledger.query(sql, (after,))
         if page:
-            yield page
+            yield [row[1] for row in page]
         if len(page) < IN_LIST:
             return
-        after = page[-1]
+        after = page[-1][0]
 
 
 def settle_from(ledger: RunLedger, session: Session) -> None:
     """Planned but not written by this run (rejected, dead, left pending ...): the status the
     store holds for them, in pages of keys."""
+    # in the table's own order (rowid): one pass over it; in key order each of the run's
+    # ~5,000,000 changes at 1,000,000 contacts was a look-up from the key index (12 s)
     sql = (
-        "SELECT key FROM changes WHERE p_seq IS NOT NULL AND w_seq IS NULL AND key > ? "
-        f"ORDER BY key LIMIT {IN_LIST}"
+        "SELECT rowid, key FROM changes WHERE p_seq IS NOT NULL AND w_seq IS NULL "
+        f"AND rowid > ? ORDER BY rowid LIMIT {IN_LIST}"
     )
     for keys in _keys(ledger, sql):
         found = session.execute(

@@ -26,6 +26,7 @@ from sync.report.row_file import RowFile
 from sync.report.rows import redacted_texts
 
 SPAN = 8 << 20  # bytes read at once for a page of rows near each other in the file
+GAP = 64 << 10  # rows this far apart (bytes between them) are read apart
 
 Span = tuple[int, int, int, int]  # where a made row is: text offset, length, CSV offset, length
 
@@ -96,13 +97,28 @@ class EarlyRows:
 
 
 def _pieces(file: RowFile, spans: list[tuple[int, int]], encoding: str) -> list[str]:
-    """The pieces of `file` at these spans: one read when they lie near each other (a page of
-    the report's rows was mostly written together), else one each."""
+    """The pieces of `file` at these spans, read a run of nearby spans at a time: a page of
+    the report's rows (sorted by record id as text) is a few runs of rows written together
+    (ids of one length sort together: 100100..100299 were written in one chunk, 1001000.. in
+    another), not one run; read one by one they were 5,000,000 reads at 1,000,000 contacts."""
     if not spans:
         return []
-    low = min(at for at, _ in spans)
-    high = max(at + n for at, n in spans)
-    if high - low <= SPAN:
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    out: list[str] = [""] * len(spans)
+    start = 0
+    while start < len(order):
+        low, size = spans[order[start]]
+        high = low + size
+        end = start + 1
+        while end < len(order):
+            at, size = spans[order[end]]
+            if at - high > GAP or at + size - low > SPAN:
+                break
+            high = max(high, at + size)
+            end += 1
         block = file.read(low, high - low)
-        return [block[at - low : at - low + n].decode(encoding) for at, n in spans]
-    return [file.read(at, n).decode(encoding) for at, n in spans]
+        for i in order[start:end]:
+            at, size = spans[i]
+            out[i] = block[at - low : at - low + size].decode(encoding)
+        start = end
+    return out

@@ -62,3 +62,31 @@ def test_a_reports_row_files_close_when_the_report_is_dropped(tmp_path: Path) ->
     assert _open_row_files() == before + 2
     del kept
     assert _open_row_files() == before
+
+
+@pytest.mark.parametrize(("gap", "span"), [(0, 1 << 20), (64, 1 << 20), (1 << 16, 200), (1, 1)])
+def test_made_rows_read_in_runs_are_each_their_own_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gap: int, span: int
+) -> None:
+    """A page of made rows asks for pieces scattered over the file, in any order (the report's
+    order is not the order they were written in): read a run of nearby pieces at a time, each
+    comes back as its own text, in the order asked, whatever the runs' limits cut."""
+    import random
+
+    from sync.report import early_rows
+
+    monkeypatch.setattr(early_rows, "GAP", gap)
+    monkeypatch.setattr(early_rows, "SPAN", span)
+    kept = RowFile(str(tmp_path))
+    spans: list[tuple[int, int]] = []
+    texts: list[str] = []
+    for i in range(300):
+        text = f'{{"row": {i}, "name": "Zoë {i}"}}' + " " * (i % 7) * 40  # gaps of any size
+        data = text.encode("utf-8")
+        spans.append((kept.size, len(data)))
+        texts.append(text)
+        kept.append_bytes(data + b"-" * (i % 5) * 30000)  # some rows far from the next
+    asked = [*random.Random(7).sample(range(300), 120), 5, 5]  # and one asked twice
+    got = early_rows._pieces(kept, [spans[i] for i in asked], "utf-8")
+    assert got == [texts[i] for i in asked]
+    kept.close()
