@@ -54,10 +54,11 @@ class SharedBudget:
         period: float,
         lease_seconds: float = 0.5,
         slice_size: int = 5,
+        capacity: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.bucket = bucket
-        self.capacity = max(1.0, min(2.0 * slice_size, limit / 10))
+        self.capacity = capacity or max(1.0, min(2.0 * slice_size, limit / 10))
         self.rate = (limit - self.capacity) / (period + lease_seconds)
         if self.rate <= 0:
             raise ValueError(f"budget {bucket}: limit {limit} leaves no refill")
