@@ -37,8 +37,8 @@ from config.connections import ActivityMapping
 from connectors import activity_keys as keys
 from connectors.errors import ConnectorError
 from connectors.hubspot.conversions import RecentConversions
+from connectors.hubspot.form_reads import FormReads
 from connectors.hubspot.forms import FormSubmissions
-from connectors.hubspot.held_forms import HeldSubmissions
 from connectors.hubspot.inline_links import InlineLinks
 from connectors.hubspot.last_touch import LastTouches
 from connectors.hubspot.transport import HubSpotTransport, read_json
@@ -101,7 +101,6 @@ class ActivityReader:
         conversions: RecentConversions | None = None,
     ) -> None:
         self._t = transport
-        self._conversions = conversions
         self._inline = inline if inline is not None else InlineLinks()
         self._touches = touches if touches is not None else LastTouches()
         self._mappings = list(mappings)
@@ -114,12 +113,13 @@ class ActivityReader:
         web = {s: m for s, m in self._by_source().items() if s not in ENGAGEMENTS}
         forms = web.pop("form_submissions", [])
         self._page_mappings = web.get("page_views", [])
-        self._forms = FormSubmissions(transport, forms) if forms else None
-        # a run listing every contact: its submissions by email, until its pages take them
-        self._held: HeldSubmissions | None = None
-        if self._forms is not None and conversions is not None:
-            self._forms.on_forms = conversions.know_forms  # the form names stand-ins are of
-            conversions.read_forms = self._forms.forms
+        self._forms = (
+            FormReads(
+                FormSubmissions(transport, forms), conversions, warn=self._warn, refused=refused
+            )
+            if forms
+            else None
+        )
         self._events: RecordEvents | None = None
         self._history: AnalyticsHistory | None = None
         self._webinars: WebinarParticipations | None = None
@@ -253,15 +253,9 @@ class ActivityReader:
             yield from future.result()
         yield from self._web(ids, since)
         if events and self._forms is not None:
-            yield from self._read_forms(lambda f: f.for_contacts(contacts, since))
-        elif self._forms is not None:
-            if self._held is not None:  # a run listing every contact: theirs, held by email
-                yield from self._forms.signals(self._held.take((c.email, c.id) for c in contacts))
-            if self._conversions is not None:
-                # the stream reads the submissions later (or read them before this one came: a
-                # fast path beside a run that holds them); a contact read by id tells of its
-                # latest, a stand-in the canonical submission replaces (sync/store/conversions.py)
-                yield from self._conversions.stand_ins(ids)
+            yield from self._forms.for_contacts(contacts, since)
+        elif self._forms is not None:  # the run's stream reads them: held ones, stand-ins
+            yield from self._forms.for_page(contacts, ids)
         if events:
             yield from self._read_webinars(lambda w: w.for_contacts(ids, since))
 
@@ -273,36 +267,21 @@ class ActivityReader:
         `hold_until` (the run lists every contact, and started then) the submissions are held
         for the pages instead (`held_forms.py`), and `unclaimed` gives the rest."""
         if self._forms is not None and hold_until is not None:
-            self._hold_forms(since, hold_until)
+            self._forms.hold(since, hold_until)
         elif self._forms is not None:
-            yield from self._staged(self._read_forms(lambda f: f.stream(since)))
+            yield from self._staged(self._forms.stream(since))
         yield from self._read_webinars(lambda w: w.stream(since))
 
-    def _hold_forms(self, since: datetime | None, until: datetime) -> None:
-        assert self._forms is not None
-        self.release_held()
-        try:
-            self._held = self._forms.hold(since, until)
-        except ConnectorError as exc:
-            if not refused(exc):
-                raise
-            self._forms_refused(exc)
-
     def unclaimed(self) -> tuple[list[Activity], datetime | None]:
-        """The held submissions no page took (their submitters looked up), and the newest
-        submission held: where the stream's cursor goes. Nothing is held after this."""
-        held, forms = self._held, self._forms
-        if held is None or forms is None:
+        """The held submissions no page took, and the newest held (form_reads.py)."""
+        if self._forms is None:
             return [], None
-        try:
-            return list(self._staged(forms.unclaimed(held))), held.latest
-        finally:
-            self.release_held()
+        found, latest = self._forms.unclaimed()
+        return list(self._staged(iter(found))), latest
 
     def release_held(self) -> None:
-        if self._held is not None:
-            self._held.close()
-            self._held = None
+        if self._forms is not None:
+            self._forms.release()
 
     def _read_webinars(self, read: Any) -> Iterator[Activity]:
         """Webinar participations below Enterprise (portal-wide, event by event)."""
@@ -323,27 +302,6 @@ class ActivityReader:
         if first is not None:
             yield first
             yield from found
-
-    def _read_forms(self, read: Any) -> Iterator[Activity]:
-        assert self._forms is not None
-        try:  # its calls are made before the first submission is handed on
-            found = read(self._forms)
-            first = next(found, None)
-        except ConnectorError as exc:
-            if not refused(exc):
-                raise
-            self._forms_refused(exc)
-            return
-        if first is not None:
-            yield first
-            yield from found
-
-    def _forms_refused(self, exc: ConnectorError) -> None:
-        self._warn(
-            f"form submissions unavailable: the Forms API refused ({exc}); "
-            "grant the app the forms scope"
-        )
-        self._forms = None
 
     def _web(self, ids: list[str], since: datetime | None) -> Iterator[Activity]:
         if self._events is not None:
