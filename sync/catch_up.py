@@ -53,7 +53,7 @@ from sqlmodel import Session, col
 from connectors.hubspot.conversions import RECENT, RECENT_DATE
 from connectors.hubspot.webhooks import WebhookEvent
 from connectors.ratelimit import fast_lane
-from sync.pull import read_cursor
+from sync.cursors import read_cursor
 from sync.store.key_in import key_in
 from sync.store.tables import PersonRecord, PersonState, SyncCursor, WebhookEventSeen
 from sync.store.types import utc_now

@@ -27,9 +27,10 @@ from sqlmodel import Session
 from connectors.errors import ConnectorError
 from connectors.read_once import reads_shared
 from connectors.records import Contact
+from sync.cursors import read_cursor
 from sync.identity import person_key
 from sync.person_lock import person_locks
-from sync.pull import _person_row, read_cursor
+from sync.pull import _person_row
 from sync.speed_sla import LadderSteps
 from sync.store.activities import store_activities
 from sync.store.tables import PersonRecord

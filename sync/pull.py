@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from connectors.base import (
     AccountLookup,
@@ -29,6 +29,7 @@ from connectors.base import (
     RecordActivityStreams,
 )
 from connectors.records import Activity, Contact, RecordEventKind
+from sync.cursors import advance_cursor, read_cursor
 from sync.identity import person_key
 from sync.owners import store_owners
 from sync.prefetch import read_ahead
@@ -41,7 +42,7 @@ from sync.store.activities import (
 )
 from sync.store.engine import json_text, json_value
 from sync.store.key_in import key_in
-from sync.store.tables import PersonRecord, SyncCursor
+from sync.store.tables import PersonRecord
 from sync.store.upsert import upsert
 
 log = structlog.get_logger("handoff.pull")
@@ -59,25 +60,6 @@ class PullResult:
     changed: int = 0  # records stored as new or changed (their people handed on, if streaming)
     ended_keys: dict[str, str] = field(default_factory=dict)  # person key -> why its clocks stop
     merged: dict[str, str] = field(default_factory=dict)  # loser key -> survivor key
-
-
-def read_cursor(session: Session, connection: str, stream: str) -> datetime | None:
-    row = session.get(SyncCursor, (connection, stream))
-    return row.value if row else None
-
-
-def _advance_cursor(
-    session: Session, connection: str, stream: str, value: datetime | None, now: datetime
-) -> None:
-    if value is None:
-        return
-    row = session.get(SyncCursor, (connection, stream))
-    if row is None:
-        session.add(SyncCursor(connection=connection, stream=stream, value=value, updated_at=now))
-    elif value > row.value:  # only forward
-        row.value = value
-        row.updated_at = now
-        session.add(row)
 
 
 def _person_row(contact: Contact) -> dict[str, Any]:
@@ -338,7 +320,7 @@ class PullStage:
             redecide(session, name, {a.contact_id for a in fresh})
             moved = cursor if cursor is not None else page[-1].occurred_at
             if advance:
-                _advance_cursor(session, self.connector.name, stream, moved, now)
+                advance_cursor(session, self.connector.name, stream, moved, now)
             session.commit()
         result.activities += len(page)
 
@@ -384,7 +366,7 @@ class PullStage:
                         result.merged[row.person_key] = survivor.person_key
                 elif event.kind is not RecordEventKind.CONVERTED:
                     result.ended_keys[row.person_key] = event.kind.value
-            _advance_cursor(session, name, stream, max(cursors) if cursors else None, now)
+            advance_cursor(session, name, stream, max(cursors) if cursors else None, now)
             session.commit()
         result.people += sum(len(batch.contacts) for batch, _ in held)
         return fresh
@@ -425,8 +407,3 @@ def _holds(held: tuple[datetime, dict[str, Any]] | None, contact: Contact) -> bo
         stored.get(name) == value or (value is None and name in from_account)
         for name, value in pulled.items()
     )
-
-
-def people_of(session: Session, key: str) -> list[PersonRecord]:
-    rows = session.exec(select(PersonRecord).where(PersonRecord.person_key == key)).all()
-    return sorted(rows, key=lambda r: (r.connection, r.object_type, r.crm_id))
