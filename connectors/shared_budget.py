@@ -159,6 +159,10 @@ class SharedBudget:
 
     def _open(self) -> Any:
         connection = self._connect()
+        # a lease is a commit: not waiting for its WAL flush (the bucket's row is pacing, not
+        # data; a crash loses at most the last leases' accounting), so a lease is a round trip,
+        # not a round trip plus an fsync queued behind the store's own writes
+        connection.execute("SET synchronous_commit = off")
         connection.execute(f"SELECT pg_advisory_lock({CREATE_LOCK})")
         try:
             connection.execute(CREATE)
