@@ -13,6 +13,9 @@ Messages never contain tokens: build them from status codes, error codes and CRM
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
 
 class ConnectorError(Exception):
     """Base for every connector error. `connection` names the config entry involved."""
@@ -66,3 +69,27 @@ class SkippableError(ConnectorError):
     def __init__(self, message: str, *, connection: str = "", record_id: str = "") -> None:
         super().__init__(message, connection=connection)
         self.record_id = record_id
+
+
+T = TypeVar("T")
+
+
+def unless_refused(
+    read: Callable[[], Iterator[T]],
+    refused: Callable[[ConnectorError], bool],
+    on_refused: Callable[[ConnectorError], None],
+) -> Iterator[T]:
+    """`read()`'s items, its first read before any is handed on: a source the token may not
+    read (a missing scope, a tier) refuses its first call, and that refusal goes to
+    `on_refused` (a warning) instead of failing the run; any other error is raised."""
+    try:
+        found = read()
+        first = next(found, None)
+    except ConnectorError as exc:
+        if not refused(exc):
+            raise
+        on_refused(exc)
+        return
+    if first is not None:
+        yield first
+        yield from found

@@ -35,7 +35,7 @@ import structlog
 
 from config.connections import ActivityMapping
 from connectors import activity_keys as keys
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, unless_refused
 from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.form_reads import FormReads
 from connectors.hubspot.forms import FormSubmissions
@@ -285,23 +285,17 @@ class ActivityReader:
 
     def _read_webinars(self, read: Any) -> Iterator[Activity]:
         """Webinar participations below Enterprise (portal-wide, event by event)."""
-        if self._webinars is None:
-            return
-        try:  # its calls are made before the first participation is handed on
-            found = read(self._webinars)
-            first = next(found, None)
-        except ConnectorError as exc:
-            if not refused(exc):
-                raise
-            self._webinars = None
-            self._warn(
-                f"webinars unavailable: the Marketing Events API refused ({exc}); "
-                "grant the app the crm.objects.marketing_events.read scope"
-            )
-            return
-        if first is not None:
-            yield first
-            yield from found
+        webinars = self._webinars
+        if webinars is None:
+            return iter(())
+        return unless_refused(lambda: read(webinars), refused, self._webinars_refused)
+
+    def _webinars_refused(self, exc: ConnectorError) -> None:
+        self._webinars = None
+        self._warn(
+            f"webinars unavailable: the Marketing Events API refused ({exc}); "
+            "grant the app the crm.objects.marketing_events.read scope"
+        )
 
     def _web(self, ids: list[str], since: datetime | None) -> Iterator[Activity]:
         if self._events is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, unless_refused
 from connectors.hubspot.conversions import RecentConversions
 from connectors.hubspot.forms import FormSubmissions
 from connectors.hubspot.held_forms import HeldSubmissions
@@ -95,19 +95,10 @@ class FormReads:
             self._held = None
 
     def _read(self, read: Callable[[FormSubmissions], Iterator[Activity]]) -> Iterator[Activity]:
-        if self._forms is None:
-            return
-        try:  # its calls are made before the first submission is handed on
-            found = read(self._forms)
-            first = next(found, None)
-        except ConnectorError as exc:
-            if not self._refused(exc):
-                raise
-            self._forms_refused(exc)
-            return
-        if first is not None:
-            yield first
-            yield from found
+        forms = self._forms
+        if forms is None:
+            return iter(())
+        return unless_refused(lambda: read(forms), self._refused, self._forms_refused)
 
     def _forms_refused(self, exc: ConnectorError) -> None:
         self._warn(
