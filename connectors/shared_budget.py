@@ -58,7 +58,9 @@ class SharedBudget:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.bucket = bucket
-        self.capacity = capacity or max(1.0, min(2.0 * slice_size, limit / 10))
+        self.capacity = (
+            capacity if capacity is not None else max(1.0, min(2.0 * slice_size, limit / 10))
+        )
         self.rate = (limit - self.capacity) / (period + lease_seconds)
         if self.rate <= 0:
             raise ValueError(f"budget {bucket}: limit {limit} leaves no refill")

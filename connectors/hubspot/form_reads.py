@@ -40,10 +40,6 @@ class FormReads:
             forms.on_forms = conversions.know_forms  # the form names stand-ins are of
             conversions.read_forms = forms.forms
 
-    @property
-    def readable(self) -> bool:
-        return self._forms is not None
-
     def for_contacts(
         self, contacts: Sequence[Contact], since: datetime | None
     ) -> Iterator[Activity]:

@@ -75,11 +75,8 @@ class FormSubmissions:
                 raw = _raw(form, submission)
                 found.add((ms, str(submission.get("conversionId"))), (ms, raw), _email(submission))
             found.resolve(self._contact_ids, EMAIL_BATCH)
-            for contact_id, (ms, raw) in found:
-                if contact_id is not None:  # else a visitor who is not a contact (yet)
-                    activity = self._signal(contact_id, ms, raw)
-                    if activity is not None:
-                        yield activity
+            # a submitter the look-up does not find is a visitor who is not a contact (yet)
+            yield from self.signals((c, ms, raw) for c, (ms, raw) in found if c is not None)
 
     def for_contacts(
         self, contacts: Sequence[Contact], since: datetime | None
@@ -89,12 +86,11 @@ class FormSubmissions:
         if not ids:
             return
         found = sorted(self._since(since), key=lambda f: (f[0], str(f[2].get("conversionId"))))
-        for ms, form, submission in found:
-            contact_id = ids.get(_email(submission) or "")
-            if contact_id is not None:  # else a visitor who is not a contact (yet)
-                activity = self._signal(contact_id, ms, _raw(form, submission))
-                if activity is not None:
-                    yield activity
+        yield from self.signals(  # an unknown email: a visitor who is not a contact (yet)
+            (ids[email], ms, _raw(form, submission))
+            for ms, form, submission in found
+            if (email := _email(submission) or "") in ids
+        )
 
     def hold(self, since: datetime | None, until: datetime) -> HeldSubmissions:
         """Every submission since `since` held by submitter email, not looked up: a run that
