@@ -6,6 +6,7 @@ against the sandbox, on a throwaway database whose tables autovacuum leaves alon
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import Session, func, select
 
+from connectors.shared_budget import TABLE, SharedBudget, postgres_connect
+from sync.replicas import conninfo
 from sync.store.engine import make_engine
 from sync.store.schema import upgrade
 from sync.store.statistics import (
@@ -121,3 +124,42 @@ def test_a_first_sync_analyses_the_tables_while_they_grow(tmp_path: Path, pg_url
     during = [n for n in people_when_analysed if n < people]
     assert during, people_when_analysed  # analysed while the pull was still storing people
     assert people_when_analysed[-1] == people  # and once more at its end
+
+
+@pytest.mark.postgres
+def test_only_the_stores_own_tables_are_analysed(pg_url: str) -> None:
+    """The rate budget replicas share changes its row at every lease: past autoanalyze's
+    threshold at every look, and no plan reads it. The run analyses the store's tables only
+    (analysing the budget each chunk logged a line every few seconds of a long pull)."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    refresh_statistics(engine)
+    budget = SharedBudget(
+        postgres_connect(conninfo(pg_url)),
+        "hubspot/x/burst",
+        limit=1000,
+        period=10.0,
+        lease_seconds=0.05,
+        slice_size=1,
+        capacity=200,
+    )
+    for _ in range(120):  # a row updated past 50 + 10% of its size
+        budget.take()
+    budget.close()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE not_the_stores (n int)")
+        connection.exec_driver_sql("INSERT INTO not_the_stores SELECT generate_series(1, 500)")
+    deadline = time.monotonic() + 10  # the activity counters reach the view when backends idle
+    while time.monotonic() < deadline and not _modified(engine, TABLE):
+        time.sleep(0.2)
+    assert _modified(engine, TABLE) > BASE_THRESHOLD  # it would be stale, were it the store's
+    assert refresh_statistics(engine) == []
+
+
+def _modified(engine: Any, table: str) -> int:
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = :t"),
+            {"t": table},
+        ).scalar()
+    return int(found or 0)
