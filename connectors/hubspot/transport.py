@@ -155,29 +155,25 @@ class HubSpotTransport:
         (connectors/shared_budget.py): replicas stay under HubSpot's limits together."""
         per_second = self.settings.search_per_second
         self.shared = {
-            # our own window (3 under the server's): each call leases its own token just before
-            # it is sent (no slice held for later), so a lease spans 50 ms, not 500; a bucket of
-            # 4 refills at (187 - 4) / 10.05 = 18.2 a second, and holds 2 above the fast lane's
-            # reserve, so a caller a few ms late loses no refill (a bucket of 2, full before
-            # every bulk lease, paced a 100,000-contact pull at 16.8 a second, not 18.4). The
-            # server's 3 cover calls granted together reaching it a little apart. (Was 10 under
-            # our window, a bucket of 10 in slices of 5 for 0.5 s: 15.3 a second.)
+            # our own window (3 under the server's), taken a call at a time just before the
+            # call is sent: 185 of 187 per 10.05 s for a bulk caller (18.4 a second), the last
+            # 2 for the fast lane; the server's 3 cover calls granted together reaching it a
+            # little apart
             "burst": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/burst",
                 limit=self.burst.max_calls,
                 period=10.0,
-                lease_seconds=0.05,
-                slice_size=1,
-                capacity=4,
+                send_within=0.05,
+                reserve=2,
             ),
+            # the client's search window, stamped at grant rather than at answer: 5 per 1.1 s
             "search": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/search",
-                limit=max(1.5, per_second * 0.9),
+                limit=max(1, int(per_second)),
                 period=1.0,
-                lease_seconds=0.1,
-                slice_size=1,
+                send_within=0.1,
             ),
         }
 

@@ -25,7 +25,7 @@ are planned as they were until then; PostgreSQL plans again those it cached once
 change. The run waits for the last refresh at its end, so it leaves the statistics current.
 
 Only the store's own tables (its migrations' metadata): the rate budget replicas share
-(`handoff_rate_budget`, one row per bucket, updated at every lease) is past the threshold at
+(`handoff_rate_window`, one row per window, updated at every call) is past the threshold at
 every look and needs no statistics; analysing it each chunk logged a line every few seconds.
 
 SQLite has no statistics until ANALYZE is run and plans well without them (its planner assumes

@@ -139,9 +139,6 @@ def test_only_the_stores_own_tables_are_analysed(pg_url: str) -> None:
         "hubspot/x/burst",
         limit=1000,
         period=10.0,
-        lease_seconds=0.05,
-        slice_size=1,
-        capacity=200,
     )
     for _ in range(120):  # a row updated past 50 + 10% of its size
         budget.take()
