@@ -4,19 +4,22 @@ HubSpot counts its limits per app and portal, not per process: a webhook listene
 and a bulk sync in another spend the same ten-secondly window (and the same search window). Each
 process keeps its own `RateLimiter` (pacing, lanes); with a PostgreSQL store every call also takes
 a slot of a window kept in one row per connection and limit (`handoff_rate_window`): the times of
-the calls granted in the last `period + send_within` seconds, read and appended under a row lock,
-one round trip per call.
+the calls granted in the last `period + send_within` seconds, read and appended under a row lock
+as the call is about to be sent, and moved to the answer's time when it is answered (two round
+trips a call).
 
-A call is sent at most `send_within` seconds after its grant, so the calls reaching HubSpot in
-any `period` seconds were granted within `period + send_within`: at most `limit` grants in any
-such window keeps every process together under the limit. This is the client limiter's own
-sliding window (connectors/ratelimit.py), so a single process loses almost nothing to it: at
-HubSpot Professional's 187 of 190 a window of 10.05 s paces a bulk caller at 18.4 calls a second
-(185 / 10.05), and search at 5 per 1.1 s, 4.5 a second. (It was a token bucket refilled at
-`(limit - capacity) / (period + lease)`: 18.2 a second at best, and 3.2 a second of search, a
-bucket of one that lost its refill whenever a caller came late: a PostgreSQL store's incremental
-sync, search-bound, took 1.65x SQLite's at 10,000 contacts.) The times come from PostgreSQL's
-clock, the one clock all replicas share.
+A call reaches HubSpot after its grant and before its answer, so a window that counts each call
+from its grant until answered and from its answer after holds every call HubSpot counts (calls
+still unanswered `send_within` seconds past the window aside): at most `limit` of them in any
+`period + send_within` seconds keeps every process together under the limit, however late a
+loaded machine sends a granted call. This is the client limiter's own sliding window
+(connectors/ratelimit.py), so a process alone loses little to it: at HubSpot Professional's 187
+of 190 a bulk caller gets 185 slots per 10.05 s and its calls' latency (18.3 a second at 30 ms),
+search 5 per 1.1 s and latency. (It was a token bucket refilled at `(limit - capacity) /
+(period + lease)`: 18.2 a second at best, and 3.2 a second of search from a bucket of one that
+lost its refill whenever a caller came late: a PostgreSQL store's incremental sync, search-bound,
+took 1.65x SQLite's at 10,000 contacts.) The times come from PostgreSQL's clock, the one clock
+all replicas share.
 
 The fast lane (`ratelimit.fast_lane`, the webhook fast path) goes first across processes too:
 a bulk caller takes a slot only while more than `reserve` are free, a fast-lane caller down to
@@ -115,6 +118,22 @@ class SharedBudget:
                 return granted
             self.waited += wait
             self._sleep(wait)
+
+    def settle(self, granted: float) -> None:
+        """The call granted at `granted` got its answer: count it from now instead.
+
+        HubSpot counts a call when it arrives, which under load can be well after its grant (a
+        thread kept waiting for the CPU, a connection opened); its answer is after its arrival,
+        so a window of answer times is at least as strict as the server's (as the client
+        limiter's is: `RateLimiter.settle`). A grant already out of the window is left out."""
+        try:
+            self._run(
+                f"UPDATE {TABLE} SET granted = array_replace(granted, %(granted)s, {NOW}) "
+                "WHERE bucket = %(bucket)s",
+                {"granted": granted, "bucket": self.bucket},
+            )
+        except Exception as error:  # the call's own outcome stands; its slot counts from grant
+            log.warning("budget.settle_failed", bucket=self.bucket, error=str(error))
 
     def penalise(self, seconds: float) -> None:
         """After a 429: no process gets a slot for `seconds`."""

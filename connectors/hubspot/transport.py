@@ -235,8 +235,7 @@ class HubSpotTransport:
         path = urlsplit(url).path
         with timed("rate_limit"):
             stamp = limiter.acquire(first=method != "GET" and not _READ_BY_POST.search(path))
-            if shared is not None:
-                shared.take()
+            granted = shared.take() if shared is not None else 0.0
         self.usage.count(label)
         headers = dict(kwargs.get("headers") or {})
         if token is not None:
@@ -256,6 +255,8 @@ class HubSpotTransport:
                 return response
             finally:
                 limiter.settle(stamp)
+                if shared is not None:
+                    shared.settle(granted)
         except urllib3.exceptions.HTTPError as exc:
             raise self._network(exc, label, safe) from None
         except Exception as exc:

@@ -5,6 +5,7 @@ slots alone; waiting raises instead of sleeping, with the seconds it would have 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -90,7 +91,10 @@ def test_grants_leave_the_window_and_no_window_holds_more_than_the_limit(pg_url:
 
     def caller(budget: SharedBudget) -> None:
         for _ in range(4):
-            seen.append(budget.take())
+            granted = budget.take()
+            seen.append(granted)
+            time.sleep(0.02)  # the call
+            budget.settle(granted)
 
     threads = [threading.Thread(target=caller, args=(b,)) for b in budgets for _ in range(2)]
     for thread in threads:
@@ -105,6 +109,21 @@ def test_grants_leave_the_window_and_no_window_holds_more_than_the_limit(pg_url:
     assert sum(b.waited for b in budgets) > 0  # they did wait for the window
     for budget in budgets:
         budget.close()
+
+
+def test_an_answered_call_counts_from_its_answer(pg_url: str) -> None:
+    """HubSpot counts a call as it arrives, after its grant: once answered, its slot is held
+    from the answer, which is after the arrival, so a late-sent call is never counted early."""
+    budget = _budget(pg_url)
+    first = budget.take()
+    second = budget.take()
+    time.sleep(0.05)
+    budget.settle(first)
+    moved, kept = sorted(_granted(pg_url), reverse=True)
+    assert kept == second and moved >= first + 0.05  # the other call's grant is left alone
+    budget.settle(first)  # twice (a retried hook): nothing left to move
+    assert sorted(_granted(pg_url), reverse=True) == [moved, kept]
+    budget.close()
 
 
 def test_a_window_keeps_a_slot_for_the_fast_lane_only_below_its_limit() -> None:
