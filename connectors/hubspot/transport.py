@@ -155,10 +155,9 @@ class HubSpotTransport:
         (connectors/shared_budget.py): replicas stay under HubSpot's limits together."""
         per_second = self.settings.search_per_second
         self.shared = {
-            # our own window (3 under the server's), taken a call at a time just before the
-            # call is sent: 185 of 187 per 10.05 s for a bulk caller (18.4 a second), the last
-            # 2 for the fast lane; the server's 3 cover calls granted together reaching it a
-            # little apart
+            # our own window (3 under the server's), a slot taken just before each call is sent
+            # and held from its answer once answered: 185 of 187 per 10.05 s for a bulk caller,
+            # the last 2 for the fast lane
             "burst": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/burst",
@@ -167,7 +166,7 @@ class HubSpotTransport:
                 send_within=0.05,
                 reserve=2,
             ),
-            # the client's search window, stamped at grant rather than at answer: 5 per 1.1 s
+            # the client's search window: 5 per 1.1 s
             "search": SharedBudget(
                 connect,
                 f"hubspot/{self.name}/search",
