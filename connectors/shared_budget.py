@@ -51,9 +51,9 @@ NOW = "extract(epoch from clock_timestamp())::double precision"
 CREATE_LOCK = 7220314  # advisory lock id: replicas starting together create the table once
 
 # One statement a grant (a second, `settle`, once answered): the row locked, the grants older
-# than the window dropped, a slot taken
-# when fewer than `room` are in use and no 429 holds the window; else the seconds until a slot
-# frees (the oldest grant that must leave first) or the hold ends.
+# than the window dropped, a slot taken when fewer than `room` are in use and no 429 holds the
+# window; else the seconds until a slot frees (the oldest grant that must leave first) or the
+# hold ends.
 _GRANT = f"""
 WITH now_ AS (SELECT {NOW} AS t),
 cur AS (
