@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -26,22 +26,20 @@ from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session
 
 from config.connections import Connection
 from connectors.base import CrmConnector
 from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
-from connectors.records import FieldChange, OutcomeStatus, TaskRequest, WriteOutcome
-from sync.crm_values import as_read_back
+from connectors.records import FieldChange, TaskRequest
 from sync.due_items import due_items, record_chunks
-from sync.echo import Echo, remember_echoes
 from sync.planned_change import PlannedChange
+from sync.settle import MARKED_FIRST, RetryPolicy, SentChunk, settle
 from sync.store.key_in import key_in
-from sync.store.tables import OutboxItem, WrittenValue
-from sync.store.upsert import upsert
+from sync.store.tables import OutboxItem
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
 
 log = structlog.get_logger("handoff.apply")
@@ -49,8 +47,8 @@ log = structlog.get_logger("handoff.apply")
 RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
 KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
-# what sending and settling an item read: not its run, error or times (a chunk is ~10,000 rows)
-_SENT_COLUMNS = tuple(
+# what sending an item reads: not its run, reason, error or times (a chunk is ~10,000 rows)
+_SEND_COLUMNS = tuple(
     _OUTBOX.c[name]
     for name in (
         "key",
@@ -62,24 +60,10 @@ _SENT_COLUMNS = tuple(
         "value",
         "previous",
         "payload",
-        "reason",
         "status",
         "attempts",
     )
 )
-_SETTLE = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.key == bindparam("k"))
-    .values(
-        status=bindparam("s_status"),
-        applied_at=bindparam("s_applied_at"),
-        last_error=bindparam("s_error"),
-        next_attempt_at=bindparam("s_next"),
-        attempts=bindparam("s_attempts"),
-    )
-)
-_Sent = tuple[list[Any], dict[str, int], list[WriteOutcome]]  # a chunk's items, attempts, outcomes
-MARKED_FIRST = ("task", "webhook")  # not idempotent: `sending` (committed) before the call
 
 
 @dataclass
@@ -264,9 +248,12 @@ class CrmApplier:
                 if settled is not None:
                     settled.result()
 
-    def _send_chunk(self, chunk: list[str], connector: CrmConnector | None, now: datetime) -> _Sent:
-        """Read a chunk's items, mark the ones that are not idempotent, send them all: the
-        items, their attempts, the outcomes."""
+    def _send_chunk(
+        self, chunk: list[str], connector: CrmConnector | None, now: datetime
+    ) -> SentChunk:
+        """Read a chunk's items, mark the ones that are not idempotent, send them all: the keys
+        sent and their outcomes (the rows are let go before the calls; settling reads them
+        again, sync/settle.py)."""
         # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
         # than the CRM call here
         with Session(self.engine) as session:
@@ -275,14 +262,13 @@ class CrmApplier:
                 row.key: row
                 for start in range(0, len(chunk), KEYS_PER_QUERY)
                 for row in connection.execute(
-                    sa_select(*_SENT_COLUMNS).where(
+                    sa_select(*_SEND_COLUMNS).where(
                         key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
                     )
                 ).all()  # fetched at once: row by row cost more than the query
             }
             items = [by_key[key] for key in chunk if key in by_key]
-            interrupted = {i.key for i in items if i.status == "sending"}
-            attempts = {i.key: i.attempts + 1 for i in items}
+            del by_key
             marked = [i.key for i in items if i.kind in MARKED_FIRST]
             for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
                 connection.execute(
@@ -291,116 +277,40 @@ class CrmApplier:
                     .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
                 )
             session.commit()
-            fields = [i for i in items if i.kind == "field"]
-            tasks = [i for i in items if i.kind == "task"]
-            posts = [i for i in items if i.kind == "webhook"]
-            outcomes: list[WriteOutcome] = []
-            if posts and self.webhook is not None:
-                outcomes += self.webhook.post([(i.key, dict(i.payload)) for i in posts])
-            if connector is None:  # the webhook pseudo-connection has nothing else
-                fields = tasks = []
-            if fields and connector is not None:
-                outcomes += connector.apply_changes([to_change(i) for i in fields])
-            if tasks and connector is not None:
-                requests = [to_task(i, i.key in interrupted or attempts[i.key] > 1) for i in tasks]
-                outbox_key_of = {r.task_key: i.key for r, i in zip(requests, tasks, strict=True)}
-                outcomes += [
-                    replace(o, key=outbox_key_of.get(o.key, o.key))
-                    for o in connector.create_tasks(requests)
-                ]
-            return fields + tasks + posts, attempts, outcomes
+        sent = SentChunk()
+        changes: list[FieldChange] = []
+        tasks: list[tuple[str, TaskRequest]] = []
+        posts: list[tuple[str, dict[str, Any]]] = []
+        for kind in ("field", "task", "webhook"):  # sent (and settled) in this order
+            for i in items:
+                if i.kind != kind or (connector is None and kind != "webhook"):
+                    continue  # the webhook pseudo-connection has nothing else
+                if kind == "field":
+                    changes.append(to_change(i))
+                elif kind == "task":  # resent: looked up first (a crash may have made it)
+                    tasks.append((i.key, to_task(i, i.status == "sending" or i.attempts > 0)))
+                else:
+                    posts.append((i.key, dict(i.payload)))
+                sent.add(i.key, i.record_id)
+        del items  # the requests hold what the calls need
+        if posts and self.webhook is not None:
+            sent.outcomes += self.webhook.post(posts)
+        if changes and connector is not None:
+            sent.outcomes += connector.apply_changes(changes)
+        if tasks and connector is not None:
+            outbox_key_of = {r.task_key: key for key, r in tasks}
+            sent.outcomes += [
+                replace(o, key=outbox_key_of.get(o.key, o.key))
+                for o in connector.create_tasks([r for _, r in tasks])
+            ]
+        return sent
 
-    def _settle(self, sent: _Sent, now: datetime, summary: WriteSummary) -> None:
-        items, attempts, outcomes = sent
-        with Session(self.engine) as session:
-            self._record(session, items, attempts, outcomes, now, summary)
-            session.commit()
-
-    def _record(
-        self,
-        session: Session,
-        items: Sequence[Any],
-        attempts: Mapping[str, int],
-        outcomes: Sequence[WriteOutcome],
-        now: datetime,
-        summary: WriteSummary,
-    ) -> None:
-        """Settle each sent item by its outcome (rows of the outbox table, as sent)."""
-        by_key = {o.key: o for o in outcomes}
-        written: list[dict[str, object]] = []
-        echoes: dict[tuple[str, str], Echo] = {}
-        settled: list[dict[str, object]] = []
-        settled_items: list[Any] = []
-        unknown: list[str] = []  # field writes not marked before the call: `sending` now
-        for item in items:
-            outcome = by_key.get(item.key)
-            if outcome is None or outcome.status is OutcomeStatus.UNKNOWN:
-                summary.counts["unknown"] += 1  # stays `sending`: resent (with lookup) next run
-                if item.kind not in MARKED_FIRST:
-                    unknown.append(item.key)
-                continue
-            row: dict[str, object] = {
-                "k": item.key,
-                "s_applied_at": None,
-                "s_next": None,
-                "s_attempts": attempts[item.key],
-            }
-            if outcome.ok:
-                status = "applied" if outcome.status is OutcomeStatus.APPLIED else "unchanged"
-                row.update(s_status=status, s_applied_at=now, s_error=None)
-                if item.kind == "field" and outcome.modified_at is not None:
-                    echo = echoes.setdefault(
-                        (item.connection, item.record_id), Echo(outcome.modified_at)
-                    )
-                    echo.stamp = max(echo.stamp, outcome.modified_at)
-                    echo.fields[item.field] = as_read_back(self.connections, item)
-                if item.kind == "field":
-                    written.append(
-                        {
-                            "connection": item.connection,
-                            "record_id": item.record_id,
-                            "field": item.field,
-                            "value": item.value,
-                            "written_at": now,
-                        }
-                    )
-                summary.keep(PlannedChange.of(item, settled=status))
-            elif attempts[item.key] >= self.max_attempts:
-                row.update(s_status="dead", s_error=outcome.error)
-            else:
-                backoff = self.retry_backoff * (2 ** (attempts[item.key] - 1))
-                row.update(s_status="rejected", s_error=outcome.error, s_next=now + backoff)
-            summary.counts[str(row["s_status"])] += 1
-            settled.append(row)
-            settled_items.append(item)
-        link = session.connection()
-        for start in range(0, len(unknown), KEYS_PER_QUERY):
-            link.execute(
-                update(_OUTBOX)
-                .where(key_in(_OUTBOX.c.key, unknown[start : start + KEYS_PER_QUERY]))
-                .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
-            )
-        for status in ("applied", "unchanged"):  # alike: one UPDATE per 500 keys
-            for first in (True, False):  # marked before the call: its attempt is counted
-                keys = [
-                    row["k"]
-                    for row, item in zip(settled, settled_items, strict=True)
-                    if row["s_status"] == status and (item.kind in MARKED_FIRST) == first
-                ]
-                for start in range(0, len(keys), KEYS_PER_QUERY):
-                    link.execute(
-                        update(_OUTBOX)
-                        .where(key_in(_OUTBOX.c.key, keys[start : start + KEYS_PER_QUERY]))
-                        .values(
-                            status=status,
-                            applied_at=now,
-                            last_error=None,
-                            next_attempt_at=None,
-                            attempts=_OUTBOX.c.attempts + (0 if first else 1),
-                        )
-                    )
-        failed = [row for row in settled if row["s_status"] not in ("applied", "unchanged")]
-        if failed:  # each with its own error
-            link.execute(_SETTLE, failed)
-        upsert(session, WrittenValue, written)  # what Handoff last wrote: how drift is told
-        remember_echoes(session, echoes)
+    def _settle(self, sent: SentChunk, now: datetime, summary: WriteSummary) -> None:
+        settle(
+            self.engine,
+            sent,
+            now,
+            summary,
+            RetryPolicy(self.max_attempts, self.retry_backoff),
+            self.connections,
+        )
