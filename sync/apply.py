@@ -16,6 +16,7 @@ confirm (an unknown outcome is retried, with a lookup, by the next run, never tw
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
@@ -37,7 +38,7 @@ from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, TaskRequest
 from sync.due_items import due_items, record_chunks
 from sync.planned_change import PlannedChange
-from sync.settle import MARKED_FIRST, RetryPolicy, SentChunk, settle
+from sync.settle import RetryPolicy, SentChunk, settle
 from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
@@ -98,11 +99,12 @@ class OutboxWriter(Protocol):
 
 
 def to_change(item: OutboxItem | Row[Any]) -> FieldChange:
+    # names repeated on every item of a chunk are shared, not one copy per row
     return FieldChange(
-        connection=item.connection,
-        object_type=item.object_type,
-        record_id=item.record_id,
-        field=item.field,
+        connection=sys.intern(item.connection),
+        object_type=sys.intern(item.object_type),
+        record_id=sys.intern(item.record_id),
+        field=sys.intern(item.field),
         value=item.value,
         key=item.key,
         previous=item.previous,
@@ -252,24 +254,35 @@ class CrmApplier:
         self, chunk: list[str], connector: CrmConnector | None, now: datetime
     ) -> SentChunk:
         """Read a chunk's items, mark the ones that are not idempotent, send them all: the keys
-        sent and their outcomes (the rows are let go before the calls; settling reads them
-        again, sync/settle.py)."""
+        sent and their outcomes. Rows are read a page of keys at a time and let go once their
+        requests are made (settling reads them again, sync/settle.py): a chunk's rows all at
+        once were ~8 MB more than its requests."""
+        changes: list[FieldChange] = []
+        tasks: list[tuple[str, str, TaskRequest]] = []  # key, record, request
+        posts: list[tuple[str, str, dict[str, Any]]] = []
         # Core rows and statements: a chunk is thousands of field items, ORM objects cost more
         # than the CRM call here
         with Session(self.engine) as session:
             connection = session.connection()
-            by_key = {
-                row.key: row
-                for start in range(0, len(chunk), KEYS_PER_QUERY)
-                for row in connection.execute(
-                    sa_select(*_SEND_COLUMNS).where(
-                        key_in(_OUTBOX.c.key, chunk[start : start + KEYS_PER_QUERY])
-                    )
-                ).all()  # fetched at once: row by row cost more than the query
-            }
-            items = [by_key[key] for key in chunk if key in by_key]
-            del by_key
-            marked = [i.key for i in items if i.kind in MARKED_FIRST]
+            for start in range(0, len(chunk), KEYS_PER_QUERY):
+                keys = chunk[start : start + KEYS_PER_QUERY]
+                by_key = {
+                    row.key: row
+                    for row in connection.execute(
+                        sa_select(*_SEND_COLUMNS).where(key_in(_OUTBOX.c.key, keys))
+                    ).all()  # fetched at once: row by row cost more than the query
+                }
+                for i in (by_key[key] for key in keys if key in by_key):
+                    if i.kind == "webhook":
+                        posts.append((i.key, i.record_id, dict(i.payload)))
+                    elif connector is None:  # the webhook pseudo-connection has nothing else
+                        continue
+                    elif i.kind == "field":
+                        changes.append(to_change(i))
+                    else:  # resent: looked up first (a crash may have made it)
+                        resend = i.status == "sending" or i.attempts > 0
+                        tasks.append((i.key, i.record_id, to_task(i, resend)))
+            marked = [key for key, _, _ in tasks] + [key for key, _, _ in posts]
             for start in range(0, len(marked), KEYS_PER_QUERY):  # a crash means "look up"
                 connection.execute(
                     update(_OUTBOX)
@@ -277,31 +290,20 @@ class CrmApplier:
                     .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
                 )
             session.commit()
-        sent = SentChunk()
-        changes: list[FieldChange] = []
-        tasks: list[tuple[str, TaskRequest]] = []
-        posts: list[tuple[str, dict[str, Any]]] = []
-        for kind in ("field", "task", "webhook"):  # sent (and settled) in this order
-            for i in items:
-                if i.kind != kind or (connector is None and kind != "webhook"):
-                    continue  # the webhook pseudo-connection has nothing else
-                if kind == "field":
-                    changes.append(to_change(i))
-                elif kind == "task":  # resent: looked up first (a crash may have made it)
-                    tasks.append((i.key, to_task(i, i.status == "sending" or i.attempts > 0)))
-                else:
-                    posts.append((i.key, dict(i.payload)))
-                sent.add(i.key, i.record_id)
-        del items  # the requests hold what the calls need
+        sent = SentChunk()  # settled in this order: fields, tasks, posts
+        for change in changes:
+            sent.add(change.key, change.record_id)
+        for key, record_id, _ in (*tasks, *posts):
+            sent.add(key, record_id)
         if posts and self.webhook is not None:
-            sent.outcomes += self.webhook.post(posts)
+            sent.outcomes += self.webhook.post([(key, payload) for key, _, payload in posts])
         if changes and connector is not None:
             sent.outcomes += connector.apply_changes(changes)
         if tasks and connector is not None:
-            outbox_key_of = {r.task_key: key for key, r in tasks}
+            outbox_key_of = {r.task_key: key for key, _, r in tasks}
             sent.outcomes += [
                 replace(o, key=outbox_key_of.get(o.key, o.key))
-                for o in connector.create_tasks([r for _, r in tasks])
+                for o in connector.create_tasks([r for _, _, r in tasks])
             ]
         return sent
 
