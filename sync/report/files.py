@@ -39,7 +39,7 @@ from sync.report.rows import HEAD, StreamedRows
 from sync.store.tables import RunReport, RunReportRows
 from sync.store.types import utc_now
 
-PART_ROWS = 5000  # change rows per saved part
+PART_ROWS = 2000  # change rows per saved part (~1 MB of JSON text)
 PACKERS = 2  # threads compressing parts
 
 
@@ -136,7 +136,7 @@ def _packed_parts(rows: StreamedRows) -> Iterator[tuple[int, bytes]]:
         pending: deque[tuple[int, Future[bytes]]] = deque()
         for count, text in texts():
             pending.append((count, pool.submit(zlib.compress, text, 6)))
-            if len(pending) > 2 * PACKERS:  # a few parts in hand, never the whole list
+            if len(pending) > PACKERS:  # a part for each packer in hand, never the whole list
                 count, packed = pending.popleft()
                 yield count, packed.result()
         while pending:
