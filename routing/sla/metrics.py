@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,9 +16,11 @@ from sqlmodel import col
 
 from config.sla import CadenceRule
 from routing.sla.tables import SlaClock, SlaRungFired, SlaTouch
+from sync.store.key_in import key_in
 
 # a pre-breach reminder and a cadence flag are not escalations of a missed first touch
 NOT_ESCALATIONS = frozenset({"remind_owner", "cadence_lapsed"})
+PAGE = 1000  # clocks judged a query (and the keys of its IN lists)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,27 +63,37 @@ class SlaMetrics:
     cadence: CadenceStats = CadenceStats()
 
 
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    clock: SlaClock
-    verdict: str  # in_window | breached | pending | excluded
-    escalations: int
+class _Clock(NamedTuple):
+    """What judging a clock reads: not its context text (score reasons, recent activity)."""
+
+    id: str
+    started_at: datetime
+    lane: str
+    territory: str | None
+    owner_email: str
+    policy: str
+    due_at: datetime
+    cadence_due_at: datetime | None
+    first_touch_at: datetime | None
+    first_touch_seconds: float | None
+    ended_at: datetime | None
 
 
-def _judge(clock: SlaClock, until: datetime, escalations: int) -> _Judgement:
+_COLUMNS = tuple(col(getattr(SlaClock, name)) for name in _Clock._fields)
+
+
+def _verdict(clock: _Clock, until: datetime) -> str:
+    """in_window | breached | pending | excluded"""
     touched = clock.first_touch_at is not None and clock.first_touch_at <= until
     if touched:
         assert clock.first_touch_at is not None
-        verdict = "in_window" if clock.first_touch_at <= clock.due_at else "breached"
-    else:
-        end = until if clock.ended_at is None else min(clock.ended_at, until)
-        if end >= clock.due_at:
-            verdict = "breached"
-        elif clock.ended_at is not None and clock.ended_at <= until:
-            verdict = "excluded"
-        else:
-            verdict = "pending"
-    return _Judgement(clock, verdict, escalations)
+        return "in_window" if clock.first_touch_at <= clock.due_at else "breached"
+    end = until if clock.ended_at is None else min(clock.ended_at, until)
+    if end >= clock.due_at:
+        return "breached"
+    if clock.ended_at is not None and clock.ended_at <= until:
+        return "excluded"
+    return "pending"
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -90,87 +103,101 @@ def _percentile(values: list[float], share: float) -> float:
     return cuts[round(share * 100) - 1]
 
 
-def _stats(judgements: Iterable[_Judgement], until: datetime) -> ComplianceStats:
-    verdicts: Counter[str] = Counter()
-    escalations = 0
-    first_touch: list[float] = []
-    for j in judgements:
-        verdicts[j.verdict] += 1
-        escalations += j.escalations
-        clock = j.clock
+@dataclass
+class _Tally:
+    """A group's verdicts, escalations and first-touch times (a median needs them all)."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    escalations: int = 0
+    first_touch: list[float] = field(default_factory=list)
+
+    def add(self, clock: _Clock, verdict: str, escalations: int, until: datetime) -> None:
+        self.verdicts[verdict] += 1
+        self.escalations += escalations
         if (
             clock.first_touch_seconds is not None
             and clock.first_touch_at is not None
             and clock.first_touch_at <= until
         ):
-            first_touch.append(clock.first_touch_seconds)
-    judged = verdicts["in_window"] + verdicts["breached"]
-    return ComplianceStats(
-        judged=judged,
-        in_window=verdicts["in_window"],
-        breached=verdicts["breached"],
-        pending=verdicts["pending"],
-        escalations=escalations,
-        median_first_touch=timedelta(seconds=statistics.median(first_touch))
-        if first_touch
-        else None,
-        p90_first_touch=timedelta(seconds=_percentile(first_touch, 0.9)) if first_touch else None,
-        compliance=verdicts["in_window"] / judged if judged else None,
-    )
+            self.first_touch.append(clock.first_touch_seconds)
 
-
-def _grouped(
-    judgements: list[_Judgement], key: Callable[[SlaClock], str | None], until: datetime
-) -> dict[str, ComplianceStats]:
-    groups: dict[str, list[_Judgement]] = defaultdict(list)
-    for j in judgements:
-        name = key(j.clock)
-        groups[name if name is not None else "(none)"].append(j)
-    return {name: _stats(items, until) for name, items in sorted(groups.items())}
-
-
-def _cadence(
-    session: Session,
-    clocks: list[SlaClock],
-    until: datetime,
-    rules: Mapping[str, CadenceRule],
-) -> CadenceStats:
-    closed = [
-        c
-        for c in clocks
-        if c.cadence_due_at is not None
-        and c.cadence_due_at <= until
-        and (c.ended_at is None or c.ended_at >= c.cadence_due_at)
-        and c.policy in rules
-    ]
-    if not closed:
-        return CadenceStats()
-    ids = [c.id for c in closed]
-    counts: dict[str, tuple[int, int]] = {}
-    for offset in range(0, len(ids), 500):  # bounded IN lists on both stores
-        rows = session.execute(
-            select(
-                col(SlaTouch.clock_id),
-                func.count(col(SlaTouch.id)),
-                func.count(func.distinct(col(SlaTouch.channel))),
-            )
-            .join(SlaClock, col(SlaClock.id) == col(SlaTouch.clock_id))
-            .where(
-                col(SlaTouch.clock_id).in_(ids[offset : offset + 500]),
-                col(SlaTouch.at) <= col(SlaClock.cadence_due_at),
-            )
-            .group_by(col(SlaTouch.clock_id))
+    def stats(self) -> ComplianceStats:
+        verdicts, first_touch = self.verdicts, self.first_touch
+        judged = verdicts["in_window"] + verdicts["breached"]
+        return ComplianceStats(
+            judged=judged,
+            in_window=verdicts["in_window"],
+            breached=verdicts["breached"],
+            pending=verdicts["pending"],
+            escalations=self.escalations,
+            median_first_touch=timedelta(seconds=statistics.median(first_touch))
+            if first_touch
+            else None,
+            p90_first_touch=timedelta(seconds=_percentile(first_touch, 0.9))
+            if first_touch
+            else None,
+            compliance=verdicts["in_window"] / judged if judged else None,
         )
-        counts.update({clock_id: (n, channels) for clock_id, n, channels in rows})
-    met = 0
-    total = 0
-    for clock in closed:
-        n, channels = counts.get(clock.id, (0, 0))
-        total += n
-        rule = rules[clock.policy]
-        met += int(n >= rule.touches and channels >= rule.channels)
-    return CadenceStats(
-        leads=len(closed), met=met, lapsed=len(closed) - met, touches_per_lead=total / len(closed)
+
+
+@dataclass
+class _CadenceTally:
+    leads: int = 0
+    met: int = 0
+    touches: int = 0
+
+    def stats(self) -> CadenceStats:
+        if not self.leads:
+            return CadenceStats()
+        return CadenceStats(
+            leads=self.leads,
+            met=self.met,
+            lapsed=self.leads - self.met,
+            touches_per_lead=self.touches / self.leads,
+        )
+
+
+def _pages(session: Session, since: datetime, until: datetime) -> Iterator[list[_Clock]]:
+    """The clocks started in [since, until), `PAGE` at a time in (started_at, id) order."""
+    after: _Clock | None = None
+    while True:
+        query = select(*_COLUMNS).where(
+            col(SlaClock.started_at) >= since, col(SlaClock.started_at) < until
+        )
+        if after is not None:
+            query = query.where(
+                (col(SlaClock.started_at) > after.started_at)
+                | ((col(SlaClock.started_at) == after.started_at) & (col(SlaClock.id) > after.id))
+            )
+        rows = session.execute(
+            query.order_by(col(SlaClock.started_at), col(SlaClock.id)).limit(PAGE)
+        ).all()
+        page = [_Clock(*row) for row in rows]
+        if page:
+            yield page
+        if len(page) < PAGE:
+            return
+        after = page[-1]
+
+
+def _escalations(
+    session: Session, ids: list[str], since: datetime, until: datetime
+) -> Counter[str]:
+    """Escalation rungs fired in [since, until) for these clocks."""
+    return Counter(
+        {
+            clock_id: n
+            for clock_id, n in session.execute(
+                select(col(SlaRungFired.clock_id), func.count())
+                .where(
+                    key_in(col(SlaRungFired.clock_id), ids),
+                    col(SlaRungFired.fired_at) >= since,
+                    col(SlaRungFired.fired_at) < until,
+                    col(SlaRungFired.action).not_in(sorted(NOT_ESCALATIONS)),
+                )
+                .group_by(col(SlaRungFired.clock_id))
+            )
+        }
     )
 
 
@@ -181,33 +208,85 @@ def compute_metrics(
     cadence_rules: Mapping[str, CadenceRule] | None = None,
 ) -> SlaMetrics:
     """Metrics for clocks started in [since, until), as of `until`; escalations fired in the
-    same span. `cadence_rules` maps policy names to their cadence (for met/lapsed)."""
-    clocks = list(
-        session.scalars(
-            select(SlaClock)
-            .where(col(SlaClock.started_at) >= since, col(SlaClock.started_at) < until)
-            .order_by(col(SlaClock.started_at), col(SlaClock.id))
+    same span. `cadence_rules` maps policy names to their cadence (for met/lapsed). The clocks
+    are read a page at a time: a report's memory does not grow with the leads of its window."""
+    rules = cadence_rules or {}
+    overall = _Tally()
+    groups: dict[str, defaultdict[str, _Tally]] = {
+        name: defaultdict(_Tally) for name in ("lane", "territory", "owner_email")
+    }
+    cadence = _CadenceTally()
+    for page in _pages(session, since, until):
+        fired = _escalations(session, [c.id for c in page], since, until)
+        for clock in page:
+            verdict = _verdict(clock, until)
+            for tally in (
+                overall,
+                *(groups[name][getattr(clock, name) or "(none)"] for name in groups),
+            ):
+                tally.add(clock, verdict, fired[clock.id], until)
+        _count_cadence(session, page, until, rules, cadence)
+    by_action = {
+        str(action): int(n)
+        for action, n in session.execute(
+            select(col(SlaRungFired.action), func.count())
+            .where(col(SlaRungFired.fired_at) >= since, col(SlaRungFired.fired_at) < until)
+            .group_by(col(SlaRungFired.action))
         )
-    )
-    fired = session.execute(
-        select(col(SlaRungFired.clock_id), col(SlaRungFired.action)).where(
-            col(SlaRungFired.fired_at) >= since, col(SlaRungFired.fired_at) < until
-        )
-    ).all()
-    by_action: Counter[str] = Counter()
-    per_clock: Counter[str] = Counter()
-    for clock_id, action in fired:
-        by_action[action] += 1
-        if action not in NOT_ESCALATIONS:
-            per_clock[clock_id] += 1
-    judgements = [_judge(c, until, per_clock[c.id]) for c in clocks]
+    }
     return SlaMetrics(
         since=since,
         until=until,
-        overall=_stats(judgements, until),
-        by_lane=_grouped(judgements, lambda c: c.lane, until),
-        by_territory=_grouped(judgements, lambda c: c.territory, until),
-        by_rep=_grouped(judgements, lambda c: c.owner_email, until),
+        overall=overall.stats(),
+        by_lane=_stats(groups["lane"]),
+        by_territory=_stats(groups["territory"]),
+        by_rep=_stats(groups["owner_email"]),
         escalations_by_action=dict(sorted(by_action.items())),
-        cadence=_cadence(session, clocks, until, cadence_rules or {}),
+        cadence=cadence.stats(),
     )
+
+
+def _stats(tallies: Mapping[str, _Tally]) -> dict[str, ComplianceStats]:
+    return {name: tally.stats() for name, tally in sorted(tallies.items())}
+
+
+def _count_cadence(
+    session: Session,
+    clocks: list[_Clock],
+    until: datetime,
+    rules: Mapping[str, CadenceRule],
+    cadence: _CadenceTally,
+) -> None:
+    """A page's clocks whose cadence window closed by `until` (not stopped first): met or not."""
+    closed = [
+        c
+        for c in clocks
+        if c.cadence_due_at is not None
+        and c.cadence_due_at <= until
+        and (c.ended_at is None or c.ended_at >= c.cadence_due_at)
+        and c.policy in rules
+    ]
+    if not closed:
+        return
+    counts: dict[str, tuple[int, int]] = {
+        clock_id: (n, channels)
+        for clock_id, n, channels in session.execute(
+            select(
+                col(SlaTouch.clock_id),
+                func.count(col(SlaTouch.id)),
+                func.count(func.distinct(col(SlaTouch.channel))),
+            )
+            .join(SlaClock, col(SlaClock.id) == col(SlaTouch.clock_id))
+            .where(
+                key_in(col(SlaTouch.clock_id), [c.id for c in closed]),
+                col(SlaTouch.at) <= col(SlaClock.cadence_due_at),
+            )
+            .group_by(col(SlaTouch.clock_id))
+        )
+    }
+    for clock in closed:
+        n, channels = counts.get(clock.id, (0, 0))
+        rule = rules[clock.policy]
+        cadence.leads += 1
+        cadence.touches += n
+        cadence.met += int(n >= rule.touches and channels >= rule.channels)
