@@ -38,7 +38,7 @@ from connectors.errors import ConnectorError, FatalError, QuotaExhaustedError
 from connectors.records import FieldChange, TaskRequest
 from sync.due_items import due_items, record_chunks
 from sync.planned_change import PlannedChange
-from sync.settle import RetryPolicy, SentChunk, settle
+from sync.settle import RetryPolicy, SentChunk, outbox_columns, settle
 from sync.store.key_in import key_in
 from sync.store.tables import OutboxItem
 from sync.webhooks import WEBHOOK_CONNECTION, WebhookSender
@@ -48,23 +48,7 @@ log = structlog.get_logger("handoff.apply")
 RECORDS_PER_CHUNK = 1000  # whole batches for HubSpot (100) and Salesforce collections (200)
 KEYS_PER_QUERY = 500  # outbox keys per IN (...) list
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
-# what sending an item reads: not its run, reason, error or times (a chunk is ~10,000 rows)
-_SEND_COLUMNS = tuple(
-    _OUTBOX.c[name]
-    for name in (
-        "key",
-        "connection",
-        "object_type",
-        "record_id",
-        "kind",
-        "field",
-        "value",
-        "previous",
-        "payload",
-        "status",
-        "attempts",
-    )
-)
+_SEND_COLUMNS = outbox_columns("payload")  # a task's or post's request
 
 
 @dataclass

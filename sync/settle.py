@@ -37,23 +37,27 @@ if TYPE_CHECKING:
 MARKED_FIRST = ("task", "webhook")  # not idempotent: `sending` (committed) before the call
 SLICE_ITEMS = 500  # items read back a query (whole records: a slice ends where a record does)
 _OUTBOX: Any = OutboxItem.__table__  # type: ignore[attr-defined]
-# what settling an item reads: what the ledger and the mirror keep, and its attempts so far
-_SETTLE_COLUMNS = tuple(
-    _OUTBOX.c[name]
-    for name in (
-        "key",
-        "connection",
-        "object_type",
-        "record_id",
-        "kind",
-        "field",
-        "value",
-        "previous",
-        "reason",
-        "status",
-        "attempts",
-    )
+# what sending and settling an item read (not its run, error or times: a chunk is ~10,000 rows)
+_ITEM = (
+    "key",
+    "connection",
+    "object_type",
+    "record_id",
+    "kind",
+    "field",
+    "value",
+    "previous",
+    "status",
+    "attempts",
 )
+
+
+def outbox_columns(*extra: str) -> tuple[Any, ...]:
+    """An outbox item's columns as the writer reads them, and `extra`."""
+    return tuple(_OUTBOX.c[name] for name in (*_ITEM, *extra))
+
+
+_SETTLE_COLUMNS = outbox_columns("reason")  # the ledger keeps it
 _FAILED = (
     update(_OUTBOX)
     .where(_OUTBOX.c.key == bindparam("k"))
