@@ -83,11 +83,11 @@ class OutboxWriter(Protocol):
 
 
 def to_change(item: OutboxItem | Row[Any]) -> FieldChange:
-    # names repeated on every item of a chunk are shared, not one copy per row
+    # names repeated on every item of a chunk (a handful) are shared, not one copy per row
     return FieldChange(
         connection=sys.intern(item.connection),
         object_type=sys.intern(item.object_type),
-        record_id=sys.intern(item.record_id),
+        record_id=item.record_id,  # not interned: the interned table grows with the records
         field=sys.intern(item.field),
         value=item.value,
         key=item.key,
